@@ -1,0 +1,33 @@
+"""Bearer-token authentication for every API v1 endpoint."""
+
+from __future__ import annotations
+
+from flask import g
+from flask import request
+
+from forum.accounts.services import organiser_for_token
+from forum.api import bp
+from forum.core.errors import Unauthorized
+from forum.extensions import db
+
+PUBLIC_ENDPOINTS = {"api.openapi_document", "api.docs"}
+
+
+@bp.before_request
+def require_token() -> None:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if not header:
+        raise Unauthorized("send an API token: Authorization: Bearer <token>")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(
+            "the Authorization header must read: Bearer <token>", code="invalid_token"
+        )
+    organiser = organiser_for_token(token.strip())
+    if organiser is None:
+        raise Unauthorized("this API token is unknown or revoked", code="invalid_token")
+    # Recording last use is its own small unit of work, kept whatever the request does.
+    db.session.commit()
+    g.api_organiser = organiser

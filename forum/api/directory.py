@@ -1,0 +1,140 @@
+"""API v1: institutions and people (a directory shared by every organiser of the instance)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import request
+from sqlalchemy.orm import selectinload
+
+from forum.api import bp
+from forum.api import schemas
+from forum.api.util import load_body
+from forum.api.util import paginate
+from forum.core.errors import ValidationFailed
+from forum.core.times import format_instant
+from forum.directory import services
+from forum.directory.models import Institution
+from forum.directory.models import Person
+from forum.extensions import db
+
+
+def institution_out(institution: Institution) -> dict:
+    return schemas.InstitutionOut(
+        id=institution.id,
+        name=institution.name,
+        short_name=institution.short_name,
+        country=institution.country,
+        timezone=institution.timezone,
+        subdivision=institution.subdivision,
+        blackouts=[
+            schemas.BlackoutOut(
+                start_date=b.start_date.isoformat(), end_date=b.end_date.isoformat(), reason=b.reason
+            )
+            for b in institution.blackouts
+        ],
+    ).model_dump(mode="json")
+
+
+def person_out(person: Person) -> dict:
+    return schemas.PersonOut(
+        id=person.id,
+        name=person.name,
+        email=person.email,
+        institution_id=person.institution_id,
+        timezone=person.timezone,
+        role_title=person.role_title,
+        working_hours=person.working_hours,
+        acceptable_hours=person.acceptable_hours,
+        busy=[schemas.BusyOut(start=format_instant(b.start), end=format_instant(b.end))
+              for b in person.busy],
+        ics_url=person.ics_url,
+    ).model_dump(mode="json")
+
+
+@bp.get("/institutions")
+def list_institutions():
+    query = sa.select(Institution).order_by(Institution.name).options(
+        selectinload(Institution.blackouts)
+    )
+    if country := request.args.get("country"):
+        query = query.where(Institution.country == country.upper())
+    return paginate(query, lambda rows: [institution_out(i) for i in rows])
+
+
+@bp.post("/institutions")
+def create_institution():
+    body = load_body(schemas.InstitutionCreate)
+    institution = services.create_institution(**body.model_dump())
+    db.session.commit()
+    return institution_out(institution), 201
+
+
+@bp.get("/institutions/<int:institution_id>")
+def get_institution(institution_id: int):
+    return institution_out(services.get_institution(institution_id))
+
+
+@bp.patch("/institutions/<int:institution_id>")
+def update_institution(institution_id: int):
+    institution = services.get_institution(institution_id)
+    body = load_body(schemas.InstitutionUpdate)
+    services.update_institution(institution, body.model_dump(exclude_unset=True))
+    db.session.commit()
+    return institution_out(institution)
+
+
+@bp.delete("/institutions/<int:institution_id>")
+def delete_institution(institution_id: int):
+    services.delete_institution(services.get_institution(institution_id))
+    db.session.commit()
+    return "", 204
+
+
+@bp.get("/people")
+def list_people():
+    query = sa.select(Person).order_by(Person.name, Person.id).options(selectinload(Person.busy))
+    if institution_id := request.args.get("institution_id"):
+        if not institution_id.isdigit():
+            raise ValidationFailed({"institution_id": "must be a whole number"})
+        query = query.where(Person.institution_id == int(institution_id))
+    if email := request.args.get("email"):
+        query = query.where(sa.func.lower(Person.email) == email.lower())
+    return paginate(query, lambda rows: [person_out(p) for p in rows])
+
+
+@bp.post("/people")
+def create_person():
+    body = load_body(schemas.PersonCreate)
+    person = services.create_person(**body.model_dump(exclude_unset=True))
+    db.session.commit()
+    return person_out(person), 201
+
+
+@bp.get("/people/<int:person_id>")
+def get_person(person_id: int):
+    return person_out(services.get_person(person_id))
+
+
+@bp.patch("/people/<int:person_id>")
+def update_person(person_id: int):
+    person = services.get_person(person_id)
+    body = load_body(schemas.PersonUpdate)
+    services.update_person(person, body.model_dump(exclude_unset=True))
+    db.session.commit()
+    return person_out(person)
+
+
+@bp.put("/people/<int:person_id>/availability")
+def set_availability(person_id: int):
+    person = services.get_person(person_id)
+    body = load_body(schemas.AvailabilityIn)
+    services.set_availability(person, body.model_dump(exclude_unset=True))
+    db.session.commit()
+    return person_out(person)
+
+
+@bp.delete("/people/<int:person_id>")
+def delete_person(person_id: int):
+    services.delete_person(services.get_person(person_id))
+    db.session.commit()
+    return "", 204

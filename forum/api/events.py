@@ -1,0 +1,218 @@
+"""API v1: events, their participants and sessions; an organiser reaches only their own."""
+
+from __future__ import annotations
+
+from flask import request
+from sqlalchemy.orm import selectinload
+
+from forum.api import bp
+from forum.api import schemas
+from forum.api.util import current_organiser
+from forum.api.util import load_body
+from forum.api.util import paginate
+from forum.core.errors import ValidationFailed
+from forum.core.times import format_instant
+from forum.core.times import format_local
+from forum.core.times import to_local
+from forum.directory.models import Person
+from forum.events import services
+from forum.events.models import SESSION_STATUSES
+from forum.events.models import Event
+from forum.events.models import EventParticipant
+from forum.events.models import EventSession
+from forum.events.models import Invitation
+from forum.extensions import db
+
+
+def event_out(event: Event) -> dict:
+    organisers = [
+        schemas.OrganiserOut(id=o.id, name=o.name, email=o.email, role=role)
+        for o, role in [(event.owner, "owner")] + [(c, "co-organiser") for c in event.co_organisers]
+    ]
+    return schemas.EventOut(
+        id=event.id,
+        title=event.title,
+        kind=event.kind,
+        description=event.description,
+        timezone=event.timezone,
+        default_provider=event.default_provider,
+        status=event.status,
+        organisers=organisers,
+    ).model_dump(mode="json")
+
+
+def participant_out(participant: EventParticipant) -> dict:
+    person = participant.person
+    return schemas.ParticipantOut(
+        person_id=person.id,
+        name=person.name,
+        email=person.email,
+        institution_id=person.institution_id,
+        country=person.institution.country if person.institution else None,
+        timezone=person.timezone,
+        role=participant.role,
+        required=participant.required,
+    ).model_dump(mode="json")
+
+
+def session_out(session: EventSession) -> dict:
+    meeting = session.meeting
+    return schemas.SessionOut(
+        id=session.id,
+        event_id=session.event_id,
+        title=session.title,
+        start=format_instant(session.start),
+        end=format_instant(session.end),
+        timezone=session.timezone,
+        local_start=format_local(to_local(session.start, session.timezone)),
+        local_end=format_local(to_local(session.end, session.timezone)),
+        duration_minutes=int(session.duration.total_seconds() // 60),
+        status=session.status,
+        sequence=session.sequence,
+        ical_uid=session.ical_uid,
+        rrule=session.rrule,
+        exdates=session.exdates or [],
+        meeting=schemas.MeetingOut(
+            provider=meeting.provider,
+            join_url=meeting.join_url,
+            passcode=meeting.passcode,
+            status=meeting.status,
+            error=meeting.error,
+            host_url=meeting.host_url,
+        )
+        if meeting
+        else None,
+    ).model_dump(mode="json")
+
+
+def invitation_out(invitation: Invitation) -> dict:
+    return schemas.InvitationOut(
+        person_id=invitation.person_id,
+        name=invitation.person.name,
+        email=invitation.person.email,
+        role=invitation.role,
+        required=invitation.required,
+        rsvp=invitation.rsvp,
+        rsvp_at=format_instant(invitation.rsvp_at) if invitation.rsvp_at else None,
+    ).model_dump(mode="json")
+
+
+# --- events ------------------------------------------------------------------------------
+
+
+@bp.get("/events")
+def list_events():
+    query = services.visible_events(current_organiser()).options(
+        selectinload(Event.owner), selectinload(Event.co_organisers)
+    )
+    return paginate(query, lambda rows: [event_out(e) for e in rows])
+
+
+@bp.post("/events")
+def create_event():
+    body = load_body(schemas.EventCreate)
+    event = services.create_event(actor=current_organiser(), **body.model_dump())
+    db.session.commit()
+    return event_out(event), 201
+
+
+@bp.get("/events/<int:event_id>")
+def get_event(event_id: int):
+    return event_out(services.get_event_for(current_organiser(), event_id))
+
+
+@bp.patch("/events/<int:event_id>")
+def update_event(event_id: int):
+    event = services.get_event_for(current_organiser(), event_id)
+    body = load_body(schemas.EventUpdate)
+    services.update_event(event, body.model_dump(exclude_unset=True))
+    db.session.commit()
+    return event_out(event)
+
+
+@bp.delete("/events/<int:event_id>")
+def delete_event(event_id: int):
+    services.delete_event(services.get_event_for(current_organiser(), event_id))
+    db.session.commit()
+    return "", 204
+
+
+# --- participants ------------------------------------------------------------------------
+
+
+@bp.get("/events/<int:event_id>/participants")
+def list_participants(event_id: int):
+    event = services.get_event_for(current_organiser(), event_id)
+    query = (
+        services.participants_of(event)
+        .options(selectinload(EventParticipant.person).selectinload(Person.institution))
+    )
+    return paginate(query, lambda rows: [participant_out(p) for p in rows])
+
+
+@bp.post("/events/<int:event_id>/participants")
+def add_participants(event_id: int):
+    event = services.get_event_for(current_organiser(), event_id)
+    body = load_body(schemas.ParticipantAdd)
+    added = services.add_participants(event, **body.model_dump())
+    db.session.commit()
+    return {"items": [participant_out(p) for p in added]}, 201
+
+
+@bp.delete("/events/<int:event_id>/participants/<int:person_id>")
+def remove_participant(event_id: int, person_id: int):
+    event = services.get_event_for(current_organiser(), event_id)
+    services.remove_participant(event, person_id)
+    db.session.commit()
+    return "", 204
+
+
+# --- sessions ----------------------------------------------------------------------------
+
+
+@bp.get("/events/<int:event_id>/sessions")
+def list_sessions(event_id: int):
+    event = services.get_event_for(current_organiser(), event_id)
+    query = services.sessions_of(event).options(selectinload(EventSession.meeting))
+    if status := request.args.get("status"):
+        if status not in SESSION_STATUSES:
+            raise ValidationFailed({"status": f"must be one of {', '.join(SESSION_STATUSES)}"})
+        query = query.where(EventSession.status == status)
+    return paginate(query, lambda rows: [session_out(s) for s in rows])
+
+
+@bp.post("/events/<int:event_id>/sessions")
+def create_session(event_id: int):
+    event = services.get_event_for(current_organiser(), event_id)
+    body = load_body(schemas.SessionCreate)
+    session = services.create_session(event, **body.model_dump(exclude_unset=True))
+    db.session.commit()
+    return session_out(session), 201
+
+
+@bp.get("/sessions/<int:session_id>")
+def get_session(session_id: int):
+    return session_out(services.get_session_for(current_organiser(), session_id))
+
+
+@bp.patch("/sessions/<int:session_id>")
+def reschedule_session(session_id: int):
+    session = services.get_session_for(current_organiser(), session_id)
+    body = load_body(schemas.SessionUpdate)
+    services.reschedule_session(session, body.model_dump(exclude_unset=True))
+    db.session.commit()
+    return session_out(session)
+
+
+@bp.delete("/sessions/<int:session_id>")
+def cancel_session(session_id: int):
+    session = services.cancel_session(services.get_session_for(current_organiser(), session_id))
+    db.session.commit()
+    return session_out(session)
+
+
+@bp.get("/sessions/<int:session_id>/invitations")
+def list_invitations(session_id: int):
+    session = services.get_session_for(current_organiser(), session_id)
+    query = services.invitations_of(session).options(selectinload(Invitation.person))
+    return paginate(query, lambda rows: [invitation_out(i) for i in rows])

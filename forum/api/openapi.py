@@ -1,0 +1,151 @@
+"""The OpenAPI 3 document of API v1, built from the schemas that validate requests, and its docs page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from flask import render_template
+from pydantic import BaseModel
+
+from forum.api import bp
+from forum.api import schemas as s
+
+# (method, path, summary, request schema, response schema, success status, list?)
+OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | None, int, bool]] = [
+    ("get", "/institutions", "List institutions (?country=)", None, s.InstitutionOut, 200, True),
+    ("post", "/institutions", "Create an institution", s.InstitutionCreate, s.InstitutionOut, 201, False),
+    ("get", "/institutions/{institution_id}", "Read an institution", None, s.InstitutionOut, 200, False),
+    ("patch", "/institutions/{institution_id}", "Change an institution", s.InstitutionUpdate, s.InstitutionOut, 200, False),
+    ("delete", "/institutions/{institution_id}", "Delete an institution with no people", None, None, 204, False),
+    ("get", "/people", "List people (?institution_id=, ?email=)", None, s.PersonOut, 200, True),
+    ("post", "/people", "Create a person", s.PersonCreate, s.PersonOut, 201, False),
+    ("get", "/people/{person_id}", "Read a person", None, s.PersonOut, 200, False),
+    ("patch", "/people/{person_id}", "Change a person", s.PersonUpdate, s.PersonOut, 200, False),
+    ("delete", "/people/{person_id}", "Delete a person invited nowhere", None, None, 204, False),
+    ("put", "/people/{person_id}/availability", "Replace the given availability fields", s.AvailabilityIn, s.PersonOut, 200, False),
+    ("get", "/events", "List the events you organise", None, s.EventOut, 200, True),
+    ("post", "/events", "Create an event", s.EventCreate, s.EventOut, 201, False),
+    ("get", "/events/{event_id}", "Read an event", None, s.EventOut, 200, False),
+    ("patch", "/events/{event_id}", "Change an event", s.EventUpdate, s.EventOut, 200, False),
+    ("delete", "/events/{event_id}", "Delete an event whose sessions are all cancelled", None, None, 204, False),
+    ("get", "/events/{event_id}/participants", "List the event's participants", None, s.ParticipantOut, 200, True),
+    ("post", "/events/{event_id}/participants", "Invite a person or a whole institution", s.ParticipantAdd, s.ParticipantOut, 201, True),
+    ("delete", "/events/{event_id}/participants/{person_id}", "Remove a participant", None, None, 204, False),
+    ("get", "/events/{event_id}/sessions", "List the event's sessions (?status=)", None, s.SessionOut, 200, True),
+    ("post", "/events/{event_id}/sessions", "Book a session", s.SessionCreate, s.SessionOut, 201, False),
+    ("get", "/sessions/{session_id}", "Read a session", None, s.SessionOut, 200, False),
+    ("patch", "/sessions/{session_id}", "Reschedule or rename a session", s.SessionUpdate, s.SessionOut, 200, False),
+    ("delete", "/sessions/{session_id}", "Cancel a session (the record stays)", None, s.SessionOut, 200, False),
+    ("get", "/sessions/{session_id}/invitations", "List invitations and answers", None, s.InvitationOut, 200, True),
+]
+
+_ERRORS = {
+    "400": "Malformed request (e.g. body not JSON)",
+    "401": "Missing, unknown or revoked token",
+    "404": "Unknown id, or an event you do not organise",
+    "409": "Conflict with existing data",
+    "413": "Request body too large",
+    "422": "Validation failed: details.fields names each field",
+}
+
+
+def _ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str, str]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in schema.pop("$defs", {}).items():
+        components[name] = definition
+    components[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def build_document() -> dict[str, Any]:
+    components: dict[str, Any] = {}
+    error_ref = _ref(s.ErrorOut, components)
+    paths: dict[str, dict[str, Any]] = {}
+    for method, path, summary, request_model, response_model, status, is_list in OPERATIONS:
+        operation: dict[str, Any] = {
+            "summary": summary,
+            "operationId": f"{method}_{path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
+            "parameters": [
+                {"name": part[1:-1], "in": "path", "required": True, "schema": {"type": "integer"}}
+                for part in path.split("/")
+                if part.startswith("{")
+            ],
+            "responses": {
+                code: {"description": text, "content": {"application/json": {"schema": error_ref}}}
+                for code, text in _ERRORS.items()
+            },
+        }
+        if method == "get" and is_list:
+            operation["parameters"] += [
+                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+            ]
+        if request_model is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": _ref(request_model, components)}},
+            }
+        if response_model is None:
+            operation["responses"][str(status)] = {"description": "Done; no content"}
+        else:
+            body = _ref(response_model, components)
+            if is_list:
+                body = {
+                    "type": "object",
+                    "required": ["items"],
+                    "properties": {
+                        "items": {"type": "array", "items": body},
+                        "total": {"type": "integer"},
+                        "page": {"type": "integer"},
+                        "per_page": {"type": "integer"},
+                    },
+                }
+            operation["responses"][str(status)] = {
+                "description": "OK",
+                "content": {"application/json": {"schema": body}},
+            }
+        paths.setdefault("/api/v1" + path, {})[method] = operation
+    paths["/healthz"] = {
+        "get": {
+            "summary": "Liveness and database reachability",
+            "operationId": "get_healthz",
+            "security": [],
+            "responses": {
+                "200": {"description": "OK", "content": {"application/json": {"schema": _ref(s.HealthOut, components)}}},
+                "503": {"description": "Database unreachable"},
+            },
+        }
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "forum API",
+            "version": "1",
+            "description": (
+                "Video conferences between universities across time zones. Instants are "
+                "ISO 8601 in UTC with Z; zones are IANA names. Errors have the shape "
+                '{"error": {"code", "message", "details"}}.'
+            ),
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": components,
+        },
+        "paths": paths,
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    document = current_app.extensions.get("forum_openapi")
+    if document is None:
+        document = current_app.extensions["forum_openapi"] = build_document()
+    return document
+
+
+@bp.get("/docs")
+def docs():
+    return render_template("api_docs.html", document=openapi_document())

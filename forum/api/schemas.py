@@ -1,0 +1,443 @@
+"""Request and response schemas of API v1: they validate input and generate the OpenAPI document."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated
+from typing import Any
+from typing import Generic
+from typing import Literal
+from typing import TypeVar
+
+import pytz
+from dateutil.rrule import rrulestr
+from pydantic import AfterValidator
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import EmailStr
+from pydantic import Field
+from pydantic import PlainValidator
+from pydantic import WithJsonSchema
+from pydantic import model_validator
+
+from forum.core import times
+from forum.core.errors import ValidationFailed
+from forum.events.models import EVENT_KINDS
+from forum.events.models import EVENT_STATUSES
+from forum.events.models import PROVIDERS
+from forum.events.models import ROLES
+from forum.events.models import RSVP_STATES
+from forum.events.models import SESSION_STATUSES
+
+MAX_SESSION_MINUTES = 24 * 60
+
+
+def _no_line_breaks(value: str) -> str:
+    # Text ends up in iCalendar properties and email headers, where a line break would
+    # let input write its own properties.
+    if "\r" in value or "\n" in value:
+        raise ValueError("must be a single line")
+    return value
+
+
+def _country(value: object) -> str:
+    if not isinstance(value, str) or value not in pytz.country_names:
+        raise ValueError("must be an ISO 3166-1 alpha-2 country code in capitals, e.g. CN")
+    return value
+
+
+def _date(value: object) -> dt.date:
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("must be a date such as 2027-01-18")
+    return dt.date.fromisoformat(value)
+
+
+def _hhmm(value: object) -> str:
+    if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d|24:00", value):
+        raise ValueError("must be a local time HH:MM between 00:00 and 24:00")
+    return value
+
+
+def _rrule(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be an RFC 5545 RRULE such as FREQ=WEEKLY;COUNT=10")
+    _no_line_breaks(value)
+    rule = value.removeprefix("RRULE:")
+    if not rule.startswith("FREQ=") and ";FREQ=" not in rule:
+        raise ValueError("must contain FREQ, e.g. FREQ=WEEKLY;COUNT=10")
+    if "DTSTART" in rule.upper():
+        raise ValueError("must not contain DTSTART: the session's start is the first occurrence")
+    try:
+        rrulestr(rule, dtstart=dt.datetime(2020, 1, 1))
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"is not a valid RRULE: {exc}") from None
+    return rule
+
+
+SingleLine = Annotated[str, AfterValidator(_no_line_breaks)]
+Name = Annotated[SingleLine, Field(min_length=1, max_length=200)]
+ZoneName = Annotated[
+    str,
+    PlainValidator(times.check_zone_name),
+    WithJsonSchema({"type": "string", "description": "IANA time zone", "example": "Asia/Shanghai"}),
+]
+Country = Annotated[
+    str,
+    PlainValidator(_country),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Z]{2}$", "example": "CN"}),
+]
+Instant = Annotated[
+    dt.datetime,
+    PlainValidator(times.parse_instant),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "example": "2020-03-10T13:00:00Z",
+         "description": "ISO 8601 instant with an offset or Z"}
+    ),
+]
+LocalDateTime = Annotated[
+    dt.datetime,
+    PlainValidator(times.parse_local),
+    WithJsonSchema(
+        {"type": "string", "example": "2020-03-10T21:00",
+         "description": "local date-time without offset, read in `timezone`"}
+    ),
+]
+Date = Annotated[
+    dt.date,
+    PlainValidator(_date),
+    WithJsonSchema({"type": "string", "format": "date", "example": "2027-01-18"}),
+]
+LocalTime = Annotated[
+    str, PlainValidator(_hhmm), WithJsonSchema({"type": "string", "example": "09:00"})
+]
+RRule = Annotated[
+    str,
+    PlainValidator(_rrule),
+    WithJsonSchema({"type": "string", "example": "FREQ=WEEKLY;BYDAY=TU;COUNT=10"}),
+]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+Role = Literal[ROLES]  # type: ignore[valid-type]
+
+
+def _ranges_in_order(hours: dict[str, list[tuple[str, str]]]) -> dict[str, list[list[str]]]:
+    cleaned: dict[str, list[list[str]]] = {}
+    for day in times.WEEKDAYS:
+        ranges = sorted(hours.get(day, []))
+        for start, end in ranges:
+            if end <= start:
+                raise ValueError(
+                    f"{day}: {start}-{end} ends before it starts; "
+                    "split a range that crosses midnight over two days"
+                )
+        for (_, end), (next_start, _) in zip(ranges, ranges[1:], strict=False):
+            if next_start < end:
+                raise ValueError(f"{day}: ranges overlap")
+        cleaned[day] = [[start, end] for start, end in ranges]
+    return cleaned
+
+
+WeeklyHours = Annotated[
+    dict[Weekday, list[tuple[LocalTime, LocalTime]]],
+    AfterValidator(_ranges_in_order),
+    Field(
+        description="local ranges per weekday; a day left out has no range",
+        examples=[{"mon": [["09:00", "12:00"], ["13:00", "18:00"]], "sat": []}],
+    ),
+]
+
+
+class Schema(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+T = TypeVar("T")
+
+
+class Page(Out, Generic[T]):
+    items: list[T]
+    total: int
+    page: int
+    per_page: int
+
+
+# --- institutions ------------------------------------------------------------------------
+
+
+class BlackoutIn(Schema):
+    start_date: Date
+    end_date: Date
+    reason: Annotated[SingleLine, Field(max_length=200)] = ""
+
+    @model_validator(mode="after")
+    def _in_order(self) -> BlackoutIn:
+        if self.end_date < self.start_date:
+            raise ValueError("end_date is before start_date")
+        return self
+
+
+class InstitutionCreate(Schema):
+    name: Name
+    short_name: Annotated[SingleLine, Field(max_length=50)] = ""
+    country: Country
+    timezone: ZoneName | None = Field(
+        None, description="default: the country's zone when it has only one"
+    )
+    subdivision: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,3}$")] | None = None
+    blackouts: list[BlackoutIn] = Field(default_factory=list, max_length=200)
+
+
+class InstitutionUpdate(Schema):
+    name: Name | None = None
+    short_name: Annotated[SingleLine, Field(max_length=50)] | None = None
+    country: Country | None = None
+    timezone: ZoneName | None = None
+    subdivision: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,3}$")] | None = None
+    blackouts: list[BlackoutIn] | None = Field(None, max_length=200)
+
+
+class BlackoutOut(Out):
+    start_date: str
+    end_date: str
+    reason: str
+
+
+class InstitutionOut(Out):
+    id: int
+    name: str
+    short_name: str
+    country: str
+    timezone: str
+    subdivision: str | None
+    blackouts: list[BlackoutOut]
+
+
+# --- people ------------------------------------------------------------------------------
+
+
+class BusyIn(Schema):
+    start: Instant
+    end: Instant
+
+    @model_validator(mode="after")
+    def _in_order(self) -> BusyIn:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+class AvailabilityIn(Schema):
+    working_hours: WeeklyHours | None = None
+    acceptable_hours: WeeklyHours | None = None
+    busy: list[BusyIn] | None = Field(None, max_length=5000)
+    ics_url: Annotated[str, Field(max_length=2000, pattern=r"^(https?|webcal)://\S+$")] | None = None
+
+
+class PersonCreate(AvailabilityIn):
+    name: Name
+    email: EmailStr
+    institution_id: int | None = None
+    timezone: ZoneName | None = Field(None, description="default: the institution's zone")
+    role_title: Annotated[SingleLine, Field(max_length=200)] = ""
+
+
+class PersonUpdate(AvailabilityIn):
+    name: Name | None = None
+    email: EmailStr | None = None
+    institution_id: int | None = None
+    timezone: ZoneName | None = None
+    role_title: Annotated[SingleLine, Field(max_length=200)] | None = None
+
+
+class BusyOut(Out):
+    start: str
+    end: str
+
+
+class PersonOut(Out):
+    id: int
+    name: str
+    email: str
+    institution_id: int | None
+    timezone: str
+    role_title: str
+    working_hours: dict[str, list[list[str]]]
+    acceptable_hours: dict[str, list[list[str]]]
+    busy: list[BusyOut]
+    ics_url: str | None
+
+
+# --- events ------------------------------------------------------------------------------
+
+
+class EventCreate(Schema):
+    title: Annotated[SingleLine, Field(min_length=1, max_length=300)]
+    kind: Literal[EVENT_KINDS]  # type: ignore[valid-type]
+    description: Annotated[str, Field(max_length=20000)] = ""
+    timezone: ZoneName | None = Field(None, description="home zone; default: the organiser's")
+    default_provider: Literal[PROVIDERS] = "jitsi"  # type: ignore[valid-type]
+    organisers: list[EmailStr] = Field(
+        default_factory=list, description="emails of co-organisers (existing accounts)"
+    )
+
+
+class EventUpdate(Schema):
+    title: Annotated[SingleLine, Field(min_length=1, max_length=300)] | None = None
+    kind: Literal[EVENT_KINDS] | None = None  # type: ignore[valid-type]
+    description: Annotated[str, Field(max_length=20000)] | None = None
+    timezone: ZoneName | None = None
+    default_provider: Literal[PROVIDERS] | None = None  # type: ignore[valid-type]
+    status: Literal[EVENT_STATUSES] | None = None  # type: ignore[valid-type]
+    organisers: list[EmailStr] | None = None
+
+
+class OrganiserOut(Out):
+    id: int
+    name: str
+    email: str
+    role: Literal["owner", "co-organiser"]
+
+
+class EventOut(Out):
+    id: int
+    title: str
+    kind: str
+    description: str
+    timezone: str
+    default_provider: str
+    status: str
+    organisers: list[OrganiserOut]
+
+
+class ParticipantAdd(Schema):
+    person_id: int | None = None
+    institution_id: int | None = Field(None, description="add every person of the institution")
+    role: Role = "participant"
+    required: bool = True
+
+    @model_validator(mode="after")
+    def _one_target(self) -> ParticipantAdd:
+        if (self.person_id is None) == (self.institution_id is None):
+            raise ValidationFailed(
+                {"person_id": "give exactly one of person_id and institution_id"}
+            )
+        return self
+
+
+class ParticipantOut(Out):
+    person_id: int
+    name: str
+    email: str
+    institution_id: int | None
+    country: str | None
+    timezone: str
+    role: str
+    required: bool
+
+
+# --- sessions ----------------------------------------------------------------------------
+
+
+class InviteeIn(Schema):
+    person_id: int
+    role: Role = "participant"
+    required: bool = True
+
+
+class SessionTimes(Schema):
+    start: Instant | None = None
+    local_start: LocalDateTime | None = None
+    timezone: ZoneName | None = Field(
+        None, description="anchor zone; with local_start, the zone it is read in"
+    )
+    fold: Literal[0, 1] | None = Field(
+        None, description="for a local time that happens twice: 0 the first, 1 the second"
+    )
+    duration_minutes: Annotated[int, Field(gt=0, le=MAX_SESSION_MINUTES)] | None = None
+    end: Instant | None = None
+
+    @model_validator(mode="after")
+    def _one_way_each(self) -> SessionTimes:
+        # ValidationFailed is not a ValueError, so it leaves pydantic as it is, naming
+        # the field rather than the whole body.
+        if self.start is not None and self.local_start is not None:
+            raise ValidationFailed(
+                {"local_start": "give either start or local_start with timezone, not both"}
+            )
+        if self.duration_minutes is not None and self.end is not None:
+            raise ValidationFailed({"end": "give either end or duration_minutes, not both"})
+        return self
+
+
+class SessionCreate(SessionTimes):
+    title: Annotated[SingleLine, Field(min_length=1, max_length=300)]
+    rrule: RRule | None = None
+    provider: Literal[PROVIDERS] | None = None  # type: ignore[valid-type]
+    invitees: list[InviteeIn] | None = Field(
+        None, description="default: the event's participants", max_length=2000
+    )
+    allow_conflicts: bool = False
+
+
+class SessionUpdate(SessionTimes):
+    title: Annotated[SingleLine, Field(min_length=1, max_length=300)] | None = None
+    rrule: RRule | None = None
+    allow_conflicts: bool = False
+
+
+class MeetingOut(Out):
+    provider: str
+    join_url: str | None
+    passcode: str | None
+    status: str
+    error: str | None
+    host_url: str | None = Field(description="secret: starts the meeting as host")
+
+
+class SessionOut(Out):
+    id: int
+    event_id: int
+    title: str
+    start: str
+    end: str
+    timezone: str
+    local_start: str
+    local_end: str
+    duration_minutes: int
+    status: Literal[SESSION_STATUSES]  # type: ignore[valid-type]
+    sequence: int
+    ical_uid: str
+    rrule: str | None
+    exdates: list[str]
+    meeting: MeetingOut | None
+
+
+class InvitationOut(Out):
+    person_id: int
+    name: str
+    email: str
+    role: str
+    required: bool
+    rsvp: Literal[RSVP_STATES]  # type: ignore[valid-type]
+    rsvp_at: str | None
+
+
+class ErrorBody(Out):
+    code: str
+    message: str
+    details: dict[str, Any]
+
+
+class ErrorOut(Out):
+    error: ErrorBody
+
+
+class HealthOut(Out):
+    status: str
+    database: str

@@ -1,0 +1,81 @@
+"""Reading request bodies through the schemas, and paginating lists."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from typing import TypeVar
+
+import sqlalchemy as sa
+from flask import current_app
+from flask import g
+from flask import request
+from pydantic import BaseModel
+from pydantic import ValidationError
+
+from forum.accounts.models import Organiser
+from forum.core.errors import ForumError
+from forum.core.errors import ValidationFailed
+from forum.extensions import db
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    """Pydantic's errors as {"invitees.0.person_id": "a message for a person"}."""
+    fields: dict[str, str] = {}
+    for error in exc.errors():
+        name = ".".join(str(part) for part in error["loc"]) or "body"
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "missing":
+            message = "required"
+        elif error["type"] == "extra_forbidden":
+            message = "unknown field"
+        fields.setdefault(name, message)
+    return fields
+
+
+def load_body(schema: type[M]) -> M:
+    """The request's JSON body validated by ``schema``; 400 if not JSON, 422 if not valid."""
+    raw = request.get_data(cache=True)
+    try:
+        data = json.loads(raw or b"")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ForumError(
+            f"the request body is not valid JSON: {exc}", code="malformed_json"
+        ) from None
+    if not isinstance(data, dict):
+        raise ValidationFailed({"body": "must be a JSON object"})
+    try:
+        return schema.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        raise ValidationFailed(field_errors(exc)) from None
+
+
+def _positive_arg(name: str, default: int, maximum: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValidationFailed({name: "must be a whole number of at least 1"})
+    if int(raw) > maximum:
+        raise ValidationFailed({name: f"must be at most {maximum}"})
+    return int(raw)
+
+
+def paginate(query: sa.Select, serialise: Any) -> dict[str, Any]:
+    """One page of ``query`` (``?page=&per_page=``) with the total count."""
+    per_page = _positive_arg(
+        "per_page",
+        current_app.config["FORUM_PER_PAGE_DEFAULT"],
+        current_app.config["FORUM_PER_PAGE_MAX"],
+    )
+    page = _positive_arg("page", 1, 10**9)
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+    rows = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return {"items": serialise(rows), "total": total, "page": page, "per_page": per_page}
+
+
+def current_organiser() -> Organiser:
+    """The organiser the request's bearer token belongs to (set by the token check)."""
+    return g.api_organiser

@@ -1,0 +1,1 @@
+"""Demo data: the three situations the product is built for."""

@@ -1,0 +1,1 @@
+"""Institutions and people: where they are, their zones, working hours and availability."""

@@ -1,0 +1,126 @@
+"""Institutions, their blackout periods, people and their busy intervals."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from forum.db import now_utc
+from forum.extensions import db
+
+DEFAULT_WORKING_HOURS: dict[str, list[list[str]]] = {
+    "mon": [["09:00", "18:00"]],
+    "tue": [["09:00", "18:00"]],
+    "wed": [["09:00", "18:00"]],
+    "thu": [["09:00", "18:00"]],
+    "fri": [["09:00", "18:00"]],
+    "sat": [],
+    "sun": [],
+}
+DEFAULT_ACCEPTABLE_HOURS: dict[str, list[list[str]]] = {
+    day: [["07:00", "22:00"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+}
+
+
+class Institution(db.Model):
+    """A university, school or hospital taking part in events."""
+
+    __tablename__ = "institutions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    short_name: Mapped[str] = mapped_column(sa.String(50), default="")
+    country: Mapped[str] = mapped_column(sa.String(2))
+    timezone: Mapped[str] = mapped_column(sa.String(64))
+    subdivision: Mapped[str | None] = mapped_column(sa.String(10))
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=now_utc, onupdate=now_utc)
+
+    blackouts: Mapped[list[Blackout]] = relationship(
+        back_populates="institution",
+        cascade="all, delete-orphan",
+        order_by="Blackout.start_date",
+    )
+    people: Mapped[list[Person]] = relationship(back_populates="institution")
+
+    def __repr__(self) -> str:
+        return f"<Institution {self.id} {self.short_name or self.name}>"
+
+
+class Blackout(db.Model):
+    """Dates an institution cannot meet (term break, exams), inclusive of both ends."""
+
+    __tablename__ = "institution_blackouts"
+    __table_args__ = (sa.CheckConstraint("end_date >= start_date", name="dates_in_order"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    institution_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("institutions.id", ondelete="CASCADE"), index=True
+    )
+    start_date: Mapped[dt.date]
+    end_date: Mapped[dt.date]
+    reason: Mapped[str] = mapped_column(sa.String(200), default="")
+
+    institution: Mapped[Institution] = relationship(back_populates="blackouts")
+
+
+class Person(db.Model):
+    """Someone who takes part in sessions; their hours are in their own zone."""
+
+    __tablename__ = "people"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    email: Mapped[str] = mapped_column(sa.String(254))
+    institution_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("institutions.id", ondelete="RESTRICT"), index=True
+    )
+    timezone: Mapped[str] = mapped_column(sa.String(64))
+    role_title: Mapped[str] = mapped_column(sa.String(200), default="")
+    # {"mon": [["09:00", "18:00"]], ..., "sun": []}: local ranges per weekday.
+    working_hours: Mapped[dict[str, Any]] = mapped_column(
+        default=lambda: {k: [list(r) for r in v] for k, v in DEFAULT_WORKING_HOURS.items()}
+    )
+    acceptable_hours: Mapped[dict[str, Any]] = mapped_column(
+        default=lambda: {k: [list(r) for r in v] for k, v in DEFAULT_ACCEPTABLE_HOURS.items()}
+    )
+    ics_url: Mapped[str | None] = mapped_column(sa.String(2000))
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=now_utc, onupdate=now_utc)
+
+    institution: Mapped[Institution | None] = relationship(back_populates="people")
+    busy: Mapped[list[BusyInterval]] = relationship(
+        back_populates="person",
+        cascade="all, delete-orphan",
+        order_by="BusyInterval.start",
+    )
+
+    def __repr__(self) -> str:
+        return f"<Person {self.id} {self.email}>"
+
+
+# Emails are unique whatever their case.
+sa.Index("uq_people_email_lower", sa.func.lower(Person.email), unique=True)
+
+
+class BusyInterval(db.Model):
+    """A time a person cannot meet, entered by hand or imported from their calendar."""
+
+    __tablename__ = "busy_intervals"
+    __table_args__ = (
+        sa.CheckConstraint('"end" > start', name="end_after_start"),
+        sa.Index("ix_busy_intervals_person_start", "person_id", "start"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("people.id", ondelete="CASCADE"))
+    start: Mapped[dt.datetime]
+    end: Mapped[dt.datetime]
+    source: Mapped[str] = mapped_column(sa.String(20), default="manual")
+
+    person: Mapped[Person] = relationship(back_populates="busy")

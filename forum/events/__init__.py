@@ -1,0 +1,1 @@
+"""Events, their sessions and invitations, and the rules for booking them."""

@@ -1,0 +1,29 @@
+"""Every model, imported together so the metadata (and Alembic) sees all tables."""
+
+from forum.accounts.models import ApiToken
+from forum.accounts.models import Organiser
+from forum.directory.models import Blackout
+from forum.directory.models import BusyInterval
+from forum.directory.models import Institution
+from forum.directory.models import Person
+from forum.events.models import Event
+from forum.events.models import EventParticipant
+from forum.events.models import EventSession
+from forum.events.models import Invitation
+from forum.events.models import SessionOverride
+from forum.events.models import VideoMeeting
+
+__all__ = [
+    "ApiToken",
+    "Blackout",
+    "BusyInterval",
+    "Event",
+    "EventParticipant",
+    "EventSession",
+    "Institution",
+    "Invitation",
+    "Organiser",
+    "Person",
+    "SessionOverride",
+    "VideoMeeting",
+]

@@ -1,0 +1,214 @@
+"""Fixtures: a migrated database (SQLite or PostgreSQL), the app, clients and factories.
+
+``FORUM_TEST_DB=postgresql`` runs the whole suite on a fresh PostgreSQL database created
+for the run (``FORUM_TEST_POSTGRES_URL`` points at the server); the default is SQLite.
+The schema is always built by running the migrations, never by ``create_all``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from forum import create_app
+from forum.accounts.services import create_organiser
+from forum.accounts.services import issue_token
+from forum.extensions import db
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_URL = os.environ.get(
+    "FORUM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+BACKEND = os.environ.get("FORUM_TEST_DB", "sqlite")
+
+
+def missing_service(what: str) -> None:
+    """Skip a test that needs ``what`` when it is absent, but fail in CI, where it must be."""
+    if IN_CI:
+        pytest.fail(f"{what} is not available, and CI must run every test", pytrace=False)
+    pytest.skip(f"{what} is not available")
+
+
+def postgres_admin_engine() -> sa.Engine:
+    engine = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError:
+        engine.dispose()
+        missing_service(f"PostgreSQL at {POSTGRES_URL}")
+    return engine
+
+
+class TempPostgres:
+    """A fresh PostgreSQL database for a test run, dropped at the end."""
+
+    def __init__(self) -> None:
+        self.admin = postgres_admin_engine()
+        self.name = f"forum_test_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{self.name}"'))
+        self.url = (
+            sa.engine.make_url(POSTGRES_URL)
+            .set(database=self.name)
+            .render_as_string(hide_password=False)
+        )
+
+    def drop(self) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database for the whole run, upgraded to the latest migration."""
+    from flask_migrate import upgrade
+
+    if BACKEND == "postgresql":
+        temp = TempPostgres()
+        url = temp.url
+    elif BACKEND == "sqlite":
+        temp = None
+        url = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "forum.sqlite3")
+    else:
+        raise pytest.UsageError("FORUM_TEST_DB must be sqlite or postgresql")
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    yield url
+    if temp is not None:
+        temp.drop()
+
+
+def _empty_tables() -> None:
+    tables = [t.name for t in db.metadata.sorted_tables]
+    if db.engine.dialect.name == "postgresql":
+        quoted = ", ".join(f'"{name}"' for name in tables)
+        db.session.execute(sa.text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+    else:
+        for name in reversed(tables):
+            db.session.execute(sa.text(f'DELETE FROM "{name}"'))
+    db.session.commit()
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Any) -> Iterator[Flask]:
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": "test-secret-key",
+        }
+    )
+    app.instance_path = str(tmp_path / "instance")
+    yield app
+    with app.app_context():
+        db.session.remove()
+        _empty_tables()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):
+    return app.test_cli_runner()
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any connection to a host other than this machine fails the test."""
+    real_connect = socket.socket.connect
+
+    def guarded_connect(sock: socket.socket, address: Any) -> Any:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            host = address[0]
+            if not (host in ("localhost", "::1") or str(host).startswith("127.")):
+                raise AssertionError(f"test tried to reach {address}: only loopback is allowed")
+        return real_connect(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded_connect)
+
+
+class ApiClient:
+    """A test client that sends an organiser's bearer token and JSON bodies."""
+
+    def __init__(self, client: FlaskClient, token: str, organiser_id: int) -> None:
+        self.client = client
+        self.token = token
+        self.organiser_id = organiser_id
+
+    def _call(self, method: str, path: str, json: Any = None, **kwargs: Any):
+        headers = {"Authorization": f"Bearer {self.token}", **kwargs.pop("headers", {})}
+        return self.client.open(path, method=method, json=json, headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs: Any):
+        return self._call("GET", path, **kwargs)
+
+    def post(self, path: str, json: Any = None, **kwargs: Any):
+        return self._call("POST", path, json=json, **kwargs)
+
+    def patch(self, path: str, json: Any = None, **kwargs: Any):
+        return self._call("PATCH", path, json=json, **kwargs)
+
+    def put(self, path: str, json: Any = None, **kwargs: Any):
+        return self._call("PUT", path, json=json, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any):
+        return self._call("DELETE", path, **kwargs)
+
+
+@pytest.fixture
+def make_organiser(app: Flask, client: FlaskClient):
+    """Factory: an organiser account (password "secret-password") with an API client."""
+
+    def make(
+        email: str = "organiser@example.org", *, name: str = "Olga Organiser",
+        timezone: str = "Asia/Shanghai",
+    ) -> ApiClient:
+        with app.app_context():
+            organiser = create_organiser(
+                email=email, name=name, password="secret-password", timezone=timezone
+            )
+            token = issue_token(organiser)
+            db.session.commit()
+            return ApiClient(client, token, organiser.id)
+
+    return make
+
+
+@pytest.fixture
+def api(make_organiser) -> ApiClient:
+    """An API client for the default organiser."""
+    return make_organiser()
+
+
+@pytest.fixture
+def row_count(app: Flask):
+    """Count rows of a table, to check that a refused request wrote nothing."""
+
+    def count(table: str) -> int:
+        with app.app_context():
+            return db.session.scalar(sa.text(f'SELECT count(*) FROM "{table}"'))
+
+    return count
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "the form carries no CSRF token"
+    return match.group(1)
