@@ -113,5 +113,4 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": _bool(environ, "FORUM_SECURE_COOKIES", env == "production"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "WTF_CSRF_ENABLED": _bool(environ, "FORUM_CSRF", True),
     }

@@ -31,6 +31,14 @@ from forum.events.models import RSVP_STATES
 from forum.events.models import SESSION_STATUSES
 
 MAX_SESSION_MINUTES = 24 * 60
+# Ids are 32-bit INTEGER columns; a larger number names nothing, and PostgreSQL refuses to
+# compare it ("integer out of range"), which would be a 500 instead of a 422.
+MAX_ID = 2**31 - 1
+# The rrule column is VARCHAR(500): PostgreSQL refuses longer values.
+MAX_RRULE_LENGTH = 500
+# Instants far from now overflow Python's datetime range once shifted by a zone or a
+# duration (year 9999 + 2 hours); nobody books a conference outside these years.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
 
 
 def _no_line_breaks(value: str) -> str:
@@ -64,6 +72,8 @@ def _hhmm(value: object) -> str:
 def _rrule(value: object) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError("must be an RFC 5545 RRULE such as FREQ=WEEKLY;COUNT=10")
+    if len(value) > MAX_RRULE_LENGTH:
+        raise ValueError(f"must be at most {MAX_RRULE_LENGTH} characters")
     _no_line_breaks(value)
     rule = value.removeprefix("RRULE:")
     if not rule.startswith("FREQ=") and ";FREQ=" not in rule:
@@ -77,7 +87,14 @@ def _rrule(value: object) -> str:
     return rule
 
 
+def _plausible_year(value: dt.datetime) -> dt.datetime:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
+
+
 SingleLine = Annotated[str, AfterValidator(_no_line_breaks)]
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Name = Annotated[SingleLine, Field(min_length=1, max_length=200)]
 ZoneName = Annotated[
     str,
@@ -92,6 +109,7 @@ Country = Annotated[
 Instant = Annotated[
     dt.datetime,
     PlainValidator(times.parse_instant),
+    AfterValidator(_plausible_year),
     WithJsonSchema(
         {"type": "string", "format": "date-time", "example": "2020-03-10T13:00:00Z",
          "description": "ISO 8601 instant with an offset or Z"}
@@ -100,6 +118,7 @@ Instant = Annotated[
 LocalDateTime = Annotated[
     dt.datetime,
     PlainValidator(times.parse_local),
+    AfterValidator(_plausible_year),
     WithJsonSchema(
         {"type": "string", "example": "2020-03-10T21:00",
          "description": "local date-time without offset, read in `timezone`"}
@@ -116,13 +135,15 @@ LocalTime = Annotated[
 RRule = Annotated[
     str,
     PlainValidator(_rrule),
-    WithJsonSchema({"type": "string", "example": "FREQ=WEEKLY;BYDAY=TU;COUNT=10"}),
+    WithJsonSchema(
+        {"type": "string", "maxLength": MAX_RRULE_LENGTH, "example": "FREQ=WEEKLY;BYDAY=TU;COUNT=10"}
+    ),
 ]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Role = Literal[ROLES]  # type: ignore[valid-type]
 
 
-def _ranges_in_order(hours: dict[str, list[tuple[str, str]]]) -> dict[str, list[list[str]]]:
+def _ranges_in_order(hours: dict[str, list[list[str]]]) -> dict[str, list[list[str]]]:
     cleaned: dict[str, list[list[str]]] = {}
     for day in times.WEEKDAYS:
         ranges = sorted(hours.get(day, []))
@@ -139,8 +160,11 @@ def _ranges_in_order(hours: dict[str, list[tuple[str, str]]]) -> dict[str, list[
     return cleaned
 
 
+# Each range is a [start, end] pair, declared as a two-item list (not a tuple) because
+# _ranges_in_order returns lists: a tuple type made every model_dump warn.
+HoursRange = Annotated[list[LocalTime], Field(min_length=2, max_length=2)]
 WeeklyHours = Annotated[
-    dict[Weekday, list[tuple[LocalTime, LocalTime]]],
+    dict[Weekday, list[HoursRange]],
     AfterValidator(_ranges_in_order),
     Field(
         description="local ranges per weekday; a day left out has no range",
@@ -242,7 +266,7 @@ class AvailabilityIn(Schema):
 class PersonCreate(AvailabilityIn):
     name: Name
     email: EmailStr
-    institution_id: int | None = None
+    institution_id: Id | None = None
     timezone: ZoneName | None = Field(None, description="default: the institution's zone")
     role_title: Annotated[SingleLine, Field(max_length=200)] = ""
 
@@ -250,7 +274,7 @@ class PersonCreate(AvailabilityIn):
 class PersonUpdate(AvailabilityIn):
     name: Name | None = None
     email: EmailStr | None = None
-    institution_id: int | None = None
+    institution_id: Id | None = None
     timezone: ZoneName | None = None
     role_title: Annotated[SingleLine, Field(max_length=200)] | None = None
 
@@ -316,8 +340,8 @@ class EventOut(Out):
 
 
 class ParticipantAdd(Schema):
-    person_id: int | None = None
-    institution_id: int | None = Field(None, description="add every person of the institution")
+    person_id: Id | None = None
+    institution_id: Id | None = Field(None, description="add every person of the institution")
     role: Role = "participant"
     required: bool = True
 
@@ -345,7 +369,7 @@ class ParticipantOut(Out):
 
 
 class InviteeIn(Schema):
-    person_id: int
+    person_id: Id
     role: Role = "participant"
     required: bool = True
 
