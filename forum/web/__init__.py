@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
+from http import HTTPStatus
 from typing import Any
 
 from flask import Blueprint
@@ -155,6 +156,8 @@ def _type_pieces(schema: dict[str, Any]) -> list[tuple[str, str]]:
 def _limits(schema: dict[str, Any]) -> str:
     found = []
     for member in _non_null(schema):
+        if member.get("minLength") == 1:
+            found.append("not empty")
         for key, label in (
             ("minLength", "at least {} characters"),
             ("maxLength", "at most {} characters"),
@@ -166,7 +169,7 @@ def _limits(schema: dict[str, Any]) -> str:
             ("maxItems", "at most {} items"),
             ("pattern", "matches {}"),
         ):
-            if key in member:
+            if key in member and not (key == "minLength" and member[key] == 1):
                 found.append(label.format(member[key]))
     return "; ".join(found)
 
@@ -219,6 +222,13 @@ def _parameter(parameter: dict[str, Any]) -> DocField:
     )
 
 
+def _status_line(code: str) -> str:
+    try:
+        return f"{code} {HTTPStatus(int(code)).phrase}"
+    except ValueError:
+        return code
+
+
 @bp.app_template_global("describe_openapi")
 def describe_openapi(document: dict[str, Any]) -> dict[str, Any]:
     """What the docs page shows of an OpenAPI 3 document, with ``$ref`` bodies resolved."""
@@ -254,7 +264,7 @@ def describe_openapi(document: dict[str, Any]) -> dict[str, Any]:
             successes = sorted(code for code in spec.get("responses", {}) if code.startswith("2"))
             if successes:
                 response = spec["responses"][successes[0]]
-                operation.success_status = successes[0]
+                operation.success_status = _status_line(successes[0])
                 operation.success_description = response.get("description", "")
                 schema = response.get("content", {}).get("application/json", {}).get("schema")
                 if schema is not None:
