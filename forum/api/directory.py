@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import request
 from sqlalchemy.orm import selectinload
 
+from forum.api import MAX_ID
 from forum.api import bp
 from forum.api import schemas
 from forum.api.util import load_body
@@ -57,6 +58,9 @@ def list_institutions():
         selectinload(Institution.blackouts)
     )
     if country := request.args.get("country"):
+        # Checked before it reaches the database: PostgreSQL refuses a NUL in text (500).
+        if not (len(country) == 2 and country.isascii() and country.isalpha()):
+            raise ValidationFailed({"country": "must be an ISO 3166-1 alpha-2 country code"})
         query = query.where(Institution.country == country.upper())
     return paginate(query, lambda rows: [institution_out(i) for i in rows])
 
@@ -94,10 +98,15 @@ def delete_institution(institution_id: int):
 def list_people():
     query = sa.select(Person).order_by(Person.name, Person.id).options(selectinload(Person.busy))
     if institution_id := request.args.get("institution_id"):
-        if not institution_id.isdigit():
-            raise ValidationFailed({"institution_id": "must be a whole number"})
+        # isdigit() alone accepts "²"; the bound keeps the number inside the id column.
+        if not (institution_id.isascii() and institution_id.isdigit()) or (
+            int(institution_id) > MAX_ID
+        ):
+            raise ValidationFailed({"institution_id": "must be an institution id"})
         query = query.where(Person.institution_id == int(institution_id))
     if email := request.args.get("email"):
+        if "\x00" in email:
+            raise ValidationFailed({"email": "must not contain NUL characters"})
         query = query.where(sa.func.lower(Person.email) == email.lower())
     return paginate(query, lambda rows: [person_out(p) for p in rows])
 

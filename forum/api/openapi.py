@@ -106,6 +106,23 @@ def build_document() -> dict[str, Any]:
                 "content": {"application/json": {"schema": body}},
             }
         paths.setdefault("/api/v1" + path, {})[method] = operation
+    # The document and its page are public: no token needed to learn how to get one.
+    paths["/api/v1/openapi.json"] = {
+        "get": {
+            "summary": "This OpenAPI document",
+            "operationId": "get_openapi_json",
+            "security": [],
+            "responses": {"200": {"description": "OK", "content": {"application/json": {}}}},
+        }
+    }
+    paths["/api/v1/docs"] = {
+        "get": {
+            "summary": "This document as a page to browse",
+            "operationId": "get_docs",
+            "security": [],
+            "responses": {"200": {"description": "OK", "content": {"text/html": {}}}},
+        }
+    }
     paths["/healthz"] = {
         "get": {
             "summary": "Liveness and database reachability",

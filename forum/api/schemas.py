@@ -21,6 +21,7 @@ from pydantic import PlainValidator
 from pydantic import WithJsonSchema
 from pydantic import model_validator
 
+from forum.api import MAX_ID
 from forum.core import times
 from forum.core.errors import ValidationFailed
 from forum.events.models import EVENT_KINDS
@@ -31,9 +32,6 @@ from forum.events.models import RSVP_STATES
 from forum.events.models import SESSION_STATUSES
 
 MAX_SESSION_MINUTES = 24 * 60
-# Ids are 32-bit INTEGER columns; a larger number names nothing, and PostgreSQL refuses to
-# compare it ("integer out of range"), which would be a 500 instead of a 422.
-MAX_ID = 2**31 - 1
 # The rrule column is VARCHAR(500): PostgreSQL refuses longer values.
 MAX_RRULE_LENGTH = 500
 # Instants far from now overflow Python's datetime range once shifted by a zone or a
@@ -136,7 +134,8 @@ RRule = Annotated[
     str,
     PlainValidator(_rrule),
     WithJsonSchema(
-        {"type": "string", "maxLength": MAX_RRULE_LENGTH, "example": "FREQ=WEEKLY;BYDAY=TU;COUNT=10"}
+        {"type": "string", "maxLength": MAX_RRULE_LENGTH,
+         "example": "FREQ=WEEKLY;BYDAY=TU;COUNT=10"}
     ),
 ]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]

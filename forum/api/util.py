@@ -35,17 +35,35 @@ def field_errors(exc: ValidationError) -> dict[str, str]:
     return fields
 
 
+def _nul_characters(data: Any) -> dict[str, str]:
+    """Fields whose text holds a NUL character, which PostgreSQL cannot store in text."""
+    found: dict[str, str] = {}
+    pending: list[tuple[str, Any]] = [("", data)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            found[path or "body"] = "must not contain NUL characters"
+        elif isinstance(value, dict | list):
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            pending.extend((f"{path}.{key}" if path else str(key), child) for key, child in items)
+    return found
+
+
 def load_body(schema: type[M]) -> M:
     """The request's JSON body validated by ``schema``; 400 if not JSON, 422 if not valid."""
     raw = request.get_data(cache=True)
     try:
         data = json.loads(raw or b"")
-    except (ValueError, UnicodeDecodeError) as exc:
+    # RecursionError: arrays nested thousands deep (well under the size limit) overflow
+    # the parser, which is malformed input too, not a server error.
+    except (ValueError, RecursionError) as exc:
         raise ForumError(
             f"the request body is not valid JSON: {exc}", code="malformed_json"
         ) from None
     if not isinstance(data, dict):
         raise ValidationFailed({"body": "must be a JSON object"})
+    if nul_fields := _nul_characters(data):
+        raise ValidationFailed(nul_fields)
     try:
         return schema.model_validate_json(raw, strict=True)
     except ValidationError as exc:
@@ -56,7 +74,8 @@ def _positive_arg(name: str, default: int, maximum: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    # isdigit() alone accepts "²", which int() then refuses.
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise ValidationFailed({name: "must be a whole number of at least 1"})
     if int(raw) > maximum:
         raise ValidationFailed({name: f"must be at most {maximum}"})
