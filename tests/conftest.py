@@ -7,6 +7,7 @@ The schema is always built by running the migrations, never by ``create_all``.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import socket
@@ -18,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.security import generate_password_hash
 
 from forum import create_app
 from forum.accounts.services import create_organiser
@@ -172,6 +174,13 @@ class ApiClient:
         return self._call("DELETE", path, **kwargs)
 
 
+@functools.cache
+def _password_hash() -> str:
+    # A real hash of "secret-password", computed once: hashing is deliberately slow
+    # (about 0.15 s), and most tests only need the account to exist.
+    return generate_password_hash("secret-password")
+
+
 @pytest.fixture
 def make_organiser(app: Flask, client: FlaskClient):
     """Factory: an organiser account (password "secret-password") with an API client."""
@@ -181,9 +190,8 @@ def make_organiser(app: Flask, client: FlaskClient):
         timezone: str = "Asia/Shanghai",
     ) -> ApiClient:
         with app.app_context():
-            organiser = create_organiser(
-                email=email, name=name, password="secret-password", timezone=timezone
-            )
+            organiser = create_organiser(email=email, name=name, timezone=timezone)
+            organiser.password_hash = _password_hash()
             token = issue_token(organiser)
             db.session.commit()
             return ApiClient(client, token, organiser.id)
