@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 ENVIRONMENTS = ("development", "testing", "production")
-DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105
 
 
 class ConfigError(RuntimeError):
@@ -70,7 +70,9 @@ def normalise_database_url(name: str, value: str) -> str:
         if url.drivername in ("postgresql", "postgresql+psycopg2"):
             url = url.set(drivername="postgresql+psycopg")
         elif url.drivername != "postgresql+psycopg":
-            raise ConfigError(f"{name}: only the psycopg (3) driver is supported, got {url.drivername}")
+            raise ConfigError(
+                f"{name}: only the psycopg (3) driver is supported, got {url.drivername}"
+            )
         if not url.database:
             raise ConfigError(f"{name} names no database: {value!r}")
     elif backend == "sqlite":

@@ -30,6 +30,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from forum import accounts
     from forum import api
     from forum import cli
+    from forum import errors
     from forum import extensions
     from forum import models  # noqa: F401  (every table known to the metadata)
     from forum import web
@@ -42,6 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     accounts.init_app(app)
     api.init_app(app)
     web.init_app(app)
+    errors.init_app(app)
     cli.init_app(app)
     return app
 

@@ -28,7 +28,9 @@ def _fail(exc: ForumError) -> None:
 @click.argument("email")
 @click.option("--name", default="", help="Display name (default: the email's local part).")
 @click.option("--password", default=None, help="Password for the web UI (omit for API only).")
-@click.option("--timezone", default=None, help="The organiser's IANA zone (default: FORUM_DEFAULT_TIMEZONE).")
+@click.option(
+    "--timezone", default=None, help="The organiser's IANA zone (default: FORUM_DEFAULT_TIMEZONE)."
+)
 def create_organiser(email: str, name: str, password: str | None, timezone: str | None) -> None:
     """Create an organiser account and print a new API token for it."""
     timezone = timezone or current_app.config["FORUM_DEFAULT_TIMEZONE"]

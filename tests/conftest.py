@@ -186,7 +186,9 @@ def make_organiser(app: Flask, client: FlaskClient):
     """Factory: an organiser account (password "secret-password") with an API client."""
 
     def make(
-        email: str = "organiser@example.org", *, name: str = "Olga Organiser",
+        email: str = "organiser@example.org",
+        *,
+        name: str = "Olga Organiser",
         timezone: str = "Asia/Shanghai",
     ) -> ApiClient:
         with app.app_context():

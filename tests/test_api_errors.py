@@ -243,7 +243,7 @@ def test_an_unexpected_error_is_a_json_500_that_leaks_nothing(app, client, caplo
 
     app.add_url_rule("/api/v1/test-explode", "test_explode", explode)
 
-    with caplog.at_level(logging.ERROR, logger="forum.api.errors"):
+    with caplog.at_level(logging.ERROR, logger="forum.errors"):
         response = client.get("/api/v1/test-explode")
 
     error = assert_error(response, 500, "internal_error")

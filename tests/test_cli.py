@@ -17,8 +17,15 @@ def bearer(token: str) -> dict[str, str]:
 
 def test_create_organiser_prints_a_working_token(runner, client):
     result = runner.invoke(
-        args=["forum", "create-organiser", "Ada@Example.org", "--name", "Ada", "--timezone",
-              "Europe/London"]
+        args=[
+            "forum",
+            "create-organiser",
+            "Ada@Example.org",
+            "--name",
+            "Ada",
+            "--timezone",
+            "Europe/London",
+        ]
     )
     assert result.exit_code == 0, result.output
     token = result.stdout.strip().splitlines()[-1]
@@ -81,8 +88,12 @@ def test_seed_demo_builds_the_three_situations_and_can_run_again(runner, app):
         assert len(institutions) == 40
         assert len({i.country for i in institutions}) == 18
         names = {i.name for i in institutions}
-        for required in ("Peking University", "University of Tokyo", "Qatar University",
-                         "University of Michigan"):
+        for required in (
+            "Peking University",
+            "University of Tokyo",
+            "Qatar University",
+            "University of Michigan",
+        ):
             assert any(required.lower() in name.lower() for name in names), required
 
         exchange = db.session.scalar(sa.select(Event).where(Event.kind == "exchange"))

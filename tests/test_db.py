@@ -24,7 +24,9 @@ from forum.extensions import db
 def test_an_aware_datetime_comes_back_as_the_same_instant_in_utc(app, local, zone, expected_utc):
     with app.app_context():
         organiser = Organiser(
-            email="a@example.org", name="A", timezone="UTC",
+            email="a@example.org",
+            name="A",
+            timezone="UTC",
             created_at=local.replace(tzinfo=zoneinfo.ZoneInfo(zone)),
         )
         db.session.add(organiser)
@@ -35,16 +37,20 @@ def test_an_aware_datetime_comes_back_as_the_same_instant_in_utc(app, local, zon
         assert stored.utcoffset() == dt.timedelta(0)
         # Comparisons in SQL use the instant, whatever zone the value was given in.
         later = dt.datetime(2000, 1, 1, tzinfo=zoneinfo.ZoneInfo("Asia/Tokyo"))
-        assert db.session.scalar(
-            sa.select(sa.func.count()).where(Organiser.created_at > later)
-        ) == 1
+        assert (
+            db.session.scalar(sa.select(sa.func.count()).where(Organiser.created_at > later)) == 1
+        )
 
 
 def test_a_naive_datetime_is_refused(app):
     with app.app_context():
         db.session.add(
-            Organiser(email="a@example.org", name="A", timezone="UTC",
-                      created_at=dt.datetime(2020, 3, 8, 3, 30))
+            Organiser(
+                email="a@example.org",
+                name="A",
+                timezone="UTC",
+                created_at=dt.datetime(2020, 3, 8, 3, 30),
+            )
         )
         with pytest.raises(sa.exc.StatementError, match="naive datetime"):
             db.session.commit()

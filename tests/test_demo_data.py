@@ -14,7 +14,7 @@ from forum.demo.data import INSTITUTIONS
 from forum.events.models import EVENT_KINDS
 from forum.events.models import ROLES
 
-FORUM_COUNTRIES = set("CN JP QA US IT FR GB ES BE IL SK SE RU CZ SG KR CA AU".split())
+FORUM_COUNTRIES = set("CN JP QA US IT FR GB ES BE IL SK SE RU CZ SG KR CA AU".split())  # noqa: SIM905
 PEOPLE = {p["email"].lower(): (i, p) for i in INSTITUTIONS for p in i["people"]}
 
 

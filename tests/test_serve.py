@@ -53,7 +53,10 @@ def test_migrate_seed_and_serve_the_demo(served_database):
     port = free_port()
     server = subprocess.Popen(
         [*flask, "run", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -77,7 +80,8 @@ def test_migrate_seed_and_serve_the_demo(served_database):
         forum = next(e for e in events["items"] if e["kind"] == "forum")
         participants = requests.get(
             f"{base}/api/v1/events/{forum['id']}/participants?per_page=200",
-            headers=auth, timeout=5,
+            headers=auth,
+            timeout=5,
         ).json()["items"]
         assert len({p["institution_id"] for p in participants}) == 40
         assert len({p["country"] for p in participants}) == 18

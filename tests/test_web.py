@@ -251,6 +251,36 @@ def test_expected_times_are_what_a_person_would_write() -> None:
     assert shown(honolulu, "Pacific/Kiritimati") == "Tue 04 Jun 2030 09:00 (Pacific/Kiritimati)"
 
 
+def test_home_shows_the_next_date_of_a_series_that_began_in_the_past(
+    client: FlaskClient, make_organiser
+) -> None:
+    api = make_organiser(timezone="America/Detroit")
+    event_id = create_event(api, "Beijing - Ann Arbor exchange", timezone="Asia/Shanghai")
+    now = dt.datetime.now(dt.UTC)
+    # Weekly at 21:00 in Beijing, starting three weeks ago, for ten weeks.
+    first = (now - dt.timedelta(weeks=3)).astimezone(ZoneInfo("Asia/Shanghai"))
+    first = first.replace(hour=21, minute=0, second=0, microsecond=0)
+    response = api.post(
+        f"/api/v1/events/{event_id}/sessions",
+        json={
+            "title": "Weekly case conference",
+            "local_start": first.replace(tzinfo=None).isoformat(),
+            "timezone": "Asia/Shanghai",
+            "duration_minutes": 60,
+            "rrule": "FREQ=WEEKLY;COUNT=10",
+        },
+    )
+    assert response.status_code == 201, response.json
+    log_in(client, "organiser@example.org")
+
+    upcoming = section(client.get("/").text, "upcoming-heading")
+    assert "Weekly case conference" in upcoming
+    dates = [first + dt.timedelta(weeks=n) for n in range(10)]
+    following = next(d for d in dates if d + dt.timedelta(hours=1) > now)
+    assert shown(following, "America/Detroit") in upcoming
+    assert shown(dates[0], "America/Detroit") not in upcoming
+
+
 def test_home_lists_counts_and_only_the_organisers_events(
     client: FlaskClient, make_organiser
 ) -> None:

@@ -39,8 +39,11 @@ def create_organiser(
     except InvalidTime as exc:
         raise ValidationFailed({"timezone": str(exc)}) from None
     if find_organiser(email) is not None:
-        raise Conflict(f"an organiser with email {email} exists", code="duplicate",
-                       details={"fields": {"email": "already in use"}})
+        raise Conflict(
+            f"an organiser with email {email} exists",
+            code="duplicate",
+            details={"fields": {"email": "already in use"}},
+        )
     organiser = Organiser(
         email=email,
         name=name or email.split("@")[0],

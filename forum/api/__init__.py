@@ -25,7 +25,6 @@ def refuse_ids_out_of_range(endpoint: str | None, values: dict[str, Any] | None)
 def init_app(app: Flask) -> None:
     from forum.api import auth  # noqa: F401  (registers the token check)
     from forum.api import directory  # noqa: F401
-    from forum.api import errors
     from forum.api import events  # noqa: F401
     from forum.api import health
     from forum.api import openapi  # noqa: F401
@@ -35,4 +34,3 @@ def init_app(app: Flask) -> None:
     csrf.exempt(bp)
     app.register_blueprint(bp)
     app.register_blueprint(health.bp)
-    errors.init_app(app)

@@ -29,7 +29,9 @@ def institution_out(institution: Institution) -> dict:
         subdivision=institution.subdivision,
         blackouts=[
             schemas.BlackoutOut(
-                start_date=b.start_date.isoformat(), end_date=b.end_date.isoformat(), reason=b.reason
+                start_date=b.start_date.isoformat(),
+                end_date=b.end_date.isoformat(),
+                reason=b.reason,
             )
             for b in institution.blackouts
         ],
@@ -46,16 +48,20 @@ def person_out(person: Person) -> dict:
         role_title=person.role_title,
         working_hours=person.working_hours,
         acceptable_hours=person.acceptable_hours,
-        busy=[schemas.BusyOut(start=format_instant(b.start), end=format_instant(b.end))
-              for b in person.busy],
+        busy=[
+            schemas.BusyOut(start=format_instant(b.start), end=format_instant(b.end))
+            for b in person.busy
+        ],
         ics_url=person.ics_url,
     ).model_dump(mode="json")
 
 
 @bp.get("/institutions")
 def list_institutions():
-    query = sa.select(Institution).order_by(Institution.name).options(
-        selectinload(Institution.blackouts)
+    query = (
+        sa.select(Institution)
+        .order_by(Institution.name)
+        .options(selectinload(Institution.blackouts))
     )
     if country := request.args.get("country"):
         # Checked before it reaches the database: PostgreSQL refuses a NUL in text (500).

@@ -1,21 +1,16 @@
-"""One place that turns every error under /api into {"error": {"code", "message", "details"}}."""
+"""The JSON error body of the API: {"error": {"code", "message", "details"}}."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from flask import Flask
 from flask import Response
+from flask import current_app
 from flask import jsonify
-from flask import request
 from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import MethodNotAllowed
 
 from forum.core.errors import ForumError
-
-log = logging.getLogger(__name__)
-
-JSON_PREFIXES = ("/api/", "/healthz", "/webhooks/")
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -40,43 +35,31 @@ def error_response(
     return response
 
 
-def wants_json() -> bool:
-    return request.path.startswith(JSON_PREFIXES)
+def for_forum_error(exc: ForumError) -> Response:
+    response = error_response(exc.status, exc.code, exc.message, exc.details)
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="forum"'
+    return response
 
 
-def init_app(app: Flask) -> None:
-    @app.errorhandler(ForumError)
-    def handle_forum_error(exc: ForumError) -> Response | tuple[str, int]:
-        if not wants_json():
-            return exc.message, exc.status
-        response = error_response(exc.status, exc.code, exc.message, exc.details)
-        if exc.status == 401:
-            response.headers["WWW-Authenticate"] = 'Bearer realm="forum"'
-        return response
+def for_http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    details: dict[str, Any] = {}
+    message = exc.description or exc.name
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+        details["allowed"] = sorted(exc.valid_methods)
+    if status == 413:
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        message = f"the request body is larger than {limit} bytes"
+    response = error_response(status, _HTTP_CODES.get(status, "http_error"), message, details)
+    if "allowed" in details:
+        # RFC 9110 section 15.5.6: a 405 lists the methods the resource supports.
+        response.headers["Allow"] = ", ".join(details["allowed"])
+    return response
 
-    @app.errorhandler(HTTPException)
-    def handle_http_error(exc: HTTPException) -> Response | HTTPException:
-        if not wants_json():
-            return exc
-        status = exc.code or 500
-        details: dict[str, Any] = {}
-        if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
-            details["allowed"] = sorted(exc.valid_methods)  # type: ignore[attr-defined]
-        message = exc.description or exc.name
-        if status == 413:
-            message = (
-                f"the request body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes"
-            )
-        response = error_response(status, _HTTP_CODES.get(status, "http_error"), message, details)
-        if status == 405 and "allowed" in details:
-            response.headers["Allow"] = ", ".join(details["allowed"])
-        return response
 
-    @app.errorhandler(Exception)
-    def handle_unexpected(exc: Exception) -> Response:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        if not wants_json():
-            return Response("Internal server error", status=500, mimetype="text/plain")
-        return error_response(
-            500, "internal_error", "something went wrong on our side; it has been logged"
-        )
+def for_unexpected_error() -> Response:
+    # The exception's text may hold data or internals: it goes to the log, not the caller.
+    return error_response(
+        500, "internal_error", "something went wrong on our side; it has been logged"
+    )

@@ -143,9 +143,8 @@ def delete_event(event_id: int):
 @bp.get("/events/<int:event_id>/participants")
 def list_participants(event_id: int):
     event = services.get_event_for(current_organiser(), event_id)
-    query = (
-        services.participants_of(event)
-        .options(selectinload(EventParticipant.person).selectinload(Person.institution))
+    query = services.participants_of(event).options(
+        selectinload(EventParticipant.person).selectinload(Person.institution)
     )
     return paginate(query, lambda rows: [participant_out(p) for p in rows])
 

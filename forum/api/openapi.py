@@ -1,4 +1,4 @@
-"""The OpenAPI 3 document of API v1, built from the schemas that validate requests, and its docs page."""
+"""The OpenAPI 3 document of API v1, built from the schemas that validate requests."""
 
 from __future__ import annotations
 
@@ -12,32 +12,146 @@ from forum.api import bp
 from forum.api import schemas as s
 
 # (method, path, summary, request schema, response schema, success status, list?)
-OPERATIONS: list[tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | None, int, bool]] = [
+OPERATIONS: list[
+    tuple[str, str, str, type[BaseModel] | None, type[BaseModel] | None, int, bool]
+] = [
     ("get", "/institutions", "List institutions (?country=)", None, s.InstitutionOut, 200, True),
-    ("post", "/institutions", "Create an institution", s.InstitutionCreate, s.InstitutionOut, 201, False),
-    ("get", "/institutions/{institution_id}", "Read an institution", None, s.InstitutionOut, 200, False),
-    ("patch", "/institutions/{institution_id}", "Change an institution", s.InstitutionUpdate, s.InstitutionOut, 200, False),
-    ("delete", "/institutions/{institution_id}", "Delete an institution with no people", None, None, 204, False),
+    (
+        "post",
+        "/institutions",
+        "Create an institution",
+        s.InstitutionCreate,
+        s.InstitutionOut,
+        201,
+        False,
+    ),
+    (
+        "get",
+        "/institutions/{institution_id}",
+        "Read an institution",
+        None,
+        s.InstitutionOut,
+        200,
+        False,
+    ),
+    (
+        "patch",
+        "/institutions/{institution_id}",
+        "Change an institution",
+        s.InstitutionUpdate,
+        s.InstitutionOut,
+        200,
+        False,
+    ),
+    (
+        "delete",
+        "/institutions/{institution_id}",
+        "Delete an institution with no people",
+        None,
+        None,
+        204,
+        False,
+    ),
     ("get", "/people", "List people (?institution_id=, ?email=)", None, s.PersonOut, 200, True),
     ("post", "/people", "Create a person", s.PersonCreate, s.PersonOut, 201, False),
     ("get", "/people/{person_id}", "Read a person", None, s.PersonOut, 200, False),
     ("patch", "/people/{person_id}", "Change a person", s.PersonUpdate, s.PersonOut, 200, False),
     ("delete", "/people/{person_id}", "Delete a person invited nowhere", None, None, 204, False),
-    ("put", "/people/{person_id}/availability", "Replace the given availability fields", s.AvailabilityIn, s.PersonOut, 200, False),
+    (
+        "put",
+        "/people/{person_id}/availability",
+        "Replace the given availability fields",
+        s.AvailabilityIn,
+        s.PersonOut,
+        200,
+        False,
+    ),
     ("get", "/events", "List the events you organise", None, s.EventOut, 200, True),
     ("post", "/events", "Create an event", s.EventCreate, s.EventOut, 201, False),
     ("get", "/events/{event_id}", "Read an event", None, s.EventOut, 200, False),
     ("patch", "/events/{event_id}", "Change an event", s.EventUpdate, s.EventOut, 200, False),
-    ("delete", "/events/{event_id}", "Delete an event whose sessions are all cancelled", None, None, 204, False),
-    ("get", "/events/{event_id}/participants", "List the event's participants", None, s.ParticipantOut, 200, True),
-    ("post", "/events/{event_id}/participants", "Invite a person or a whole institution", s.ParticipantAdd, s.ParticipantOut, 201, True),
-    ("delete", "/events/{event_id}/participants/{person_id}", "Remove a participant", None, None, 204, False),
-    ("get", "/events/{event_id}/sessions", "List the event's sessions (?status=)", None, s.SessionOut, 200, True),
-    ("post", "/events/{event_id}/sessions", "Book a session", s.SessionCreate, s.SessionOut, 201, False),
+    (
+        "delete",
+        "/events/{event_id}",
+        "Delete an event whose sessions are all cancelled",
+        None,
+        None,
+        204,
+        False,
+    ),
+    (
+        "get",
+        "/events/{event_id}/participants",
+        "List the event's participants",
+        None,
+        s.ParticipantOut,
+        200,
+        True,
+    ),
+    (
+        "post",
+        "/events/{event_id}/participants",
+        "Invite a person or a whole institution",
+        s.ParticipantAdd,
+        s.ParticipantOut,
+        201,
+        True,
+    ),
+    (
+        "delete",
+        "/events/{event_id}/participants/{person_id}",
+        "Remove a participant",
+        None,
+        None,
+        204,
+        False,
+    ),
+    (
+        "get",
+        "/events/{event_id}/sessions",
+        "List the event's sessions (?status=)",
+        None,
+        s.SessionOut,
+        200,
+        True,
+    ),
+    (
+        "post",
+        "/events/{event_id}/sessions",
+        "Book a session",
+        s.SessionCreate,
+        s.SessionOut,
+        201,
+        False,
+    ),
     ("get", "/sessions/{session_id}", "Read a session", None, s.SessionOut, 200, False),
-    ("patch", "/sessions/{session_id}", "Reschedule or rename a session", s.SessionUpdate, s.SessionOut, 200, False),
-    ("delete", "/sessions/{session_id}", "Cancel a session (the record stays)", None, s.SessionOut, 200, False),
-    ("get", "/sessions/{session_id}/invitations", "List invitations and answers", None, s.InvitationOut, 200, True),
+    (
+        "patch",
+        "/sessions/{session_id}",
+        "Reschedule or rename a session",
+        s.SessionUpdate,
+        s.SessionOut,
+        200,
+        False,
+    ),
+    (
+        "delete",
+        "/sessions/{session_id}",
+        "Cancel a session (the record stays)",
+        None,
+        s.SessionOut,
+        200,
+        False,
+    ),
+    (
+        "get",
+        "/sessions/{session_id}/invitations",
+        "List invitations and answers",
+        None,
+        s.InvitationOut,
+        200,
+        True,
+    ),
 ]
 
 _ERRORS = {
@@ -63,9 +177,10 @@ def build_document() -> dict[str, Any]:
     error_ref = _ref(s.ErrorOut, components)
     paths: dict[str, dict[str, Any]] = {}
     for method, path, summary, request_model, response_model, status, is_list in OPERATIONS:
+        words = path.strip("/").replace("{", "").replace("}", "").replace("/", "_")
         operation: dict[str, Any] = {
             "summary": summary,
-            "operationId": f"{method}_{path.strip('/').replace('/', '_').replace('{', '').replace('}', '')}",
+            "operationId": f"{method}_{words}",
             "parameters": [
                 {"name": part[1:-1], "in": "path", "required": True, "schema": {"type": "integer"}}
                 for part in path.split("/")
@@ -129,7 +244,10 @@ def build_document() -> dict[str, Any]:
             "operationId": "get_healthz",
             "security": [],
             "responses": {
-                "200": {"description": "OK", "content": {"application/json": {"schema": _ref(s.HealthOut, components)}}},
+                "200": {
+                    "description": "OK",
+                    "content": {"application/json": {"schema": _ref(s.HealthOut, components)}},
+                },
                 "503": {"description": "Database unreachable"},
             },
         }

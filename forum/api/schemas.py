@@ -109,8 +109,12 @@ Instant = Annotated[
     PlainValidator(times.parse_instant),
     AfterValidator(_plausible_year),
     WithJsonSchema(
-        {"type": "string", "format": "date-time", "example": "2020-03-10T13:00:00Z",
-         "description": "ISO 8601 instant with an offset or Z"}
+        {
+            "type": "string",
+            "format": "date-time",
+            "example": "2020-03-10T13:00:00Z",
+            "description": "ISO 8601 instant with an offset or Z",
+        }
     ),
 ]
 LocalDateTime = Annotated[
@@ -118,8 +122,11 @@ LocalDateTime = Annotated[
     PlainValidator(times.parse_local),
     AfterValidator(_plausible_year),
     WithJsonSchema(
-        {"type": "string", "example": "2020-03-10T21:00",
-         "description": "local date-time without offset, read in `timezone`"}
+        {
+            "type": "string",
+            "example": "2020-03-10T21:00",
+            "description": "local date-time without offset, read in `timezone`",
+        }
     ),
 ]
 Date = Annotated[
@@ -134,8 +141,11 @@ RRule = Annotated[
     str,
     PlainValidator(_rrule),
     WithJsonSchema(
-        {"type": "string", "maxLength": MAX_RRULE_LENGTH,
-         "example": "FREQ=WEEKLY;BYDAY=TU;COUNT=10"}
+        {
+            "type": "string",
+            "maxLength": MAX_RRULE_LENGTH,
+            "example": "FREQ=WEEKLY;BYDAY=TU;COUNT=10",
+        }
     ),
 ]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -259,7 +269,9 @@ class AvailabilityIn(Schema):
     working_hours: WeeklyHours | None = None
     acceptable_hours: WeeklyHours | None = None
     busy: list[BusyIn] | None = Field(None, max_length=5000)
-    ics_url: Annotated[str, Field(max_length=2000, pattern=r"^(https?|webcal)://\S+$")] | None = None
+    ics_url: Annotated[str, Field(max_length=2000, pattern=r"^(https?|webcal)://\S+$")] | None = (
+        None
+    )
 
 
 class PersonCreate(AvailabilityIn):

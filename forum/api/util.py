@@ -90,7 +90,9 @@ def paginate(query: sa.Select, serialise: Any) -> dict[str, Any]:
         current_app.config["FORUM_PER_PAGE_MAX"],
     )
     page = _positive_arg("page", 1, 10**9)
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+    total = db.session.scalar(
+        sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
+    )
     rows = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
     return {"items": serialise(rows), "total": total, "page": page, "per_page": per_page}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 
-API_TOKEN_PREFIX = "fm_"
+API_TOKEN_PREFIX = "fm_"  # noqa: S105  (a label, not a secret)
 
 
 def new_token(prefix: str = "") -> str:

@@ -209,7 +209,8 @@ def delete_person(person: Person) -> None:
         sa.select(Invitation.session_id).where(Invitation.person_id == person.id).limit(20)
     ).all()
     events = db.session.scalars(
-        sa.select(EventParticipant.event_id).where(EventParticipant.person_id == person.id)
+        sa.select(EventParticipant.event_id)
+        .where(EventParticipant.person_id == person.id)
         .limit(20)
     ).all()
     if sessions or events:

@@ -34,9 +34,7 @@ event_co_organisers = sa.Table(
     "event_co_organisers",
     db.metadata,
     sa.Column("event_id", sa.ForeignKey("events.id", ondelete="CASCADE"), primary_key=True),
-    sa.Column(
-        "organiser_id", sa.ForeignKey("organisers.id", ondelete="CASCADE"), primary_key=True
-    ),
+    sa.Column("organiser_id", sa.ForeignKey("organisers.id", ondelete="CASCADE"), primary_key=True),
 )
 
 

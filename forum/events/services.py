@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from forum.accounts.models import Organiser
 from forum.accounts.services import find_organiser
@@ -24,6 +26,7 @@ from forum.events.models import EventSession
 from forum.events.models import Invitation
 from forum.events.models import VideoMeeting
 from forum.events.models import event_co_organisers
+from forum.events.recurrence import occurrences
 from forum.extensions import db
 
 MAX_DURATION = dt.timedelta(hours=24)
@@ -182,9 +185,7 @@ def _end_from(
     return end
 
 
-def _resolve_times(
-    fields: dict[str, Any], *, default_timezone: str
-) -> tuple[dt.datetime, str]:
+def _resolve_times(fields: dict[str, Any], *, default_timezone: str) -> tuple[dt.datetime, str]:
     return times.resolve_start(
         start=fields.get("start"),
         local_start=fields.get("local_start"),
@@ -234,9 +235,7 @@ def create_session(
 def _invitations(invitees: Iterable[dict[str, Any]]) -> list[Invitation]:
     invitees = list(invitees)
     ids = [i["person_id"] for i in invitees]
-    people = {
-        p.id: p for p in db.session.scalars(sa.select(Person).where(Person.id.in_(ids)))
-    }
+    people = {p.id: p for p in db.session.scalars(sa.select(Person).where(Person.id.in_(ids)))}
     invitations: list[Invitation] = []
     seen: set[int] = set()
     for index, invitee in enumerate(invitees):
@@ -323,22 +322,76 @@ def sessions_of(event: Event) -> sa.Select:
     )
 
 
-def upcoming_sessions(organiser: Organiser, *, after: dt.datetime, limit: int = 20) -> list[EventSession]:
-    """The next non-cancelled sessions of the organiser's events (series counted by first start)."""
+@dataclass(frozen=True)
+class Occurrence:
+    """One meeting of a session: the session itself, or one date of its series."""
+
+    session: EventSession
+    start: dt.datetime
+    end: dt.datetime
+
+
+def upcoming_occurrences(
+    organiser: Organiser, *, after: dt.datetime, limit: int = 20
+) -> list[Occurrence]:
+    """The next meetings of the organiser's events, soonest first; a series shows its next date.
+
+    Includes a meeting in progress at ``after``; cancelled sessions are left out.
+    """
     events = visible_events(organiser).with_only_columns(Event.id).order_by(None)
-    return list(
-        db.session.scalars(
-            sa.select(EventSession)
-            .where(
-                EventSession.event_id.in_(events),
-                EventSession.status != "cancelled",
-                EventSession.end >= after,
-            )
-            .order_by(EventSession.start)
-            .limit(limit)
-            .options(sa.orm.selectinload(EventSession.event))
+    candidates = db.session.scalars(
+        sa.select(EventSession)
+        .where(
+            EventSession.event_id.in_(events),
+            EventSession.status != "cancelled",
+            sa.or_(EventSession.end > after, EventSession.rrule.is_not(None)),
         )
+        .options(selectinload(EventSession.event))
     )
+    found = []
+    for session in candidates:
+        following = occurrences(
+            start=session.start,
+            end=session.end,
+            timezone=session.timezone,
+            rrule=session.rrule,
+            exdates=session.exdates,
+            after=after,
+            limit=1,
+        )
+        for start, end in following:
+            found.append(Occurrence(session, start, end))
+    found.sort(key=lambda o: (o.start, o.session.id))
+    return found[:limit]
+
+
+@dataclass(frozen=True)
+class EventSummary:
+    event: Event
+    participant_count: int
+    session_count: int
+
+
+def event_summaries(organiser: Organiser) -> list[EventSummary]:
+    """The organiser's events with their participant and session counts, in one query.
+
+    Cancelled sessions are left out of the count: they stay in the database for the
+    record (and for the calendars that must hear of the cancellation), not as meetings.
+    """
+    participants = (
+        sa.select(sa.func.count(EventParticipant.id))
+        .where(EventParticipant.event_id == Event.id)
+        .correlate(Event)
+        .scalar_subquery()
+    )
+    sessions = (
+        sa.select(sa.func.count(EventSession.id))
+        .where(EventSession.event_id == Event.id, EventSession.status != "cancelled")
+        .correlate(Event)
+        .scalar_subquery()
+    )
+    rows = db.session.execute(visible_events(organiser).add_columns(participants, sessions))
+    return [EventSummary(event, p_count, s_count) for event, p_count, s_count in rows]
 
 
 def participants_of(event: Event) -> sa.Select:

@@ -1,20 +1,12 @@
-"""Server-rendered pages for organisers: the blueprint, its template helpers and error pages."""
+"""Server-rendered pages for organisers: the blueprint and its template filters."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from dataclasses import field
-from http import HTTPStatus
-from typing import Any
 
 from flask import Blueprint
 from flask import Flask
-from werkzeug.exceptions import HTTPException
 
-from forum.core.errors import ForumError
 from forum.core.times import describe_for_viewer
 from forum.core.times import format_instant
 
@@ -22,36 +14,10 @@ bp = Blueprint("web", __name__)
 
 
 def init_app(app: Flask) -> None:
-    from forum.web import views
+    from forum.web import apidocs  # noqa: F401
+    from forum.web import views  # noqa: F401
 
     app.register_blueprint(bp)
-    _html_outside_api(app, HTTPException, views.http_error_page)
-    _html_outside_api(app, ForumError, views.forum_error_page)
-    _html_outside_api(app, Exception, views.unexpected_error_page)
-
-
-def _html_outside_api(app: Flask, exc_class: type[Exception], page: Callable[..., Any]) -> None:
-    """Answer ``exc_class`` with an HTML ``page``, except on the API's JSON paths.
-
-    forum.api.errors registers one app-wide handler per exception class, answering JSON
-    under /api/, /healthz and /webhooks/ and a bare werkzeug or text answer elsewhere. A
-    handler per status code would take precedence over it everywhere, API included, so
-    this one replaces the class handler and hands JSON paths back to the API's own.
-    """
-    from forum.api.errors import wants_json
-
-    json_handler = app.error_handler_spec[None][None].get(exc_class)
-    if json_handler is None:
-        raise RuntimeError(
-            f"no API handler for {exc_class.__name__}: forum.api must be set up before forum.web"
-        )
-
-    def handle(exc: Exception) -> Any:
-        if wants_json():
-            return json_handler(exc)
-        return page(exc)
-
-    app.register_error_handler(exc_class, handle)
 
 
 # --- times -------------------------------------------------------------------------------
@@ -67,215 +33,3 @@ def in_zones(instant: dt.datetime, *zone_names: str) -> list[str]:
 def utc_iso(instant: dt.datetime) -> str:
     """For the ``datetime`` attribute of ``<time>``: machines read it, people read the text."""
     return format_instant(instant)
-
-
-# --- the OpenAPI document as a page ------------------------------------------------------
-
-HTTP_METHODS = ("get", "post", "put", "patch", "delete")
-
-
-@dataclass
-class DocField:
-    name: str
-    # Pieces of the type: ("text", "array of ") or ("ref", "InviteeIn"), linked in the page.
-    type: list[tuple[str, str]]
-    required: bool = False
-    description: str = ""
-    limits: str = ""
-    default: str = ""
-    example: str = ""
-
-
-@dataclass
-class DocOperation:
-    method: str
-    path: str
-    anchor: str
-    summary: str
-    public: bool
-    path_params: list[DocField] = field(default_factory=list)
-    query_params: list[DocField] = field(default_factory=list)
-    body_schema: str = ""
-    body_fields: list[DocField] = field(default_factory=list)
-    success_status: str = ""
-    success_description: str = ""
-    returns: list[tuple[str, str]] = field(default_factory=list)
-
-
-@dataclass
-class DocSchema:
-    name: str
-    description: str
-    fields: list[DocField]
-
-
-def _schema_name(ref: str) -> str:
-    return ref.rsplit("/", 1)[-1]
-
-
-def _non_null(schema: dict[str, Any]) -> list[dict[str, Any]]:
-    members = schema.get("anyOf") or schema.get("oneOf")
-    if not members:
-        return [schema]
-    return [m for m in members if m.get("type") != "null"] or [schema]
-
-
-def _type_pieces(schema: dict[str, Any]) -> list[tuple[str, str]]:
-    if "$ref" in schema:
-        return [("ref", _schema_name(schema["$ref"]))]
-    members = schema.get("anyOf") or schema.get("oneOf")
-    if members:
-        pieces: list[tuple[str, str]] = []
-        for member in members:
-            if pieces:
-                pieces.append(("text", " or "))
-            pieces += _type_pieces(member)
-        return pieces
-    if "enum" in schema:
-        return [("text", "one of " + ", ".join(json.dumps(v) for v in schema["enum"]))]
-    if "const" in schema:
-        return [("text", json.dumps(schema["const"]))]
-    kind = schema.get("type", "any")
-    if isinstance(kind, list):
-        kind = " or ".join(kind)
-    if kind == "array":
-        items = schema.get("items")
-        return [("text", "array of ")] + _type_pieces(items) if items else [("text", "array")]
-    if kind == "object" and schema.get("properties"):
-        pieces = [("text", "object: ")]
-        for index, (name, prop) in enumerate(schema["properties"].items()):
-            pieces.append(("text", f"{', ' if index else ''}{name} ("))
-            pieces += _type_pieces(prop)
-            pieces.append(("text", ")"))
-        return pieces
-    if schema.get("format"):
-        return [("text", f"{kind} ({schema['format']})")]
-    return [("text", kind)]
-
-
-def _limits(schema: dict[str, Any]) -> str:
-    found = []
-    for member in _non_null(schema):
-        if member.get("minLength") == 1:
-            found.append("not empty")
-        for key, label in (
-            ("minLength", "at least {} characters"),
-            ("maxLength", "at most {} characters"),
-            ("minimum", "≥ {}"),
-            ("exclusiveMinimum", "> {}"),
-            ("maximum", "≤ {}"),
-            ("exclusiveMaximum", "< {}"),
-            ("minItems", "at least {} items"),
-            ("maxItems", "at most {} items"),
-            ("pattern", "matches {}"),
-        ):
-            if key in member and not (key == "minLength" and member[key] == 1):
-                found.append(label.format(member[key]))
-    return "; ".join(found)
-
-
-def _first(schema: dict[str, Any], key: str) -> Any:
-    """``key`` of the property, or of its first non-null alternative (pydantic nests them)."""
-    if key in schema:
-        return schema[key]
-    for member in _non_null(schema):
-        if key in member:
-            return member[key]
-    return None
-
-
-def _example(schema: dict[str, Any]) -> str:
-    example = _first(schema, "example")
-    if example is None:
-        examples = _first(schema, "examples")
-        example = examples[0] if examples else None
-    return "" if example is None else json.dumps(example, ensure_ascii=False)
-
-
-def _fields(schema: dict[str, Any]) -> list[DocField]:
-    required = set(schema.get("required", ()))
-    fields = []
-    for name, prop in schema.get("properties", {}).items():
-        default = prop.get("default")
-        fields.append(
-            DocField(
-                name=name,
-                type=_type_pieces(prop),
-                required=name in required,
-                description=_first(prop, "description") or "",
-                limits=_limits(prop),
-                default="" if default is None else json.dumps(default, ensure_ascii=False),
-                example=_example(prop),
-            )
-        )
-    return fields
-
-
-def _parameter(parameter: dict[str, Any]) -> DocField:
-    schema = parameter.get("schema", {})
-    return DocField(
-        name=parameter["name"],
-        type=_type_pieces(schema),
-        required=bool(parameter.get("required")),
-        description=parameter.get("description", ""),
-        limits=_limits(schema),
-    )
-
-
-def _status_line(code: str) -> str:
-    try:
-        return f"{code} {HTTPStatus(int(code)).phrase}"
-    except ValueError:
-        return code
-
-
-@bp.app_template_global("describe_openapi")
-def describe_openapi(document: dict[str, Any]) -> dict[str, Any]:
-    """What the docs page shows of an OpenAPI 3 document, with ``$ref`` bodies resolved."""
-    schemas = document.get("components", {}).get("schemas", {})
-    default_security = document.get("security", [])
-    operations = []
-    for path, item in document.get("paths", {}).items():
-        for method in HTTP_METHODS:
-            spec = item.get(method)
-            if spec is None:
-                continue
-            parameters = spec.get("parameters", [])
-            operation = DocOperation(
-                method=method,
-                path=path,
-                anchor=spec.get("operationId") or f"{method}-{path}",
-                summary=spec.get("summary", ""),
-                public=spec.get("security", default_security) == [],
-                path_params=[_parameter(p) for p in parameters if p.get("in") == "path"],
-                query_params=[_parameter(p) for p in parameters if p.get("in") == "query"],
-            )
-            body = (
-                spec.get("requestBody", {})
-                .get("content", {})
-                .get("application/json", {})
-                .get("schema")
-            )
-            if body is not None:
-                if "$ref" in body:
-                    operation.body_schema = _schema_name(body["$ref"])
-                    body = schemas.get(operation.body_schema, {})
-                operation.body_fields = _fields(body)
-            successes = sorted(code for code in spec.get("responses", {}) if code.startswith("2"))
-            if successes:
-                response = spec["responses"][successes[0]]
-                operation.success_status = _status_line(successes[0])
-                operation.success_description = response.get("description", "")
-                schema = response.get("content", {}).get("application/json", {}).get("schema")
-                if schema is not None:
-                    operation.returns = _type_pieces(schema)
-            operations.append(operation)
-    return {
-        "info": document.get("info", {}),
-        "security_schemes": document.get("components", {}).get("securitySchemes", {}),
-        "operations": operations,
-        "schemas": [
-            DocSchema(name=name, description=schema.get("description", ""), fields=_fields(schema))
-            for name, schema in sorted(schemas.items())
-        ],
-    }

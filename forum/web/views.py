@@ -1,11 +1,9 @@
-"""Organiser pages (login, logout, home) and the HTML error pages of every non-API path."""
+"""Organiser pages: login, logout and home."""
 
 from __future__ import annotations
 
 import logging
-from typing import NamedTuple
 
-import sqlalchemy as sa
 from flask import Response
 from flask import flash
 from flask import redirect
@@ -16,20 +14,11 @@ from flask_login import current_user
 from flask_login import login_required
 from flask_login import login_user
 from flask_login import logout_user
-from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
-from werkzeug.exceptions import MethodNotAllowed
 
-from forum.accounts.models import Organiser
 from forum.accounts.services import authenticate
-from forum.core.errors import ForumError
 from forum.db import now_utc
-from forum.events.models import Event
-from forum.events.models import EventParticipant
-from forum.events.models import EventSession
-from forum.events.services import upcoming_sessions
-from forum.events.services import visible_events
-from forum.extensions import db
+from forum.events.services import event_summaries
+from forum.events.services import upcoming_occurrences
 from forum.web import bp
 from forum.web.forms import LoginForm
 from forum.web.forms import safe_next_path
@@ -94,34 +83,6 @@ def logout():
 # --- home --------------------------------------------------------------------------------
 
 
-class EventSummary(NamedTuple):
-    event: Event
-    participant_count: int
-    session_count: int
-
-
-def event_summaries(organiser: Organiser) -> list[EventSummary]:
-    """The organiser's events with their participant and session counts, in one query.
-
-    Cancelled sessions are left out of the count: they stay in the database for the
-    record (and for the calendars that must hear of the cancellation), not as meetings.
-    """
-    participants = (
-        sa.select(sa.func.count(EventParticipant.id))
-        .where(EventParticipant.event_id == Event.id)
-        .correlate(Event)
-        .scalar_subquery()
-    )
-    sessions = (
-        sa.select(sa.func.count(EventSession.id))
-        .where(EventSession.event_id == Event.id, EventSession.status != "cancelled")
-        .correlate(Event)
-        .scalar_subquery()
-    )
-    rows = db.session.execute(visible_events(organiser).add_columns(participants, sessions))
-    return [EventSummary(event, p_count, s_count) for event, p_count, s_count in rows]
-
-
 @bp.get("/")
 @login_required
 def home():
@@ -132,55 +93,5 @@ def home():
         organiser=organiser,
         now=now,
         events=event_summaries(organiser),
-        upcoming=upcoming_sessions(organiser, after=now),
+        upcoming=upcoming_occurrences(organiser, after=now),
     )
-
-
-# --- error pages -------------------------------------------------------------------------
-
-
-def http_error_page(exc: HTTPException) -> tuple[str, int, dict[str, str]]:
-    """An HTTP error (404, 405, a refused CSRF token...) as an HTML page."""
-    status = exc.code or 500
-    headers: dict[str, str] = {}
-    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
-        # RFC 9110 section 15.5.6: a 405 must list the methods the resource supports.
-        headers["Allow"] = ", ".join(sorted(exc.valid_methods))
-    if isinstance(exc, CSRFError):
-        message = (
-            "This form had expired or did not come from this site, so it was not sent. "
-            "Go back, reload the page and try again."
-        )
-    else:
-        message = exc.description or ""
-    page = render_template(
-        [f"errors/{status}.html", "errors/error.html"],
-        status=status,
-        title=exc.name,
-        message=message,
-    )
-    return page, status, headers
-
-
-def forum_error_page(exc: ForumError) -> tuple[str, int]:
-    """A service's error on a page, its message escaped like any other text."""
-    page = render_template(
-        [f"errors/{exc.status}.html", "errors/error.html"],
-        status=exc.status,
-        title="Not found" if exc.status == 404 else "This did not work",
-        message=exc.message,
-    )
-    return page, exc.status
-
-
-def unexpected_error_page(exc: Exception) -> tuple[str, int] | Response:
-    """The 500 page; it must not fail itself, so it falls back to plain text."""
-    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
-    try:
-        # On PostgreSQL a failed statement aborts the transaction; the page (and the
-        # organiser loaded for its navigation) needs a usable one.
-        db.session.rollback()
-        return render_template("errors/500.html", status=500, bare=True), 500
-    except Exception:
-        log.exception("the 500 page could not be rendered")
-        return Response("Internal server error", status=500, mimetype="text/plain")
