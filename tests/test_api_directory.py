@@ -6,6 +6,10 @@ from typing import Any
 
 import pytest
 
+from tests.helpers import MISSING
+from tests.helpers import assert_error
+from tests.helpers import body_of
+
 INSTITUTIONS = "/api/v1/institutions"
 PEOPLE = "/api/v1/people"
 
@@ -16,28 +20,6 @@ DEFAULT_WORKING_HOURS = {
     "sun": [],
 }
 DEFAULT_ACCEPTABLE_HOURS = {day: [["07:00", "22:00"]] for day in WEEKDAYS}
-
-
-# A field left out of a request body (None would send JSON null).
-MISSING: Any = object()
-
-
-def body_of(*parts: dict[str, Any]) -> dict[str, Any]:
-    """The parts merged, without the fields marked MISSING."""
-    merged = {key: value for part in parts for key, value in part.items()}
-    return {key: value for key, value in merged.items() if value is not MISSING}
-
-
-def assert_error(response, status: int, code: str, *fields: str) -> dict[str, Any]:
-    """Check the error shape, status and code; ``fields`` must be named in details.fields."""
-    assert response.status_code == status, response.get_json()
-    error = response.get_json()["error"]
-    assert set(error) == {"code", "message", "details"}
-    assert error["code"] == code
-    assert error["message"]
-    for field in fields:
-        assert field in error["details"]["fields"], error
-    return error
 
 
 def make_institution(api, **fields: Any) -> dict[str, Any]:
@@ -727,3 +709,30 @@ def test_put_availability_refuses_bad_input(api, row_count, body, field):
     assert_error(response, 422, "validation_error", field)
     assert api.get(f"{PEOPLE}/{person['id']}").get_json() == person
     assert row_count("busy_intervals") == 1
+
+
+# --- explicit null in partial updates ----------------------------------------------------
+
+
+@pytest.mark.parametrize("field", ["name", "country", "timezone", "short_name", "blackouts"])
+def test_null_for_a_required_institution_field_is_refused(api, field):
+    institution = make_institution(api)
+    response = api.patch(f"{INSTITUTIONS}/{institution['id']}", json={field: None})
+    error = assert_error(response, 422, "validation_error", field)
+    assert "null" in error["details"]["fields"][field]
+    assert api.get(f"{INSTITUTIONS}/{institution['id']}").get_json() == institution
+
+
+def test_null_clears_a_nullable_institution_field(api):
+    institution = make_institution(api, subdivision="BJ")
+    response = api.patch(f"{INSTITUTIONS}/{institution['id']}", json={"subdivision": None})
+    assert response.status_code == 200
+    assert response.get_json()["subdivision"] is None
+
+
+@pytest.mark.parametrize("field", ["name", "email", "timezone", "working_hours", "busy"])
+def test_null_for_a_required_person_field_is_refused(api, field):
+    person = make_person(api)
+    response = api.patch(f"{PEOPLE}/{person['id']}", json={field: None})
+    assert_error(response, 422, "validation_error", field)
+    assert api.get(f"{PEOPLE}/{person['id']}").get_json() == person

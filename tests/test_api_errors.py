@@ -15,6 +15,7 @@ from forum.accounts.models import ApiToken
 from forum.accounts.models import Organiser
 from forum.accounts.services import revoke_token
 from forum.extensions import db
+from tests.helpers import assert_error
 
 # Every route of the API blueprint that needs a token; test_endpoint_table_is_complete
 # fails when a route is added without being listed here.
@@ -69,21 +70,6 @@ VALID_BODIES = {
     },
 }
 WRITTEN_TABLES = ("institutions", "people", "events", "sessions", "event_participants")
-
-
-def assert_error(response, status: int, code: str, *fields: str) -> dict[str, Any]:
-    """Check the JSON error shape, status and code; ``fields`` must be in details.fields."""
-    assert response.status_code == status, response.data
-    assert response.mimetype == "application/json"
-    error = response.get_json()["error"]
-    assert set(error) == {"code", "message", "details"}
-    assert error["code"] == code
-    assert isinstance(error["message"], str)
-    assert error["message"]
-    assert isinstance(error["details"], dict)
-    for field in fields:
-        assert field in error["details"]["fields"], error
-    return error
 
 
 def call(api, method: str, path: str, **kwargs: Any):

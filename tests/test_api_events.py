@@ -12,31 +12,12 @@ import sqlalchemy as sa
 from forum.db import now_utc
 from forum.events.models import Invitation
 from forum.extensions import db
+from tests.helpers import MISSING
+from tests.helpers import assert_error
+from tests.helpers import body_of
 
 EVENTS = "/api/v1/events"
 SESSIONS = "/api/v1/sessions"
-
-
-# A field left out of a request body (None would send JSON null).
-MISSING: Any = object()
-
-
-def body_of(*parts: dict[str, Any]) -> dict[str, Any]:
-    """The parts merged, without the fields marked MISSING."""
-    merged = {key: value for part in parts for key, value in part.items()}
-    return {key: value for key, value in merged.items() if value is not MISSING}
-
-
-def assert_error(response, status: int, code: str, *fields: str) -> dict[str, Any]:
-    """Check the error shape, status and code; ``fields`` must be named in details.fields."""
-    assert response.status_code == status, response.get_json()
-    error = response.get_json()["error"]
-    assert set(error) == {"code", "message", "details"}
-    assert error["code"] == code
-    assert error["message"]
-    for field in fields:
-        assert field in error["details"]["fields"], error
-    return error
 
 
 def utc(local: str, offset_hours: float) -> str:
@@ -1120,3 +1101,37 @@ def test_a_cancelled_session_cannot_be_changed(api, event, body):
 
     assert_error(response, 409, "session_cancelled")
     assert api.get(f"{SESSIONS}/{session['id']}").get_json() == cancelled
+
+
+# --- strict values ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fold", [True, 1.0, "1", 2, -1])
+def test_fold_must_be_the_number_0_or_1(api, event, row_count, fold):
+    response = book(
+        api,
+        event["id"],
+        start=MISSING,
+        local_start="2020-11-01T01:30",
+        timezone="America/Detroit",
+        fold=fold,
+    )
+    assert_error(response, 422, "validation_error", "fold")
+    assert row_count("sessions") == 0
+
+
+@pytest.mark.parametrize("field", ["title", "kind", "timezone", "default_provider", "status"])
+def test_null_for_a_required_event_field_is_refused(api, event, field):
+    response = api.patch(f"{EVENTS}/{event['id']}", json={field: None})
+    assert_error(response, 422, "validation_error", field)
+    assert api.get(f"{EVENTS}/{event['id']}").get_json() == event
+
+
+def test_null_rrule_makes_a_series_a_one_off(api, event):
+    session = make_session(api, event["id"], rrule="FREQ=WEEKLY;COUNT=4")
+    response = api.patch(f"{SESSIONS}/{session['id']}", json={"rrule": None})
+    assert response.status_code == 200
+    assert response.get_json()["rrule"] is None
+    assert response.get_json()["sequence"] == session["sequence"] + 1
+    title = api.patch(f"{SESSIONS}/{session['id']}", json={"title": None})
+    assert_error(title, 422, "validation_error", "title")

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from typing import Annotated
 from typing import Any
+from typing import ClassVar
 from typing import Generic
 from typing import Literal
 from typing import TypeVar
@@ -186,6 +187,23 @@ class Schema(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+class Patch(Schema):
+    """A partial update: a field left out stays as it is; null clears only a nullable field."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null_for_required_fields(self) -> Patch:
+        refused = {
+            name: "must not be null; leave the field out to keep its value"
+            for name in sorted(self.model_fields_set - self.nullable)
+            if getattr(self, name) is None
+        }
+        if refused:
+            raise ValidationFailed(refused)
+        return self
+
+
 class Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -226,7 +244,9 @@ class InstitutionCreate(Schema):
     blackouts: list[BlackoutIn] = Field(default_factory=list, max_length=200)
 
 
-class InstitutionUpdate(Schema):
+class InstitutionUpdate(Patch):
+    nullable = frozenset({"subdivision"})
+
     name: Name | None = None
     short_name: Annotated[SingleLine, Field(max_length=50)] | None = None
     country: Country | None = None
@@ -265,7 +285,9 @@ class BusyIn(Schema):
         return self
 
 
-class AvailabilityIn(Schema):
+class AvailabilityIn(Patch):
+    nullable = frozenset({"ics_url"})
+
     working_hours: WeeklyHours | None = None
     acceptable_hours: WeeklyHours | None = None
     busy: list[BusyIn] | None = Field(None, max_length=5000)
@@ -275,6 +297,8 @@ class AvailabilityIn(Schema):
 
 
 class PersonCreate(AvailabilityIn):
+    nullable = frozenset({"ics_url", "institution_id", "timezone"})
+
     name: Name
     email: EmailStr
     institution_id: Id | None = None
@@ -283,6 +307,8 @@ class PersonCreate(AvailabilityIn):
 
 
 class PersonUpdate(AvailabilityIn):
+    nullable = frozenset({"ics_url", "institution_id"})
+
     name: Name | None = None
     email: EmailStr | None = None
     institution_id: Id | None = None
@@ -322,7 +348,7 @@ class EventCreate(Schema):
     )
 
 
-class EventUpdate(Schema):
+class EventUpdate(Patch):
     title: Annotated[SingleLine, Field(min_length=1, max_length=300)] | None = None
     kind: Literal[EVENT_KINDS] | None = None  # type: ignore[valid-type]
     description: Annotated[str, Field(max_length=20000)] | None = None
@@ -391,7 +417,8 @@ class SessionTimes(Schema):
     timezone: ZoneName | None = Field(
         None, description="anchor zone; with local_start, the zone it is read in"
     )
-    fold: Literal[0, 1] | None = Field(
+    # An int from 0 to 1, not Literal[0, 1]: a literal would also take true and 1.0.
+    fold: Annotated[int, Field(ge=0, le=1)] | None = Field(
         None, description="for a local time that happens twice: 0 the first, 1 the second"
     )
     duration_minutes: Annotated[int, Field(gt=0, le=MAX_SESSION_MINUTES)] | None = None
@@ -420,7 +447,13 @@ class SessionCreate(SessionTimes):
     allow_conflicts: bool = False
 
 
-class SessionUpdate(SessionTimes):
+class SessionUpdate(SessionTimes, Patch):
+    # Null picks the other way of giving a time (start or local_start, end or duration);
+    # a null rrule makes the session a one-off.
+    nullable = frozenset(
+        {"start", "local_start", "timezone", "fold", "duration_minutes", "end", "rrule"}
+    )
+
     title: Annotated[SingleLine, Field(min_length=1, max_length=300)] | None = None
     rrule: RRule | None = None
     allow_conflicts: bool = False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from typing import Any
+from typing import TypeVar
 
 import pytz
 import sqlalchemy as sa
@@ -18,6 +19,8 @@ from forum.directory.models import Institution
 from forum.directory.models import Person
 from forum.extensions import db
 
+T = TypeVar("T")
+
 
 def default_timezone_for_country(country: str) -> str:
     """The country's zone when it has a single one; else 422 listing the choices."""
@@ -30,24 +33,22 @@ def default_timezone_for_country(country: str) -> str:
     )
 
 
-def get_institution(institution_id: int, *, field: str | None = None) -> Institution:
-    """The institution, or 404 (or 422 naming ``field`` when the id came in a body)."""
-    institution = db.session.get(Institution, institution_id)
-    if institution is None:
+def _get(model: type[T], what: str, row_id: int, field: str | None) -> T:
+    """The row, or 404 (or 422 naming ``field`` when the id came in a request body)."""
+    row = db.session.get(model, row_id)
+    if row is None:
         if field:
-            raise ValidationFailed({field: f"no institution with id {institution_id}"})
-        raise NotFound(f"no institution with id {institution_id}")
-    return institution
+            raise ValidationFailed({field: f"no {what} with id {row_id}"})
+        raise NotFound(f"no {what} with id {row_id}")
+    return row
+
+
+def get_institution(institution_id: int, *, field: str | None = None) -> Institution:
+    return _get(Institution, "institution", institution_id, field)
 
 
 def get_person(person_id: int, *, field: str | None = None) -> Person:
-    """The person, or 404 (or 422 naming ``field`` when the id came in a body)."""
-    person = db.session.get(Person, person_id)
-    if person is None:
-        if field:
-            raise ValidationFailed({field: f"no person with id {person_id}"})
-        raise NotFound(f"no person with id {person_id}")
-    return person
+    return _get(Person, "person", person_id, field)
 
 
 def _check_unique_name(name: str, *, exclude_id: int | None = None) -> None:
