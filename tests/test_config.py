@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from config import ConfigError
@@ -71,3 +76,26 @@ def test_postgresql_urls_use_psycopg_3(given, expected):
 def test_overrides_are_checked_too():
     with pytest.raises(ConfigError, match="SQLite or PostgreSQL"):
         create_app({"SQLALCHEMY_DATABASE_URI": "oracle://scott@tiger/db"})
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"FORUM_ENV": "production"}, "SECRET_KEY must be set in production"),
+        ({"DATABASE_URL": "mysql://root@localhost/forum"}, "DATABASE_URL"),
+    ],
+)
+def test_the_server_refuses_to_start_with_one_clear_line(environ, message):
+    root = Path(__file__).resolve().parent.parent
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DATABASE_URL")}
+    done = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "routes"],
+        cwd=root,
+        env={**env, **environ},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert f"forum: configuration error: {message}" in done.stderr
+    assert "Traceback" not in done.stderr
