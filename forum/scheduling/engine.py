@@ -9,9 +9,9 @@ numpy, and each person then only adds their own busy times. The answer is the sa
 from __future__ import annotations
 
 import datetime as dt
-from itertools import chain
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 from zoneinfo import ZoneInfo
 
 import numpy as np
