@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
-from forum.events.recurrence import occurrences
+from forum.core.recurrence import occurrences
 
 
 def utc(*args: int) -> dt.datetime:

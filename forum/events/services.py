@@ -26,7 +26,7 @@ from forum.events.models import EventSession
 from forum.events.models import Invitation
 from forum.events.models import VideoMeeting
 from forum.events.models import event_co_organisers
-from forum.events.recurrence import occurrences
+from forum.core.recurrence import occurrences
 from forum.extensions import db
 
 MAX_DURATION = dt.timedelta(hours=24)

@@ -1,4 +1,4 @@
-"""Occurrences of a recurring session, computed in its anchor zone's wall-clock time."""
+"""Occurrences of a recurring time, computed in its anchor zone's wall-clock time."""
 
 from __future__ import annotations
 
