@@ -241,6 +241,12 @@ class SearchResult:
     _local_start: np.ndarray
     _local_end: np.ndarray
 
+    def costs(self) -> np.ndarray:
+        """Each participant's cost in each returned slot (people x slots)."""
+        table = np.asarray([self.options.costs[name] for name in CATEGORIES], dtype=np.int64)
+        weights = np.asarray([p.weight for p in self.participants], dtype=np.int64)
+        return table[self._category] * weights[:, None]
+
     def placements(self, rank: int) -> list[Placement]:
         """Every participant's local times, category and cost in the slot at ``rank``."""
         costs = self.options.costs

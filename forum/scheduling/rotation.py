@@ -21,7 +21,6 @@ from forum.scheduling.model import Placement
 from forum.scheduling.model import SearchOptions
 
 MAX_OCCURRENCES = 52
-CANDIDATES_PER_DATE = 24
 
 
 @dataclass(frozen=True)
@@ -49,9 +48,9 @@ def site_of(participant: Participant) -> Site:
 class Candidate:
     start: dt.datetime
     local_time: dt.time  # in the anchor zone
-    placements: tuple[Placement, ...]
     burden: tuple[int, ...]  # per site, in the plan's site order
     feasible: bool
+    placements: tuple[Placement, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -89,12 +88,17 @@ def _day_window(date: dt.date, zone_name: str) -> tuple[dt.datetime, dt.datetime
 
 def _candidates(
     participants: list[Participant],
-    sites: list[Site],
+    site_index: np.ndarray,
+    n_sites: int,
     date: dt.date,
     anchor: str,
     options: SearchOptions,
-) -> list[Candidate]:
-    """The date's best starts (feasible ones when there are), with each site's burden."""
+) -> tuple[list[Candidate], engine.SearchResult]:
+    """Every start on the date (the feasible ones when there are), with each site's burden.
+
+    All of the day's starts stay candidates, not only the best-ranked: the start that
+    spares one region is often a poor one by itself, and only the rotation shows its use.
+    """
     window_start, window_end = _day_window(date, anchor)
     # Starts on this local date; the meeting itself may run into the next.
     search = replace(
@@ -104,30 +108,22 @@ def _candidates(
         limit=10_000,
     )
     result = engine.find_slots(participants, search)
-    index = {site.key: i for i, site in enumerate(sites)}
+    cost = result.costs()  # people x slots
+    burden = np.zeros((n_sites, cost.shape[1]), dtype=np.int64)
+    np.maximum.at(burden, site_index, cost)
     zone = get_zone(anchor)
-    found = []
-    for rank, slot in enumerate(result.slots):
-        if slot.start >= window_end:
-            continue
-        placements = tuple(result.placements(rank))
-        burden = [0] * len(sites)
-        for placement in placements:
-            i = index[site_of(placement.participant).key]
-            burden[i] = max(burden[i], placement.cost)
-        found.append(
-            Candidate(
-                start=slot.start,
-                local_time=slot.start.astimezone(zone).time(),
-                placements=placements,
-                burden=tuple(burden),
-                feasible=slot.feasible,
-            )
+    found = [
+        Candidate(
+            start=slot.start,
+            local_time=slot.start.astimezone(zone).time(),
+            burden=tuple(int(x) for x in burden[:, rank]),
+            feasible=slot.feasible,
         )
-        if len(found) == CANDIDATES_PER_DATE:
-            break
+        for rank, slot in enumerate(result.slots)
+        if slot.start < window_end
+    ]
     feasible = [c for c in found if c.feasible]
-    return feasible or found
+    return (feasible or found), result
 
 
 def _score(totals: np.ndarray) -> tuple[int, int]:
@@ -181,7 +177,13 @@ def plan_rotation(
     if not participants:
         raise ValueError("a rotation needs participants")
     sites = list(dict.fromkeys(site_of(p) for p in participants))
-    per_date = [_candidates(participants, sites, d, anchor_timezone, options) for d in dates]
+    position = {site.key: i for i, site in enumerate(sites)}
+    site_index = np.asarray([position[site_of(p).key] for p in participants], dtype=np.int64)
+    searched = [
+        _candidates(participants, site_index, len(sites), d, anchor_timezone, options)
+        for d in dates
+    ]
+    per_date = [cands for cands, _ in searched]
     burden = [np.asarray([c.burden for c in cands], dtype=np.int64) for cands in per_date]
 
     # The best single time of day kept on every date, if there is one.
@@ -215,10 +217,19 @@ def plan_rotation(
         ),
     )
 
-    chosen = tuple(per_date[i][j] for i, j in enumerate(choice))
+    def explained(picks: list[int]) -> tuple[Candidate, ...]:
+        out = []
+        for i, j in enumerate(picks):
+            candidate = per_date[i][j]
+            result = searched[i][1]
+            rank = next(r for r, slot in enumerate(result.slots) if slot.start == candidate.start)
+            out.append(replace(candidate, placements=tuple(result.placements(rank))))
+        return tuple(out)
+
+    chosen = explained(choice)
     totals = tuple(int(x) for x in sum(np.asarray(c.burden) for c in chosen))
     fixed = fixed_totals = None
     if fixed_choice is not None:
-        fixed = tuple(per_date[i][j] for i, j in enumerate(fixed_choice))
+        fixed = explained(fixed_choice)
         fixed_totals = tuple(int(x) for x in sum(np.asarray(c.burden) for c in fixed))
     return RotationPlan(tuple(sites), chosen, totals, fixed, fixed_totals)
