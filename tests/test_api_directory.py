@@ -736,3 +736,21 @@ def test_null_for_a_required_person_field_is_refused(api, field):
     response = api.patch(f"{PEOPLE}/{person['id']}", json={field: None})
     assert_error(response, 422, "validation_error", field)
     assert api.get(f"{PEOPLE}/{person['id']}").get_json() == person
+
+
+def test_default_working_days_follow_the_countrys_weekend(api):
+    qatar = make_institution(
+        api, name="Qatar University", short_name="QU", country="QA", timezone="Asia/Qatar"
+    )
+    person = make_person(api, email="noora@qu.example.org", institution_id=qatar["id"])
+    working = {day for day, ranges in person["working_hours"].items() if ranges}
+    assert working == {"sun", "mon", "tue", "wed", "thu"}  # Friday-Saturday weekend
+    pku = make_institution(api)
+    other = make_person(api, email="li@pku.example.org", institution_id=pku["id"])
+    assert {day for day, ranges in other["working_hours"].items() if ranges} == {
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+    }

@@ -13,11 +13,13 @@ import sqlalchemy as sa
 from forum.core.errors import Conflict
 from forum.core.errors import NotFound
 from forum.core.errors import ValidationFailed
+from forum.core.times import WEEKDAYS
 from forum.directory.models import Blackout
 from forum.directory.models import BusyInterval
 from forum.directory.models import Institution
 from forum.directory.models import Person
 from forum.extensions import db
+from forum.scheduling.calendars import weekend
 
 T = TypeVar("T")
 
@@ -177,11 +179,25 @@ def create_person(
             raise ValidationFailed({"timezone": "required for a person without an institution"})
         timezone = institution.timezone
     person = Person(
-        name=name, email=email, institution=institution, timezone=timezone, role_title=role_title
+        name=name,
+        email=email,
+        institution=institution,
+        timezone=timezone,
+        role_title=role_title,
+        working_hours=default_working_hours(institution.country if institution else None),
     )
     db.session.add(person)
     set_availability(person, availability)
     return person
+
+
+def default_working_hours(country: str | None) -> dict[str, list[list[str]]]:
+    """09:00-18:00 on the country's working days: Sunday to Thursday in Qatar or Israel."""
+    off = weekend(country)
+    return {
+        day: ([] if index in off else [["09:00", "18:00"]])
+        for index, day in enumerate(WEEKDAYS)
+    }
 
 
 def update_person(person: Person, changes: dict[str, Any]) -> Person:
