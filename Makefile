@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run migrate seed test test-fast test-postgresql lint format clean
+.PHONY: install run migrate seed test test-fast test-postgresql bench lint format clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ test-fast: install
 
 test-postgresql: install
 	FORUM_TEST_DB=postgresql $(BIN)/python -m pytest
+
+bench: install
+	$(BIN)/python -m benchmarks.bench_slots
 
 lint: install
 	$(BIN)/ruff check .

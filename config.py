@@ -31,6 +31,19 @@ def _int(environ: Mapping[str, str], name: str, default: int, *, minimum: int = 
     return value
 
 
+def _seconds(environ: Mapping[str, str], name: str, default: float) -> float:
+    raw = environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not 0 < value <= 300:
+        raise ConfigError(f"{name} must be more than 0 and at most 300 seconds, got {raw}")
+    return value
+
+
 def _bool(environ: Mapping[str, str], name: str, default: bool) -> bool:
     raw = environ.get(name)
     if raw is None or raw == "":
@@ -115,4 +128,13 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": _bool(environ, "FORUM_SECURE_COOKIES", env == "production"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # Outbound fetches (free/busy ICS URLs): by default forum refuses hosts
+        # that resolve to private or loopback addresses, so an organiser cannot make the
+        # server read its own network; true allows them (an intranet calendar server,
+        # tests). Link-local, multicast and reserved addresses stay refused either way.
+        "FORUM_ALLOW_PRIVATE_URLS": _bool(environ, "FORUM_ALLOW_PRIVATE_URLS", False),
+        # Longest time one fetch of a calendar may take, connecting and reading included.
+        "FORUM_FETCH_TIMEOUT_SECONDS": _seconds(environ, "FORUM_FETCH_TIMEOUT_SECONDS", 10.0),
+        # Largest calendar forum reads from an ICS URL; a larger answer is refused.
+        "FORUM_ICS_MAX_BYTES": _int(environ, "FORUM_ICS_MAX_BYTES", 2 * 1024 * 1024, minimum=1024),
     }

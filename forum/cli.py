@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import click
 import sqlalchemy as sa
 from flask import Flask
@@ -11,6 +13,8 @@ from flask.cli import AppGroup
 from forum.accounts import services as accounts
 from forum.accounts.models import ApiToken
 from forum.core.errors import ForumError
+from forum.events import planning
+from forum.events.models import Event
 from forum.extensions import db
 
 forum_cli = AppGroup("forum", help="Manage organisers, API tokens and demo data.")
@@ -105,3 +109,147 @@ def seed_demo() -> None:
         f"{report.events} events, {report.sessions} sessions added."
     )
     click.echo(f"Log in at /login as {DEMO_ORGANISER_EMAIL} / {DEMO_ORGANISER_PASSWORD}")
+
+
+def _id_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int]:
+    """Ids typed as 1,2,3, as a list."""
+    if not value:
+        return []
+    try:
+        ids = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter("must be ids separated by commas, e.g. 1,2,3") from None
+    # Ids are 32-bit columns: PostgreSQL refuses to compare them with a larger number.
+    if any(not 1 <= row_id < 2**31 for row_id in ids):
+        raise click.BadParameter("ids are whole numbers from 1 to 2147483647")
+    return ids
+
+
+def _window_bound(ctx: click.Context, param: click.Parameter, value: str) -> planning.WindowBound:
+    try:
+        return planning.window_bound(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _local_span(start: str, end: str, weekday: str) -> str:
+    """A local slot as "Tue 2027-03-16 20:00-22:00", marking an end on a later day "(+1)"."""
+    until = end[11:16]
+    days = (dt.date.fromisoformat(end[:10]) - dt.date.fromisoformat(start[:10])).days
+    if days == 1 and until == "00:00":
+        # Ending at midnight ends the day it started, not the next.
+        until, days = "24:00", 0
+    later = f" (+{days})" if days else ""
+    return f"{weekday} {start[:10]} {start[11:16]}-{until}{later}"
+
+
+@forum_cli.command("find-slots")
+@click.option("--event", "event_id", type=int, default=None, help="Search for this event's people.")
+@click.option("--people", callback=_id_list, help="Required people's ids, e.g. 1,2,3.")
+@click.option("--institutions", callback=_id_list, help="Every person of these institutions' ids.")
+@click.option("--optional", "optional_people", callback=_id_list, help="Optional people's ids.")
+@click.option("--duration", type=int, required=True, help="Length of the meeting in minutes.")
+@click.option(
+    "--from",
+    "window_start",
+    required=True,
+    callback=_window_bound,
+    help="First day (or an instant with Z).",
+)
+@click.option(
+    "--to",
+    "window_end",
+    required=True,
+    callback=_window_bound,
+    help="Last day, included (or an instant).",
+)
+@click.option("--timezone", default=None, help="Zone of the dates (default: the event's, or UTC).")
+@click.option("--step", type=int, default=30, show_default=True, help="Minutes between starts.")
+@click.option("--limit", type=int, default=5, show_default=True, help="How many slots to show.")
+@click.option("--skip-weekends", is_flag=True, help="Refuse local weekends for required people.")
+@click.option(
+    "--skip-holidays/--include-holidays",
+    default=True,
+    show_default=True,
+    help="Refuse local public holidays for required people.",
+)
+@click.option("--organiser", default=None, help="Search as this organiser (default: event owner).")
+def find_slots(
+    event_id: int | None,
+    people: list[int],
+    institutions: list[int],
+    optional_people: list[int],
+    duration: int,
+    window_start: planning.WindowBound,
+    window_end: planning.WindowBound,
+    timezone: str | None,
+    step: int,
+    limit: int,
+    skip_weekends: bool,
+    skip_holidays: bool,
+    organiser: str | None,
+) -> None:
+    """Print the best slots for an event or a list of people, and who pays for each."""
+    actor = None
+    if organiser is not None:
+        actor = accounts.find_organiser(organiser)
+        if actor is None:
+            raise click.ClickException(f"no organiser with email {organiser}")
+    elif event_id is not None:
+        # The command line is trusted with the whole database: it searches as the owner.
+        event = db.session.get(Event, event_id)
+        if event is None:
+            raise click.ClickException(f"no event with id {event_id}")
+        actor = event.owner
+    try:
+        answer = planning.search(
+            actor,
+            event_id=event_id,
+            person_ids=people,
+            institution_ids=institutions,
+            optional_person_ids=optional_people,
+            duration_minutes=duration,
+            window_start=window_start,
+            window_end=window_end,
+            timezone=timezone,
+            step_minutes=step,
+            limit=limit,
+            skip_weekends=skip_weekends,
+            skip_holidays=skip_holidays,
+        )
+    except ForumError as exc:
+        _fail(exc)
+    count = len(answer["slots"])
+    slots = "slot" if count == 1 else "slots"
+    click.echo(
+        f"Best {count} {slots} of {answer['duration_minutes']} minutes from "
+        f"{answer['window_start']} to {answer['window_end']} "
+        f"(dates in {answer['timezone']}, every {answer['step_minutes']} minutes)"
+    )
+    for rank, slot in enumerate(answer["slots"], start=1):
+        feasible = "" if slot["feasible"] else "  NOT FEASIBLE"
+        click.echo(
+            f"\n#{rank}  {slot['start']}  required available "
+            f"{slot['required_available']}/{slot['required_total']}  "
+            f"worst cost {slot['worst_cost']}  total cost {slot['total_cost']}{feasible}"
+        )
+        click.echo(f"    {slot['summary']}")
+        rows = [
+            (
+                row["name"],
+                row["country"],
+                row["local_start"],
+                row["local_end"],
+                row["weekday"],
+                row["worst_category"],
+            )
+            for row in slot["institutions"]
+        ] + [
+            (p["name"], "--", p["local_start"], p["local_end"], p["weekday"], p["category"])
+            for p in slot["participants"]
+            if p["institution_id"] is None
+        ]
+        width = max((len(row[0]) for row in rows), default=0)
+        for name, country, local_start, local_end, weekday, category in rows:
+            span = _local_span(local_start, local_end, weekday)
+            click.echo(f"    {name:<{width}}  {country}  {span:<30}  {category}")

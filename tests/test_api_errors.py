@@ -31,6 +31,8 @@ ENDPOINTS = [
     ("PATCH", "/api/v1/people/<int:person_id>"),
     ("DELETE", "/api/v1/people/<int:person_id>"),
     ("PUT", "/api/v1/people/<int:person_id>/availability"),
+    ("POST", "/api/v1/people/<int:person_id>/availability/ics"),
+    ("POST", "/api/v1/people/<int:person_id>/availability/refresh"),
     ("GET", "/api/v1/events"),
     ("POST", "/api/v1/events"),
     ("GET", "/api/v1/events/<int:event_id>"),
@@ -45,9 +47,21 @@ ENDPOINTS = [
     ("PATCH", "/api/v1/sessions/<int:session_id>"),
     ("DELETE", "/api/v1/sessions/<int:session_id>"),
     ("GET", "/api/v1/sessions/<int:session_id>/invitations"),
+    ("POST", "/api/v1/scheduling/search"),
+    ("POST", "/api/v1/scheduling/rotation"),
+    ("POST", "/api/v1/scheduling/dst-preview"),
 ]
 PUBLIC = [("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/docs")]
-WITH_BODY = [(method, rule) for method, rule in ENDPOINTS if method in ("POST", "PATCH", "PUT")]
+# A calendar upload takes a text/calendar body, a refresh none: no JSON to get wrong.
+NOT_JSON = {
+    "/api/v1/people/<int:person_id>/availability/ics",
+    "/api/v1/people/<int:person_id>/availability/refresh",
+}
+WITH_BODY = [
+    (method, rule)
+    for method, rule in ENDPOINTS
+    if method in ("POST", "PATCH", "PUT") and rule not in NOT_JSON
+]
 LISTS = [rule for method, rule in ENDPOINTS if method == "GET" and not rule.endswith("_id>")]
 
 # What a valid request writes, so a refused one can be shown to write nothing.

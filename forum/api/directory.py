@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from flask import current_app
 from flask import request
 from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import UnsupportedMediaType
 
 from forum.api import MAX_ID
 from forum.api import bp
@@ -13,7 +15,10 @@ from forum.api.util import load_body
 from forum.api.util import paginate
 from forum.core.errors import ValidationFailed
 from forum.core.times import format_instant
+from forum.db import now_utc
+from forum.directory import imports
 from forum.directory import services
+from forum.directory.freebusy import check_url_host
 from forum.directory.models import Institution
 from forum.directory.models import Person
 from forum.extensions import db
@@ -120,6 +125,7 @@ def list_people():
 @bp.post("/people")
 def create_person():
     body = load_body(schemas.PersonCreate)
+    _check_ics_url(body.ics_url)
     person = services.create_person(**body.model_dump(exclude_unset=True))
     db.session.commit()
     return person_out(person), 201
@@ -134,6 +140,7 @@ def get_person(person_id: int):
 def update_person(person_id: int):
     person = services.get_person(person_id)
     body = load_body(schemas.PersonUpdate)
+    _check_ics_url(body.ics_url)
     services.update_person(person, body.model_dump(exclude_unset=True))
     db.session.commit()
     return person_out(person)
@@ -143,6 +150,7 @@ def update_person(person_id: int):
 def set_availability(person_id: int):
     person = services.get_person(person_id)
     body = load_body(schemas.AvailabilityIn)
+    _check_ics_url(body.ics_url)
     services.set_availability(person, body.model_dump(exclude_unset=True))
     db.session.commit()
     return person_out(person)
@@ -153,3 +161,50 @@ def delete_person(person_id: int):
     services.delete_person(services.get_person(person_id))
     db.session.commit()
     return "", 204
+
+
+# --- free/busy import ------------------------------------------------------------------
+
+
+def _check_ics_url(url: str | None) -> None:
+    """Refuse an ICS URL naming a private or loopback address literally (section 14)."""
+    if url is not None:
+        check_url_host(url, allow_private=current_app.config["FORUM_ALLOW_PRIVATE_URLS"])
+
+
+@bp.post("/people/<int:person_id>/availability/ics")
+def import_availability_ics(person_id: int):
+    person = services.get_person(person_id)
+    if request.mimetype != "text/calendar":
+        raise UnsupportedMediaType(
+            "send the .ics file itself as the request body, with Content-Type: text/calendar"
+        )
+    ics_bytes = request.get_data(cache=False)
+    if not ics_bytes.strip():
+        raise ValidationFailed({"ics": "is empty: send the .ics file as the request body"})
+    window_start, window_end = imports.default_window(now_utc())
+    imports.import_busy(
+        person,
+        ics_bytes,
+        window_start=window_start,
+        window_end=window_end,
+        source=imports.SOURCE_UPLOAD,
+    )
+    db.session.commit()
+    return person_out(person)
+
+
+@bp.post("/people/<int:person_id>/availability/refresh")
+def refresh_availability(person_id: int):
+    person = services.get_person(person_id)
+    window_start, window_end = imports.default_window(now_utc())
+    imports.refresh_from_url(
+        person,
+        window_start=window_start,
+        window_end=window_end,
+        allow_private=current_app.config["FORUM_ALLOW_PRIVATE_URLS"],
+        timeout=current_app.config["FORUM_FETCH_TIMEOUT_SECONDS"],
+        max_bytes=current_app.config["FORUM_ICS_MAX_BYTES"],
+    )
+    db.session.commit()
+    return person_out(person)

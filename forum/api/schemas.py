@@ -31,6 +31,12 @@ from forum.events.models import PROVIDERS
 from forum.events.models import ROLES
 from forum.events.models import RSVP_STATES
 from forum.events.models import SESSION_STATUSES
+from forum.events.planning import MAX_LIMIT
+from forum.events.planning import MAX_PARTICIPANTS
+from forum.events.planning import MAX_WEIGHT
+from forum.events.planning import window_bound
+from forum.scheduling.model import CATEGORIES
+from forum.scheduling.model import STEPS
 
 MAX_SESSION_MINUTES = 24 * 60
 # The rrule column is VARCHAR(500): PostgreSQL refuses longer values.
@@ -509,3 +515,238 @@ class ErrorOut(Out):
 class HealthOut(Out):
     status: str
     database: str
+
+
+# --- scheduling --------------------------------------------------------------------------
+
+
+def _step(value: int) -> int:
+    if value not in STEPS:
+        raise ValueError(f"must be one of {', '.join(str(s) for s in STEPS)}")
+    return value
+
+
+def _site_hours(value: list[int]) -> list[int]:
+    if value[0] >= value[1]:
+        raise ValueError("earliest must be before latest")
+    return value
+
+
+WindowBound = Annotated[
+    dt.date | dt.datetime,
+    PlainValidator(window_bound),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "examples": ["2027-03-01", "2027-03-01T08:00:00Z"],
+            "description": "a date (local midnight in `timezone`; as window_end, the whole "
+            "day is included) or an ISO 8601 instant with an offset or Z",
+        }
+    ),
+]
+MAX_SEARCH_IDS = 2000
+SearchIds = Annotated[list[Id], Field(max_length=MAX_SEARCH_IDS)]
+HourOfDay = Annotated[int, Field(ge=0, le=24)]
+
+
+class PeopleSelection(Schema):
+    """Who a scheduling request is about: people, whole institutions, or an event's people."""
+
+    person_ids: SearchIds = Field(default_factory=list, description="required people")
+    institution_ids: SearchIds = Field(
+        default_factory=list, description="every person of these institutions, required"
+    )
+    optional_person_ids: SearchIds = Field(
+        default_factory=list, description="optional people (also overrides event or institution)"
+    )
+    event_id: Id | None = Field(
+        None, description="the event's participants, each with their required flag"
+    )
+
+
+StepMinutes = Annotated[
+    int, AfterValidator(_step), WithJsonSchema({"type": "integer", "enum": list(STEPS)})
+]
+
+
+class SearchRules(PeopleSelection):
+    duration_minutes: Annotated[int, Field(ge=1, le=MAX_SESSION_MINUTES)]
+    step_minutes: StepMinutes = 30
+    skip_weekends: bool = False
+    skip_holidays: bool = True
+    weights: dict[Id, Annotated[int, Field(ge=1, le=MAX_WEIGHT)]] = Field(
+        default_factory=dict,
+        max_length=MAX_PARTICIPANTS,
+        description="person_id: 1-10, how much that person's inconvenience counts",
+    )
+    site_hours: dict[
+        Id,
+        Annotated[list[HourOfDay], Field(min_length=2, max_length=2), AfterValidator(_site_hours)],
+    ] = Field(
+        default_factory=dict,
+        max_length=MAX_PARTICIPANTS,
+        description="institution_id: [earliest, latest] local hours the site can meet",
+        examples=[{"12": [8, 20]}],
+    )
+
+
+class SearchRequest(SearchRules):
+    window_start: WindowBound
+    window_end: WindowBound
+    timezone: ZoneName | None = Field(
+        None, description="zone the window's dates are read in; default: the event's, else UTC"
+    )
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 10
+
+
+class RotationRequest(SearchRules):
+    first_date: Date = Field(description="the first occurrence's local date in `timezone`")
+    occurrences: Annotated[int, Field(ge=1, le=52)]
+    interval_days: Annotated[int, Field(ge=1, le=31)] = 7
+    timezone: ZoneName | None = Field(
+        None, description="the series' anchor zone; default: the event's, else UTC"
+    )
+
+
+class DstPreviewRequest(PeopleSelection):
+    local_start: LocalDateTime
+    timezone: ZoneName = Field(description="the series' anchor zone")
+    fold: Annotated[int, Field(ge=0, le=1)] | None = None
+    duration_minutes: Annotated[int, Field(ge=1, le=MAX_SESSION_MINUTES)] = 60
+    rrule: RRule
+
+
+Category = Literal[CATEGORIES]  # type: ignore[valid-type]
+
+
+class SlotParticipantOut(Out):
+    person_id: int
+    name: str
+    institution_id: int | None
+    country: str | None
+    timezone: str
+    local_start: str
+    local_end: str
+    weekday: str
+    category: Category
+    cost: int
+    required: bool
+    available: bool
+
+
+class SlotInstitutionOut(Out):
+    institution_id: int
+    name: str
+    country: str
+    people: int
+    worst_category: Category
+    worst_cost: int
+    local_start: str
+    local_end: str
+    weekday: str
+
+
+class SlotCountryOut(Out):
+    country: str
+    name: str
+    institutions: int
+    people: int
+    worst_category: Category
+    worst_cost: int
+
+
+class SlotOut(Out):
+    start: str
+    end: str
+    required_available: int
+    required_total: int
+    feasible: bool = Field(description="every required participant can attend")
+    worst_cost: int
+    total_cost: int
+    participants: list[SlotParticipantOut]
+    institutions: list[SlotInstitutionOut]
+    countries: list[SlotCountryOut]
+    summary: str
+
+
+class SearchOut(Out):
+    slots: list[SlotOut] = Field(description="best first")
+    window_start: str
+    window_end: str
+    timezone: str
+    step_minutes: int
+    duration_minutes: int
+
+
+class RotationSiteOut(Out):
+    site: str = Field(description="institution:<id>, or person:<id> for someone without one")
+    name: str
+    country: str | None
+    cost: int
+    category: Category
+    local_start: str
+    weekday: str
+
+
+class RotationOccurrenceOut(Out):
+    start: str
+    end: str
+    local_start: str = Field(description="in the anchor zone")
+    weekday: str
+    feasible: bool
+    sites: list[RotationSiteOut]
+
+
+class RotationTotalOut(Out):
+    site: str
+    name: str
+    country: str | None
+    total: int
+    per_occurrence: list[int]
+    nights: int
+
+
+class FixedSiteOut(Out):
+    site: str
+    name: str
+    total: int
+
+
+class FixedTimeOut(Out):
+    local_time: str
+    max_burden: int
+    total_burden: int
+    sites: list[FixedSiteOut]
+
+
+class RotationOut(Out):
+    timezone: str
+    duration_minutes: int
+    max_burden: int = Field(description="the largest total any site carries")
+    total_burden: int
+    occurrences: list[RotationOccurrenceOut]
+    sites: list[RotationTotalOut]
+    fixed: FixedTimeOut | None = Field(description="the best single time of day, to compare")
+
+
+class DstChangeOut(Out):
+    start: str
+    anchor_local_start: str
+    local_start: str
+    weekday: str
+    shift_minutes: int = Field(description="later (+) or earlier (-) than at the first occurrence")
+
+
+class DstSiteOut(Out):
+    site: str
+    name: str
+    timezone: str
+    first_local_start: str
+    changes: list[DstChangeOut]
+
+
+class DstPreviewOut(Out):
+    timezone: str
+    start: str
+    rrule: str
+    sites: list[DstSiteOut]

@@ -16,6 +16,7 @@ from forum.core import times
 from forum.core.errors import Conflict
 from forum.core.errors import NotFound
 from forum.core.errors import ValidationFailed
+from forum.core.recurrence import occurrences
 from forum.db import now_utc
 from forum.directory.models import Person
 from forum.directory.services import get_institution
@@ -26,7 +27,6 @@ from forum.events.models import EventSession
 from forum.events.models import Invitation
 from forum.events.models import VideoMeeting
 from forum.events.models import event_co_organisers
-from forum.core.recurrence import occurrences
 from forum.extensions import db
 
 MAX_DURATION = dt.timedelta(hours=24)
