@@ -105,12 +105,19 @@ def _empty_tables() -> None:
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Any) -> Iterator[Flask]:
+def app_settings() -> dict[str, Any]:
+    """Settings on top of the test ones; a test module overrides this to change them."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url: str, tmp_path: Any, app_settings: dict[str, Any]) -> Iterator[Flask]:
     app = create_app(
         {
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": database_url,
             "SECRET_KEY": "test-secret-key",
+            **app_settings,
         }
     )
     app.instance_path = str(tmp_path / "instance")

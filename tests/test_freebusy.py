@@ -25,7 +25,6 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
-from forum import create_app
 from forum.core.errors import ValidationFailed
 from forum.directory.freebusy import address_refusal
 from forum.directory.freebusy import checked_session
@@ -33,7 +32,6 @@ from forum.directory.freebusy import fetch_ics
 from forum.directory.freebusy import parse_busy
 from forum.directory.models import BusyInterval
 from forum.extensions import db
-from tests.conftest import _empty_tables
 from tests.conftest import missing_service
 from tests.helpers import assert_error
 
@@ -510,23 +508,9 @@ def allow_private() -> bool:
 
 
 @pytest.fixture
-def app(database_url: str, tmp_path: Path, allow_private: bool) -> Iterator[Flask]:
-    """The conftest app, with the private-address setting and a short fetch timeout."""
-    app = create_app(
-        {
-            "TESTING": True,
-            "SQLALCHEMY_DATABASE_URI": database_url,
-            "SECRET_KEY": "test-secret-key",
-            "FORUM_ALLOW_PRIVATE_URLS": allow_private,
-            "FORUM_FETCH_TIMEOUT_SECONDS": 1.0,
-        }
-    )
-    app.instance_path = str(tmp_path / "instance")
-    yield app
-    with app.app_context():
-        db.session.remove()
-        _empty_tables()
-        db.engine.dispose()
+def app_settings(allow_private: bool) -> dict[str, Any]:
+    """The private-address setting under test, and a short fetch timeout."""
+    return {"FORUM_ALLOW_PRIVATE_URLS": allow_private, "FORUM_FETCH_TIMEOUT_SECONDS": 1.0}
 
 
 PRIVATE_ALLOWED = pytest.mark.parametrize("allow_private", [True], ids=["private-allowed"])
@@ -596,6 +580,43 @@ def test_upload_replaces_earlier_uploads_and_keeps_manual_busy_times(api, app, n
         (iso(later), iso(later + dt.timedelta(hours=2)), "ics-upload"),
     ]
     assert api.get(f"{PEOPLE}/{person['id']}").get_json() == second.get_json()
+
+
+def test_entering_busy_times_by_hand_keeps_the_imported_ones(api, app, next_week):
+    person = make_person(api)
+    assert upload(api, person["id"], one_event(next_week)).status_code == 200
+    manual = {
+        "start": iso(next_week + dt.timedelta(days=1)),
+        "end": iso(next_week + dt.timedelta(days=1, hours=2)),
+    }
+
+    response = api.put(f"{PEOPLE}/{person['id']}/availability", json={"busy": [manual]})
+
+    assert response.status_code == 200, response.get_json()
+    assert [source for *_, source in stored_busy(app, person["id"])] == ["ics-upload", "manual"]
+
+
+def test_a_new_ics_url_drops_the_times_read_from_the_old_one(api, app, next_week):
+    person = make_person(api, ics_url="https://calendar.example.org/old.ics")
+    with app.app_context():
+        db.session.add(
+            BusyInterval(
+                person_id=person["id"],
+                start=next_week,
+                end=next_week + dt.timedelta(hours=1),
+                source="ics-url",
+            )
+        )
+        db.session.commit()
+
+    response = api.put(
+        f"{PEOPLE}/{person['id']}/availability",
+        json={"ics_url": "https://calendar.example.org/new.ics"},
+    )
+
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["busy"] == []
+    assert stored_busy(app, person["id"]) == []
 
 
 def test_upload_reads_all_day_events_in_the_persons_zone(api, next_week):

@@ -152,8 +152,13 @@ def set_availability(person: Person, changes: dict[str, Any]) -> Person:
     if changes.get("acceptable_hours") is not None:
         person.acceptable_hours = changes["acceptable_hours"]
     if changes.get("busy") is not None:
-        person.busy = _busy(changes["busy"])
-    if "ics_url" in changes:
+        # Given busy times replace the ones entered by hand; imported ones belong to
+        # their calendar and change when it is imported again.
+        imported = [b for b in person.busy if b.source != "manual"]
+        person.busy = imported + _busy(changes["busy"])
+    if "ics_url" in changes and changes["ics_url"] != person.ics_url:
+        # Times read from the old address no longer describe the person.
+        person.busy = [b for b in person.busy if b.source != "ics-url"]
         person.ics_url = changes["ics_url"]
     db.session.flush()
     return person

@@ -216,6 +216,16 @@ def _aware(instant: dt.datetime) -> dt.datetime:
     return instant if instant.tzinfo is not None else instant.replace(tzinfo=times.UTC)
 
 
+def zone_for(timezone: str | None, event: Event | None) -> str:
+    """The zone a request's dates are read in: its own, else the event's home zone, else UTC."""
+    zone_name = timezone or (event.timezone if event is not None else "UTC")
+    try:
+        times.get_zone(zone_name)
+    except times.InvalidTime as exc:
+        raise ValidationFailed({"timezone": str(exc)}) from None
+    return zone_name
+
+
 def people_for_search(
     actor: Organiser | None,
     *,
@@ -396,11 +406,7 @@ def search(
         optional_person_ids=optional_person_ids,
         event_id=event_id,
     )
-    zone_name = timezone or (found.event.timezone if found.event is not None else "UTC")
-    try:
-        times.get_zone(zone_name)
-    except times.InvalidTime as exc:
-        raise ValidationFailed({"timezone": str(exc)}) from None
+    zone_name = zone_for(timezone, found.event)
     duration = dt.timedelta(minutes=duration_minutes)
     start, end = search_window(window_start, window_end, zone_name, duration)
 

@@ -16,6 +16,7 @@ from forum.events.planning import busy_in_window
 from forum.events.planning import local_midnight
 from forum.events.planning import participants_for
 from forum.events.planning import people_for_search
+from forum.events.planning import zone_for
 from forum.scheduling import dst
 from forum.scheduling.model import CATEGORIES
 from forum.scheduling.model import SearchOptions
@@ -26,15 +27,6 @@ from forum.scheduling.rotation import plan_rotation
 from forum.scheduling.rotation import site_of
 
 SEVERITY = {name: index for index, name in enumerate(CATEGORIES)}
-
-
-def _zone_of(timezone: str | None, event: Any) -> str:
-    zone_name = timezone or (event.timezone if event is not None else "UTC")
-    try:
-        times.get_zone(zone_name)
-    except times.InvalidTime as exc:
-        raise ValidationFailed({"timezone": str(exc)}) from None
-    return zone_name
 
 
 def _local(instant: dt.datetime, zone_name: str) -> dict[str, str]:
@@ -71,7 +63,7 @@ def rotation(
         optional_person_ids=optional_person_ids,
         event_id=event_id,
     )
-    zone_name = _zone_of(timezone, found.event)
+    zone_name = zone_for(timezone, found.event)
     dates = [first_date + dt.timedelta(days=interval_days * k) for k in range(occurrences)]
     duration = dt.timedelta(minutes=duration_minutes)
     # Busy times from the first local midnight to a day past the last meeting.
