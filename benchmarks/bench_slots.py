@@ -1,6 +1,7 @@
 """Slot search benchmark (SPEC section 13): the engine against the straightforward reference.
 
-    python -m benchmarks.bench_slots           # 1,000 people, 18 zones, 30 days (about a minute)
+    python -m benchmarks.bench_slots           # 1,000 people, 18 zones, 30 days (minutes:
+                                               # the reference takes about a minute a run)
     python -m benchmarks.bench_slots --quick   # 200 people, 7 days: a smoke test
 
 Both run on the same input in the same process; the exit status is 1 when the engine's
