@@ -42,27 +42,19 @@ def rotation(
     occurrences: int,
     interval_days: int = 7,
     timezone: str | None = None,
-    person_ids: Sequence[int] = (),
-    institution_ids: Sequence[int] = (),
-    optional_person_ids: Sequence[int] = (),
-    event_id: int | None = None,
     step_minutes: int = 30,
     skip_weekends: bool = False,
     skip_holidays: bool = True,
     weights: Mapping[int, int] | None = None,
     site_hours: Mapping[int, Sequence[int]] | None = None,
+    **selection: Any,
 ) -> dict[str, Any]:
     """Start times for ``occurrences`` meetings every ``interval_days`` from ``first_date``
     (local dates in ``timezone``) sharing the bad hours as evenly as possible."""
     if not 1 <= occurrences <= MAX_OCCURRENCES:
         raise ValidationFailed({"occurrences": f"must be from 1 to {MAX_OCCURRENCES}"})
-    found = people_for_search(
-        actor,
-        person_ids=person_ids,
-        institution_ids=institution_ids,
-        optional_person_ids=optional_person_ids,
-        event_id=event_id,
-    )
+    # person_ids, institution_ids, optional_person_ids, event_id: see people_for_search.
+    found = people_for_search(actor, **selection)
     zone_name = zone_for(timezone, found.event)
     dates = [first_date + dt.timedelta(days=interval_days * k) for k in range(occurrences)]
     duration = dt.timedelta(minutes=duration_minutes)
@@ -170,20 +162,12 @@ def dst_preview(
     rrule: str,
     duration_minutes: int = 60,
     fold: int | None = None,
-    person_ids: Sequence[int] = (),
-    institution_ids: Sequence[int] = (),
-    optional_person_ids: Sequence[int] = (),
-    event_id: int | None = None,
+    **selection: Any,
 ) -> dict[str, Any]:
     """For a recurring local time in ``timezone``, the occurrences at which each site's own
     local time differs from the first occurrence's, before anything is booked."""
-    found = people_for_search(
-        actor,
-        person_ids=person_ids,
-        institution_ids=institution_ids,
-        optional_person_ids=optional_person_ids,
-        event_id=event_id,
-    )
+    # person_ids, institution_ids, optional_person_ids, event_id: see people_for_search.
+    found = people_for_search(actor, **selection)
     start = times.resolve_local(local_start, timezone, fold=fold)
     sites: dict[tuple[str, str], tuple[str, str, str]] = {}
     for person in found.people:
