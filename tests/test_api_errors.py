@@ -63,6 +63,12 @@ WITH_BODY = [
     if method in ("POST", "PATCH", "PUT") and rule not in NOT_JSON
 ]
 LISTS = [rule for method, rule in ENDPOINTS if method == "GET" and not rule.endswith("_id>")]
+PAGINATED = [
+    *LISTS,
+    "/api/v1/events/<int:event_id>/participants",
+    "/api/v1/events/<int:event_id>/sessions",
+    "/api/v1/sessions/<int:session_id>/invitations",
+]
 
 # What a valid request writes, so a refused one can be shown to write nothing.
 VALID_BODIES = {
@@ -374,15 +380,7 @@ def test_a_body_over_the_configured_limit_is_413(small_app, api, row_count):
 # --- pagination --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "rule",
-    LISTS
-    + [
-        "/api/v1/events/<int:event_id>/participants",
-        "/api/v1/events/<int:event_id>/sessions",
-        "/api/v1/sessions/<int:session_id>/invitations",
-    ],
-)
+@pytest.mark.parametrize("rule", PAGINATED)
 @pytest.mark.parametrize(
     ("query", "field"),
     [
@@ -404,15 +402,7 @@ def test_bad_pagination_is_422(api, ids, rule, query, field):
     assert_error(response, 422, "validation_error", field)
 
 
-@pytest.mark.parametrize(
-    "rule",
-    LISTS
-    + [
-        "/api/v1/events/<int:event_id>/participants",
-        "/api/v1/events/<int:event_id>/sessions",
-        "/api/v1/sessions/<int:session_id>/invitations",
-    ],
-)
+@pytest.mark.parametrize("rule", PAGINATED)
 def test_list_pages_carry_their_total(api, ids, rule):
     default = api.get(url(rule, ids)).get_json()
     largest = api.get(f"{url(rule, ids)}?per_page=200&page=1").get_json()

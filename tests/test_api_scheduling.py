@@ -15,6 +15,7 @@ from forum.extensions import db
 from tests.helpers import MISSING
 from tests.helpers import assert_error
 from tests.helpers import body_of
+from tests.helpers import recorded_statements
 
 SEARCH = "/api/v1/scheduling/search"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -451,15 +452,7 @@ def test_a_search_writes_nothing_and_its_queries_do_not_grow_with_people(
     before = {table: row_count(table) for table in tables}
 
     def queries(person_ids: list[int]) -> int:
-        with app.app_context():
-            engine = db.engine
-        statements: list[str] = []
-
-        def record(conn, cursor, statement, parameters, context, executemany) -> None:
-            statements.append(statement)
-
-        sa.event.listen(engine, "before_cursor_execute", record)
-        try:
+        with recorded_statements(app) as statements:
             search(
                 api,
                 person_ids=person_ids,
@@ -467,8 +460,6 @@ def test_a_search_writes_nothing_and_its_queries_do_not_grow_with_people(
                 window_start="2020-03-02",
                 window_end="2020-03-06",
             )
-        finally:
-            sa.event.remove(engine, "before_cursor_execute", record)
         return len(statements)
 
     assert queries(few) == queries(few + many)

@@ -8,14 +8,13 @@ import re
 from zoneinfo import ZoneInfo
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from forum.core.errors import NotFound
-from forum.extensions import db
 from tests.conftest import ApiClient
 from tests.conftest import csrf_token
+from tests.helpers import recorded_statements
 
 PASSWORD = "secret-password"
 
@@ -332,18 +331,8 @@ def test_home_escapes_titles(client: FlaskClient, make_organiser) -> None:
 
 
 def count_queries(app: Flask, client: FlaskClient, path: str) -> tuple[int, str]:
-    with app.app_context():
-        engine = db.engine
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        statements.append(statement)
-
-    sa.event.listen(engine, "before_cursor_execute", record)
-    try:
+    with recorded_statements(app) as statements:
         response = client.get(path)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
     assert response.status_code == 200
     return len(statements), response.text
 
