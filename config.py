@@ -5,13 +5,22 @@ from __future__ import annotations
 import os
 import zoneinfo
 from collections.abc import Mapping
+from email.errors import HeaderParseError
+from email.headerregistry import HeaderRegistry
 from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 ENVIRONMENTS = ("development", "testing", "production")
+# memory:// is Celery's in-process transport, for tests that need a broker without Redis.
+BROKER_SCHEMES = ("redis", "rediss", "amqp", "memory")
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105
+MAIL_BACKENDS = ("outbox", "smtp", "memory")
+SMTP_SECURITIES = ("starttls", "ssl", "none")
+# The usual port for each kind of connection: submission with STARTTLS (RFC 6409),
+# implicit TLS (RFC 8314), plain SMTP.
+SMTP_DEFAULT_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
 
 class ConfigError(RuntimeError):
@@ -67,6 +76,37 @@ def check_timezone(name: str, value: str) -> str:
     return value
 
 
+def check_broker_url(name: str, value: str) -> str:
+    """Return the Celery broker URL ``value`` (empty: jobs run inline) or raise ConfigError."""
+    value = value.strip()
+    if not value:
+        return ""
+    scheme, separator, _ = value.partition("://")
+    if not separator or scheme.lower() not in BROKER_SCHEMES:
+        # Only the scheme is echoed: the rest of a broker URL may hold a password.
+        shown = f"{scheme}://..." if separator else "a value with no scheme"
+        raise ConfigError(
+            f"{name} must be a redis://, rediss://, amqp:// or memory:// URL, got {shown}"
+        )
+    return value
+
+
+def check_base_url(name: str, value: str) -> str:
+    """Return the public base URL ``value`` without its trailing slash, or raise ConfigError."""
+    value = value.strip().rstrip("/")
+    scheme, separator, rest = value.partition("://")
+    host = rest.split("/")[0]
+    if (
+        scheme not in ("http", "https")
+        or not separator
+        or not host
+        or not value.isprintable()
+        or any(c in value for c in " ?#")
+    ):
+        raise ConfigError(f"{name} must be an http(s) URL such as https://forum.example.org")
+    return value
+
+
 def normalise_database_url(name: str, value: str) -> str:
     """Check a database URL and point PostgreSQL URLs at the psycopg 3 driver."""
     try:
@@ -93,6 +133,71 @@ def normalise_database_url(name: str, value: str) -> str:
     else:
         raise ConfigError(f"{name}: forum runs on SQLite or PostgreSQL, not {backend!r}")
     return url.render_as_string(hide_password=False)
+
+
+def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """The value of ``name`` (the first choice when unset), which must be one of ``choices``."""
+    value = environ.get(name) or choices[0]
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def check_mail_address(name: str, value: str) -> str:
+    """Return ``value`` if it is one address such as ``forum <forum@example.org>``."""
+    if "\r" in value or "\n" in value:
+        raise ConfigError(f"{name} must be one email address on one line, got {value!r}")
+    try:
+        header = HeaderRegistry()("From", value)
+    except (HeaderParseError, IndexError, ValueError):
+        # The email package's parser raises IndexError on some malformed input ("a@").
+        header = None
+    addresses = header.addresses if header is not None else ()
+    if (
+        header is None
+        or header.defects
+        or len(addresses) != 1
+        or not addresses[0].username
+        or not addresses[0].domain
+        or not addresses[0].addr_spec.isascii()
+    ):
+        raise ConfigError(
+            f"{name} must be one email address such as 'forum <forum@example.org>', got {value!r}"
+        )
+    return value
+
+
+def _mail_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    backend = _choice(environ, "MAIL_BACKEND", MAIL_BACKENDS)
+    security = _choice(environ, "SMTP_SECURITY", SMTP_SECURITIES)
+    port = _int(environ, "SMTP_PORT", SMTP_DEFAULT_PORTS[security])
+    if port > 65535:
+        raise ConfigError(f"SMTP_PORT must be a port number from 1 to 65535, got {port}")
+    host = environ.get("SMTP_HOST", "").strip()
+    if backend == "smtp" and not host:
+        raise ConfigError("SMTP_HOST must be set when MAIL_BACKEND is smtp")
+    username = environ.get("SMTP_USERNAME") or None
+    password = environ.get("SMTP_PASSWORD") or None
+    if username and not password:
+        raise ConfigError("SMTP_PASSWORD must be set when SMTP_USERNAME is set")
+    if password and not username:
+        raise ConfigError("SMTP_USERNAME must be set when SMTP_PASSWORD is set")
+    return {
+        # Where emails go: "outbox" writes .eml files (development), "smtp" sends them,
+        # "memory" keeps them in a list (tests).
+        "MAIL_BACKEND": backend,
+        "MAIL_FROM": check_mail_address(
+            "MAIL_FROM", environ.get("MAIL_FROM") or "forum <forum@localhost>"
+        ),
+        # None means: the folder "outbox" in the instance folder (resolved by create_app).
+        "MAIL_OUTBOX_DIR": environ.get("MAIL_OUTBOX_DIR") or None,
+        "SMTP_HOST": host or None,
+        "SMTP_PORT": port,
+        "SMTP_SECURITY": security,
+        "SMTP_USERNAME": username,
+        "SMTP_PASSWORD": password,
+        "SMTP_TIMEOUT_SECONDS": _seconds(environ, "SMTP_TIMEOUT_SECONDS", 20.0),
+    }
 
 
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -137,4 +242,20 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "FORUM_FETCH_TIMEOUT_SECONDS": _seconds(environ, "FORUM_FETCH_TIMEOUT_SECONDS", 10.0),
         # Largest calendar forum reads from an ICS URL; a larger answer is refused.
         "FORUM_ICS_MAX_BYTES": _int(environ, "FORUM_ICS_MAX_BYTES", 2 * 1024 * 1024, minimum=1024),
+        # Where people reach this instance: links in emails and calendar files start here.
+        "FORUM_BASE_URL": check_base_url(
+            "FORUM_BASE_URL", environ.get("FORUM_BASE_URL", "http://127.0.0.1:5000")
+        ),
+        # Background jobs: with no broker URL each job runs inline, right after the commit
+        # that queued it; with one, a worker (`make worker`) runs it.
+        "CELERY_BROKER_URL": check_broker_url(
+            "CELERY_BROKER_URL", environ.get("CELERY_BROKER_URL", "")
+        ),
+        # Optional: jobs are fire-and-forget, so results are stored only when this is set.
+        "CELERY_RESULT_BACKEND": environ.get("CELERY_RESULT_BACKEND", "").strip(),
+        "FORUM_JOBS_QUEUE": environ.get("FORUM_JOBS_QUEUE", "").strip() or "forum",
+        # Inline jobs log their failures so the commit that queued them stands; tests that
+        # want to see a failing job raise instead.
+        "FORUM_JOBS_EAGER_PROPAGATE": _bool(environ, "FORUM_JOBS_EAGER_PROPAGATE", False),
+        **_mail_settings(environ),
     }

@@ -32,6 +32,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from forum import cli
     from forum import errors
     from forum import extensions
+    from forum import jobs
     from forum import models  # noqa: F401  (every table known to the metadata)
     from forum import web
 
@@ -45,6 +46,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     web.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    jobs.celery_init_app(app)
     return app
 
 
@@ -56,6 +58,8 @@ def _finish_config(app: Flask) -> None:
         uri = "sqlite:///" + os.path.join(app.instance_path, "forum.sqlite3")
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url("SQLALCHEMY_DATABASE_URI", uri)
     check_timezone("FORUM_DEFAULT_TIMEZONE", app.config["FORUM_DEFAULT_TIMEZONE"])
+    if not app.config.get("MAIL_OUTBOX_DIR"):
+        app.config["MAIL_OUTBOX_DIR"] = os.path.join(app.instance_path, "outbox")
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         # Writers wait for each other instead of failing at once with "database is locked".
         app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {"connect_args": {"timeout": 30}})

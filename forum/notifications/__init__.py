@@ -1,0 +1,1 @@
+"""Emails to organisers and invitees: iMIP invitations and the senders that deliver them."""
