@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run migrate seed test test-fast test-postgresql bench lint format clean
+.PHONY: install run worker migrate seed test test-fast test-postgresql bench lint format clean icalcheck
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,13 +26,27 @@ seed: migrate
 run: seed
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-test: install
+# Runs queued jobs. Set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0) for this and for
+# `make run` alike; without it the web process runs each job inline and needs no worker.
+worker: migrate
+	$(BIN)/celery -A wsgi:celery_app worker --loglevel=INFO --concurrency=2 -Q $${FORUM_JOBS_QUEUE:-forum}
+
+# The multi-parser calendar checker the tests run (tests/tools/icalcheck); without its
+# prerequisites the calendar tests skip locally (and fail in CI, which installs them).
+icalcheck:
+	@if ! pkg-config --exists libical 2>/dev/null; then \
+	  echo "icalcheck not built: pkg-config does not find libical (apt-get install libical-dev pkg-config)"; \
+	elif ! command -v npm >/dev/null 2>&1; then \
+	  echo "icalcheck not built: npm is missing (apt-get install nodejs npm)"; \
+	else tests/tools/icalcheck/build.sh; fi
+
+test: install icalcheck
 	$(BIN)/python -m pytest
 
-test-fast: install
+test-fast: install icalcheck
 	$(BIN)/python -m pytest -m "not slow"
 
-test-postgresql: install
+test-postgresql: install icalcheck
 	FORUM_TEST_DB=postgresql $(BIN)/python -m pytest
 
 bench: install
