@@ -1,0 +1,1 @@
+"""iCalendar output: VTIMEZONEs, invites, calendars and feeds."""
