@@ -6,17 +6,20 @@ from forum.directory.models import Blackout
 from forum.directory.models import BusyInterval
 from forum.directory.models import Institution
 from forum.directory.models import Person
+from forum.events import revisions  # noqa: F401  (raises revision counters on flush)
 from forum.events.models import Event
 from forum.events.models import EventParticipant
 from forum.events.models import EventSession
 from forum.events.models import Invitation
 from forum.events.models import SessionOverride
 from forum.events.models import VideoMeeting
+from forum.notifications.models import EmailMessage
 
 __all__ = [
     "ApiToken",
     "Blackout",
     "BusyInterval",
+    "EmailMessage",
     "Event",
     "EventParticipant",
     "EventSession",

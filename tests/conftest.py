@@ -117,6 +117,10 @@ def app(database_url: str, tmp_path: Any, app_settings: dict[str, Any]) -> Itera
             "TESTING": True,
             "SQLALCHEMY_DATABASE_URI": database_url,
             "SECRET_KEY": "test-secret-key",
+            # Emails stay in memory (app.extensions["forum_mail_sender"].messages) unless a
+            # test points them at an SMTP server; a failing job fails the test.
+            "MAIL_BACKEND": "memory",
+            "FORUM_JOBS_EAGER_PROPAGATE": True,
             **app_settings,
         }
     )

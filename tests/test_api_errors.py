@@ -47,6 +47,9 @@ ENDPOINTS = [
     ("PATCH", "/api/v1/sessions/<int:session_id>"),
     ("DELETE", "/api/v1/sessions/<int:session_id>"),
     ("GET", "/api/v1/sessions/<int:session_id>/invitations"),
+    ("GET", "/api/v1/sessions/<int:session_id>/occurrences"),
+    ("PATCH", "/api/v1/sessions/<int:session_id>/occurrences/<recurrence_id>"),
+    ("DELETE", "/api/v1/sessions/<int:session_id>/occurrences/<recurrence_id>"),
     ("POST", "/api/v1/scheduling/search"),
     ("POST", "/api/v1/scheduling/rotation"),
     ("POST", "/api/v1/scheduling/dst-preview"),
@@ -68,6 +71,7 @@ PAGINATED = [
     "/api/v1/events/<int:event_id>/participants",
     "/api/v1/events/<int:event_id>/sessions",
     "/api/v1/sessions/<int:session_id>/invitations",
+    "/api/v1/sessions/<int:session_id>/occurrences",
 ]
 
 # What a valid request writes, so a refused one can be shown to write nothing.
@@ -87,6 +91,7 @@ VALID_BODIES = {
         "title": "Plenary",
         "start": "2020-03-10T13:00:00Z",
         "duration_minutes": 60,
+        "rrule": "FREQ=WEEKLY;COUNT=1",
     },
 }
 WRITTEN_TABLES = ("institutions", "people", "events", "sessions", "event_participants")
@@ -101,6 +106,7 @@ def call(api, method: str, path: str, **kwargs: Any):
 def url(rule: str, ids: dict[str, int] | None = None) -> str:
     """A URL for a route rule, with ``ids`` (default 1) in place of its variables."""
     ids = ids or {}
+    rule = rule.replace("<recurrence_id>", "2020-03-10T13:00:00Z")
     return re.sub(r"<int:(\w+)>", lambda m: str(ids.get(m.group(1), 1)), rule)
 
 
@@ -142,6 +148,7 @@ def ids(api) -> dict[str, int]:
         "person_id": person_id,
         "event_id": event_id,
         "session_id": session_id,
+        "recurrence_id": "2020-03-10T13:00:00Z",
     }
 
 

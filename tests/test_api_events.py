@@ -118,7 +118,10 @@ def test_create_event_with_defaults(api, row_count):
                 "role": "owner",
             }
         ],
+        "calendar_url": event["calendar_url"],
     }
+    prefix = f"http://127.0.0.1:5000/ical/events/{event['id']}.ics?token="
+    assert event["calendar_url"].startswith(prefix)
     assert api.get(f"{EVENTS}/{event['id']}").get_json() == event
     assert row_count("events") == 1
 
@@ -524,8 +527,11 @@ def test_book_a_session_with_an_instant(api, event, row_count):
             "error": None,
             "host_url": None,
         },
+        "calendar_url": session["calendar_url"],
     }
     assert session["ical_uid"].endswith("@forum")
+    prefix = f"http://127.0.0.1:5000/ical/sessions/{session['ical_uid']}.ics?token="
+    assert session["calendar_url"].startswith(prefix)
     assert api.get(f"{SESSIONS}/{session['id']}").get_json() == session
     assert (row_count("sessions"), row_count("video_meetings")) == (1, 1)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import request
 from sqlalchemy.orm import selectinload
 
@@ -9,18 +11,24 @@ from forum.api import bp
 from forum.api import schemas
 from forum.api.util import current_organiser
 from forum.api.util import load_body
+from forum.api.util import page_args
 from forum.api.util import paginate
+from forum.core.errors import NotFound
 from forum.core.errors import ValidationFailed
 from forum.core.times import format_instant
 from forum.core.times import format_local
+from forum.core.times import parse_instant
 from forum.core.times import to_local
 from forum.directory.models import Person
+from forum.events import calendars
 from forum.events import services
 from forum.events.models import SESSION_STATUSES
 from forum.events.models import Event
 from forum.events.models import EventParticipant
 from forum.events.models import EventSession
 from forum.events.models import Invitation
+from forum.events.occurrences import MAX_OCCURRENCES
+from forum.events.occurrences import Occurrence
 from forum.extensions import db
 
 
@@ -38,6 +46,7 @@ def event_out(event: Event) -> dict:
         default_provider=event.default_provider,
         status=event.status,
         organisers=organisers,
+        calendar_url=calendars.event_calendar_url(event),
     ).model_dump(mode="json")
 
 
@@ -82,6 +91,7 @@ def session_out(session: EventSession) -> dict:
         )
         if meeting
         else None,
+        calendar_url=calendars.session_file_url(session),
     ).model_dump(mode="json")
 
 
@@ -184,7 +194,9 @@ def list_sessions(event_id: int):
 def create_session(event_id: int):
     event = services.get_event_for(current_organiser(), event_id)
     body = load_body(schemas.SessionCreate)
-    session = services.create_session(event, **body.model_dump(exclude_unset=True))
+    session = services.create_session(
+        event, actor=current_organiser(), **body.model_dump(exclude_unset=True)
+    )
     db.session.commit()
     return session_out(session), 201
 
@@ -198,7 +210,9 @@ def get_session(session_id: int):
 def reschedule_session(session_id: int):
     session = services.get_session_for(current_organiser(), session_id)
     body = load_body(schemas.SessionUpdate)
-    services.reschedule_session(session, body.model_dump(exclude_unset=True))
+    services.reschedule_session(
+        session, body.model_dump(exclude_unset=True), actor=current_organiser()
+    )
     db.session.commit()
     return session_out(session)
 
@@ -215,3 +229,70 @@ def list_invitations(session_id: int):
     session = services.get_session_for(current_organiser(), session_id)
     query = services.invitations_of(session).options(selectinload(Invitation.person))
     return paginate(query, lambda rows: [invitation_out(i) for i in rows])
+
+
+# --- occurrences of a series ---------------------------------------------------------------
+
+
+def occurrence_out(occurrence: Occurrence) -> dict:
+    override = next(
+        (o for o in occurrence.session.overrides if o.recurrence_id == occurrence.recurrence_id),
+        None,
+    )
+    status = "cancelled" if occurrence.cancelled else "moved" if occurrence.moved else "scheduled"
+    return schemas.OccurrenceOut(
+        recurrence_id=format_instant(occurrence.recurrence_id),
+        start=format_instant(occurrence.start),
+        end=format_instant(occurrence.end),
+        local_start=format_local(to_local(occurrence.start, occurrence.session.timezone)),
+        title=(override.title if override and override.title else occurrence.session.title),
+        status=status,
+    ).model_dump(mode="json")
+
+
+def _recurrence_id(value: str) -> dt.datetime:
+    try:
+        return parse_instant(value)
+    except ValueError:
+        raise NotFound(f"no occurrence {value!r}: give its start as 2027-03-02T13:00:00Z") from None
+
+
+@bp.get("/sessions/<int:session_id>/occurrences")
+def list_occurrences(session_id: int):
+    session = services.get_session_for(current_organiser(), session_id)
+    after = None
+    if raw := request.args.get("after"):
+        try:
+            after = parse_instant(raw)
+        except ValueError as error:
+            raise ValidationFailed({"after": str(error)}) from None
+    page, per_page = page_args()
+    # An endless series is counted up to the first MAX_OCCURRENCES dates.
+    found = services.occurrences_of(session, after=after, limit=MAX_OCCURRENCES)
+    return {
+        "items": [occurrence_out(o) for o in found[(page - 1) * per_page : page * per_page]],
+        "total": len(found),
+        "page": page,
+        "per_page": per_page,
+    }
+
+
+@bp.patch("/sessions/<int:session_id>/occurrences/<recurrence_id>")
+def move_occurrence(session_id: int, recurrence_id: str):
+    session = services.get_session_for(current_organiser(), session_id)
+    when = _recurrence_id(recurrence_id)
+    body = load_body(schemas.OccurrenceUpdate)
+    services.move_occurrence(
+        session, when, body.model_dump(exclude_unset=True), actor=current_organiser()
+    )
+    db.session.commit()
+    return occurrence_out(services.get_occurrence(session, when))
+
+
+@bp.delete("/sessions/<int:session_id>/occurrences/<recurrence_id>")
+def cancel_occurrence(session_id: int, recurrence_id: str):
+    session = services.get_session_for(current_organiser(), session_id)
+    when = _recurrence_id(recurrence_id)
+    services.cancel_occurrence(session, when)
+    db.session.commit()
+    return occurrence_out(services.get_occurrence(session, when))

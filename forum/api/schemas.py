@@ -380,6 +380,9 @@ class EventOut(Out):
     default_provider: str
     status: str
     organisers: list[OrganiserOut]
+    calendar_url: str = Field(
+        description="secret link: all sessions of the event as an iCalendar file (PUBLISH)"
+    )
 
 
 class ParticipantAdd(Schema):
@@ -490,6 +493,23 @@ class SessionOut(Out):
     rrule: str | None
     exdates: list[str]
     meeting: MeetingOut | None
+    calendar_url: str = Field(description="secret link: this session as an .ics download")
+
+
+class OccurrenceUpdate(SessionTimes, Patch):
+    nullable = frozenset({"start", "local_start", "timezone", "fold", "duration_minutes", "end"})
+
+    title: Annotated[SingleLine, Field(min_length=1, max_length=300)] | None = None
+    allow_conflicts: bool = False
+
+
+class OccurrenceOut(Out):
+    recurrence_id: str = Field(description="the occurrence's original start (RECURRENCE-ID)")
+    start: str
+    end: str
+    local_start: str = Field(description="in the session's anchor zone")
+    title: str
+    status: Literal["scheduled", "moved", "cancelled"]
 
 
 class InvitationOut(Out):

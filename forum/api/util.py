@@ -82,14 +82,19 @@ def _positive_arg(name: str, default: int, maximum: int) -> int:
     return int(raw)
 
 
-def paginate(query: sa.Select, serialise: Any) -> dict[str, Any]:
-    """One page of ``query`` (``?page=&per_page=``) with the total count."""
+def page_args() -> tuple[int, int]:
+    """``?page=`` and ``?per_page=``, checked against the configured bounds."""
     per_page = _positive_arg(
         "per_page",
         current_app.config["FORUM_PER_PAGE_DEFAULT"],
         current_app.config["FORUM_PER_PAGE_MAX"],
     )
-    page = _positive_arg("page", 1, 10**9)
+    return _positive_arg("page", 1, 10**9), per_page
+
+
+def paginate(query: sa.Select, serialise: Any) -> dict[str, Any]:
+    """One page of ``query`` (``?page=&per_page=``) with the total count."""
+    page, per_page = page_args()
     total = db.session.scalar(
         sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
     )

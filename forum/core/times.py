@@ -59,6 +59,16 @@ def _known_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+@lru_cache(maxsize=1)
+def usable_zone_names() -> list[str]:
+    """Every zone name ``get_zone`` accepts, sorted: for pickers."""
+    return sorted(
+        name
+        for name in _known_zones()
+        if name == "UTC" or ("/" in name and not name.startswith("Etc/"))
+    )
+
+
 def check_zone_name(name: object) -> str:
     """Return ``name`` if it is a usable IANA zone, else raise InvalidTime."""
     get_zone(name)

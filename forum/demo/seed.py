@@ -116,5 +116,7 @@ def _seed_event(organiser: Organiser, item: dict, report: SeedReport) -> None:
                 timezone=event.timezone,
                 duration_minutes=session["duration_minutes"],
                 rrule=session["rrule"],
+                # Demo people have example.org addresses: no invites for them.
+                notify=False,
             )
             report.sessions += 1

@@ -200,8 +200,7 @@ def default_working_hours(country: str | None) -> dict[str, list[list[str]]]:
     """09:00-18:00 on the country's working days: Sunday to Thursday in Qatar or Israel."""
     off = weekend(country)
     return {
-        day: ([] if index in off else [["09:00", "18:00"]])
-        for index, day in enumerate(WEEKDAYS)
+        day: ([] if index in off else [["09:00", "18:00"]]) for index, day in enumerate(WEEKDAYS)
     }
 
 

@@ -58,6 +58,7 @@ class Event(db.Model):
     timezone: Mapped[str] = mapped_column(sa.String(64))
     default_provider: Mapped[str] = mapped_column(sa.String(20), default="jitsi")
     status: Mapped[str] = mapped_column(sa.String(20), default="active")
+    revision: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
     updated_at: Mapped[dt.datetime] = mapped_column(default=now_utc, onupdate=now_utc)
 
@@ -127,6 +128,10 @@ class EventSession(db.Model):
         sa.String(255), unique=True, default=lambda: f"{uuid.uuid4()}@forum"
     )
     sequence: Mapped[int] = mapped_column(default=0)
+    # Raised on every change of the session or of its overrides (see forum.events.revisions):
+    # what calendar feeds compare to know whether to rebuild. SEQUENCE is for clients and
+    # only moves on significant changes; this moves on all of them.
+    revision: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
     updated_at: Mapped[dt.datetime] = mapped_column(default=now_utc, onupdate=now_utc)
     cancelled_at: Mapped[dt.datetime | None]
@@ -221,6 +226,7 @@ class VideoMeeting(db.Model):
     status: Mapped[str] = mapped_column(sa.String(20), default="pending")
     error: Mapped[str | None] = mapped_column(sa.Text)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    revision: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
     updated_at: Mapped[dt.datetime] = mapped_column(default=now_utc, onupdate=now_utc)
 

@@ -16,20 +16,29 @@ from forum.core import times
 from forum.core.errors import Conflict
 from forum.core.errors import NotFound
 from forum.core.errors import ValidationFailed
-from forum.core.recurrence import occurrences
 from forum.db import now_utc
 from forum.directory.models import Person
 from forum.directory.services import get_institution
 from forum.directory.services import get_person
+from forum.events.conflicts import find_clashes
+from forum.events.conflicts import lock_people
+from forum.events.conflicts import raise_for_clashes
+from forum.events.conflicts import session_intervals
 from forum.events.models import Event
 from forum.events.models import EventParticipant
 from forum.events.models import EventSession
 from forum.events.models import Invitation
+from forum.events.models import SessionOverride
 from forum.events.models import VideoMeeting
 from forum.events.models import event_co_organisers
+from forum.events.occurrences import Occurrence
+from forum.events.occurrences import find_occurrence
+from forum.events.occurrences import session_occurrences
 from forum.extensions import db
+from forum.notifications.dispatch import queue_session_emails
 
 MAX_DURATION = dt.timedelta(hours=24)
+RSVP_ANSWERS = ("accepted", "tentative", "declined")
 
 
 # --- access ------------------------------------------------------------------------------
@@ -198,6 +207,7 @@ def _resolve_times(fields: dict[str, Any], *, default_timezone: str) -> tuple[dt
 def create_session(
     event: Event,
     *,
+    actor: Organiser | None = None,
     title: str,
     start: dt.datetime | None = None,
     local_start: dt.datetime | None = None,
@@ -209,27 +219,54 @@ def create_session(
     provider: str | None = None,
     invitees: Iterable[dict[str, Any]] | None = None,
     allow_conflicts: bool = False,
+    notify: bool = True,
 ) -> EventSession:
-    """Book a session of ``event``; invitees default to the event's participants."""
+    """Book a session of ``event``; invitees default to the event's participants.
+
+    Refused with 409 ``conflict`` when a chair or speaker would be in two overlapping
+    sessions, unless ``allow_conflicts``. Invitations are emailed after the commit.
+    """
     start, anchor = _resolve_times(
         {"start": start, "local_start": local_start, "timezone": timezone, "fold": fold},
         default_timezone=event.timezone,
     )
     end = _end_from(start, duration_minutes=duration_minutes, end=end)
-    session = EventSession(
-        event=event, title=title, start=start, end=end, timezone=anchor, rrule=rrule, exdates=[]
-    )
-    db.session.add(session)
     if invitees is None:
-        session.invitations = [
+        invitations = [
             Invitation(person=p.person, role=p.role, required=p.required)
             for p in event.participants
         ]
     else:
-        session.invitations = _invitations(invitees)
+        invitations = _invitations(invitees)
+    with db.session.no_autoflush:
+        session = EventSession(
+            title=title, start=start, end=end, timezone=anchor, rrule=rrule, exdates=[]
+        )
+        if not allow_conflicts:
+            _check_conflicts(
+                session_intervals(session), invitations, actor=actor, exclude_session_id=None
+            )
+    session.event = event
+    session.invitations = invitations
     session.meeting = VideoMeeting(provider=provider or event.default_provider)
+    db.session.add(session)
     db.session.flush()
+    if notify:
+        queue_session_emails(session, "invite")
     return session
+
+
+def _check_conflicts(
+    intervals: list[tuple[dt.datetime, dt.datetime]],
+    invitations: Iterable[Invitation],
+    *,
+    actor: Organiser | None,
+    exclude_session_id: int | None,
+) -> None:
+    roles = {i.person.id: i.role for i in invitations}
+    lock_people(roles)
+    clashes = find_clashes(intervals, roles, exclude_session_id=exclude_session_id)
+    raise_for_clashes(clashes, can_see=lambda event: actor is not None and can_manage(actor, event))
 
 
 def _invitations(invitees: Iterable[dict[str, Any]]) -> list[Invitation]:
@@ -257,12 +294,15 @@ def _invitations(invitees: Iterable[dict[str, Any]]) -> list[Invitation]:
     return invitations
 
 
-def reschedule_session(session: EventSession, changes: dict[str, Any]) -> EventSession:
+def reschedule_session(
+    session: EventSession, changes: dict[str, Any], *, actor: Organiser | None = None
+) -> EventSession:
     """Change a session's title, times or recurrence; a real change bumps SEQUENCE.
 
     RFC 5546 section 2.1.4: attendees' clients only take an update with a higher
     SEQUENCE. A change of time also resets every answer to needs-action, since people
-    accepted the old time, not the new one.
+    accepted the old time, not the new one, and drops moved or cancelled occurrences,
+    whose RECURRENCE-IDs name dates of the old rule. Everyone gets the updated invite.
     """
     if session.status == "cancelled":
         raise Conflict("this session is cancelled", code="session_cancelled")
@@ -289,10 +329,27 @@ def reschedule_session(session: EventSession, changes: dict[str, Any]) -> EventS
     if not (time_changed or rrule_changed or title_changed):
         return session
 
+    if (time_changed or rrule_changed) and not changes.get("allow_conflicts"):
+        planned = EventSession(
+            start=new_start,
+            end=new_end,
+            timezone=anchor,
+            rrule=changes["rrule"] if rrule_changed else session.rrule,
+            exdates=[] if rrule_changed else session.exdates,
+        )
+        _check_conflicts(
+            session_intervals(planned),
+            session.invitations,
+            actor=actor,
+            exclude_session_id=session.id,
+        )
+
     session.start, session.end, session.timezone = new_start, new_end, anchor
     if rrule_changed:
         session.rrule = changes["rrule"]
         session.exdates = []
+    if time_changed or rrule_changed:
+        session.overrides.clear()
     if title_changed:
         session.title = changes["title"]
     session.sequence += 1
@@ -300,18 +357,125 @@ def reschedule_session(session: EventSession, changes: dict[str, Any]) -> EventS
         for invitation in session.invitations:
             invitation.rsvp, invitation.rsvp_at = "needs-action", None
     db.session.flush()
+    queue_session_emails(session, "update")
     return session
 
 
 def cancel_session(session: EventSession) -> EventSession:
-    """Cancel a session; the row stays, with a higher SEQUENCE. Cancelling twice is a no-op."""
+    """Cancel a session; the row stays, with a higher SEQUENCE, and everyone gets a CANCEL.
+
+    Cancelling twice is a no-op (and sends nothing the second time).
+    """
     if session.status == "cancelled":
         return session
     session.status = "cancelled"
     session.cancelled_at = now_utc()
     session.sequence += 1
     db.session.flush()
+    queue_session_emails(session, "cancel")
     return session
+
+
+# --- one occurrence of a series ------------------------------------------------------------
+
+
+def get_occurrence(session: EventSession, recurrence_id: dt.datetime) -> Occurrence:
+    if not session.rrule:
+        raise NotFound("this session does not repeat: reschedule or cancel the session itself")
+    occurrence = find_occurrence(session, recurrence_id)
+    if occurrence is None:
+        raise NotFound(
+            f"the series has no occurrence starting at {times.format_instant(recurrence_id)}"
+        )
+    return occurrence
+
+
+def move_occurrence(
+    session: EventSession,
+    recurrence_id: dt.datetime,
+    changes: dict[str, Any],
+    *,
+    actor: Organiser | None = None,
+) -> SessionOverride | None:
+    """Move one occurrence of a series (a RECURRENCE-ID override); the others stay.
+
+    Its invitees get a REQUEST for that occurrence alone, with a SEQUENCE above the
+    series' (Outlook ignores an occurrence update whose SEQUENCE is not higher).
+    """
+    if session.status == "cancelled":
+        raise Conflict("this session is cancelled", code="session_cancelled")
+    occurrence = get_occurrence(session, recurrence_id)
+    if occurrence.cancelled:
+        raise Conflict("this occurrence is cancelled", code="occurrence_cancelled")
+    new_start = occurrence.start
+    if changes.get("start") is not None or changes.get("local_start") is not None:
+        # A local time is read in the series' anchor zone unless another is named: the
+        # occurrence stays part of the series, written in the anchor zone.
+        read_in = {**changes, "timezone": changes.get("timezone") or session.timezone}
+        new_start, _ = _resolve_times(read_in, default_timezone=session.timezone)
+    if changes.get("end") is not None or changes.get("duration_minutes") is not None:
+        new_end = _end_from(
+            new_start, duration_minutes=changes.get("duration_minutes"), end=changes.get("end")
+        )
+    else:
+        new_end = _end_from(
+            new_start, duration_minutes=None, end=new_start + (occurrence.end - occurrence.start)
+        )
+    title = changes.get("title")
+    override = next((o for o in session.overrides if o.recurrence_id == recurrence_id), None)
+    unchanged = (new_start, new_end) == (occurrence.start, occurrence.end) and (
+        title is None or title == (override.title if override else session.title)
+    )
+    if unchanged:
+        return override
+    if (new_start, new_end) != (occurrence.start, occurrence.end) and not changes.get(
+        "allow_conflicts"
+    ):
+        _check_conflicts(
+            [(new_start, new_end)],
+            session.invitations,
+            actor=actor,
+            exclude_session_id=session.id,
+        )
+    session.sequence += 1
+    if override is None:
+        override = SessionOverride(recurrence_id=recurrence_id)
+        session.overrides.append(override)
+    override.start, override.end = new_start, new_end
+    if title is not None:
+        override.title = title
+    override.sequence = session.sequence
+    db.session.flush()
+    queue_session_emails(session, "occurrence-update", recurrence_id=recurrence_id)
+    return override
+
+
+def cancel_occurrence(session: EventSession, recurrence_id: dt.datetime) -> SessionOverride:
+    """Cancel one occurrence of a series; cancelling it twice is a no-op."""
+    if session.status == "cancelled":
+        raise Conflict("this session is cancelled", code="session_cancelled")
+    occurrence = get_occurrence(session, recurrence_id)
+    override = next((o for o in session.overrides if o.recurrence_id == recurrence_id), None)
+    if override is not None and override.cancelled:
+        return override
+    session.sequence += 1
+    if override is None:
+        override = SessionOverride(
+            recurrence_id=recurrence_id, start=occurrence.start, end=occurrence.end
+        )
+        session.overrides.append(override)
+    override.cancelled = True
+    override.sequence = session.sequence
+    db.session.flush()
+    queue_session_emails(session, "occurrence-cancel", recurrence_id=recurrence_id)
+    return override
+
+
+def occurrences_of(
+    session: EventSession, *, after: dt.datetime | None, limit: int
+) -> list[Occurrence]:
+    """The series' occurrences (cancelled ones included, marked) from ``after`` on."""
+    return list(session_occurrences(session, after=after, include_cancelled=True, limit=limit))
 
 
 def sessions_of(event: Event) -> sa.Select:
@@ -322,21 +486,13 @@ def sessions_of(event: Event) -> sa.Select:
     )
 
 
-@dataclass(frozen=True)
-class Occurrence:
-    """One meeting of a session: the session itself, or one date of its series."""
-
-    session: EventSession
-    start: dt.datetime
-    end: dt.datetime
-
-
 def upcoming_occurrences(
     organiser: Organiser, *, after: dt.datetime, limit: int = 20
 ) -> list[Occurrence]:
     """The next meetings of the organiser's events, soonest first; a series shows its next date.
 
-    Includes a meeting in progress at ``after``; cancelled sessions are left out.
+    Includes a meeting in progress at ``after``; cancelled sessions and occurrences are left
+    out.
     """
     events = visible_events(organiser).with_only_columns(Event.id).order_by(None)
     candidates = db.session.scalars(
@@ -346,23 +502,18 @@ def upcoming_occurrences(
             EventSession.status != "cancelled",
             sa.or_(EventSession.end > after, EventSession.rrule.is_not(None)),
         )
-        .options(selectinload(EventSession.event))
+        .options(selectinload(EventSession.event), selectinload(EventSession.overrides))
     )
     found = []
     for session in candidates:
-        following = occurrences(
-            start=session.start,
-            end=session.end,
-            timezone=session.timezone,
-            rrule=session.rrule,
-            exdates=session.exdates,
-            after=after,
-            limit=1,
-        )
-        for start, end in following:
-            found.append(Occurrence(session, start, end))
+        following = sorted(session_occurrences(session, after=after, limit=3), key=_by_start)
+        found.extend(following[:1])
     found.sort(key=lambda o: (o.start, o.session.id))
     return found[:limit]
+
+
+def _by_start(occurrence: Occurrence) -> dt.datetime:
+    return occurrence.start
 
 
 @dataclass(frozen=True)
@@ -404,3 +555,58 @@ def participants_of(event: Event) -> sa.Select:
 
 def invitations_of(session: EventSession) -> sa.Select:
     return sa.select(Invitation).where(Invitation.session_id == session.id).order_by(Invitation.id)
+
+
+# --- answers -----------------------------------------------------------------------------
+
+
+def answer_invitation(invitation: Invitation, answer: str) -> Invitation:
+    """Record a participant's answer (RSVP); answering the same again changes nothing."""
+    if answer not in RSVP_ANSWERS:
+        raise ValidationFailed({"answer": f"must be one of {', '.join(RSVP_ANSWERS)}"})
+    if invitation.session.status == "cancelled":
+        raise Conflict("this session is cancelled", code="session_cancelled")
+    if invitation.rsvp != answer:
+        invitation.rsvp, invitation.rsvp_at = answer, now_utc()
+        db.session.flush()
+    return invitation
+
+
+@dataclass(frozen=True)
+class AgendaItem:
+    invitation: Invitation
+    occurrence: Occurrence
+
+
+def agenda_for(
+    person: Person, *, after: dt.datetime, days: int = 120, per_series: int = 12
+) -> list[AgendaItem]:
+    """The person's coming meetings, soonest first; cancelled ones kept (and marked)."""
+    before = after + dt.timedelta(days=days)
+    invitations = db.session.scalars(
+        sa.select(Invitation)
+        .join(EventSession, Invitation.session_id == EventSession.id)
+        .where(
+            Invitation.person_id == person.id,
+            EventSession.start < before,
+            sa.or_(EventSession.rrule.is_not(None), EventSession.end > after),
+        )
+        .options(
+            selectinload(Invitation.session).selectinload(EventSession.overrides),
+            selectinload(Invitation.session).selectinload(EventSession.meeting),
+            selectinload(Invitation.session).selectinload(EventSession.event),
+        )
+    )
+    items = [
+        AgendaItem(invitation, occurrence)
+        for invitation in invitations
+        for occurrence in session_occurrences(
+            invitation.session,
+            after=after,
+            before=before,
+            include_cancelled=True,
+            limit=per_series,
+        )
+    ]
+    items.sort(key=lambda item: (item.occurrence.start, item.invitation.session_id))
+    return items

@@ -15,9 +15,14 @@ bp = Blueprint("web", __name__)
 
 def init_app(app: Flask) -> None:
     from forum.web import apidocs  # noqa: F401
+    from forum.web import calendars
+    from forum.web import outbox
+    from forum.web import participants  # noqa: F401
     from forum.web import views  # noqa: F401
 
     app.register_blueprint(bp)
+    app.register_blueprint(outbox.bp)
+    app.register_blueprint(calendars.bp)
 
 
 # --- times -------------------------------------------------------------------------------
@@ -27,6 +32,12 @@ def init_app(app: Flask) -> None:
 def in_zones(instant: dt.datetime, *zone_names: str) -> list[str]:
     """The instant in each zone (viewer's first), then UTC, each zone once, with weekday."""
     return describe_for_viewer(instant, *zone_names)
+
+
+@bp.app_template_filter("id_of")
+def id_of(value: object) -> int:
+    """Python's id(): templates look up what was computed per object in a dict."""
+    return id(value)
 
 
 @bp.app_template_filter("utc_iso")

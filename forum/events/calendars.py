@@ -1,0 +1,502 @@
+"""Sessions as calendars: invites, event calendars, personal feeds, and their secret links.
+
+Builds the plain entries ``forum.calendar.ical`` writes, with descriptions that give every
+time in the reader's zone, the event's home zone and UTC. Feeds and event calendars are
+cached per process and rebuilt only when a revision they depend on has moved.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from email.utils import parseaddr
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import selectinload
+
+from forum.calendar import ical
+from forum.calendar.links import webcal_url
+from forum.core import signing
+from forum.core.times import get_zone
+from forum.core.times import parse_instant
+from forum.db import now_utc
+from forum.directory.models import Person
+from forum.events.models import Event
+from forum.events.models import EventSession
+from forum.events.models import Invitation
+from forum.events.models import VideoMeeting
+from forum.events.occurrences import session_occurrences
+from forum.extensions import db
+
+UTC = dt.UTC
+FEED_REFRESH = dt.timedelta(hours=1)
+# The event's own description goes into each session's, up to this many characters.
+MAX_EVENT_TEXT = 1000
+# How far ahead a series' description follows the reader's local time for clock changes.
+LOCAL_TIME_LOOKAHEAD = dt.timedelta(days=366)
+
+
+# --- secret links ----------------------------------------------------------------------------
+
+
+def _secret() -> str:
+    return current_app.config["SECRET_KEY"]
+
+
+def _url(path: str) -> str:
+    return current_app.config["FORUM_BASE_URL"] + path
+
+
+def agenda_token(person: Person) -> str:
+    return signing.sign(_secret(), "agenda", f"{person.id}-{person.link_version}")
+
+
+def feed_token(person: Person) -> str:
+    return signing.sign(_secret(), "feed", f"{person.id}-{person.link_version}")
+
+
+def rsvp_token(invitation: Invitation) -> str:
+    return signing.sign(_secret(), "rsvp", str(invitation.id))
+
+
+def event_calendar_token(event: Event) -> str:
+    return signing.sign(_secret(), "event-calendar", str(event.id))
+
+
+def session_file_token(session: EventSession) -> str:
+    return signing.sign(_secret(), "session-file", str(session.id))
+
+
+def agenda_url(person: Person) -> str:
+    return _url(f"/p/{agenda_token(person)}")
+
+
+def feed_url(person: Person) -> str:
+    return _url(f"/ical/feeds/{feed_token(person)}.ics")
+
+
+def rsvp_url(invitation: Invitation, answer: str | None = None) -> str:
+    url = _url(f"/rsvp/{rsvp_token(invitation)}")
+    return f"{url}?answer={answer}" if answer else url
+
+
+def event_calendar_url(event: Event) -> str:
+    return _url(f"/ical/events/{event.id}.ics?token={event_calendar_token(event)}")
+
+
+def session_file_url(session: EventSession) -> str:
+    return _url(f"/ical/sessions/{session.ical_uid}.ics?token={session_file_token(session)}")
+
+
+def subscribe_url(person: Person) -> str:
+    return webcal_url(feed_url(person))
+
+
+def _person_from(purpose: str, token: str) -> Person | None:
+    value = signing.unsign(_secret(), purpose, token)
+    if value is None:
+        return None
+    person_id, _, version = value.partition("-")
+    person = db.session.get(Person, int(person_id))
+    if person is None or str(person.link_version) != version:
+        return None
+    return person
+
+
+def person_for_agenda(token: str) -> Person | None:
+    return _person_from("agenda", token)
+
+
+def person_for_feed(token: str) -> Person | None:
+    return _person_from("feed", token)
+
+
+def invitation_for_rsvp(token: str) -> Invitation | None:
+    value = signing.unsign(_secret(), "rsvp", token)
+    return None if value is None else db.session.get(Invitation, int(value))
+
+
+def event_for_calendar(event_id: int, token: str) -> Event | None:
+    if signing.unsign(_secret(), "event-calendar", token) != str(event_id):
+        return None
+    return db.session.get(Event, event_id)
+
+
+def session_for_file(uid: str, token: str) -> EventSession | None:
+    value = signing.unsign(_secret(), "session-file", token)
+    if value is None:
+        return None
+    session = db.session.get(EventSession, int(value))
+    return session if session is not None and session.ical_uid == uid else None
+
+
+# --- what a reader sees ----------------------------------------------------------------------
+
+
+def _zones(*names: str | None) -> list[str]:
+    seen: list[str] = []
+    for name in (*names, "UTC"):
+        if name and name not in seen:
+            seen.append(name)
+    return seen
+
+
+def time_range(start: dt.datetime, end: dt.datetime, zone_name: str) -> str:
+    """'Tue 02 Mar 2027 21:00–22:00 (Asia/Shanghai)', with the end's date when it differs."""
+    zone = get_zone(zone_name)
+    local_start, local_end = start.astimezone(zone), end.astimezone(zone)
+    if local_end.date() == local_start.date():
+        until = f"{local_end:%H:%M}"
+    else:
+        until = f"{local_end:%a %d %b %Y %H:%M}"
+    return f"{local_start:%a %d %b %Y %H:%M}–{until} ({zone_name})"
+
+
+def time_lines(start: dt.datetime, end: dt.datetime, *zone_names: str | None) -> list[str]:
+    """The meeting's time in each zone given (reader's first), the home zone, then UTC."""
+    return [time_range(start, end, name) for name in _zones(*zone_names)]
+
+
+_FREQ_WORDS = {
+    "DAILY": ("day", "days"),
+    "WEEKLY": ("week", "weeks"),
+    "MONTHLY": ("month", "months"),
+    "YEARLY": ("year", "years"),
+}
+_DAY_WORDS = {
+    "MO": "Mon",
+    "TU": "Tue",
+    "WE": "Wed",
+    "TH": "Thu",
+    "FR": "Fri",
+    "SA": "Sat",
+    "SU": "Sun",
+}
+
+
+def describe_rule(rrule: str, anchor: str, start: dt.datetime) -> str:
+    """'Every week on Tue, 10 times, at 21:00 Asia/Shanghai time' for people to read."""
+    parts = dict(
+        part.split("=", 1) for part in rrule.removeprefix("RRULE:").split(";") if "=" in part
+    )
+    singular, plural = _FREQ_WORDS.get(parts.get("FREQ", ""), ("time", "times"))
+    interval = int(parts.get("INTERVAL", "1") or 1)
+    text = f"Every {singular}" if interval == 1 else f"Every {interval} {plural}"
+    if "BYDAY" in parts:
+        days = [_DAY_WORDS.get(d[-2:], d) for d in parts["BYDAY"].split(",")]
+        text += " on " + ", ".join(days)
+    if "COUNT" in parts:
+        text += f", {parts['COUNT']} times"
+    if "UNTIL" in parts:
+        until = parts["UNTIL"]
+        text += f", until {until[0:4]}-{until[4:6]}-{until[6:8]}"
+    local = start.astimezone(get_zone(anchor))
+    return f"{text}, at {local:%H:%M} {anchor} time"
+
+
+def local_time_changes(session: EventSession, zone_name: str) -> list[str]:
+    """Where a series' local time in ``zone_name`` moves (clock changes) in its first year.
+
+    Counted from the series' start, not from today, so the text (and the calendar files
+    it goes into) only changes when the session does.
+    """
+    zone = get_zone(zone_name)
+    changes: list[str] = []
+    previous: str | None = None
+    horizon = session.start + LOCAL_TIME_LOOKAHEAD
+    for occurrence in session_occurrences(session, before=horizon, limit=400):
+        if occurrence.moved:
+            continue
+        local = occurrence.start.astimezone(zone)
+        clock = f"{local:%H:%M}"
+        if previous is not None and clock != previous:
+            changes.append(f"from {local:%a %d %b %Y} it is {clock} in {zone_name}")
+        previous = clock
+    return changes
+
+
+def describe(
+    session: EventSession,
+    *,
+    viewer_zone: str | None,
+    meeting: VideoMeeting | None,
+    agenda: str | None = None,
+) -> str:
+    """The DESCRIPTION of a session for one reader (their zone first); never a host link."""
+    event = session.event
+    lines = [session.title, event.title]
+    if event.description.strip():
+        lines.append(event.description.strip()[:MAX_EVENT_TEXT])
+    lines.append("")
+    if session.rrule:
+        lines.append(describe_rule(session.rrule, session.timezone, session.start))
+        first = next(iter(session_occurrences(session, limit=1)), None)
+        if first is not None:
+            lines.append("First meeting:")
+            lines.extend(time_lines(first.start, first.end, viewer_zone, event.timezone))
+        if viewer_zone and viewer_zone != session.timezone:
+            lines.extend(f"Note: {c}" for c in local_time_changes(session, viewer_zone))
+    else:
+        lines.extend(time_lines(session.start, session.end, viewer_zone, event.timezone))
+    if session.status == "cancelled":
+        lines += ["", "This session is cancelled."]
+    if meeting is not None and meeting.join_url:
+        lines += ["", f"Join: {meeting.join_url}"]
+        if meeting.passcode:
+            lines.append(f"Passcode: {meeting.passcode}")
+    if agenda:
+        lines += ["", f"Your agenda and answers: {agenda}"]
+    return "\n".join(lines)
+
+
+def _sent_by() -> str | None:
+    address = parseaddr(current_app.config.get("MAIL_FROM", ""))[1]
+    return address or None
+
+
+def session_entry(
+    session: EventSession,
+    *,
+    viewer_zone: str | None,
+    attendee: Invitation | None = None,
+    agenda: str | None = None,
+) -> ical.SessionEntry:
+    """The calendar entry of a session for one reader; ``attendee`` for their invite."""
+    meeting = session.meeting
+    join_url = meeting.join_url if meeting is not None else None
+    owner = session.event.owner
+    attendees: tuple[ical.Attendee, ...] = ()
+    if attendee is not None:
+        attendees = (
+            ical.Attendee(
+                email=attendee.person.email,
+                name=attendee.person.name,
+                role=attendee.role,
+                required=attendee.required,
+                rsvp=attendee.rsvp,
+            ),
+        )
+    return ical.SessionEntry(
+        uid=session.ical_uid,
+        sequence=session.sequence,
+        summary=session.title,
+        description=describe(session, viewer_zone=viewer_zone, meeting=meeting, agenda=agenda),
+        start=session.start,
+        end=session.end,
+        timezone=session.timezone,
+        rrule=session.rrule,
+        exdates=tuple(parse_instant(x) for x in session.exdates or ()),
+        overrides=tuple(
+            ical.Override(
+                recurrence_id=o.recurrence_id,
+                start=o.start,
+                end=o.end,
+                sequence=o.sequence,
+                cancelled=o.cancelled,
+                summary=o.title,
+            )
+            for o in session.overrides
+        ),
+        cancelled=session.status == "cancelled",
+        join_url=join_url,
+        page_url=agenda,
+        created=session.created_at,
+        last_modified=session.updated_at,
+        organizer=ical.Person(email=owner.email, name=owner.name),
+        sent_by=_sent_by(),
+        attendees=attendees,
+    )
+
+
+# --- files -------------------------------------------------------------------------------------
+
+
+def invite_file(invitation: Invitation, *, method: str) -> bytes:
+    """The REQUEST or CANCEL of a whole session for one invitee."""
+    person = invitation.person
+    entry = session_entry(
+        invitation.session,
+        viewer_zone=person.timezone,
+        attendee=invitation,
+        agenda=agenda_url(person),
+    )
+    return ical.invite(entry, method=method, stamp=now_utc())
+
+
+def occurrence_file(invitation: Invitation, recurrence_id: dt.datetime, *, method: str) -> bytes:
+    """The REQUEST (moved) or CANCEL of one occurrence for one invitee."""
+    person = invitation.person
+    entry = session_entry(
+        invitation.session,
+        viewer_zone=person.timezone,
+        attendee=invitation,
+        agenda=agenda_url(person),
+    )
+    return ical.occurrence_message(entry, recurrence_id, method=method, stamp=now_utc())
+
+
+def session_file(session: EventSession, *, viewer_zone: str | None = None) -> bytes:
+    """A download of one session: no METHOD, no organiser or attendees (RFC 4791 style)."""
+    entry = session_entry(session, viewer_zone=viewer_zone or session.event.timezone)
+    return ical.calendar_file([entry], stamp=session.updated_at)
+
+
+# --- cached calendars: event calendars and personal feeds ---------------------------------------
+
+
+@dataclass(frozen=True)
+class BuiltCalendar:
+    stamp: tuple
+    body: bytes
+    etag: str
+    last_modified: dt.datetime
+
+
+class CalendarCache:
+    """Built calendars by key, each with the stamp it was built from; least recently used go."""
+
+    def __init__(self, max_entries: int = 2000, max_bytes: int = 256 * 1024 * 1024) -> None:
+        self._items: OrderedDict[tuple, BuiltCalendar] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.builds = 0
+
+    def get(self, key: tuple, stamp: tuple, build: Callable[[], tuple[bytes, dt.datetime]]):
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None and found.stamp == stamp:
+                self._items.move_to_end(key)
+                return found
+        body, last_modified = build()
+        built = BuiltCalendar(
+            stamp=stamp,
+            body=body,
+            etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+            last_modified=last_modified,
+        )
+        with self._lock:
+            self.builds += 1
+            old = self._items.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old.body)
+            self._items[key] = built
+            self._bytes += len(body)
+            while self._items and (
+                len(self._items) > self.max_entries or self._bytes > self.max_bytes
+            ):
+                _, dropped = self._items.popitem(last=False)
+                self._bytes -= len(dropped.body)
+        return built
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+
+
+cache = CalendarCache()
+
+_STAMP_COLUMNS = (
+    sa.func.count(Invitation.id),
+    sa.func.coalesce(sa.func.sum(Invitation.id), 0),
+    sa.func.coalesce(sa.func.sum(EventSession.revision), 0),
+    sa.func.coalesce(sa.func.sum(Event.revision), 0),
+    sa.func.coalesce(sa.func.sum(VideoMeeting.revision), 0),
+    sa.func.max(EventSession.updated_at),
+    sa.func.max(Event.updated_at),
+    sa.func.max(VideoMeeting.updated_at),
+)
+
+
+def _latest(*instants: dt.datetime | None) -> dt.datetime:
+    known = [i if i.tzinfo else i.replace(tzinfo=UTC) for i in instants if i is not None]
+    return max(known, default=dt.datetime(2020, 1, 1, tzinfo=UTC))
+
+
+def person_feed(person: Person) -> BuiltCalendar:
+    """Every session the person is invited to, for subscription (no METHOD, nobody listed).
+
+    What the feed depends on is summed up in one query (the person's invitations, and the
+    revisions of their sessions, events and meetings); an unchanged sum serves the copy
+    built before.
+    """
+    row = db.session.execute(
+        sa.select(*_STAMP_COLUMNS)
+        .select_from(Invitation)
+        .join(EventSession, Invitation.session_id == EventSession.id)
+        .join(Event, EventSession.event_id == Event.id)
+        .outerjoin(VideoMeeting, VideoMeeting.session_id == EventSession.id)
+        .where(Invitation.person_id == person.id)
+    ).one()
+    stamp = (person.revision, person.link_version, *row[:5], *(str(x) for x in row[5:]))
+
+    def build() -> tuple[bytes, dt.datetime]:
+        sessions = db.session.scalars(
+            sa.select(EventSession)
+            .join(Invitation, Invitation.session_id == EventSession.id)
+            .where(Invitation.person_id == person.id)
+            .order_by(EventSession.start, EventSession.id)
+            .options(
+                selectinload(EventSession.overrides),
+                selectinload(EventSession.meeting),
+                selectinload(EventSession.event).selectinload(Event.owner),
+            )
+        ).all()
+        agenda = agenda_url(person)
+        entries = [session_entry(s, viewer_zone=person.timezone, agenda=agenda) for s in sessions]
+        modified = _latest(person.updated_at, *row[5:])
+        body = ical.calendar_file(
+            entries,
+            stamp=modified,
+            name=f"forum: {person.name}",
+            description="Sessions you are invited to",
+            refresh=FEED_REFRESH,
+        )
+        return body, modified
+
+    return cache.get(("feed", person.id), stamp, build)
+
+
+def event_calendar(event: Event) -> BuiltCalendar:
+    """All sessions of an event, as METHOD:PUBLISH with the organiser (RFC 5546 section 3.2.1)."""
+    row = db.session.execute(
+        sa.select(
+            sa.func.count(EventSession.id),
+            sa.func.coalesce(sa.func.sum(EventSession.id), 0),
+            sa.func.coalesce(sa.func.sum(EventSession.revision), 0),
+            sa.func.coalesce(sa.func.sum(VideoMeeting.revision), 0),
+            sa.func.max(EventSession.updated_at),
+            sa.func.max(VideoMeeting.updated_at),
+        )
+        .select_from(EventSession)
+        .outerjoin(VideoMeeting, VideoMeeting.session_id == EventSession.id)
+        .where(EventSession.event_id == event.id)
+    ).one()
+    stamp = (event.revision, event.owner_id, *row[:4], *(str(x) for x in row[4:]))
+
+    def build() -> tuple[bytes, dt.datetime]:
+        sessions = db.session.scalars(
+            sa.select(EventSession)
+            .where(EventSession.event_id == event.id)
+            .order_by(EventSession.start, EventSession.id)
+            .options(selectinload(EventSession.overrides), selectinload(EventSession.meeting))
+        ).all()
+        entries = [session_entry(s, viewer_zone=event.timezone) for s in sessions]
+        modified = _latest(event.updated_at, *row[4:])
+        body = ical.calendar_file(
+            entries,
+            stamp=modified,
+            method="PUBLISH",
+            name=event.title,
+            refresh=FEED_REFRESH,
+        )
+        return body, modified
+
+    return cache.get(("event", event.id), stamp, build)

@@ -1,0 +1,175 @@
+"""Booking conflicts: a chair or speaker cannot be in two overlapping sessions at once.
+
+Two sessions clash when they overlap in time (one occurrence of each, moved and cancelled
+occurrences applied) and share a person who is chair or speaker in at least one of them.
+The check is safe under concurrent bookings: ``lock_people`` serialises the transactions
+that book the same people, so of N simultaneous conflicting bookings exactly one commits.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections.abc import Callable
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from forum.core.errors import Conflict
+from forum.core.times import format_instant
+from forum.directory.models import Person
+from forum.events.models import Event
+from forum.events.models import EventSession
+from forum.events.models import Invitation
+from forum.events.occurrences import CONFLICT_HORIZON
+from forum.events.occurrences import MAX_OCCURRENCES
+from forum.events.occurrences import series_end
+from forum.events.occurrences import session_occurrences
+from forum.extensions import db
+
+CONFLICT_ROLES = ("chair", "speaker")
+
+Interval = tuple[dt.datetime, dt.datetime]
+
+
+@dataclass(frozen=True)
+class Clash:
+    person: Person
+    role: str
+    other: EventSession
+    other_role: str
+    start: dt.datetime
+    end: dt.datetime
+
+
+def lock_people(person_ids: Iterable[int]) -> None:
+    """Hold the people's rows until the transaction ends, so bookings of them queue up.
+
+    PostgreSQL: row locks taken in id order (no deadlock between two bookings of the same
+    people); FOR NO KEY UPDATE, so inserting invitations that reference these rows (which
+    takes KEY SHARE) is not blocked. SQLite locks the whole database for writing: the first
+    write of a transaction takes it and keeps it to the commit, and every read after it sees
+    what the transactions before committed. So a write comes first, before the conflict
+    check reads. A transaction that only read so far holds no lock with pysqlite, which
+    begins transactions at the first write.
+    """
+    ids = sorted(set(person_ids))
+    if not ids:
+        return
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(
+            sa.select(Person.id)
+            .where(Person.id.in_(ids))
+            .order_by(Person.id)
+            .with_for_update(key_share=True)
+        )
+    else:
+        db.session.execute(
+            sa.text("UPDATE people SET id = id WHERE id IN :ids").bindparams(
+                sa.bindparam("ids", expanding=True)
+            ),
+            {"ids": ids},
+        )
+
+
+def session_intervals(session: EventSession) -> list[Interval]:
+    """The session's occurrences up to its end, or CONFLICT_HORIZON for an endless series."""
+    last = series_end(session) or session.start + CONFLICT_HORIZON
+    return [
+        (o.start, o.end) for o in session_occurrences(session, before=last, limit=MAX_OCCURRENCES)
+    ]
+
+
+def find_clashes(
+    intervals: list[Interval],
+    roles: dict[int, str],
+    *,
+    exclude_session_id: int | None = None,
+) -> list[Clash]:
+    """Clashes of the given times for people with the given roles ({person_id: role})."""
+    if not intervals or not roles:
+        return []
+    intervals = sorted(intervals)
+    window_start = intervals[0][0]
+    window_end = max(end for _, end in intervals)
+    key_people = [pid for pid, role in roles.items() if role in CONFLICT_ROLES]
+    query = (
+        sa.select(Invitation)
+        .join(EventSession, Invitation.session_id == EventSession.id)
+        .where(
+            Invitation.person_id.in_(list(roles)),
+            sa.or_(Invitation.role.in_(CONFLICT_ROLES), Invitation.person_id.in_(key_people)),
+            EventSession.status != "cancelled",
+            EventSession.start < window_end,
+            sa.or_(EventSession.rrule.is_not(None), EventSession.end > window_start),
+        )
+        .options(
+            selectinload(Invitation.person),
+            selectinload(Invitation.session).selectinload(EventSession.overrides),
+            selectinload(Invitation.session).selectinload(EventSession.event),
+        )
+        .order_by(EventSession.start, EventSession.id, Invitation.person_id)
+    )
+    if exclude_session_id is not None:
+        query = query.where(EventSession.id != exclude_session_id)
+
+    starts = [start for start, _ in intervals]
+    clashes: list[Clash] = []
+    for invitation in db.session.scalars(query):
+        other = invitation.session
+        for occurrence in session_occurrences(other, after=window_start, before=window_end):
+            # The first of our intervals that ends after this occurrence starts; the
+            # intervals are one series' occurrences, so they do not overlap each other
+            # and their ends are in the same order as their starts.
+            index = bisect.bisect_right(starts, occurrence.start)
+            candidates = intervals[max(index - 1, 0) : index + 1]
+            if any(s < occurrence.end and occurrence.start < e for s, e in candidates):
+                clashes.append(
+                    Clash(
+                        person=invitation.person,
+                        role=roles[invitation.person_id],
+                        other=other,
+                        other_role=invitation.role,
+                        start=occurrence.start,
+                        end=occurrence.end,
+                    )
+                )
+                break
+    return clashes
+
+
+def raise_for_clashes(clashes: list[Clash], *, can_see: Callable[[Event], bool]) -> None:
+    """409 ``conflict`` naming every other session, or nothing when there is no clash.
+
+    Another organiser's session is named by id and time only: its title is theirs.
+    """
+    if not clashes:
+        return
+    described = []
+    for clash in clashes:
+        visible = can_see(clash.other.event)
+        described.append(
+            {
+                "session_id": clash.other.id,
+                "event_id": clash.other.event_id if visible else None,
+                "title": clash.other.title if visible else None,
+                "start": format_instant(clash.start),
+                "end": format_instant(clash.end),
+                "person_id": clash.person.id,
+                "person_name": clash.person.name,
+                "role": clash.role,
+                "other_role": clash.other_role,
+            }
+        )
+    first = described[0]
+    where = f'"{first["title"]}"' if first["title"] else "another organiser's session"
+    message = (
+        f"{first['person_name']} ({first['role']}) is already {first['other_role']} in "
+        f"{where} (session {first['session_id']}) at {first['start']}"
+    )
+    if len(described) > 1:
+        message += f", and {len(described) - 1} more clash(es)"
+    message += "; pass allow_conflicts: true to book anyway"
+    raise Conflict(message, code="conflict", details={"conflicts": described})

@@ -1,0 +1,66 @@
+"""Emails owed to invitees: written with the change that causes them, sent by a job."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
+
+from forum.db import now_utc
+from forum.directory.models import Person
+from forum.events.models import EventSession
+from forum.extensions import db
+
+# invite: the first REQUEST; update: a REQUEST with a higher SEQUENCE (the whole series);
+# cancel: CANCEL of the whole session; occurrence-update / occurrence-cancel: one date of a
+# series, written with its RECURRENCE-ID.
+EMAIL_KINDS = ("invite", "update", "cancel", "occurrence-update", "occurrence-cancel")
+EMAIL_STATUSES = ("pending", "sending", "sent", "failed", "superseded")
+
+
+class EmailMessage(db.Model):
+    """One email to one invitee about one change of a session.
+
+    The row is written in the same transaction as the change, so a committed change always
+    has its emails recorded even if the job queue is down; `forum send-pending` sends what
+    is left. The message itself is rendered when it is sent, from the session as it is then.
+    """
+
+    __tablename__ = "email_messages"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "kind IN ({})".format(", ".join(repr(k) for k in EMAIL_KINDS)), name="kind"
+        ),
+        sa.CheckConstraint(
+            "status IN ({})".format(", ".join(repr(s) for s in EMAIL_STATUSES)), name="status"
+        ),
+        sa.Index("ix_email_messages_status_created", "status", "created_at"),
+        sa.Index("ix_email_messages_session_person", "session_id", "person_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(sa.ForeignKey("sessions.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(sa.ForeignKey("people.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    # The session's SEQUENCE when the change was made.
+    sequence: Mapped[int]
+    # For occurrence messages: the original start of that occurrence, in UTC.
+    recurrence_id: Mapped[dt.datetime | None]
+    status: Mapped[str] = mapped_column(sa.String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    recipient: Mapped[str] = mapped_column(sa.String(254))
+    subject: Mapped[str | None] = mapped_column(sa.String(500))
+    created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+    # When a job last took the message to send it (status sending).
+    claimed_at: Mapped[dt.datetime | None]
+    sent_at: Mapped[dt.datetime | None]
+
+    session: Mapped[EventSession] = relationship()
+    person: Mapped[Person] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<EmailMessage {self.id} {self.kind} seq={self.sequence} {self.status}>"

@@ -1,0 +1,97 @@
+"""Calendar files at secret links: session downloads, event calendars and personal feeds.
+
+Feeds are fetched again and again by calendar apps and services (Google every few hours,
+Outlook by X-PUBLISHED-TTL): they answer conditional requests with 304, and an unchanged
+feed is served from the copy built before.
+"""
+
+from __future__ import annotations
+
+from email.utils import format_datetime
+from email.utils import parsedate_to_datetime
+
+from flask import Blueprint
+from flask import Response
+from flask import abort
+from flask import request
+
+from forum.core.times import InvalidTime
+from forum.core.times import get_zone
+from forum.events import calendars
+from forum.events.calendars import BuiltCalendar
+
+bp = Blueprint("calendar", __name__)
+
+CALENDAR_TYPE = "text/calendar; charset=utf-8"
+
+
+def _not_modified(built: BuiltCalendar) -> bool:
+    # RFC 9110 section 13.1.2: If-None-Match wins over If-Modified-Since when both are sent.
+    if_none_match = request.headers.get("If-None-Match")
+    if if_none_match is not None:
+        tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+        return "*" in tags or built.etag in tags
+    if_modified_since = request.headers.get("If-Modified-Since")
+    if if_modified_since:
+        try:
+            since = parsedate_to_datetime(if_modified_since)
+        except (TypeError, ValueError):
+            return False
+        if since.tzinfo is None:
+            return False
+        return built.last_modified.replace(microsecond=0) <= since
+    return False
+
+
+def calendar_response(built: BuiltCalendar, filename: str) -> Response:
+    headers = {
+        "ETag": built.etag,
+        "Last-Modified": format_datetime(built.last_modified, usegmt=True),
+        # Secret per-person URLs: no shared cache may keep them; clients revalidate.
+        "Cache-Control": "private, no-cache",
+    }
+    if _not_modified(built):
+        return Response(status=304, headers=headers)
+    headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return Response(built.body, headers=headers, content_type=CALENDAR_TYPE)
+
+
+@bp.get("/ical/feeds/<token>.ics")
+def personal_feed(token: str) -> Response:
+    person = calendars.person_for_feed(token)
+    if person is None:
+        abort(404)
+    return calendar_response(calendars.person_feed(person), "forum.ics")
+
+
+@bp.get("/ical/events/<int:event_id>.ics")
+def event_calendar(event_id: int) -> Response:
+    event = calendars.event_for_calendar(event_id, request.args.get("token", ""))
+    if event is None:
+        abort(404)
+    return calendar_response(calendars.event_calendar(event), f"event-{event.id}.ics")
+
+
+@bp.get("/ical/sessions/<uid>.ics")
+def session_file(uid: str) -> Response:
+    session = calendars.session_for_file(uid, request.args.get("token", ""))
+    if session is None:
+        abort(404)
+    zone = request.args.get("tz")
+    body = calendars.session_file(session, viewer_zone=zone if _known_zone(zone) else None)
+    return Response(
+        body,
+        content_type=CALENDAR_TYPE,
+        headers={
+            "Content-Disposition": f'attachment; filename="session-{session.id}.ics"',
+            "Cache-Control": "private, no-cache",
+        },
+    )
+
+
+def _known_zone(name: str | None) -> bool:
+    try:
+        get_zone(name)
+    except InvalidTime:
+        return False
+    return True

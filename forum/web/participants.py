@@ -1,0 +1,150 @@
+"""Participants' pages, reached by secret links without an account: agenda and RSVP."""
+
+from __future__ import annotations
+
+from flask import abort
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+
+from forum.calendar.links import google_calendar_url
+from forum.calendar.links import outlook_calendar_url
+from forum.core.errors import ForumError
+from forum.core.times import InvalidTime
+from forum.core.times import get_zone
+from forum.core.times import usable_zone_names
+from forum.db import now_utc
+from forum.events import calendars
+from forum.events import services
+from forum.events.models import Invitation
+from forum.extensions import csrf
+from forum.extensions import db
+from forum.web import bp
+
+ANSWER_LABELS = {"accepted": "Accept", "tentative": "Maybe", "declined": "Decline"}
+RSVP_WORDS = {
+    "needs-action": "not answered yet",
+    "accepted": "you accepted",
+    "tentative": "you said maybe",
+    "declined": "you declined",
+}
+
+
+def _zone_choice(default: str) -> tuple[str, str | None]:
+    """The zone asked for with ?tz=, or ``default`` and a message saying why not."""
+    asked = request.args.get("tz", "").strip()
+    if not asked:
+        return default, None
+    try:
+        get_zone(asked)
+    except InvalidTime as error:
+        return default, f"{error}. Times are shown in {default}."
+    return asked, None
+
+
+def _calendar_links(item: services.AgendaItem) -> dict[str, str]:
+    session = item.invitation.session
+    occurrence = item.occurrence
+    meeting = session.meeting
+    join = meeting.join_url if meeting and meeting.join_url else ""
+    details = f"{session.event.title}\n\nJoin: {join}" if join else session.event.title
+    series = bool(session.rrule) and not occurrence.moved
+    return {
+        "google": google_calendar_url(
+            title=session.title,
+            start=session.start if series else occurrence.start,
+            end=session.end if series else occurrence.end,
+            details=details,
+            location=join,
+            rrule=session.rrule if series else None,
+            timezone=session.timezone,
+        ),
+        "outlook": outlook_calendar_url(
+            title=session.title,
+            start=occurrence.start,
+            end=occurrence.end,
+            details=details,
+            location=join,
+        ),
+        "download": calendars.session_file_url(session),
+    }
+
+
+@bp.get("/p/<token>")
+def agenda(token: str):
+    person = calendars.person_for_agenda(token)
+    if person is None:
+        abort(404)
+    zone, zone_problem = _zone_choice(person.timezone)
+    if zone_problem:
+        flash(zone_problem, "error")
+    items = services.agenda_for(person, after=now_utc())
+    suggested = sorted(
+        {person.timezone, "UTC"}
+        | {i.invitation.session.event.timezone for i in items}
+        | {i.invitation.session.timezone for i in items}
+    )
+    return render_template(
+        "participant/agenda.html",
+        person=person,
+        zone=zone,
+        suggested_zones=suggested,
+        all_zones=usable_zone_names(),
+        items=items,
+        links={id(item): _calendar_links(item) for item in items},
+        rsvp_tokens={i.invitation.id: calendars.rsvp_token(i.invitation) for i in items},
+        feed_url=calendars.feed_url(person),
+        subscribe_url=calendars.subscribe_url(person),
+        rsvp_words=RSVP_WORDS,
+        answer_labels=ANSWER_LABELS,
+        token=token,
+    )
+
+
+def _invitation(token: str) -> Invitation:
+    invitation = calendars.invitation_for_rsvp(token)
+    if invitation is None:
+        abort(404)
+    return invitation
+
+
+# The RSVP answer needs no CSRF token: the link's own secret is what authorises it, and a
+# participant who follows it from their mailbox has no session cookie with us anyway.
+@csrf.exempt
+@bp.route("/rsvp/<token>", methods=["GET", "POST"])
+def rsvp(token: str):
+    """GET shows the question (never answers it: mail scanners open links); POST answers."""
+    invitation = _invitation(token)
+    session = invitation.session
+    if request.method == "POST":
+        answer = request.form.get("answer", "")
+        try:
+            services.answer_invitation(invitation, answer)
+        except ForumError as error:
+            db.session.rollback()
+            flash(error.message, "error")
+            return redirect(url_for("web.rsvp", token=token)), 303
+        db.session.commit()
+        flash(f"Thank you: your answer ({ANSWER_LABELS[answer].lower()}) is recorded.", "ok")
+        back = request.form.get("back", "")
+        if back == "agenda":
+            return redirect(
+                url_for("web.agenda", token=calendars.agenda_token(invitation.person))
+            ), 303
+        return redirect(url_for("web.rsvp", token=token)), 303
+    proposed = request.args.get("answer")
+    person = invitation.person
+    zone, _ = _zone_choice(person.timezone)
+    return render_template(
+        "participant/rsvp.html",
+        invitation=invitation,
+        session=session,
+        person=person,
+        zone=zone,
+        proposed=proposed if proposed in ANSWER_LABELS else None,
+        answer_labels=ANSWER_LABELS,
+        rsvp_words=RSVP_WORDS,
+        agenda_url=url_for("web.agenda", token=calendars.agenda_token(person)),
+    )
