@@ -16,8 +16,12 @@ from forum.core.errors import ForumError
 from forum.events import planning
 from forum.events.models import Event
 from forum.extensions import db
+from forum.notifications import dispatch
+from forum.notifications.senders import SendError
 
-forum_cli = AppGroup("forum", help="Manage organisers, API tokens and demo data.")
+forum_cli = AppGroup(
+    "forum", help="Manage organisers, API tokens and demo data; send pending emails."
+)
 
 
 def init_app(app: Flask) -> None:
@@ -253,3 +257,24 @@ def find_slots(
         for name, country, local_start, local_end, weekday, category in rows:
             span = _local_span(local_start, local_end, weekday)
             click.echo(f"    {name:<{width}}  {country}  {span:<30}  {category}")
+
+
+@forum_cli.command("send-pending")
+@click.option("--limit", default=1000, show_default=True, help="At most this many emails.")
+def send_pending(limit: int) -> None:
+    """Send the invite emails not sent yet (the job queue was down, or the mail server)."""
+    sent = failed = skipped = 0
+    for message_id in dispatch.pending_message_ids(limit=limit):
+        try:
+            status = dispatch.send_message(message_id)
+        except SendError as error:
+            failed += 1
+            click.echo(f"email {message_id}: {error}", err=True)
+            continue
+        if status == "sent":
+            sent += 1
+        else:
+            skipped += 1
+    click.echo(f"{sent} sent, {failed} failed, {skipped} skipped (superseded or taken)")
+    if failed:
+        raise SystemExit(1)

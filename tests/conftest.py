@@ -25,6 +25,7 @@ from forum import create_app
 from forum.accounts.services import create_organiser
 from forum.accounts.services import issue_token
 from forum.extensions import db
+from tests.smtp_server import SmtpServer
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get(
@@ -233,3 +234,38 @@ def csrf_token(html: str) -> str:
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
     assert match, "the form carries no CSRF token"
     return match.group(1)
+
+
+# --- a real SMTP server on loopback ----------------------------------------------------
+
+
+def _require_smtp_tools() -> None:
+    try:
+        import aiosmtpd  # noqa: F401
+        import cryptography  # noqa: F401
+    except ImportError as exc:
+        missing_service(f"{exc.name} (pip install -r requirements-dev.txt)")
+
+
+@pytest.fixture
+def smtp_server(tmp_path) -> Iterator[SmtpServer]:
+    """A plain SMTP server on loopback; ``server.received`` lists what it got."""
+    _require_smtp_tools()
+    with SmtpServer(folder=tmp_path) as server:
+        yield server
+
+
+@pytest.fixture
+def make_smtp_server(tmp_path):
+    """Factory: an SMTP server with TLS, AUTH or refused recipients, stopped after the test."""
+    _require_smtp_tools()
+    servers: list[SmtpServer] = []
+
+    def make(**options: Any) -> SmtpServer:
+        server = SmtpServer(folder=tmp_path, **options).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()

@@ -107,7 +107,8 @@ class SmtpServer:
 
         class _FreePortController(Controller):
             # Bound to port 0, the system picks a free port; read it back before the
-            # controller connects to its own server to check that it runs.
+            # controller connects to its own server to check that it runs. A server started
+            # again after stop() keeps its port, as a mail server coming back would.
             def _trigger_server(self) -> None:
                 self.port = self.server.sockets[0].getsockname()[1]
                 super()._trigger_server()
@@ -127,7 +128,7 @@ class SmtpServer:
             # warns against requiring AUTH without TLS.
             kwargs["auth_require_tls"] = kwargs["auth_required"] = self.tls == "starttls"
         self._controller = _FreePortController(
-            self._handler, hostname=self.host, port=0, ready_timeout=5.0, **kwargs
+            self._handler, hostname=self.host, port=self.port, ready_timeout=5.0, **kwargs
         )
         self._controller.start()
         self.port = self._controller.port

@@ -410,3 +410,35 @@ def test_the_writer_gives_the_bytes_icalendar_gives(summary, description, name, 
     # icalendar reads a typed "\N" as a line break, as RFC 5545 section 3.3.11 allows.
     expected = description.replace("\\N", "\n").replace("\r\n", "\n").replace("\r", "\n")
     assert str(parsed["DESCRIPTION"]) == expected
+
+
+SYDNEY_WEEKLY = [
+    "2020-03-22T22:00:00Z",  # Monday 09:00 AEDT (+11)
+    "2020-03-29T22:00:00Z",
+    "2020-04-05T23:00:00Z",  # AEST (+10) from 5 April
+    "2020-04-12T23:00:00Z",
+]
+
+
+def test_a_sydney_series_read_across_the_date_line(app, api, client):
+    sydney = make_institution(api, "University of Sydney", "AU", "Australia/Sydney")
+    kiribati = make_institution(api, "University of the South Pacific", "KI", "Pacific/Kiritimati")
+    chair = make_person(api, "Emma Jones", "e.jones@sydney.example.org", sydney["id"])
+    guest = make_person(api, "Teiti Tabai", "t.tabai@usp.example.org", kiribati["id"])
+    event = make_event(api, title="Pacific network", timezone="Australia/Sydney")
+    make_session(
+        api,
+        event["id"],
+        title="Network call",
+        local_start="2020-03-23T09:00:00",
+        timezone="Australia/Sydney",
+        rrule="FREQ=WEEKLY;BYDAY=MO;COUNT=4",
+        invitees=[invitee(chair, "chair"), invitee(guest)],
+    )
+    [mail] = emails_to(app, "t.tabai@usp.example.org")
+    [part, _] = check_email(mail, method="REQUEST", expect_utc=SYDNEY_WEEKLY)
+    description = str(icalendar.Calendar.from_ical(part).walk("VEVENT")[0]["DESCRIPTION"])
+    # Kiritimati (UTC+14) reads Monday 12:00 while Sydney is on summer time, then 13:00.
+    assert "Mon 23 Mar 2020 12:00–13:00 (Pacific/Kiritimati)" in description
+    assert "from Mon 06 Apr 2020 it is 13:00 in Pacific/Kiritimati" in description
+    check_calendar(feed_of(app, client, guest["id"]), method=None, expect_utc=SYDNEY_WEEKLY)

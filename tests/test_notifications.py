@@ -7,7 +7,6 @@ import os
 import re
 import socket
 import threading
-from collections.abc import Iterator
 from email.message import EmailMessage
 from email.policy import default
 from typing import Any
@@ -27,7 +26,6 @@ from forum.notifications.senders import SendError
 from forum.notifications.senders import SmtpSender
 from forum.notifications.senders import sender_from_config
 from tests.conftest import csrf_token
-from tests.conftest import missing_service
 from tests.smtp_server import PASSWORD
 from tests.smtp_server import USERNAME
 from tests.smtp_server import SmtpServer
@@ -37,38 +35,6 @@ CHINESE_SUBJECT = "邀请：中英大学视频会议（第一次）"
 CHINESE_RECIPIENT = "张三 <zhang.san@example.edu.cn>"
 ORGANISER_PASSWORD = "secret-password"  # what make_organiser sets
 SUMMARY = "中英大学视频会议：气候研究合作的第一次会议，讨论数据共享与联合项目的安排"
-
-
-def _require_smtp_tools() -> None:
-    try:
-        import aiosmtpd  # noqa: F401
-        import cryptography  # noqa: F401
-    except ImportError as exc:
-        missing_service(f"{exc.name} (pip install -r requirements-dev.txt)")
-
-
-@pytest.fixture
-def smtp_server(tmp_path) -> Iterator[SmtpServer]:
-    """A plain SMTP server on loopback; ``server.received`` lists what it got."""
-    _require_smtp_tools()
-    with SmtpServer(folder=tmp_path) as server:
-        yield server
-
-
-@pytest.fixture
-def make_smtp_server(tmp_path):
-    """Factory: an SMTP server with TLS, AUTH or refused recipients, stopped after the test."""
-    _require_smtp_tools()
-    servers: list[SmtpServer] = []
-
-    def make(**options: Any) -> SmtpServer:
-        server = SmtpServer(folder=tmp_path, **options).start()
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.stop()
 
 
 def fold(line: str) -> bytes:
