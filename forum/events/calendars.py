@@ -420,6 +420,19 @@ def _latest(*instants: dt.datetime | None) -> dt.datetime:
     return max(known, default=dt.datetime(2020, 1, 1, tzinfo=UTC))
 
 
+def _calendar_sessions(query: sa.Select) -> list[EventSession]:
+    """The sessions of ``query`` in date order, with all a calendar entry reads, loaded at once."""
+    return list(
+        db.session.scalars(
+            query.order_by(EventSession.start, EventSession.id).options(
+                selectinload(EventSession.overrides),
+                selectinload(EventSession.meeting),
+                selectinload(EventSession.event).selectinload(Event.owner),
+            )
+        )
+    )
+
+
 def person_feed(person: Person) -> BuiltCalendar:
     """Every session the person is invited to, for subscription (no METHOD, nobody listed).
 
@@ -438,17 +451,11 @@ def person_feed(person: Person) -> BuiltCalendar:
     stamp = (person.revision, person.link_version, *row[:5], *(str(x) for x in row[5:]))
 
     def build() -> tuple[bytes, dt.datetime]:
-        sessions = db.session.scalars(
+        sessions = _calendar_sessions(
             sa.select(EventSession)
             .join(Invitation, Invitation.session_id == EventSession.id)
             .where(Invitation.person_id == person.id)
-            .order_by(EventSession.start, EventSession.id)
-            .options(
-                selectinload(EventSession.overrides),
-                selectinload(EventSession.meeting),
-                selectinload(EventSession.event).selectinload(Event.owner),
-            )
-        ).all()
+        )
         agenda = agenda_url(person)
         entries = [session_entry(s, viewer_zone=person.timezone, agenda=agenda) for s in sessions]
         modified = _latest(person.updated_at, *row[5:])
@@ -482,12 +489,9 @@ def event_calendar(event: Event) -> BuiltCalendar:
     stamp = (event.revision, event.owner_id, *row[:4], *(str(x) for x in row[4:]))
 
     def build() -> tuple[bytes, dt.datetime]:
-        sessions = db.session.scalars(
-            sa.select(EventSession)
-            .where(EventSession.event_id == event.id)
-            .order_by(EventSession.start, EventSession.id)
-            .options(selectinload(EventSession.overrides), selectinload(EventSession.meeting))
-        ).all()
+        sessions = _calendar_sessions(
+            sa.select(EventSession).where(EventSession.event_id == event.id)
+        )
         entries = [session_entry(s, viewer_zone=event.timezone) for s in sessions]
         modified = _latest(event.updated_at, *row[4:])
         body = ical.calendar_file(

@@ -46,14 +46,8 @@ def session_occurrences(
     # A moved occurrence can land in the window from outside it: widen the rule's window.
     slack = max((abs(o.start - o.recurrence_id) for o in overrides.values()), default=ZERO)
     produced = 0
-    for original_start, original_end in occurrences(
-        start=session.start,
-        end=session.end,
-        timezone=session.timezone,
-        rrule=session.rrule,
-        exdates=session.exdates,
-        after=None if after is None else after - slack,
-        limit=MAX_OCCURRENCES,
+    for original_start, original_end in _rule_dates(
+        session, after=None if after is None else after - slack
     ):
         if before is not None and original_start >= before + slack:
             return
@@ -82,21 +76,28 @@ def series_end(session: EventSession) -> dt.datetime | None:
 
 def find_occurrence(session: EventSession, recurrence_id: dt.datetime) -> Occurrence | None:
     """The occurrence whose original start is ``recurrence_id``, cancelled ones included."""
-    for original_start, original_end in occurrences(
-        start=session.start,
-        end=session.end,
-        timezone=session.timezone,
-        rrule=session.rrule,
-        exdates=session.exdates,
-        after=recurrence_id,
-        limit=MAX_OCCURRENCES,
-    ):
+    for original_start, original_end in _rule_dates(session, after=recurrence_id):
         if original_start > recurrence_id:
             return None
         if original_start == recurrence_id:
             overrides = {o.recurrence_id: o for o in session.overrides}
             return _occurrence(session, original_start, original_end, overrides)
     return None
+
+
+def _rule_dates(
+    session: EventSession, *, after: dt.datetime | None
+) -> Iterator[tuple[dt.datetime, dt.datetime]]:
+    """The dates the session's rule gives (EXDATEs removed), before overrides."""
+    return occurrences(
+        start=session.start,
+        end=session.end,
+        timezone=session.timezone,
+        rrule=session.rrule,
+        exdates=session.exdates,
+        after=after,
+        limit=MAX_OCCURRENCES,
+    )
 
 
 def _occurrence(

@@ -32,6 +32,14 @@ RSVP_WORDS = {
 }
 
 
+def _usable_zone(name: str) -> bool:
+    try:
+        get_zone(name)
+    except InvalidTime:
+        return False
+    return True
+
+
 def _zone_choice(default: str) -> tuple[str, str | None]:
     """The zone asked for with ?tz=, or ``default`` and a message saying why not."""
     asked = request.args.get("tz", "").strip()
@@ -99,6 +107,7 @@ def agenda(token: str):
         subscribe_url=calendars.subscribe_url(person),
         rsvp_words=RSVP_WORDS,
         answer_labels=ANSWER_LABELS,
+        time_lines=calendars.time_lines,
         token=token,
     )
 
@@ -130,9 +139,12 @@ def rsvp(token: str):
         flash(f"Thank you: your answer ({ANSWER_LABELS[answer].lower()}) is recorded.", "ok")
         back = request.form.get("back", "")
         if back == "agenda":
-            return redirect(
-                url_for("web.agenda", token=calendars.agenda_token(invitation.person))
-            ), 303
+            # Back to the agenda as it was shown: in the zone the participant had chosen.
+            agenda_args = {"token": calendars.agenda_token(invitation.person)}
+            zone = request.form.get("tz", "").strip()
+            if zone and zone != invitation.person.timezone and _usable_zone(zone):
+                agenda_args["tz"] = zone
+            return redirect(url_for("web.agenda", **agenda_args)), 303
         return redirect(url_for("web.rsvp", token=token)), 303
     proposed = request.args.get("answer")
     person = invitation.person
@@ -146,5 +158,6 @@ def rsvp(token: str):
         proposed=proposed if proposed in ANSWER_LABELS else None,
         answer_labels=ANSWER_LABELS,
         rsvp_words=RSVP_WORDS,
+        time_lines=calendars.time_lines,
         agenda_url=url_for("web.agenda", token=calendars.agenda_token(person)),
     )
