@@ -391,6 +391,18 @@ def test_a_fixed_date_in_detroit_summer_time_and_in_beijing(app, api, client, wo
     assert session["title"] == page.root.find("h1").text()
 
 
+def test_the_rsvp_page_of_a_running_series_shows_its_next_meeting(app, api, client, world):
+    first = day_at(-14)
+    book(api, world, "Weekly call", first, "li", rrule="FREQ=WEEKLY;COUNT=6")
+    link = local(app, rsvp_links(app, "li.wei@pku.example.org")["Accept"]).split("?")[0]
+    page = Page(client.get(link, query_string={"tz": "UTC"}))
+    coming = first + dt.timedelta(days=14)
+    if coming + dt.timedelta(hours=1) <= now_utc():
+        coming += dt.timedelta(days=7)
+    assert when_lines(page.root)[0] == shown(coming, "UTC")
+    assert "next meeting" in page.root.find("p", "when").text()
+
+
 @pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Pacific/Auckland"])
 def test_a_zone_across_the_date_line_shows_the_next_day(app, api, client, world, zone):
     start = day_at(8)
@@ -718,3 +730,9 @@ def test_participant_pages_offer_no_organiser_login(app, api, client, world):
         nav = page.root.find("nav")
         assert "Log in" not in nav.text()
         assert not [a for a in page.root.find_all("a") if a.attrs["href"].endswith("/login")]
+
+
+def test_a_wrong_participant_link_offers_no_organiser_login(client):
+    response = client.get("/p/1-0.not-a-real-signature")
+    assert response.status_code == 404
+    assert "Log in" not in response.get_data(as_text=True)

@@ -19,6 +19,7 @@ from forum.db import now_utc
 from forum.events import calendars
 from forum.events import services
 from forum.events.models import Invitation
+from forum.events.occurrences import session_occurrences
 from forum.extensions import csrf
 from forum.extensions import db
 from forum.web import bp
@@ -149,10 +150,15 @@ def rsvp(token: str):
     proposed = request.args.get("answer")
     person = invitation.person
     zone, _ = _zone_choice(person.timezone)
+    # A series shows its next meeting (its first while none has taken place).
+    coming = next(iter(session_occurrences(session, after=now_utc(), limit=1)), None)
     return render_template(
         "participant/rsvp.html",
         invitation=invitation,
         session=session,
+        meeting_start=coming.start if coming else session.start,
+        meeting_end=coming.end if coming else session.end,
+        next_meeting=coming is not None and coming.start != session.start,
         person=person,
         zone=zone,
         proposed=proposed if proposed in ANSWER_LABELS else None,
