@@ -50,7 +50,7 @@ test-postgresql: install icalcheck
 	FORUM_TEST_DB=postgresql $(BIN)/python -m pytest
 
 bench: install
-	$(BIN)/python -m benchmarks.bench_slots
+	$(BIN)/python -m benchmarks.bench_slots && $(BIN)/python -m benchmarks.bench_feed
 
 lint: install
 	$(BIN)/ruff check .

@@ -28,7 +28,6 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from sqlalchemy.orm import selectinload
 
 from forum import create_app
 from forum.accounts.services import create_organiser
@@ -38,7 +37,6 @@ from forum.directory.models import Person
 from forum.directory.services import create_person
 from forum.events import calendars
 from forum.events import services
-from forum.events.models import Event
 from forum.events.models import EventSession
 from forum.events.models import Invitation
 from forum.events.occurrences import session_occurrences
@@ -57,7 +55,12 @@ EVENTS = [
         "Asia/Shanghai",
         "Presidents and rectors on the future of research universities. " * 6,
     ),
-    ("Sino-European Rectors' Dialogue", "bilateral", "Europe/Brussels", "Université, 北京大学, Ørsted."),
+    (
+        "Sino-European Rectors' Dialogue",
+        "bilateral",
+        "Europe/Brussels",
+        "Université, 北京大学, Ørsted.",
+    ),
     ("Pacific Research Council", "series", "Australia/Sydney", ""),
     (
         "Doctoral Training Network",
@@ -187,19 +190,11 @@ def median_ms(timings: list[float]) -> float:
 
 
 def load_sessions(person: Person) -> list[EventSession]:
-    """The person's sessions as ``person_feed`` loads them."""
-    return list(
-        db.session.scalars(
-            sa.select(EventSession)
-            .join(Invitation, Invitation.session_id == EventSession.id)
-            .where(Invitation.person_id == person.id)
-            .order_by(EventSession.start, EventSession.id)
-            .options(
-                selectinload(EventSession.overrides),
-                selectinload(EventSession.meeting),
-                selectinload(EventSession.event).selectinload(Event.owner),
-            )
-        ).all()
+    """The person's sessions, loaded as ``person_feed`` loads them."""
+    return calendars._calendar_sessions(
+        sa.select(EventSession)
+        .join(Invitation, Invitation.session_id == EventSession.id)
+        .where(Invitation.person_id == person.id)
     )
 
 
@@ -227,9 +222,7 @@ class FeedBuilds:
         components = []
         for entry in entries:
             components.extend(
-                ical.session_components(
-                    entry, stamp=self.stamp, scheduling=False, organizer=False
-                )
+                ical.session_components(entry, stamp=self.stamp, scheduling=False, organizer=False)
             )
         return ical._calendar(components, entries, method=None, **self.options)
 

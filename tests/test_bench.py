@@ -1,4 +1,4 @@
-"""The slot-search benchmark runs end to end on its quick input and agrees with the reference."""
+"""The benchmarks run end to end on their quick inputs, and agree with their baselines."""
 
 from __future__ import annotations
 
@@ -31,3 +31,33 @@ def test_quick_slot_benchmark_runs_and_agrees_with_the_reference():
     assert "same slots from both: yes" in lines
     assert any(line.startswith("speed-up (reference median / engine median): ") for line in lines)
     assert sum(line.startswith("target ") for line in lines) == 2
+
+
+@pytest.mark.slow
+def test_quick_feed_benchmark_runs_and_matches_icalendar():
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_feed", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Personal feed: 60 sessions")
+    for label in (
+        "first build (full request)",
+        "unchanged feed (full request)",
+        "304 for a matching ETag",
+        "first build: ours (calendar_file)",
+        "first build: icalendar alone",
+    ):
+        line = next(line for line in lines if line.startswith(label))
+        assert "median" in line and "p90" in line and "min" in line
+    assert "same bytes from both: yes" in lines
+    assert "same bytes as the route serves: yes" in lines
+    assert "rebuilt while unchanged: 0" in lines
+    assert any(line.startswith("first build: ours / icalendar alone (medians): ") for line in lines)
+    assert sum(line.startswith("target ") for line in lines) == 3

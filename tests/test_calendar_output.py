@@ -442,3 +442,17 @@ def test_a_sydney_series_read_across_the_date_line(app, api, client):
     assert "Mon 23 Mar 2020 12:00–13:00 (Pacific/Kiritimati)" in description
     assert "from Mon 06 Apr 2020 it is 13:00 in Pacific/Kiritimati" in description
     check_calendar(feed_of(app, client, guest["id"]), method=None, expect_utc=SYDNEY_WEEKLY)
+
+
+folded_text = st.text(
+    st.sampled_from(["a", " ", "\\", "^", ",", ";", "é", "北", "𝄞", "\n", '"']), max_size=600
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=folded_text)
+def test_long_lines_fold_exactly_as_icalendar_folds_them(value):
+    event = icalendar.Event()
+    event.add("description", value)
+    event.add("summary", value.replace("\n", " ") or "x")
+    assert to_bytes(event) == event.to_ical()

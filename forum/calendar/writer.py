@@ -17,33 +17,28 @@ from icalendar.prop import vText
 _LIMIT = 75
 
 
-def _fold(line: str) -> str:
-    if len(line) < _LIMIT // 4 or len(line.encode("utf-8")) < _LIMIT:
+def _fold(line: bytes) -> bytes:
+    """Fold a content line as icalendar does, working on its UTF-8 bytes."""
+    size = len(line)
+    if size < _LIMIT:
         return line
-    parts: list[str] = []
-    current: list[str] = []
-    count = 0
-    for char in line:
-        size = 1 if char < "\x80" else len(char.encode("utf-8"))
-        if current and count + size >= _LIMIT:
-            if len(current) > 1 and current[-1] in "\\^":
-                carried = current.pop()
-                parts.append("".join(current))
-                current = [carried]
-                count = len(carried.encode("utf-8"))
-            else:
-                parts.append("".join(current))
-                current = []
-                count = 0
-        current.append(char)
-        count += size
-    if current:
-        parts.append("".join(current))
-    return "\r\n ".join(parts)
+    parts: list[bytes] = []
+    start = 0
+    # Each piece holds at most 74 octets: with the leading space of the next line, 75.
+    while size - start > _LIMIT - 1:
+        end = start + _LIMIT - 1
+        while line[end] & 0xC0 == 0x80:  # never inside a multi-octet character
+            end -= 1
+        if line[end - 1] in b"\\^" and end - 1 > start:
+            end -= 1
+        parts.append(line[start:end])
+        start = end
+    parts.append(line[start:])
+    return b"\r\n ".join(parts)
 
 
-def _lines(component: Component, out: list[str]) -> None:
-    out.append(f"BEGIN:{component.name}")
+def _lines(component: Component, out: list[bytes]) -> None:
+    out.append(f"BEGIN:{component.name}".encode())
     for name in component.sorted_keys():
         values = component[name]
         for value in values if isinstance(values, list) else (values,):
@@ -54,15 +49,15 @@ def _lines(component: Component, out: list[str]) -> None:
             # Some parameters are left out when encoded (TZID=UTC), so check the result.
             encoded_params = params.to_ical().decode("utf-8") if params else ""
             head = f"{name};{encoded_params}" if encoded_params else name
-            out.append(_fold(f"{head}:{encoded}"))
+            out.append(_fold(f"{head}:{encoded}".encode()))
     for sub in component.subcomponents:
         _lines(sub, out)
-    out.append(f"END:{component.name}")
+    out.append(f"END:{component.name}".encode())
 
 
 def to_bytes(component: Component) -> bytes:
     """The component as iCalendar bytes: UTF-8, CRLF line ends, folded at 75 octets."""
-    out: list[str] = []
+    out: list[bytes] = []
     _lines(component, out)
-    out.append("")
-    return "\r\n".join(out).encode("utf-8")
+    out.append(b"")
+    return b"\r\n".join(out)

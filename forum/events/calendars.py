@@ -8,6 +8,7 @@ cached per process and rebuilt only when a revision they depend on has moved.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import threading
 from collections import OrderedDict
@@ -255,8 +256,12 @@ def describe(
 
 
 def _sent_by() -> str | None:
-    address = parseaddr(current_app.config.get("MAIL_FROM", ""))[1]
-    return address or None
+    return _address_of(current_app.config.get("MAIL_FROM", ""))
+
+
+@functools.lru_cache(maxsize=8)
+def _address_of(mail_from: str) -> str | None:
+    return parseaddr(mail_from)[1] or None
 
 
 def session_entry(
