@@ -11,19 +11,23 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.slow
-def test_quick_slot_benchmark_runs_and_agrees_with_the_reference():
+def quick_run(module: str) -> list[str]:
+    """Run a benchmark on its quick input; it must exit 0. Its output's lines."""
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_slots", "--quick"],
+        [sys.executable, "-m", module, "--quick"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=600,
         check=False,
     )
-
     assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.splitlines()
+    return result.stdout.splitlines()
+
+
+@pytest.mark.slow
+def test_quick_slot_benchmark_runs_and_agrees_with_the_reference():
+    lines = quick_run("benchmarks.bench_slots")
     assert lines[0].startswith("Slot search: 200 participants in 18 zones, 7 days")
     for label in ("engine find_slots", "engine + placements of 10", "reference find_slots"):
         line = next(line for line in lines if line.startswith(label))
@@ -35,17 +39,7 @@ def test_quick_slot_benchmark_runs_and_agrees_with_the_reference():
 
 @pytest.mark.slow
 def test_quick_feed_benchmark_runs_and_matches_icalendar():
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_feed", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-
-    assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.splitlines()
+    lines = quick_run("benchmarks.bench_feed")
     assert lines[0].startswith("Personal feed: 60 sessions")
     for label in (
         "first build (full request)",

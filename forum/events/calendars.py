@@ -438,6 +438,29 @@ def _calendar_sessions(query: sa.Select) -> list[EventSession]:
     )
 
 
+def _cached_calendar(
+    key: tuple,
+    stamp: tuple,
+    sessions: sa.Select,
+    *,
+    viewer_zone: str,
+    modified: dt.datetime,
+    agenda: str | None = None,
+    **options: str,
+) -> BuiltCalendar:
+    """The calendar of ``sessions`` from the cache, built again only if ``stamp`` moved."""
+
+    def build() -> tuple[bytes, dt.datetime]:
+        entries = [
+            session_entry(s, viewer_zone=viewer_zone, agenda=agenda)
+            for s in _calendar_sessions(sessions)
+        ]
+        body = ical.calendar_file(entries, stamp=modified, refresh=FEED_REFRESH, **options)
+        return body, modified
+
+    return cache.get(key, stamp, build)
+
+
 def person_feed(person: Person) -> BuiltCalendar:
     """Every session the person is invited to, for subscription (no METHOD, nobody listed).
 
@@ -455,25 +478,18 @@ def person_feed(person: Person) -> BuiltCalendar:
     ).one()
     stamp = (person.revision, person.link_version, *row[:5], *(str(x) for x in row[5:]))
 
-    def build() -> tuple[bytes, dt.datetime]:
-        sessions = _calendar_sessions(
-            sa.select(EventSession)
-            .join(Invitation, Invitation.session_id == EventSession.id)
-            .where(Invitation.person_id == person.id)
-        )
-        agenda = agenda_url(person)
-        entries = [session_entry(s, viewer_zone=person.timezone, agenda=agenda) for s in sessions]
-        modified = _latest(person.updated_at, *row[5:])
-        body = ical.calendar_file(
-            entries,
-            stamp=modified,
-            name=f"forum: {person.name}",
-            description="Sessions you are invited to",
-            refresh=FEED_REFRESH,
-        )
-        return body, modified
-
-    return cache.get(("feed", person.id), stamp, build)
+    return _cached_calendar(
+        ("feed", person.id),
+        stamp,
+        sa.select(EventSession)
+        .join(Invitation, Invitation.session_id == EventSession.id)
+        .where(Invitation.person_id == person.id),
+        viewer_zone=person.timezone,
+        agenda=agenda_url(person),
+        modified=_latest(person.updated_at, *row[5:]),
+        name=f"forum: {person.name}",
+        description="Sessions you are invited to",
+    )
 
 
 def event_calendar(event: Event) -> BuiltCalendar:
@@ -493,19 +509,12 @@ def event_calendar(event: Event) -> BuiltCalendar:
     ).one()
     stamp = (event.revision, event.owner_id, *row[:4], *(str(x) for x in row[4:]))
 
-    def build() -> tuple[bytes, dt.datetime]:
-        sessions = _calendar_sessions(
-            sa.select(EventSession).where(EventSession.event_id == event.id)
-        )
-        entries = [session_entry(s, viewer_zone=event.timezone) for s in sessions]
-        modified = _latest(event.updated_at, *row[4:])
-        body = ical.calendar_file(
-            entries,
-            stamp=modified,
-            method="PUBLISH",
-            name=event.title,
-            refresh=FEED_REFRESH,
-        )
-        return body, modified
-
-    return cache.get(("event", event.id), stamp, build)
+    return _cached_calendar(
+        ("event", event.id),
+        stamp,
+        sa.select(EventSession).where(EventSession.event_id == event.id),
+        viewer_zone=event.timezone,
+        modified=_latest(event.updated_at, *row[4:]),
+        method="PUBLISH",
+        name=event.title,
+    )
