@@ -456,3 +456,28 @@ def test_long_lines_fold_exactly_as_icalendar_folds_them(value):
     event.add("description", value)
     event.add("summary", value.replace("\n", " ") or "x")
     assert to_bytes(event) == event.to_ical()
+
+
+def test_an_answer_shows_as_partstat_in_the_next_invite(app, api, world, client):
+    series = detroit_series(api, world)
+    with app.app_context():
+        invitation = next(
+            i
+            for i in db.session.get(EventSession, series["id"]).invitations
+            if i.person_id == world["li"]["id"]
+        )
+        link = calendars.rsvp_url(invitation).removeprefix(app.config["FORUM_BASE_URL"])
+    assert client.post(link, data={"answer": "tentative"}).status_code == 303
+    sent(app).clear()
+    api.patch(f"{SESSIONS}/{series['id']}", json={"title": "Weekly case review (2020)"})
+    [mail] = emails_to(app, "li.wei@pku.example.org")
+    [part, _] = check_email(mail, method="REQUEST", expect_utc=DETROIT_WEEKLY)
+    attendee = icalendar.Calendar.from_ical(part).walk("VEVENT")[0]["ATTENDEE"]
+    assert attendee.params["PARTSTAT"] == "TENTATIVE"
+    # A new time asks again: the answer was for the old one.
+    sent(app).clear()
+    api.patch(f"{SESSIONS}/{series['id']}", json={"duration_minutes": 90})
+    [mail] = emails_to(app, "li.wei@pku.example.org")
+    [part, _] = check_email(mail, method="REQUEST", expect_utc=DETROIT_WEEKLY)
+    attendee = icalendar.Calendar.from_ical(part).walk("VEVENT")[0]["ATTENDEE"]
+    assert attendee.params["PARTSTAT"] == "NEEDS-ACTION"
