@@ -29,6 +29,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
+from benchmarks import report
 from forum import create_app
 from forum.accounts.services import create_organiser
 from forum.calendar import ical
@@ -177,12 +178,7 @@ def timed(run: Callable[[], Any], runs: int, before: Callable[[], None] | None =
 
 
 def describe(label: str, timings: list[float]) -> str:
-    ms = sorted(t * 1000 for t in timings)
-    p90 = statistics.quantiles(ms, n=10, method="inclusive")[-1] if len(ms) > 1 else ms[0]
-    return (
-        f"{label:<36} median {statistics.median(ms):9.2f} ms   p90 {p90:9.2f} ms   "
-        f"min {ms[0]:9.2f} ms   ({len(ms)} runs)"
-    )
+    return report.describe(label, timings, width=36, decimals=2)
 
 
 def median_ms(timings: list[float]) -> float:
@@ -366,15 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{ours:.1f} ms against {alone:.1f} ms",
         ),
     ]
-    failed = False
-    for name, met, figure in checks:
-        if args.quick:
-            # The targets are set for 500 sessions; a small feed only shows it all runs.
-            print(f"target {name}: not judged on the quick input ({figure})")
-        else:
-            print(f"target {name}: {'met' if met else 'MISSED'} ({figure})")
-            failed = failed or not met
-    return 1 if failed else 0
+    return report.judge(checks, quick=args.quick)
 
 
 if __name__ == "__main__":

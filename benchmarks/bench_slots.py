@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from benchmarks import inputs
+from benchmarks import report
 from forum.scheduling import engine
 from forum.scheduling import reference
 
@@ -48,12 +49,7 @@ def measure(run: Callable[[], Any], runs: int) -> tuple[list[float], Any]:
 
 
 def describe(label: str, timings: list[float]) -> str:
-    ms = sorted(t * 1000 for t in timings)
-    p90 = statistics.quantiles(ms, n=10, method="inclusive")[-1] if len(ms) > 1 else ms[0]
-    return (
-        f"{label:<32} median {statistics.median(ms):9.1f} ms   p90 {p90:9.1f} ms   "
-        f"min {ms[0]:9.1f} ms   ({len(ms)} runs)"
-    )
+    return report.describe(label, timings, width=32, decimals=1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,15 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{speed_up:.0f}x",
         ),
     ]
-    failed = False
-    for name, met, figure in checks:
-        if args.quick:
-            # The targets are set for the full input; a small one only shows it all runs.
-            print(f"target {name}: not judged on the quick input ({figure})")
-        else:
-            print(f"target {name}: {'met' if met else 'MISSED'} ({figure})")
-            failed = failed or not met
-    return 1 if failed else 0
+    return report.judge(checks, quick=args.quick)
 
 
 if __name__ == "__main__":
