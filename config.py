@@ -91,6 +91,19 @@ def check_broker_url(name: str, value: str) -> str:
     return value
 
 
+def check_encryption_key(name: str, value: str) -> str:
+    """Return ``value`` if empty or a Fernet key, else raise ConfigError naming the setting."""
+    from forum.core.crypto import check_key
+
+    try:
+        return check_key(value)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a Fernet key (32 url-safe base64 bytes), e.g. from "
+            "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key())'"
+        ) from None
+
+
 def check_base_url(name: str, value: str) -> str:
     """Return the public base URL ``value`` without its trailing slash, or raise ConfigError."""
     value = value.strip().rstrip("/")
@@ -242,6 +255,11 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "FORUM_FETCH_TIMEOUT_SECONDS": _seconds(environ, "FORUM_FETCH_TIMEOUT_SECONDS", 10.0),
         # Largest calendar forum reads from an ICS URL; a larger answer is refused.
         "FORUM_ICS_MAX_BYTES": _int(environ, "FORUM_ICS_MAX_BYTES", 2 * 1024 * 1024, minimum=1024),
+        # Key for secrets at rest (provider credentials): a Fernet key; empty derives one
+        # from SECRET_KEY.
+        "FORUM_ENCRYPTION_KEY": check_encryption_key(
+            "FORUM_ENCRYPTION_KEY", environ.get("FORUM_ENCRYPTION_KEY", "").strip()
+        ),
         # Where people reach this instance: links in emails and calendar files start here.
         "FORUM_BASE_URL": check_base_url(
             "FORUM_BASE_URL", environ.get("FORUM_BASE_URL", "http://127.0.0.1:5000")

@@ -14,6 +14,8 @@ from forum.events.models import Invitation
 from forum.events.models import SessionOverride
 from forum.events.models import VideoMeeting
 from forum.notifications.models import EmailMessage
+from forum.providers.models import HostUsage
+from forum.providers.models import ProviderAccount
 
 __all__ = [
     "ApiToken",
@@ -23,10 +25,12 @@ __all__ = [
     "Event",
     "EventParticipant",
     "EventSession",
+    "HostUsage",
     "Institution",
     "Invitation",
     "Organiser",
     "Person",
+    "ProviderAccount",
     "SessionOverride",
     "VideoMeeting",
 ]

@@ -48,6 +48,7 @@ ENDPOINTS = [
     ("DELETE", "/api/v1/sessions/<int:session_id>"),
     ("GET", "/api/v1/sessions/<int:session_id>/invitations"),
     ("GET", "/api/v1/sessions/<int:session_id>/occurrences"),
+    ("POST", "/api/v1/sessions/<int:session_id>/meeting/retry"),
     ("PATCH", "/api/v1/sessions/<int:session_id>/occurrences/<recurrence_id>"),
     ("DELETE", "/api/v1/sessions/<int:session_id>/occurrences/<recurrence_id>"),
     ("POST", "/api/v1/scheduling/search"),
@@ -59,6 +60,7 @@ PUBLIC = [("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/docs")]
 NOT_JSON = {
     "/api/v1/people/<int:person_id>/availability/ics",
     "/api/v1/people/<int:person_id>/availability/refresh",
+    "/api/v1/sessions/<int:session_id>/meeting/retry",
 }
 WITH_BODY = [
     (method, rule)

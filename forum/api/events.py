@@ -87,6 +87,7 @@ def session_out(session: EventSession) -> dict:
             passcode=meeting.passcode,
             status=meeting.status,
             error=meeting.error,
+            host_account=meeting.host_account,
             host_url=meeting.host_url,
         )
         if meeting
@@ -296,3 +297,13 @@ def cancel_occurrence(session_id: int, recurrence_id: str):
     services.cancel_occurrence(session, when)
     db.session.commit()
     return occurrence_out(services.get_occurrence(session, when))
+
+
+@bp.post("/sessions/<int:session_id>/meeting/retry")
+def retry_meeting(session_id: int):
+    session = services.get_session_for(current_organiser(), session_id)
+    services.retry_meeting(session)
+    db.session.commit()
+    # Inline jobs have run by now; with a worker the meeting is still pending.
+    db.session.refresh(session.meeting)
+    return session_out(session)

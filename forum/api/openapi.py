@@ -162,6 +162,15 @@ OPERATIONS: list[
         False,
     ),
     (
+        "post",
+        "/sessions/{session_id}/meeting/retry",
+        "Open the session's meeting again after a provider failed",
+        None,
+        s.SessionOut,
+        200,
+        False,
+    ),
+    (
         "get",
         "/sessions/{session_id}/occurrences",
         "List a series' occurrences (?after=, moved and cancelled ones marked)",

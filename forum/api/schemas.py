@@ -27,6 +27,7 @@ from forum.core import times
 from forum.core.errors import ValidationFailed
 from forum.events.models import EVENT_KINDS
 from forum.events.models import EVENT_STATUSES
+from forum.events.models import MEETING_STATUSES
 from forum.events.models import PROVIDERS
 from forum.events.models import ROLES
 from forum.events.models import RSVP_STATES
@@ -450,6 +451,9 @@ class SessionCreate(SessionTimes):
     title: Annotated[SingleLine, Field(min_length=1, max_length=300)]
     rrule: RRule | None = None
     provider: Literal[PROVIDERS] | None = None  # type: ignore[valid-type]
+    join_url: Annotated[str, Field(max_length=2000, pattern=r"^https://\S+$")] | None = Field(
+        None, description="the meeting link, for provider manual (https)"
+    )
     invitees: list[InviteeIn] | None = Field(
         None, description="default: the event's participants", max_length=2000
     )
@@ -472,8 +476,9 @@ class MeetingOut(Out):
     provider: str
     join_url: str | None
     passcode: str | None
-    status: str
+    status: Literal[MEETING_STATUSES]  # type: ignore[valid-type]
     error: str | None
+    host_account: str | None = Field(description="the host user the meeting belongs to")
     host_url: str | None = Field(description="secret: starts the meeting as host")
 
 

@@ -23,7 +23,9 @@ ROLES = ("chair", "speaker", "participant", "observer", "interpreter")
 SESSION_STATUSES = ("scheduled", "live", "ended", "cancelled")
 RSVP_STATES = ("needs-action", "accepted", "declined", "tentative")
 PROVIDERS = ("jitsi", "zoom", "teams", "webex", "google_meet", "manual")
-MEETING_STATUSES = ("pending", "created", "error", "deleted")
+# pending: being opened; created: it exists; failed: the provider refused or failed (error says
+# why; retry fixes it); deferred: a daily quota is used up, tried again later; deleted.
+MEETING_STATUSES = ("pending", "created", "failed", "deferred", "deleted")
 
 
 def _enum_check(column: str, values: tuple[str, ...]) -> str:
@@ -217,6 +219,10 @@ class VideoMeeting(db.Model):
         sa.ForeignKey("sessions.id", ondelete="CASCADE"), unique=True
     )
     provider: Mapped[str] = mapped_column(sa.String(20))
+    # The account it was opened with (None: Jitsi's public server or a manual link).
+    account_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("provider_accounts.id", ondelete="SET NULL"), index=True
+    )
     external_id: Mapped[str | None] = mapped_column(sa.String(255))
     join_url: Mapped[str | None] = mapped_column(sa.String(2000))
     passcode: Mapped[str | None] = mapped_column(sa.String(100))
@@ -225,6 +231,7 @@ class VideoMeeting(db.Model):
     host_account: Mapped[str | None] = mapped_column(sa.String(254))
     status: Mapped[str] = mapped_column(sa.String(20), default="pending")
     error: Mapped[str | None] = mapped_column(sa.Text)
+    attempts: Mapped[int] = mapped_column(default=0)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     revision: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)

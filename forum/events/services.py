@@ -35,7 +35,12 @@ from forum.events.occurrences import Occurrence
 from forum.events.occurrences import find_occurrence
 from forum.events.occurrences import session_occurrences
 from forum.extensions import db
+from forum.jobs.queue import enqueue
+from forum.jobs.tasks import close_meeting
+from forum.jobs.tasks import open_meeting
+from forum.jobs.tasks import sync_meeting
 from forum.notifications.dispatch import queue_session_emails
+from forum.providers.meetings import reserve_host
 
 MAX_DURATION = dt.timedelta(hours=24)
 RSVP_ANSWERS = ("accepted", "tentative", "declined")
@@ -219,6 +224,7 @@ def create_session(
     provider: str | None = None,
     invitees: Iterable[dict[str, Any]] | None = None,
     allow_conflicts: bool = False,
+    join_url: str | None = None,
     notify: bool = True,
 ) -> EventSession:
     """Book a session of ``event``; invitees default to the event's participants.
@@ -248,11 +254,18 @@ def create_session(
             )
     session.event = event
     session.invitations = invitations
-    session.meeting = VideoMeeting(provider=provider or event.default_provider)
+    kind = provider or event.default_provider
+    if kind == "manual" and not join_url:
+        raise ValidationFailed({"join_url": "required when the provider is manual"})
+    session.meeting = VideoMeeting(
+        provider=kind, data={"manual_url": join_url} if kind == "manual" else {}
+    )
     db.session.add(session)
+    reserve_host(session, session.meeting)
     db.session.flush()
     if notify:
-        queue_session_emails(session, "invite")
+        queue_session_emails(session, "invite", hold=True)
+    enqueue(open_meeting, session.id)
     return session
 
 
@@ -356,8 +369,19 @@ def reschedule_session(
     if time_changed or rrule_changed:
         for invitation in session.invitations:
             invitation.rsvp, invitation.rsvp_at = "needs-action", None
+        meeting = session.meeting
+        if meeting is not None:
+            previous_host = meeting.host_account
+            reserve_host(session, meeting)
+            if previous_host and meeting.host_account != previous_host and meeting.external_id:
+                # Its host is busy at the new time: the meeting moves to another host.
+                meeting.data = {
+                    **(meeting.data or {}),
+                    "replaced": {"external_id": meeting.external_id, "host": previous_host},
+                }
     db.session.flush()
-    queue_session_emails(session, "update")
+    queue_session_emails(session, "update", hold=True)
+    enqueue(sync_meeting, session.id)
     return session
 
 
@@ -373,6 +397,21 @@ def cancel_session(session: EventSession) -> EventSession:
     session.sequence += 1
     db.session.flush()
     queue_session_emails(session, "cancel")
+    enqueue(close_meeting, session.id)
+    return session
+
+
+def retry_meeting(session: EventSession) -> EventSession:
+    """Try again to open a session's meeting that failed or waited (409 if there is nothing
+    to retry)."""
+    if session.status == "cancelled":
+        raise Conflict("this session is cancelled", code="session_cancelled")
+    meeting = session.meeting
+    if meeting is None or meeting.status == "created":
+        raise Conflict("the meeting exists: there is nothing to retry", code="meeting_exists")
+    meeting.status, meeting.error = "pending", None
+    db.session.flush()
+    enqueue(open_meeting, session.id)
     return session
 
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from forum.extensions import db
+from forum.notifications.dispatch import release_held_emails
 from forum.notifications.dispatch import send_message
 from forum.notifications.senders import SendError
+from forum.providers import accounts
+from forum.providers import meetings
 
 # Mail servers that refuse for a while (greylisting, rate limits) usually accept later:
 # retry with a growing pause, for about a day in all.
@@ -25,3 +29,49 @@ def send_email(self, message_id: int) -> str:
         raise self.retry(
             exc=error, countdown=min(4 * 3600, 60 * 2**self.request.retries)
         ) from error
+
+
+# --- video meetings --------------------------------------------------------------------------
+
+
+def _then_send_held_emails(session_id: int) -> None:
+    # Invites wait for the meeting so that they carry its link (forum.notifications.dispatch).
+    release_held_emails(session_id)
+    db.session.commit()
+
+
+@shared_task(name="forum.open_meeting")
+def open_meeting(session_id: int) -> str:
+    """Open a booked session's meeting on its provider, then send its invites."""
+    status = meetings.open_meeting(session_id)
+    _then_send_held_emails(session_id)
+    return status
+
+
+@shared_task(name="forum.sync_meeting")
+def sync_meeting(session_id: int) -> str:
+    """Update the meeting of a changed session, then send the updated invites."""
+    status = meetings.sync_meeting(session_id)
+    _then_send_held_emails(session_id)
+    return status
+
+
+@shared_task(name="forum.close_meeting")
+def close_meeting(session_id: int) -> str:
+    """Delete a cancelled session's meeting on its provider."""
+    return meetings.close_meeting(session_id)
+
+
+@shared_task(name="forum.check_providers")
+def check_providers() -> dict[str, list[str]]:
+    """Periodic: each account's token, hosts and meetings of the next 7 days."""
+    return {account.name: meetings.check_account(account) for account in accounts.accounts()}
+
+
+@shared_task(name="forum.retry_deferred_meetings")
+def retry_deferred_meetings() -> int:
+    """Periodic: open the meetings that waited for a quota or a provider to come back."""
+    waiting = meetings.waiting_sessions()
+    for session_id in waiting:
+        open_meeting.delay(session_id)
+    return len(waiting)

@@ -33,9 +33,17 @@ CLAIM_TIMEOUT = dt.timedelta(minutes=15)
 
 
 def queue_session_emails(
-    session: EventSession, kind: str, *, recurrence_id: dt.datetime | None = None
+    session: EventSession,
+    kind: str,
+    *,
+    recurrence_id: dt.datetime | None = None,
+    hold: bool = False,
 ) -> list[EmailMessage]:
-    """One email per invitee about this change, sent after the transaction commits."""
+    """One email per invitee about this change, sent after the transaction commits.
+
+    ``hold``: recorded now but sent by ``release_held_emails``, once the meeting job has
+    opened or updated the meeting, so that the invite carries its link.
+    """
     from forum.jobs.queue import enqueue
     from forum.jobs.tasks import send_email
 
@@ -52,9 +60,25 @@ def queue_session_emails(
     ]
     db.session.add_all(messages)
     db.session.flush()
-    for message in messages:
-        enqueue(send_email, message.id)
+    if not hold:
+        for message in messages:
+            enqueue(send_email, message.id)
     return messages
+
+
+def release_held_emails(session_id: int) -> int:
+    """Queue the session's emails not sent yet, to go after the current transaction commits."""
+    from forum.jobs.queue import enqueue
+    from forum.jobs.tasks import send_email
+
+    ids = db.session.scalars(
+        sa.select(EmailMessage.id).where(
+            EmailMessage.session_id == session_id, EmailMessage.status == "pending"
+        )
+    ).all()
+    for message_id in ids:
+        enqueue(send_email, message_id)
+    return len(ids)
 
 
 def mail_sender() -> Sender:

@@ -1,0 +1,1 @@
+"""Video providers: one interface, an adapter per provider, fake servers for trials."""

@@ -1,0 +1,1 @@
+"""Fake provider servers that follow the real APIs' contracts, with switchable faults."""

@@ -1,0 +1,460 @@
+"""A fake Google OAuth token endpoint and Calendar API (events with Meet links) for tests."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+import secrets
+import time
+import zoneinfo
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import unquote
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import rsa
+from werkzeug.routing import Rule
+from werkzeug.wrappers import Request
+from werkzeug.wrappers import Response
+
+from forum.providers.fakes.base import FakeProvider
+from forum.providers.fakes.base import json_response
+
+SERVICE_ACCOUNT = "forum-meet@forum-test.iam.gserviceaccount.com"
+CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"
+EVENTS_SCOPE = "https://www.googleapis.com/auth/calendar.events"
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+# Calendar event ids: base32hex characters (a-v, 0-9), 5 to 1024 of them.
+EVENT_ID = re.compile(r"^[a-v0-9]{5,1024}$")
+MEET_ICON = (
+    "https://fonts.gstatic.com/s/i/productlogos/meet_2020q4/v6/web-512dp/"
+    "logo_meet_2020q4_color_2x_web_512dp.png"
+)
+# The error reasons Google puts in errors[0] for a status, when the fake answers generically.
+REASONS = {
+    400: ("global", "badRequest"),
+    401: ("global", "authError"),
+    403: ("usageLimits", "rateLimitExceeded"),
+    404: ("global", "notFound"),
+    409: ("global", "duplicate"),
+    410: ("global", "deleted"),
+    429: ("usageLimits", "rateLimitExceeded"),
+}
+
+
+def generate_private_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def private_pem(key: rsa.RSAPrivateKey) -> str:
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode("ascii")
+
+
+def _b64decode(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def _meet_code() -> str:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+
+    def word(n: int) -> str:
+        return "".join(secrets.choice(letters) for _ in range(n))
+
+    return f"{word(3)}-{word(4)}-{word(3)}"
+
+
+def _now_rfc3339() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+class FakeGoogleMeetProvider(FakeProvider):
+    """Google's token endpoint (service account, domain-wide delegation) and Calendar v3 events.
+
+    ``hosts`` are the Workspace users the service account may impersonate; other users of
+    ``domains`` do not exist (``invalid_grant``), users of any other domain are outside the
+    delegation (``unauthorized_client``). ``meet_disabled`` users have no Meet, so asking for
+    a Meet link on their calendar fails as in the field ("Invalid conference type value.").
+    Without ``public_key`` the fake makes its own key pair; ``private_key_pem`` is then what a
+    setup puts in the account's settings.
+    """
+
+    def __init__(
+        self,
+        *,
+        hosts: Iterable[str],
+        service_account: str = SERVICE_ACCOUNT,
+        public_key: rsa.RSAPublicKey | None = None,
+        domains: Iterable[str] | None = None,
+        delegated_scopes: Iterable[str] = (CALENDAR_SCOPE, EVENTS_SCOPE),
+        meet_disabled: Iterable[str] = (),
+    ) -> None:
+        self.hosts = {host.lower() for host in hosts}
+        self.service_account = service_account
+        self.private_key_pem: str | None = None
+        if public_key is None:
+            key = generate_private_key()
+            self.private_key_pem = private_pem(key)
+            public_key = key.public_key()
+        self.public_key = public_key
+        self.domains = (
+            {d.lower() for d in domains}
+            if domains is not None
+            else {h.rpartition("@")[2] for h in self.hosts}
+        )
+        self.delegated_scopes = set(delegated_scopes)
+        self.meet_disabled = {host.lower() for host in meet_disabled}
+        # access token -> the user it acts as (the JWT's ``sub``), and its scopes
+        self.subjects: dict[str, str] = {}
+        self.scopes: dict[str, set[str]] = {}
+        # What the token endpoint last verified, for tests of the assertion itself.
+        self.last_assertion: dict[str, Any] | None = None
+        # Query strings the event calls came with, in order, for tests of request shapes.
+        self.event_calls: list[tuple[str, str, dict[str, str]]] = []
+        super().__init__()
+
+    def rules(self) -> list[Rule]:
+        events = "/calendar/v3/calendars/<calendar>/events"
+        return [
+            Rule("/token", endpoint="token", methods=["POST"]),
+            Rule("/calendar/v3/calendars/<calendar>", endpoint="get_calendar", methods=["GET"]),
+            Rule(events, endpoint="insert_event", methods=["POST"]),
+            Rule(f"{events}/<event_id>", endpoint="get_event", methods=["GET"]),
+            Rule(f"{events}/<event_id>", endpoint="patch_event", methods=["PATCH"]),
+            Rule(f"{events}/<event_id>", endpoint="delete_event", methods=["DELETE"]),
+        ]
+
+    # -- envelopes ---------------------------------------------------------------------------
+
+    def error(self, status: int, message: str, **extra: Any) -> Response:
+        """Google's JSON API error: {"error": {"errors": [...], "code": N, "message": ...}}."""
+        domain, reason = REASONS.get(status, ("global", "backendError"))
+        item = {
+            "domain": extra.pop("domain", domain),
+            "reason": extra.pop("reason", reason),
+            "message": message,
+            **extra,
+        }
+        return json_response(
+            {"error": {"errors": [item], "code": status, "message": message}}, status
+        )
+
+    def unauthorized(self) -> Response:
+        return self.error(
+            401,
+            "Invalid Credentials",
+            reason="authError",
+            locationType="header",
+            location="Authorization",
+        )
+
+    def oauth_error(self, status: int, error: str, description: str) -> Response:
+        # The token endpoint speaks OAuth 2 (RFC 6749 section 5.2), not the JSON API envelope.
+        return json_response({"error": error, "error_description": description}, status)
+
+    # -- token endpoint ----------------------------------------------------------------------
+
+    def token(self, request: Request) -> Response:
+        if request.form.get("grant_type") != JWT_BEARER:
+            return self.oauth_error(
+                400,
+                "unsupported_grant_type",
+                f"Invalid grant_type: {request.form.get('grant_type', '')}",
+            )
+        assertion = request.form.get("assertion", "")
+        parts = assertion.split(".")
+        if len(parts) != 3:
+            return self.oauth_error(400, "invalid_request", "Invalid JWT: malformed.")
+        try:
+            header = json.loads(_b64decode(parts[0]))
+            claims = json.loads(_b64decode(parts[1]))
+            signature = _b64decode(parts[2])
+        except ValueError:
+            return self.oauth_error(400, "invalid_request", "Invalid JWT: malformed.")
+        if header.get("alg") != "RS256":
+            return self.oauth_error(400, "invalid_grant", "Invalid JWT: unsupported algorithm.")
+        if claims.get("iss") != self.service_account:
+            return self.oauth_error(400, "invalid_grant", "Invalid grant: account not found")
+        try:
+            self.public_key.verify(
+                signature,
+                f"{parts[0]}.{parts[1]}".encode("ascii"),
+                padding.PKCS1v15(),
+                hashes.SHA256(),
+            )
+        except InvalidSignature:
+            return self.oauth_error(400, "invalid_grant", "Invalid JWT Signature.")
+        now = time.time()
+        iat, exp = claims.get("iat"), claims.get("exp")
+        if (
+            not isinstance(iat, int)
+            or not isinstance(exp, int)
+            or abs(iat - now) > 300
+            or exp <= now
+            or exp - iat > 3600
+        ):
+            return self.oauth_error(
+                400,
+                "invalid_grant",
+                "Invalid JWT: Token must be a short-lived token (60 minutes) and in a "
+                "reasonable timeframe. Check your iat and exp values in the JWT claim.",
+            )
+        if claims.get("aud") != f"{self.base_url}/token":
+            return self.oauth_error(400, "invalid_grant", "Invalid JWT audience.")
+        subject = str(claims.get("sub") or "").lower()
+        scopes = set(str(claims.get("scope", "")).split())
+        if not scopes:
+            return self.oauth_error(
+                400, "invalid_scope", "Invalid OAuth scope or ID token audience provided."
+            )
+        if subject.rpartition("@")[2] not in self.domains or not scopes <= self.delegated_scopes:
+            # Delegation is granted per Workspace domain and per scope in its admin console.
+            return self.oauth_error(
+                401,
+                "unauthorized_client",
+                "Client is unauthorized to retrieve access tokens using this method, or client "
+                "not authorized for any of the scopes requested.",
+            )
+        if subject not in self.hosts:
+            return self.oauth_error(400, "invalid_grant", "Invalid email or User ID")
+        with self.lock:
+            self.last_assertion = {"header": header, "claims": claims}
+            issued = self.issue_token()
+            self.subjects[issued.value] = subject
+            self.scopes[issued.value] = scopes
+        return json_response(
+            {"access_token": issued.value, "expires_in": 3599, "token_type": "Bearer"}
+        )
+
+    def caller(self, request: Request) -> str | None:
+        """The user the request's token acts as, or None if the token is not valid."""
+        if not self.token_ok(request):
+            return None
+        return self.subjects.get(request.headers["Authorization"].removeprefix("Bearer "))
+
+    def calendar_of(self, request: Request, calendar: str) -> tuple[str | None, Response | None]:
+        """The calendar a call addresses, if its token may use it; else the error to answer."""
+        subject = self.caller(request)
+        if subject is None:
+            return None, self.unauthorized()
+        calendar = unquote(calendar).lower()
+        if calendar == "primary":
+            calendar = subject
+        # An impersonated user sees their own calendar; others' are not shared with them.
+        if calendar != subject:
+            return None, self.error(404, "Not Found")
+        with self.lock:
+            self.event_calls.append((request.method, request.path, dict(request.args)))
+        return calendar, None
+
+    # -- calendars and events ----------------------------------------------------------------
+
+    def get_calendar(self, request: Request, calendar: str) -> Response:
+        calendar_id, refused = self.calendar_of(request, calendar)
+        if refused is not None:
+            return refused
+        allowed = [] if calendar_id in self.meet_disabled else ["hangoutsMeet"]
+        return json_response(
+            {
+                "kind": "calendar#calendar",
+                "etag": f'"{secrets.randbelow(10**15)}"',
+                "id": calendar_id,
+                "summary": calendar_id,
+                "timeZone": "UTC",
+                "conferenceProperties": {"allowedConferenceSolutionTypes": allowed},
+            }
+        )
+
+    def _when(self, value: Any, field: str) -> tuple[dict[str, str] | None, Response | None]:
+        if not isinstance(value, dict) or not isinstance(value.get("dateTime"), str):
+            return None, self.error(400, "Missing time.", reason="required", location=field)
+        try:
+            instant = dt.datetime.fromisoformat(value["dateTime"].replace("Z", "+00:00"))
+            zone = zoneinfo.ZoneInfo(value.get("timeZone") or "UTC")
+        except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+            return None, self.error(400, "Invalid start time.", reason="invalid", location=field)
+        if instant.tzinfo is None:
+            instant = instant.replace(tzinfo=zone)
+        # Google answers with the instant in the event's zone, with its offset.
+        shown = instant.astimezone(zone).isoformat()
+        return {"dateTime": shown, "timeZone": zone.key}, None
+
+    def insert_event(self, request: Request, calendar: str) -> Response:
+        calendar_id, refused = self.calendar_of(request, calendar)
+        if refused is not None:
+            return refused
+        assert calendar_id is not None
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return self.error(400, "Parse Error", reason="parseError")
+        start, bad = self._when(body.get("start"), "start")
+        if bad is not None:
+            return bad
+        end, bad = self._when(body.get("end"), "end")
+        if bad is not None:
+            return bad
+        assert start is not None and end is not None
+        if dt.datetime.fromisoformat(end["dateTime"]) <= dt.datetime.fromisoformat(
+            start["dateTime"]
+        ):
+            return self.error(400, "The specified time range is empty.", reason="timeRangeEmpty")
+        event_id = body.get("id")
+        if event_id is None:
+            event_id = "".join(
+                secrets.choice("abcdefghijklmnopqrstuv0123456789") for _ in range(26)
+            )
+        elif not isinstance(event_id, str) or not EVENT_ID.match(event_id):
+            return self.error(400, "Invalid resource id value.", reason="invalid")
+        conference = None
+        # Without conferenceDataVersion=1 Calendar silently ignores conferenceData.
+        wanted = body.get("conferenceData", {}).get("createRequest")
+        if request.args.get("conferenceDataVersion") == "1" and wanted is not None:
+            kind = (wanted.get("conferenceSolutionKey") or {}).get("type")
+            if not wanted.get("requestId"):
+                return self.error(400, "Invalid conference request id.", reason="invalid")
+            if kind != "hangoutsMeet" or calendar_id in self.meet_disabled:
+                return self.error(400, "Invalid conference type value.", reason="invalid")
+            conference = self._conference(wanted)
+        with self.lock:
+            if event_id in self.state.meetings:
+                # Also for an id whose event was deleted: Calendar keeps deleted ids taken.
+                return self.error(409, "The requested identifier already exists.")
+            now = _now_rfc3339()
+            eid = base64.urlsafe_b64encode(f"{event_id} {calendar_id}".encode()).decode()
+            event: dict[str, Any] = {
+                "kind": "calendar#event",
+                "etag": f'"{secrets.randbelow(10**15)}"',
+                "id": event_id,
+                "status": "confirmed",
+                "htmlLink": f"https://www.google.com/calendar/event?eid={eid.rstrip('=')}",
+                "created": now,
+                "updated": now,
+                "summary": body.get("summary", ""),
+                "description": body.get("description", ""),
+                "creator": {"email": calendar_id, "self": True},
+                "organizer": {"email": calendar_id, "self": True},
+                "start": start,
+                "end": end,
+                "iCalUID": f"{event_id}@google.com",
+                "sequence": 0,
+                "reminders": {"useDefault": True},
+                "eventType": "default",
+                "_calendar": calendar_id,
+            }
+            if isinstance(body.get("extendedProperties"), dict):
+                event["extendedProperties"] = body["extendedProperties"]
+            if conference is not None:
+                event["hangoutLink"] = conference["entryPoints"][0]["uri"]
+                event["conferenceData"] = conference
+            self.state.meetings[event_id] = event
+        return json_response(self.public(event))
+
+    def _conference(self, wanted: dict[str, Any]) -> dict[str, Any]:
+        code = _meet_code()
+        pin = str(secrets.randbelow(10**9)).zfill(9)
+        return {
+            "createRequest": {
+                "requestId": wanted["requestId"],
+                "conferenceSolutionKey": {"type": "hangoutsMeet"},
+                "status": {"statusCode": "success"},
+            },
+            "entryPoints": [
+                {
+                    "entryPointType": "video",
+                    "uri": f"https://meet.google.com/{code}",
+                    "label": f"meet.google.com/{code}",
+                },
+                {
+                    "entryPointType": "phone",
+                    "uri": "tel:+41-43-508-41-94",
+                    "label": "+41 43 508 41 94",
+                    "pin": pin,
+                    "regionCode": "CH",
+                },
+                {
+                    "entryPointType": "more",
+                    "uri": f"https://tel.meet/{code}?pin={pin}",
+                    "pin": pin,
+                },
+            ],
+            "conferenceSolution": {
+                "key": {"type": "hangoutsMeet"},
+                "name": "Google Meet",
+                "iconUri": MEET_ICON,
+            },
+            "conferenceId": code,
+        }
+
+    @staticmethod
+    def public(event: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in event.items() if not key.startswith("_")}
+
+    def _event(
+        self, request: Request, calendar: str, event_id: str
+    ) -> tuple[dict[str, Any] | None, Response | None]:
+        calendar_id, refused = self.calendar_of(request, calendar)
+        if refused is not None:
+            return None, refused
+        event = self.state.meetings.get(event_id)
+        if event is None or event["_calendar"] != calendar_id:
+            return None, self.error(404, "Not Found")
+        if event["status"] == "cancelled":
+            return None, self.error(410, "Resource has been deleted")
+        return event, None
+
+    def get_event(self, request: Request, calendar: str, event_id: str) -> Response:
+        event, refused = self._event(request, calendar, event_id)
+        if refused is not None:
+            return refused
+        assert event is not None
+        return json_response(self.public(event))
+
+    def patch_event(self, request: Request, calendar: str, event_id: str) -> Response:
+        with self.lock:
+            event, refused = self._event(request, calendar, event_id)
+            if refused is not None:
+                return refused
+            assert event is not None
+            body = request.get_json(silent=True)
+            if not isinstance(body, dict):
+                return self.error(400, "Parse Error", reason="parseError")
+            changes: dict[str, Any] = {}
+            for field in ("start", "end"):
+                if field in body:
+                    when, bad = self._when(body[field], field)
+                    if bad is not None:
+                        return bad
+                    changes[field] = when
+            for field in ("summary", "description", "extendedProperties"):
+                if field in body:
+                    changes[field] = body[field]
+            start = changes.get("start", event["start"])["dateTime"]
+            end = changes.get("end", event["end"])["dateTime"]
+            if dt.datetime.fromisoformat(end) <= dt.datetime.fromisoformat(start):
+                return self.error(
+                    400, "The specified time range is empty.", reason="timeRangeEmpty"
+                )
+            event.update(changes)
+            event["sequence"] += 1
+            event["updated"] = _now_rfc3339()
+            event["etag"] = f'"{secrets.randbelow(10**15)}"'
+            return json_response(self.public(event))
+
+    def delete_event(self, request: Request, calendar: str, event_id: str) -> Response:
+        with self.lock:
+            event, refused = self._event(request, calendar, event_id)
+            if refused is not None:
+                return refused
+            assert event is not None
+            # Deleted events stay, cancelled: their id is still taken, and reads answer 410.
+            event["status"] = "cancelled"
+            event["updated"] = _now_rfc3339()
+        return Response(status=204)

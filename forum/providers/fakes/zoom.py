@@ -1,0 +1,449 @@
+"""A fake Zoom: Server-to-Server OAuth token endpoint and the REST v2 meeting calls, faithfully."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import json
+import secrets
+import string
+from collections.abc import Iterable
+from typing import Any
+from xml.sax.saxutils import escape
+from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfoNotFoundError
+
+from werkzeug.routing import Rule
+from werkzeug.wrappers import Request
+from werkzeug.wrappers import Response
+
+from forum.providers.fakes.base import FakeProvider
+from forum.providers.fakes.base import json_response
+
+DAILY_LIMIT_MESSAGE = (
+    "You have exceeded the daily rate limit ({limit}) of Meeting Create/Update API requests "
+    "permitted for this particular user. You may resume these requests at GMT 00:00:00."
+)
+MEETING_TYPES = (1, 2, 3, 8)
+# Fields a create or update may set at the top level; the rest of a body is ignored, as Zoom
+# ignores what it does not know.
+WRITABLE = ("topic", "type", "start_time", "duration", "timezone", "agenda", "password")
+LIST_FIELDS = (
+    "uuid",
+    "id",
+    "host_id",
+    "topic",
+    "type",
+    "start_time",
+    "duration",
+    "timezone",
+    "agenda",
+    "created_at",
+    "join_url",
+)
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "host_video": False,
+    "participant_video": False,
+    "join_before_host": False,
+    "jbh_time": 0,
+    "mute_upon_entry": True,
+    "waiting_room": True,
+    "approval_type": 2,
+    "audio": "both",
+    "auto_recording": "none",
+    "alternative_hosts": "",
+    "alternative_hosts_email_notification": True,
+    "use_pmi": False,
+}
+
+
+def utc_stamp(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class FakeZoomProvider(FakeProvider):
+    """Zoom as an S2S OAuth app sees it: one account, its users, their meetings.
+
+    Follows /work/shared/reference/providers.md section 1: 201 on create with an int64 ``id``,
+    204 with no body on PATCH and DELETE, ``{"code", "message"}`` errors (XML when the client
+    does not ask for JSON), and the per-host limit of 100 creates+updates per UTC day.
+    """
+
+    def __init__(
+        self,
+        *,
+        hosts: Iterable[str],
+        account_id: str = "fake-account",
+        client_id: str = "fake-client-id",
+        client_secret: str = "fake-client-secret",  # noqa: S107
+        daily_limit: int = 100,
+        token_params_in_query: bool = True,
+    ) -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.daily_limit = daily_limit
+        # False: refuse grant_type/account_id in the query string, as Zoom now does for some
+        # (dev-forum report, reference section 7 point 1).
+        self.token_params_in_query = token_params_in_query
+        # email (lower case) -> the user as GET /v2/users/{id} returns it
+        self.users: dict[str, dict[str, Any]] = {}
+        for email in hosts:
+            self.add_user(email)
+        # (host id, UTC date) -> creates+updates counted against the per-host daily limit
+        self.daily_counts: dict[tuple[str, dt.date], int] = {}
+
+    def add_user(self, email: str) -> dict[str, Any]:
+        user = {
+            "id": secrets.token_urlsafe(16)[:22],
+            "email": email,
+            "first_name": email.split("@")[0],
+            "last_name": "",
+            "type": 2,  # licensed
+            "status": "active",
+            "account_id": self.account_id,
+            "timezone": "UTC",
+        }
+        self.users[email.lower()] = user
+        return user
+
+    def rules(self) -> list[Rule]:
+        return [
+            Rule("/oauth/token", endpoint="token", methods=["POST"]),
+            Rule("/v2/users/<user_id>", endpoint="user", methods=["GET"]),
+            Rule("/v2/users/<user_id>/meetings", endpoint="user_meetings", methods=["GET", "POST"]),
+            Rule(
+                "/v2/meetings/<meeting_id>",
+                endpoint="meeting",
+                methods=["GET", "PATCH", "DELETE"],
+            ),
+        ]
+
+    # -- envelope ----------------------------------------------------------------------------
+
+    def error(self, status: int, message: str, **extra: Any) -> Response:
+        code = extra.pop("code", status)
+        return json_response({"code": code, "message": message, **extra}, status)
+
+    def unauthorized(self) -> Response:
+        return self.error(401, "Invalid access token.", code=124)
+
+    def dispatch(self, request: Request) -> Response:
+        response = super().dispatch(request)
+        if response.status_code >= 400 and not request.path.startswith(("/oauth", "/_fake")):
+            accept = request.headers.get("Accept", "")
+            if "json" not in accept:
+                # Zoom answers errors in XML unless the client asks for JSON (moodle-mod_zoom,
+                # pyzoom and Cal.com all met it: reference 1.3).
+                return self.as_xml(response)
+        return response
+
+    @staticmethod
+    def as_xml(response: Response) -> Response:
+        body = json.loads(response.get_data())
+        xml = (
+            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+            f"<result><code>{body.get('code')}</code>"
+            f"<message>{escape(str(body.get('message', '')))}</message></result>"
+        )
+        return Response(
+            xml,
+            status=response.status_code,
+            headers=dict(response.headers.items()),
+            content_type="application/xml;charset=UTF-8",
+        )
+
+    # -- OAuth -------------------------------------------------------------------------------
+
+    def token(self, request: Request) -> Response:
+        # Zoom's docs put the params in the form body; many integrations (Indico, Zoom's
+        # Postman collection) used the query string, which Zoom long accepted (reference 1.2).
+        params = request.form if request.form or not self.token_params_in_query else request.args
+        client = self._basic_auth(request)
+        if client is None:
+            return self._oauth_error(
+                400, "invalid_request", "Client ID or client secret is missing."
+            )
+        if client != (self.client_id, self.client_secret):
+            # Reference 1.2: token errors are {"reason", "error"}; the exact reason text for
+            # account_credentials is unverified.
+            return self._oauth_error(401, "invalid_client", "Invalid client_id or client_secret")
+        grant = params.get("grant_type")
+        if not grant:
+            return self._oauth_error(400, "invalid_request", "Missing grant type")
+        if grant != "account_credentials":
+            return self._oauth_error(
+                400, "unsupported_grant_type", "Grant type is not supported from token endpoint."
+            )
+        if params.get("account_id") != self.account_id:
+            return self._oauth_error(400, "invalid_request", "Invalid account_id")
+        issued = self.issue_token()
+        return json_response(
+            {
+                "access_token": issued.value,
+                "token_type": "bearer",
+                "expires_in": self.token_lifetime,
+                "scope": "meeting:write:meeting:admin meeting:read:meeting:admin "
+                "meeting:read:list_meetings:admin meeting:delete:meeting:admin "
+                "meeting:update:meeting:admin user:read:user:admin",
+                "api_url": self.base_url,
+            }
+        )
+
+    @staticmethod
+    def _basic_auth(request: Request) -> tuple[str, str] | None:
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return None
+        try:
+            decoded = base64.b64decode(header.removeprefix("Basic "), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        client_id, sep, secret = decoded.partition(":")
+        return (client_id, secret) if sep else None
+
+    @staticmethod
+    def _oauth_error(status: int, error: str, reason: str) -> Response:
+        return json_response({"reason": reason, "error": error}, status)
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def _auth_problem(self, request: Request) -> Response | None:
+        if self.token_ok(request):
+            return None
+        header = request.headers.get("Authorization", "")
+        known = self.state.tokens.get(header.removeprefix("Bearer "))
+        if known is not None:
+            return self.error(401, "Access token is expired.", code=124)
+        return self.unauthorized()
+
+    def _find_user(self, user_id: str) -> dict[str, Any] | None:
+        if user_id == "me" and self.users:
+            return next(iter(self.users.values()))
+        user = self.users.get(user_id.lower())
+        if user is not None:
+            return user
+        return next((u for u in self.users.values() if u["id"] == user_id), None)
+
+    def _json_body(self, request: Request) -> dict[str, Any] | Response:
+        if request.mimetype != "application/json":
+            return self.error(415, "Unsupported Content Type", code=300)
+        try:
+            body = json.loads(request.get_data() or b"null")
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            return self.error(400, "Request Body should be a valid JSON object.", code=300)
+        return body
+
+    @staticmethod
+    def _invalid(field: str) -> dict[str, Any]:
+        return {
+            "code": 300,
+            "message": "Validation Failed.",
+            "errors": [{"field": field, "message": "Invalid field."}],
+        }
+
+    def _validate(self, body: dict[str, Any], *, creating: bool) -> dict[str, Any] | None:
+        """Problems with a create/update body, as Zoom's 400 code 300 reports them."""
+        topic = body.get("topic")
+        if topic is not None and (not isinstance(topic, str) or len(topic) > 200):
+            return self._invalid("topic")
+        if "type" in body and body["type"] not in MEETING_TYPES:
+            return self._invalid("type")
+        agenda = body.get("agenda")
+        if agenda is not None and (not isinstance(agenda, str) or len(agenda) > 2000):
+            return self._invalid("agenda")
+        duration = body.get("duration")
+        if duration is not None and (
+            not isinstance(duration, int | float) or isinstance(duration, bool) or duration < 0
+        ):
+            return self._invalid("duration")
+        timezone = body.get("timezone")
+        if timezone is not None:
+            try:
+                ZoneInfo(str(timezone))
+            except (ZoneInfoNotFoundError, ValueError):
+                return self._invalid("timezone")
+        if "start_time" in body and self._start(body) is None:
+            return self._invalid("start_time")
+        if creating and body.get("type", 2) == 8 and not isinstance(body.get("recurrence"), dict):
+            return self._invalid("recurrence")
+        return None
+
+    @staticmethod
+    def _start(body: dict[str, Any], zone: str | None = None) -> dt.datetime | None:
+        """start_time with Z is GMT; without, local time in ``timezone`` (reference 1.4)."""
+        value = body.get("start_time")
+        if not isinstance(value, str):
+            return None
+        try:
+            when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if when.tzinfo is None:
+            try:
+                when = when.replace(tzinfo=ZoneInfo(body.get("timezone") or zone or "UTC"))
+            except (ZoneInfoNotFoundError, ValueError):
+                return None
+        return when.astimezone(dt.UTC)
+
+    def _count_write(self, host_id: str) -> bool:
+        """Count a create/update against the host's daily limit; False when it is used up."""
+        key = (host_id, dt.datetime.now(dt.UTC).date())
+        with self.lock:
+            used = self.daily_counts.get(key, 0)
+            if used >= self.daily_limit:
+                return False
+            self.daily_counts[key] = used + 1
+            return True
+
+    def _daily_limited(self) -> Response:
+        # Observed on the per-user limit: no Retry-After, no X-RateLimit-Type (reference 1.9).
+        return self.error(
+            429,
+            DAILY_LIMIT_MESSAGE.format(limit=self.daily_limit),
+            code=429,
+        )
+
+    def _apply(self, meeting: dict[str, Any], body: dict[str, Any]) -> None:
+        for name in WRITABLE:
+            if name in body:
+                meeting[name] = body[name]
+        if "start_time" in body:
+            start = self._start(body, meeting.get("timezone"))
+            assert start is not None  # validated
+            meeting["start_time"] = utc_stamp(start)
+        if isinstance(body.get("duration"), float):
+            meeting["duration"] = int(body["duration"])
+        if isinstance(body.get("settings"), dict):
+            meeting["settings"] = {**meeting.get("settings", {}), **body["settings"]}
+        if isinstance(body.get("recurrence"), dict):
+            meeting["recurrence"] = body["recurrence"]
+        if "password" in body:
+            meeting["encrypted_password"] = secrets.token_urlsafe(24)
+        self._links(meeting)
+
+    def _links(self, meeting: dict[str, Any]) -> None:
+        meeting_id = meeting["id"]
+        meeting["join_url"] = f"{self.base_url}/j/{meeting_id}?pwd={meeting['encrypted_password']}"
+        meeting["h323_password"] = meeting["pstn_password"] = meeting["password"]
+
+    # -- endpoints ---------------------------------------------------------------------------
+
+    def user(self, request: Request, user_id: str) -> Response:
+        problem = self._auth_problem(request)
+        if problem is not None:
+            return problem
+        user = self._find_user(user_id)
+        if user is None:
+            return self.error(404, f"User does not exist: {user_id}.", code=1001)
+        return json_response(user)
+
+    def user_meetings(self, request: Request, user_id: str) -> Response:
+        problem = self._auth_problem(request)
+        if problem is not None:
+            return problem
+        user = self._find_user(user_id)
+        if user is None:
+            return self.error(404, f"User does not exist: {user_id}.", code=1001)
+        if request.method == "GET":
+            return self._list(request, user)
+        return self._create(request, user)
+
+    def _create(self, request: Request, user: dict[str, Any]) -> Response:
+        body = self._json_body(request)
+        if isinstance(body, Response):
+            return body
+        invalid = self._validate(body, creating=True)
+        if invalid is not None:
+            return json_response(invalid, 400)
+        if not self._count_write(user["id"]):
+            return self._daily_limited()
+        now = dt.datetime.now(dt.UTC)
+        meeting_id = secrets.randbelow(9 * 10**10) + 10**10  # 11 digits, like Zoom's
+        password = body.get("password") or "".join(
+            secrets.choice(string.ascii_letters + string.digits) for _ in range(6)
+        )
+        meeting: dict[str, Any] = {
+            "uuid": base64.b64encode(secrets.token_bytes(16)).decode(),
+            "id": meeting_id,  # an int64 number in REST answers
+            "host_id": user["id"],
+            "host_email": user["email"],
+            "assistant_id": "",
+            "topic": body.get("topic") or "Zoom Meeting",
+            "type": body.get("type", 2),
+            "status": "waiting",
+            "start_time": utc_stamp(now),
+            "duration": 60,
+            "timezone": body.get("timezone") or user["timezone"],
+            "agenda": "",
+            "created_at": utc_stamp(now),
+            "start_url": f"{self.base_url}/s/{meeting_id}?zak={secrets.token_urlsafe(32)}",
+            "password": password,
+            "encrypted_password": secrets.token_urlsafe(24),
+            "pre_schedule": False,
+            "settings": dict(DEFAULT_SETTINGS),
+            "creation_source": "open_api",
+        }
+        self._apply(meeting, {**body, "password": password})
+        with self.lock:
+            self.state.meetings[str(meeting_id)] = meeting
+        return json_response(meeting, 201)
+
+    def _list(self, request: Request, user: dict[str, Any]) -> Response:
+        try:
+            page_size = int(request.args.get("page_size", "30"))
+            offset = int(request.args.get("next_page_token") or "0")
+        except ValueError:
+            return json_response(self._invalid("page_size"), 400)
+        if not 1 <= page_size <= 300:
+            return json_response(self._invalid("page_size"), 400)
+        kind = request.args.get("type", "scheduled")
+        now = utc_stamp(dt.datetime.now(dt.UTC))
+        with self.lock:
+            mine = [m for m in self.state.meetings.values() if m["host_id"] == user["id"]]
+        if kind == "upcoming":
+            mine = [m for m in mine if m["type"] in (3, 8) or m["start_time"] >= now]
+        page = mine[offset : offset + page_size]
+        following = offset + page_size
+        return json_response(
+            {
+                "page_size": page_size,
+                "total_records": len(mine),
+                "next_page_token": str(following) if following < len(mine) else "",
+                "meetings": [{k: m[k] for k in LIST_FIELDS if k in m} for m in page],
+            }
+        )
+
+    def meeting(self, request: Request, meeting_id: str) -> Response:
+        problem = self._auth_problem(request)
+        if problem is not None:
+            return problem
+        with self.lock:
+            meeting = self.state.meetings.get(meeting_id)
+        if meeting is None:
+            return self.error(404, f"Meeting does not exist: {meeting_id}.", code=3001)
+        if request.method == "GET":
+            return json_response(meeting)
+        if request.method == "DELETE":
+            with self.lock:
+                self.state.meetings.pop(meeting_id, None)
+            return Response(status=204)
+        body = self._json_body(request)
+        if isinstance(body, Response):
+            return body
+        invalid = self._validate(body, creating=False)
+        if invalid is not None:
+            return json_response(invalid, 400)
+        start = self._start(body, meeting.get("timezone"))
+        if start is not None and start < dt.datetime.now(dt.UTC):
+            # "start_time must be in the future; past values are ignored" (reference 1.6).
+            body = {k: v for k, v in body.items() if k != "start_time"}
+        if not self._count_write(meeting["host_id"]):
+            return self._daily_limited()
+        with self.lock:
+            self._apply(meeting, body)
+        return Response(status=204)

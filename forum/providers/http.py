@@ -1,0 +1,249 @@
+"""HTTP for provider adapters: timeouts, retries with backoff, Retry-After, tokens, lost answers.
+
+Every adapter talks to its provider through ``ProviderHttp``:
+- every call has a timeout (connect, read);
+- timeouts, connection errors, 5xx and 429 are retried with exponential backoff, honouring
+  Retry-After given as seconds, as an HTTP date or as an ISO 8601 instant (Zoom), or absent;
+  a wait longer than ``max_wait`` is not slept through: RateLimited goes up with it, so the
+  job can be deferred instead of holding a worker;
+- the bearer token comes from a ``TokenCache`` (kept until shortly before it expires); a 401
+  gets one fresh token and one more try;
+- a call that is not safe to repeat (a create) is not retried after a timeout or a 5xx, since
+  the provider may have done it: ``create_once`` first looks for what the lost answer made.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+import requests
+
+from forum.providers.base import AuthenticationFailed
+from forum.providers.base import MeetingInfo
+from forum.providers.base import ProviderError
+from forum.providers.base import ProviderUnavailable
+from forum.providers.base import QuotaExceeded
+from forum.providers.base import RateLimited
+
+log = logging.getLogger("forum.providers")
+
+DEFAULT_TIMEOUT = (5.0, 20.0)  # seconds to connect, seconds between bytes of the answer
+RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header: delta-seconds, an HTTP date or ISO 8601.
+
+    RFC 9110 section 10.2.3 allows seconds or an HTTP date; Zoom sends an ISO instant
+    (``2020-05-31T00:00:00Z``) on its daily limit, and sometimes nothing at all.
+    """
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    now = now or dt.datetime.now(dt.UTC)
+    when: dt.datetime | None
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        when = None
+    if when is None:
+        try:
+            when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+@dataclass(frozen=True)
+class Token:
+    value: str = field(repr=False)
+    expires_at: float  # time.monotonic() after which it must not be used
+    extra: dict[str, Any]
+
+
+class TokenCache:
+    """One access token, fetched when needed, reused until ``margin`` seconds before expiry."""
+
+    def __init__(self, fetch: Callable[[], tuple[str, float, dict[str, Any]]], *, margin=60.0):
+        self._fetch = fetch
+        self._margin = margin
+        self._token: Token | None = None
+        self._lock = threading.Lock()
+        self.fetches = 0
+
+    def get(self) -> Token:
+        with self._lock:
+            if self._token is None or time.monotonic() >= self._token.expires_at:
+                value, expires_in, extra = self._fetch()
+                self.fetches += 1
+                lifetime = max(0.0, float(expires_in) - self._margin)
+                self._token = Token(value, time.monotonic() + lifetime, extra)
+            return self._token
+
+    def invalidate(self, token: Token | None = None) -> None:
+        """Forget the token (only if it is still ``token``: another thread may have renewed it)."""
+        with self._lock:
+            if token is None or self._token is token:
+                self._token = None
+
+
+ErrorParser = Callable[[requests.Response], ProviderError]
+
+
+class ProviderHttp:
+    """A requests session bound to one provider's API, with its retry and token rules."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        error_from: ErrorParser,
+        tokens: TokenCache | None = None,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        attempts: int = 4,
+        backoff: float = 0.5,
+        max_wait: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        provider_label: str = "the provider",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.error_from = error_from
+        self.tokens = tokens
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        self.attempts = attempts
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.sleep = sleep
+        self.label = provider_label
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+
+    def _wait(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return retry_after
+        # Exponential backoff with jitter, so many workers do not retry in step.
+        return self.backoff * (2**attempt) * (0.5 + random.random() / 2)  # noqa: S311
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        safe_to_repeat: bool = True,
+        expected: tuple[int, ...] = (200, 201, 202, 204),
+        **kwargs: Any,
+    ) -> requests.Response:
+        """Send a request; return the response with an expected status or raise ProviderError.
+
+        With ``safe_to_repeat`` false (a create), a timeout, a connection lost after sending,
+        or a 5xx is not retried here: the caller must first check whether it was done.
+        """
+        headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
+        refreshed = False
+        attempt = 0
+        while True:
+            token = self.tokens.get() if self.tokens is not None else None
+            if token is not None:
+                headers["Authorization"] = f"Bearer {token.value}"
+            try:
+                response = self.session.request(
+                    method, self.url(path), headers=headers, timeout=self.timeout, **kwargs
+                )
+            except requests.ConnectionError as error:
+                # A refused connection never reached the provider: always safe to repeat.
+                unsent = isinstance(error, requests.exceptions.ConnectTimeout) or (
+                    "refused" in str(error).lower()
+                )
+                if (safe_to_repeat or unsent) and attempt + 1 < self.attempts:
+                    self.sleep(self._wait(attempt, None))
+                    attempt += 1
+                    continue
+                raise ProviderUnavailable(
+                    f"{self.label} could not be reached ({type(error).__name__}); "
+                    "forum will try again",
+                ) from error
+            except requests.Timeout as error:
+                if safe_to_repeat and attempt + 1 < self.attempts:
+                    self.sleep(self._wait(attempt, None))
+                    attempt += 1
+                    continue
+                raise ProviderUnavailable(
+                    f"{self.label} did not answer in time; forum will try again"
+                ) from error
+
+            if response.status_code in expected:
+                return response
+            if response.status_code == 401 and self.tokens is not None and not refreshed:
+                # Tokens die early (revoked, rotated): one fresh token and one more try.
+                self.tokens.invalidate(token)
+                refreshed = True
+                continue
+            error = self.error_from(response)
+            if isinstance(error, QuotaExceeded):
+                # A daily quota (Zoom's 100 per host) is not a moment's rate limit: retrying
+                # now would only spend more of it.
+                raise error
+            if response.status_code in RETRIED_STATUSES:
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                retryable = response.status_code == 429 or safe_to_repeat
+                if retry_after is not None and retry_after > self.max_wait:
+                    raise RateLimited(error.message, status=429, retry_after=retry_after)
+                if retryable and attempt + 1 < self.attempts:
+                    self.sleep(self._wait(attempt, retry_after))
+                    attempt += 1
+                    continue
+                if response.status_code == 429:
+                    raise RateLimited(error.message, status=429, retry_after=retry_after)
+                raise ProviderUnavailable(error.message, status=response.status_code)
+            if response.status_code == 401:
+                raise AuthenticationFailed(error.message, status=401, code=error.code)
+            raise error
+
+
+def create_once(
+    post: Callable[[], MeetingInfo],
+    find: Callable[[], MeetingInfo | None],
+    *,
+    attempts: int = 3,
+    sleep: Callable[[float], None] = time.sleep,
+    backoff: float = 0.5,
+) -> MeetingInfo:
+    """Create a meeting exactly once although answers can be lost.
+
+    ``post`` sends the create (not retried by the HTTP layer on timeouts or 5xx); when it
+    fails in a way that leaves us not knowing whether the provider made the meeting,
+    ``find`` looks for it by the request's marker before trying again.
+    """
+    last: ProviderError | None = None
+    for attempt in range(attempts):
+        if attempt:
+            found = find()
+            if found is not None:
+                log.info("a create whose answer was lost had made meeting %s", found.external_id)
+                return found
+            sleep(backoff * (2 ** (attempt - 1)))
+        try:
+            return post()
+        except ProviderUnavailable as error:
+            last = error
+    found = find()
+    if found is not None:
+        return found
+    assert last is not None
+    raise last

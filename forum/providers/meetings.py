@@ -1,0 +1,364 @@
+"""Each session's video meeting through its life: host chosen at booking, opened, kept in step.
+
+Booking reserves a host from the account's pool in the booking's own transaction (a host
+runs one meeting at a time: the provider will not run two on one licence), or answers 409
+when every host is taken at that time. Jobs after the commit then open the meeting on the
+provider, update it when the session moves, and delete it when the session is cancelled. A
+failing provider never loses the booking: the meeting records ``failed`` with a message an
+organiser can act on, and ``retry`` opens it once the provider is back. Daily quotas (Zoom:
+100 creates and updates per host per UTC day) are spread over the hosts, or the meeting
+waits as ``deferred`` for the next day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+
+from forum.core.errors import Conflict
+from forum.db import now_utc
+from forum.events.conflicts import session_intervals
+from forum.events.models import EventSession
+from forum.events.models import VideoMeeting
+from forum.events.occurrences import session_occurrences
+from forum.extensions import db
+from forum.providers import accounts
+from forum.providers.base import MeetingNotFound
+from forum.providers.base import MeetingRequest
+from forum.providers.base import ProviderError
+from forum.providers.base import QuotaExceeded
+from forum.providers.base import VideoProvider
+from forum.providers.models import HostUsage
+from forum.providers.models import ProviderAccount
+from forum.providers.registry import adapter_class
+
+log = logging.getLogger("forum.providers")
+
+LIVE = ("pending", "created", "deferred")
+HEALTH_WINDOW = dt.timedelta(days=7)
+
+
+# --- hosts -------------------------------------------------------------------------------------
+
+
+def _lock_account(account: ProviderAccount) -> None:
+    """Serialise host choices on one account (see forum.events.conflicts.lock_people)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(
+            sa.select(ProviderAccount.id).where(ProviderAccount.id == account.id).with_for_update()
+        )
+    else:
+        db.session.execute(
+            sa.text("UPDATE provider_accounts SET id = id WHERE id = :id"), {"id": account.id}
+        )
+
+
+def busy_hosts(account: ProviderAccount, session: EventSession) -> dict[str, EventSession]:
+    """Hosts of the account with a meeting overlapping ``session``, and that other session."""
+    intervals = sorted(session_intervals(session))
+    if not intervals:
+        return {}
+    window_start, window_end = intervals[0][0], max(end for _, end in intervals)
+    others = db.session.scalars(
+        sa.select(EventSession)
+        .join(VideoMeeting, VideoMeeting.session_id == EventSession.id)
+        .where(
+            VideoMeeting.account_id == account.id,
+            VideoMeeting.status.in_(LIVE),
+            VideoMeeting.host_account.is_not(None),
+            EventSession.status != "cancelled",
+            EventSession.id != (session.id or 0),
+            EventSession.start < window_end,
+            sa.or_(EventSession.rrule.is_not(None), EventSession.end > window_start),
+        )
+        .options(selectinload(EventSession.overrides), selectinload(EventSession.meeting))
+    )
+    busy: dict[str, EventSession] = {}
+    for other in others:
+        host = other.meeting.host_account  # type: ignore[union-attr]
+        if host in busy:
+            continue
+        for occurrence in session_occurrences(other, after=window_start, before=window_end):
+            if any(s < occurrence.end and occurrence.start < e for s, e in intervals):
+                busy[host] = other
+                break
+    return busy
+
+
+def _used_today(account: ProviderAccount, host: str) -> int:
+    return (
+        db.session.scalar(
+            sa.select(HostUsage.count).where(
+                HostUsage.account_id == account.id,
+                HostUsage.host == host,
+                HostUsage.day == now_utc().date(),
+            )
+        )
+        or 0
+    )
+
+
+def _count_use(account: ProviderAccount, host: str) -> None:
+    today = now_utc().date()
+    usage = db.session.scalar(
+        sa.select(HostUsage).where(
+            HostUsage.account_id == account.id, HostUsage.host == host, HostUsage.day == today
+        )
+    )
+    if usage is None:
+        db.session.add(HostUsage(account_id=account.id, host=host, day=today, count=1))
+    else:
+        usage.count += 1
+
+
+def reserve_host(session: EventSession, meeting: VideoMeeting) -> None:
+    """Give the meeting an account and a free host, in the booking's transaction; 409 if none.
+
+    The current host is kept if it is still free; otherwise the first free host of the pool
+    with quota left today; with quota left nowhere, the first free host (the meeting will
+    wait as deferred until the quota resets).
+    """
+    kind = meeting.provider
+    if not adapter_class(kind).uses_hosts:
+        return
+    account = accounts.account_for(kind)
+    if account is None:
+        return  # opening it will fail with a message saying what to configure
+    _lock_account(account)
+    busy = busy_hosts(account, session)
+    free = [h for h in account.hosts if h not in busy]
+    if not free:
+        other = next(iter(busy.values()))
+        raise Conflict(
+            f"every host of the {kind} account {account.name!r} has a meeting at that time "
+            f"(e.g. session {other.id}, {other.title!r}); add a host to the account or choose "
+            "another time",
+            code="conflict",
+            details={
+                "hosts": {host: s.id for host, s in busy.items()},
+                "account": account.name,
+            },
+        )
+    quota = adapter_class(kind).daily_quota_per_host
+    if meeting.host_account in free:
+        chosen = meeting.host_account
+    else:
+        with_quota = [h for h in free if quota is None or _used_today(account, h) < quota]
+        chosen = (with_quota or free)[0]
+    meeting.account_id = account.id
+    meeting.host_account = chosen
+
+
+# --- the provider calls (the jobs' work) -----------------------------------------------------
+
+
+def meeting_request(session: EventSession, meeting: VideoMeeting) -> MeetingRequest:
+    event = session.event
+    agenda = f"{event.title}\n{event.description}".strip()[:1500]
+    return MeetingRequest(
+        topic=session.title[:200],
+        start=session.start,
+        end=session.end,
+        timezone=session.timezone,
+        host=meeting.host_account,
+        agenda=agenda,
+        rrule=session.rrule,
+        marker=f"forum-{session.ical_uid}",
+        join_url=meeting.data.get("manual_url") if meeting.data else None,
+    )
+
+
+def _provider(meeting: VideoMeeting) -> tuple[VideoProvider, ProviderAccount | None]:
+    account = db.session.get(ProviderAccount, meeting.account_id) if meeting.account_id else None
+    if account is None:
+        account = accounts.account_for(meeting.provider)
+    kind = meeting.provider
+    if account is None and adapter_class(kind).uses_hosts:
+        raise ProviderError(
+            f"no {kind} account is configured: add one with "
+            f"`flask --app wsgi forum provider add NAME --kind {kind} ...`"
+        )
+    return accounts.provider_for(account, kind), account
+
+
+def _failed(meeting: VideoMeeting, error: ProviderError) -> str:
+    meeting.status = "deferred" if isinstance(error, QuotaExceeded) else "failed"
+    meeting.error = error.message
+    log.warning("meeting of session %s: %s", meeting.session_id, error.message)
+    return meeting.status
+
+
+def open_meeting(session_id: int) -> str:
+    """Create the session's meeting on its provider (a no-op if it exists). Commits."""
+    session = db.session.get(EventSession, session_id)
+    if session is None or session.meeting is None or session.status == "cancelled":
+        return "skipped"
+    meeting = session.meeting
+    if meeting.status == "created" and meeting.join_url:
+        return meeting.status
+    meeting.attempts += 1
+    try:
+        provider, account = _provider(meeting)
+        if provider.uses_hosts and account is not None:
+            if meeting.host_account is None:
+                reserve_host(session, meeting)
+            assert meeting.host_account is not None
+            quota = provider.daily_quota_per_host
+            if quota is not None and _used_today(account, meeting.host_account) >= quota:
+                raise QuotaExceeded(
+                    f"{account.name}: host {meeting.host_account} reached the provider's limit "
+                    f"of {quota} meetings created or changed today (UTC); forum will try again "
+                    "after midnight UTC, or add a host to the account"
+                )
+            _count_use(account, meeting.host_account)
+        info = provider.create_meeting(meeting_request(session, meeting))
+    except Conflict as conflict:
+        meeting.status, meeting.error = "failed", conflict.message
+        db.session.commit()
+        return meeting.status
+    except ProviderError as error:
+        status = _failed(meeting, error)
+        db.session.commit()
+        return status
+    _store(meeting, info)
+    db.session.commit()
+    return meeting.status
+
+
+def _store(meeting: VideoMeeting, info) -> None:
+    meeting.external_id = info.external_id
+    meeting.join_url = info.join_url
+    meeting.passcode = info.passcode
+    meeting.host_url = info.host_url
+    if info.host_account:
+        meeting.host_account = info.host_account
+    meeting.data = {**(meeting.data or {}), **info.data}
+    meeting.status, meeting.error = "created", None
+
+
+def sync_meeting(session_id: int) -> str:
+    """Bring the provider's meeting in step with a rescheduled or renamed session. Commits."""
+    session = db.session.get(EventSession, session_id)
+    if session is None or session.meeting is None or session.status == "cancelled":
+        return "skipped"
+    meeting = session.meeting
+    replaced = (meeting.data or {}).get("replaced")
+    if replaced:
+        # The session moved to a time when its host is busy: delete the meeting on the old
+        # host and open it on the new one.
+        try:
+            provider, _ = _provider(meeting)
+            provider.delete_meeting(replaced["external_id"], host=replaced["host"])
+        except ProviderError as error:
+            log.warning("old meeting %s not deleted: %s", replaced["external_id"], error.message)
+        meeting.data = {k: v for k, v in meeting.data.items() if k != "replaced"}
+        meeting.status, meeting.external_id = "pending", None
+        db.session.commit()
+        return open_meeting(session_id)
+    if meeting.status != "created" or not meeting.external_id:
+        return open_meeting(session_id)
+    try:
+        provider, account = _provider(meeting)
+        if provider.uses_hosts and account is not None and meeting.host_account:
+            _count_use(account, meeting.host_account)
+        info = provider.update_meeting(meeting.external_id, meeting_request(session, meeting))
+    except MeetingNotFound:
+        # Deleted on the provider's side: open a new one.
+        meeting.status, meeting.external_id = "pending", None
+        db.session.commit()
+        return open_meeting(session_id)
+    except ProviderError as error:
+        status = _failed(meeting, error)
+        db.session.commit()
+        return status
+    _store(meeting, info)
+    db.session.commit()
+    return meeting.status
+
+
+def close_meeting(session_id: int) -> str:
+    """Delete a cancelled session's meeting on the provider (gone already counts). Commits."""
+    session = db.session.get(EventSession, session_id)
+    if session is None or session.meeting is None:
+        return "skipped"
+    meeting = session.meeting
+    if meeting.status == "deleted" or not meeting.external_id:
+        meeting.status = "deleted"
+        db.session.commit()
+        return meeting.status
+    try:
+        provider, _ = _provider(meeting)
+        provider.delete_meeting(meeting.external_id, host=meeting.host_account)
+    except ProviderError as error:
+        meeting.error = f"could not delete the meeting on {meeting.provider}: {error.message}"
+        db.session.commit()
+        return "failed"
+    meeting.status, meeting.error = "deleted", None
+    db.session.commit()
+    return meeting.status
+
+
+# --- health ----------------------------------------------------------------------------------
+
+
+def check_account(account: ProviderAccount) -> list[str]:
+    """Problems of an account now: its token, its hosts, and its meetings of the next 7 days.
+
+    Records them on the account (and a meeting gone on the provider's side as failed, with
+    the reason). Commits.
+    """
+    provider = accounts.provider_for(account, account.kind)
+    problems = list(provider.check())
+    now = now_utc()
+    sessions = db.session.scalars(
+        sa.select(EventSession)
+        .join(VideoMeeting, VideoMeeting.session_id == EventSession.id)
+        .where(
+            VideoMeeting.account_id == account.id,
+            VideoMeeting.status == "created",
+            EventSession.status != "cancelled",
+            EventSession.start < now + HEALTH_WINDOW,
+            sa.or_(EventSession.rrule.is_not(None), EventSession.end > now),
+        )
+        .options(selectinload(EventSession.meeting), selectinload(EventSession.overrides))
+    )
+    for session in sessions:
+        coming = session_occurrences(session, after=now, before=now + HEALTH_WINDOW, limit=1)
+        if next(iter(coming), None) is None:
+            continue
+        meeting = session.meeting
+        assert meeting is not None and meeting.external_id is not None
+        try:
+            provider.get_meeting(meeting.external_id, host=meeting.host_account)
+        except MeetingNotFound:
+            meeting.status = "failed"
+            meeting.error = (
+                f"the meeting was deleted on {account.kind}'s side; retry to open a new one"
+            )
+            problems.append(f"session {session.id} ({session.title!r}): {meeting.error}")
+        except ProviderError as error:
+            problems.append(f"session {session.id}: {error.message}")
+    account.last_check_at = now
+    account.last_check_problems = problems
+    db.session.commit()
+    return problems
+
+
+def waiting_sessions(*, limit: int = 500) -> list[int]:
+    """Sessions whose meeting is deferred or failed for a temporary reason, coming first."""
+    return list(
+        db.session.scalars(
+            sa.select(EventSession.id)
+            .join(VideoMeeting, VideoMeeting.session_id == EventSession.id)
+            .where(
+                VideoMeeting.status.in_(("deferred", "pending")),
+                EventSession.status != "cancelled",
+                sa.or_(EventSession.rrule.is_not(None), EventSession.end > now_utc()),
+            )
+            .order_by(EventSession.start)
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,394 @@
+"""The Webex adapter: meetings through the REST API v1 (webexapis.com/v1/meetings)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+from urllib.parse import quote
+from urllib.parse import urlsplit
+
+import requests
+
+from forum.providers.base import AuthenticationFailed
+from forum.providers.base import HostNotFound
+from forum.providers.base import MeetingInfo
+from forum.providers.base import MeetingNotFound
+from forum.providers.base import MeetingRequest
+from forum.providers.base import ProviderError
+from forum.providers.base import ProviderUnavailable
+from forum.providers.base import RateLimited
+from forum.providers.base import RequestRejected
+from forum.providers.base import VideoProvider
+from forum.providers.http import ProviderHttp
+from forum.providers.http import TokenCache
+from forum.providers.http import create_once
+from forum.providers.registry import AccountSettings
+
+DEFAULT_API_BASE_URL = "https://webexapis.com/v1"
+DEFAULT_OAUTH_URL = "https://webexapis.com"
+# A long-lived bot or integration token cannot be renewed by us: the cache keeps it this long
+# and then simply takes it again from the settings.
+STATIC_TOKEN_SECONDS = 3600.0
+# integrationTags: "a maximum of 3 tags, 64 characters each" (Create a Meeting).
+TAG_MAX = 64
+# How far around the start a lost create is looked for; the list returns every meeting series
+# that overlaps [from, to).
+FIND_WINDOW = dt.timedelta(days=1)
+# Meeting fields kept in MeetingInfo.data. Not hostKey nor phoneAndVideoSystemPassword: they
+# let anyone claim the host role or dial in, and data is shown more widely than host_url.
+KEPT_FIELDS = (
+    "meetingNumber",
+    "title",
+    "meetingType",
+    "state",
+    "timezone",
+    "start",
+    "end",
+    "recurrence",
+    "hostEmail",
+    "hostDisplayName",
+    "siteUrl",
+    "sipAddress",
+    "integrationTags",
+)
+_MEETING_PATH = re.compile(r"/meetings/([^/]+)$")
+
+
+def marker_tag(marker: str) -> str:
+    """The integration tag that carries a request's marker (hashed if longer than 64 chars)."""
+    if len(marker) <= TAG_MAX:
+        return marker
+    return "forum-" + hashlib.sha256(marker.encode()).hexdigest()[:40]
+
+
+def webex_time(instant: dt.datetime) -> str:
+    """An aware instant as ISO 8601 in UTC; Webex keeps only the minute anyway."""
+    return instant.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_webex_time(value: str) -> dt.datetime:
+    """Webex answers with the meeting's own offset (``+08:00``), not UTC: read it back to UTC."""
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def _envelope(response: requests.Response) -> tuple[str, str | None]:
+    """The vendor's words from ``{"message", "errors": [{"description"}], "trackingId"}``.
+
+    Never fails: a proxy's HTML page or an empty body gives the HTTP reason instead.
+    """
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        return (response.reason or f"HTTP {response.status_code}"), None
+    message = body.get("message") if isinstance(body.get("message"), str) else ""
+    errors = body.get("errors") if isinstance(body.get("errors"), list) else []
+    descriptions = [
+        item["description"]
+        for item in errors
+        if isinstance(item, dict) and isinstance(item.get("description"), str)
+    ]
+    # The description is the specific one ("Meeting password validation failed…"); the
+    # message is often the generic "The input parameters contain invalid items.".
+    words = "; ".join(d for d in descriptions if d != message)
+    text = f"{message} {words}".strip() if message and words else (words or message)
+    tracking = body.get("trackingId") if isinstance(body.get("trackingId"), str) else None
+    return (text or response.reason or f"HTTP {response.status_code}"), tracking
+
+
+def _host_in_request(request: requests.PreparedRequest | None) -> str | None:
+    """The hostEmail a failed call was about, from its query or its JSON body."""
+    if request is None:
+        return None
+    query = parse_qs(urlsplit(request.url or "").query)
+    if query.get("hostEmail"):
+        return query["hostEmail"][0]
+    body = request.body
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str) and body:
+        try:
+            sent = json.loads(body)
+        except ValueError:
+            return None
+        if isinstance(sent, dict) and isinstance(sent.get("hostEmail"), str):
+            return sent["hostEmail"]
+    return None
+
+
+def error_from(response: requests.Response) -> ProviderError:
+    """A Webex error answer as a ProviderError an organiser can act on."""
+    status = response.status_code
+    text, tracking = _envelope(response)
+    # Webex support asks for the trackingId; it is no secret.
+    ref = f" (Webex tracking id {tracking})" if tracking else ""
+    path = urlsplit(response.request.url or "").path if response.request is not None else ""
+    meeting = _MEETING_PATH.search(path)
+    if status == 401:
+        return AuthenticationFailed(
+            f"Webex refused the access token: {text}{ref}. Check the account's token or "
+            "that the Service App is still authorised in Control Hub",
+            status=status,
+        )
+    if status == 403:
+        # Webex uses 403 for missing scopes, roles or licences: a permission, not the data.
+        return AuthenticationFailed(
+            f"Webex refused the request: {text}{ref}. The app needs the meeting:schedules and "
+            "admin on-behalf-of scopes, and the host a Webex Meetings licence",
+            status=status,
+        )
+    if status == 404:
+        host = _host_in_request(response.request)
+        if meeting is not None:
+            return MeetingNotFound(
+                f"the Webex meeting {meeting.group(1)} no longer exists "
+                "(deleted in Webex, or expired)",
+                status=status,
+            )
+        if host is not None:
+            # The documented 404: "the resource requested, such as a user, does not exist".
+            return HostNotFound(
+                f"Webex user {host} does not exist on this account or cannot host meetings "
+                "on its site: add them in Control Hub or remove them from the host pool",
+                status=status,
+            )
+        return RequestRejected(f"Webex answered 404: {text}{ref}", status=status)
+    if status == 429:
+        return RateLimited(f"Webex asks us to slow down: {text}", status=status)
+    if status >= 500:
+        return ProviderUnavailable(f"Webex failed ({status}): {text}{ref}", status=status)
+    return RequestRejected(f"Webex rejected the meeting: {text}{ref}", status=status)
+
+
+def token_error_from(response: requests.Response) -> ProviderError:
+    """An error from the Service App token endpoint: the credentials, whatever the status."""
+    if response.status_code == 429 or response.status_code >= 500:
+        return error_from(response)
+    text, _ = _envelope(response)
+    return AuthenticationFailed(
+        f"Webex refused the Service App credentials ({response.status_code}: {text}): check "
+        "the client id, client secret, application id, org id and the token that may "
+        "request Service App tokens (scope spark:applications_token)",
+        status=response.status_code,
+    )
+
+
+class WebexProvider(VideoProvider):
+    """Webex meetings for an account: a Service App (or a long-lived token) and its hosts."""
+
+    kind = "webex"
+    uses_hosts = True
+
+    def __init__(
+        self, settings: AccountSettings, *, sleep: Callable[[float], None] = time.sleep
+    ) -> None:
+        self.settings = settings
+        self.sleep = sleep
+        timeout = (settings.timeout_seconds, settings.timeout_seconds)
+        session = requests.Session()
+        common: dict[str, Any] = {
+            "session": session,
+            "timeout": timeout,
+            "attempts": settings.attempts,
+            "backoff": settings.backoff_seconds,
+            "max_wait": settings.max_wait_seconds,
+            "sleep": sleep,
+            "provider_label": "Webex",
+        }
+        # The token endpoint has no bearer of ours (its caller's token is a fixed header),
+        # so it gets its own client: the API client's token cache would wait on itself.
+        self._token_http = ProviderHttp(
+            base_url=settings.oauth_url or DEFAULT_OAUTH_URL, error_from=token_error_from, **common
+        )
+        self.tokens = TokenCache(self._fetch_token)
+        self.http = ProviderHttp(
+            base_url=settings.api_base_url or DEFAULT_API_BASE_URL,
+            error_from=error_from,
+            tokens=self.tokens,
+            **common,
+        )
+
+    def __repr__(self) -> str:
+        return f"WebexProvider({self.settings.name!r})"
+
+    # -- tokens --------------------------------------------------------------------------------
+
+    @property
+    def is_service_app(self) -> bool:
+        s = self.settings
+        return bool(s.client_id and s.client_secret and s.options.get("application_id"))
+
+    def _fetch_token(self) -> tuple[str, float, dict[str, Any]]:
+        s = self.settings
+        if not self.is_service_app:
+            if not s.token:
+                raise AuthenticationFailed(
+                    "the Webex account has neither an access token nor Service App credentials"
+                )
+            # A bot or integration token: nothing to refresh, so a 401 after this means the
+            # token itself is invalid or revoked.
+            return s.token, STATIC_TOKEN_SECONDS, {}
+        # "Create Service App Access Token": the caller is an admin's or integration's token
+        # with scope spark:applications_token; the Service App's own secret goes in the body.
+        headers = {"Authorization": f"Bearer {s.token}"} if s.token else {}
+        application = quote(str(s.options["application_id"]), safe="")
+        response = self._token_http.request(
+            "POST",
+            f"/v1/applications/{application}/token",
+            json={
+                "clientId": s.client_id,
+                "clientSecret": s.client_secret,
+                "targetOrgId": s.options.get("org_id"),
+            },
+            headers=headers,
+            expected=(200,),
+        )
+        try:
+            body = response.json()
+            value = body["access_token"]
+            expires_in = float(body.get("expires_in", 3600))
+        except (ValueError, KeyError, TypeError) as error:
+            raise AuthenticationFailed(
+                "Webex answered the Service App token request without an access token"
+            ) from error
+        return value, expires_in, {}
+
+    # -- meetings ------------------------------------------------------------------------------
+
+    def _body(self, request: MeetingRequest, *, create: bool) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "title": request.topic[:128],
+            "start": webex_time(request.start),
+            "end": webex_time(request.end),
+            "timezone": request.timezone,
+            "agenda": request.agenda[:1300],
+        }
+        if request.rrule:
+            # Webex takes the RRULE value alone ("FREQ=DAILY;COUNT=10"), no "RRULE:" name.
+            body["recurrence"] = request.rrule.removeprefix("RRULE:")
+        if request.host:
+            # Only honoured with the admin on-behalf-of scopes, which a Service App has.
+            body["hostEmail"] = request.host
+        # forum sends its own invitations and updates (iMIP), so Webex must not mail anyone.
+        body["sendEmail"] = False
+        if create and request.marker:
+            body["integrationTags"] = [marker_tag(request.marker)]
+        return body
+
+    def _info(self, meeting: dict[str, Any], *, host: str | None) -> MeetingInfo:
+        return MeetingInfo(
+            external_id=str(meeting["id"]),
+            join_url=meeting.get("webLink") or "",
+            passcode=meeting.get("password") or None,
+            # Webex has no start link: the host signs in on the site (or uses the host key).
+            host_url=None,
+            host_account=meeting.get("hostEmail") or host,
+            data={key: meeting[key] for key in KEPT_FIELDS if meeting.get(key) is not None},
+        )
+
+    def _meeting_path(self, external_id: str) -> str:
+        return f"/meetings/{quote(external_id, safe='')}"
+
+    def _find(self, request: MeetingRequest) -> MeetingInfo | None:
+        """The meeting a lost create made, found by the marker in its integrationTags."""
+        if not request.marker:
+            return None
+        tag = marker_tag(request.marker)
+        params: dict[str, Any] = {
+            "meetingType": "meetingSeries",
+            "from": webex_time(request.start - FIND_WINDOW),
+            "to": webex_time(request.start + FIND_WINDOW),
+            "max": 100,
+        }
+        if request.host:
+            params["hostEmail"] = request.host
+        response = self.http.request("GET", "/meetings", params=params, expected=(200,))
+        for item in response.json().get("items") or []:
+            if isinstance(item, dict) and tag in (item.get("integrationTags") or []):
+                return self._info(item, host=request.host)
+        return None
+
+    def create_meeting(self, request: MeetingRequest) -> MeetingInfo:
+        body = self._body(request, create=True)
+
+        def post() -> MeetingInfo:
+            # Webex answers a create with 200, not 201.
+            response = self.http.request(
+                "POST", "/meetings", json=body, safe_to_repeat=False, expected=(200, 201)
+            )
+            return self._info(response.json(), host=request.host)
+
+        return create_once(
+            post,
+            lambda: self._find(request),
+            sleep=self.sleep,
+            backoff=self.settings.backoff_seconds,
+        )
+
+    def get_meeting(self, external_id: str, *, host: str | None = None) -> MeetingInfo:
+        params = {"hostEmail": host} if host else {}
+        response = self.http.request(
+            "GET", self._meeting_path(external_id), params=params, expected=(200,)
+        )
+        return self._info(response.json(), host=host)
+
+    def update_meeting(self, external_id: str, request: MeetingRequest) -> MeetingInfo:
+        # The spec labels PATCH application/json-patch+json yet wants a partial meeting, not
+        # RFC 6902 operations; integrations (Cal.com) send application/json, as we do.
+        response = self.http.request(
+            "PATCH",
+            self._meeting_path(external_id),
+            json=self._body(request, create=False),
+            expected=(200, 204),
+        )
+        if response.status_code == 204 or not response.content:
+            return self.get_meeting(external_id, host=request.host)
+        return self._info(response.json(), host=request.host)
+
+    def delete_meeting(self, external_id: str, *, host: str | None = None) -> None:
+        params: dict[str, Any] = {"sendEmail": "false"}
+        if host:
+            params["hostEmail"] = host
+        try:
+            self.http.request(
+                "DELETE", self._meeting_path(external_id), params=params, expected=(200, 204)
+            )
+        except MeetingNotFound:
+            return  # already gone (deleted in Webex, or expired): that is what we wanted
+
+    # -- health --------------------------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        try:
+            self.tokens.get()
+        except ProviderError as error:
+            return [error.message]
+        now = dt.datetime.now(dt.UTC)
+        window = {
+            "meetingType": "meetingSeries",
+            "from": webex_time(now),
+            "to": webex_time(now + FIND_WINDOW),
+            "max": 1,
+        }
+        problems: list[str] = []
+        # Listing a host's meetings is what an admin on-behalf-of call needs to work for
+        # creates too; /people would also find users of other orgs, who cannot host here.
+        for host in self.settings.hosts or (None,):
+            params = {**window, **({"hostEmail": host} if host else {})}
+            try:
+                self.http.request("GET", "/meetings", params=params, expected=(200,))
+            except AuthenticationFailed as error:
+                return [error.message]
+            except ProviderError as error:
+                problems.append(error.message)
+        return problems

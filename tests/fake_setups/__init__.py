@@ -1,0 +1,1 @@
+"""Setups of the fake provider servers for the adapters' contract tests."""
