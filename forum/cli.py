@@ -13,11 +13,17 @@ from flask.cli import AppGroup
 from forum.accounts import services as accounts
 from forum.accounts.models import ApiToken
 from forum.core.errors import ForumError
+from forum.core.times import format_instant
 from forum.events import planning
 from forum.events.models import Event
 from forum.extensions import db
 from forum.notifications import dispatch
 from forum.notifications.senders import SendError
+from forum.providers import accounts as provider_accounts
+from forum.providers import meetings
+from forum.providers.fakes import FAKE_KINDS
+from forum.providers.models import ACCOUNT_KINDS
+from forum.providers.models import SECRET_FIELDS
 
 forum_cli = AppGroup(
     "forum", help="Manage organisers, API tokens and demo data; send pending emails."
@@ -278,3 +284,80 @@ def send_pending(limit: int) -> None:
     click.echo(f"{sent} sent, {failed} failed, {skipped} skipped (superseded or taken)")
     if failed:
         raise SystemExit(1)
+
+
+# --- video providers -----------------------------------------------------------------------------
+
+provider_cli = AppGroup("provider", help="Video provider accounts: add, list, check.")
+forum_cli.add_command(provider_cli)
+
+
+@provider_cli.command("add")
+@click.argument("name")
+@click.option("--kind", required=True, type=click.Choice(ACCOUNT_KINDS))
+@click.option("--account-id", help="Zoom: the Server-to-Server OAuth app's account id.")
+@click.option("--client-id")
+@click.option("--client-secret", help="Stored encrypted; never shown again.")
+@click.option("--tenant-id", help="Teams: the Microsoft Entra tenant.")
+@click.option("--token", help="Webex: a bot or integration token. Stored encrypted.")
+@click.option("--webhook-secret", help="Stored encrypted.")
+@click.option("--hosts", default="", help="Host users, comma-separated: a@uni.example,b@...")
+@click.option("--api-base-url", help="The API's base URL (regional endpoints, a fake server).")
+@click.option("--oauth-url", help="The token endpoint's base URL.")
+@click.option("--jitsi-base-url", help="Jitsi: the server, e.g. https://meet.uni.example.")
+@click.option("--option", "options", multiple=True, help="Extra setting KEY=VALUE (repeatable).")
+def provider_add(name: str, kind: str, hosts: str, options: tuple[str, ...], **fields) -> None:
+    """Add a provider account (secrets are encrypted at rest)."""
+    extra = dict(option.split("=", 1) for option in options if "=" in option)
+    try:
+        account = provider_accounts.add_account(
+            name=name, kind=kind, hosts=hosts.split(","), options=extra, **fields
+        )
+    except ForumError as exc:
+        _fail(exc)
+    db.session.commit()
+    hosts_text = ", ".join(account.hosts) or "no hosts"
+    click.echo(f"Added {account.kind} account {account.name!r} ({hosts_text}).")
+
+
+@provider_cli.command("list")
+def provider_list() -> None:
+    """The accounts, their hosts and last check; secrets only as 'set' or 'not set'."""
+    for account in provider_accounts.accounts():
+        shown = provider_accounts.describe(account)
+        secrets = ", ".join(
+            f"{field} {'set' if shown[f'has_{field}'] else 'not set'}" for field in SECRET_FIELDS
+        )
+        click.echo(f"{account.name}  {account.kind}  hosts: {', '.join(account.hosts) or '-'}")
+        click.echo(f"    {secrets}")
+        if account.last_check_at:
+            problems = "; ".join(account.last_check_problems) or "no problems"
+            click.echo(f"    checked {format_instant(account.last_check_at)}: {problems}")
+
+
+@provider_cli.command("check")
+@click.argument("name")
+def provider_check(name: str) -> None:
+    """Check an account now: its token, its hosts, its meetings of the next 7 days."""
+    try:
+        account = provider_accounts.get_account(name)
+    except ForumError as exc:
+        _fail(exc)
+    problems = meetings.check_account(account)
+    if not problems:
+        click.echo(f"{name}: no problems.")
+        return
+    for problem in problems:
+        click.echo(f"{name}: {problem}")
+    raise SystemExit(1)
+
+
+@forum_cli.command("fake-provider")
+@click.argument("kind", type=click.Choice(FAKE_KINDS))
+@click.option("--port", default=8801, show_default=True)
+@click.option("--host", "hosts", default="host1@uni.example,host2@uni.example", show_default=True)
+def fake_provider(kind: str, port: int, hosts: str) -> None:
+    """Serve a fake provider API on 127.0.0.1 for trials without an account."""
+    from forum.providers.fakes import serve_fake
+
+    serve_fake(kind, port=port, hosts=[h for h in hosts.split(",") if h])

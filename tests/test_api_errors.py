@@ -49,6 +49,10 @@ ENDPOINTS = [
     ("GET", "/api/v1/sessions/<int:session_id>/invitations"),
     ("GET", "/api/v1/sessions/<int:session_id>/occurrences"),
     ("POST", "/api/v1/sessions/<int:session_id>/meeting/retry"),
+    ("GET", "/api/v1/provider-accounts"),
+    ("POST", "/api/v1/provider-accounts"),
+    ("DELETE", "/api/v1/provider-accounts/<int:account_id>"),
+    ("POST", "/api/v1/provider-accounts/<int:account_id>/check"),
     ("PATCH", "/api/v1/sessions/<int:session_id>/occurrences/<recurrence_id>"),
     ("DELETE", "/api/v1/sessions/<int:session_id>/occurrences/<recurrence_id>"),
     ("POST", "/api/v1/scheduling/search"),
@@ -61,6 +65,7 @@ NOT_JSON = {
     "/api/v1/people/<int:person_id>/availability/ics",
     "/api/v1/people/<int:person_id>/availability/refresh",
     "/api/v1/sessions/<int:session_id>/meeting/retry",
+    "/api/v1/provider-accounts/<int:account_id>/check",
 }
 WITH_BODY = [
     (method, rule)
@@ -78,6 +83,7 @@ PAGINATED = [
 
 # What a valid request writes, so a refused one can be shown to write nothing.
 VALID_BODIES = {
+    "/api/v1/provider-accounts": {"name": "uni-jitsi", "kind": "jitsi"},
     "/api/v1/institutions": {
         "name": "Peking University",
         "country": "CN",
@@ -126,6 +132,16 @@ def written(row_count) -> dict[str, int]:
 
 
 @pytest.fixture
+def api(app, make_organiser):
+    """An administrator: every endpoint, provider accounts included, is theirs to call."""
+    client = make_organiser()
+    with app.app_context():
+        db.session.get(Organiser, client.organiser_id).is_admin = True
+        db.session.commit()
+    return client
+
+
+@pytest.fixture
 def ids(api) -> dict[str, int]:
     """One of everything, for URLs that need real ids."""
 
@@ -151,6 +167,7 @@ def ids(api) -> dict[str, int]:
         "event_id": event_id,
         "session_id": session_id,
         "recurrence_id": "2020-03-10T13:00:00Z",
+        "account_id": post("/api/v1/provider-accounts", {"name": "jitsi", "kind": "jitsi"}),
     }
 
 

@@ -775,3 +775,47 @@ class DstPreviewOut(Out):
     start: str
     rrule: str
     sites: list[DstSiteOut]
+
+
+# --- video provider accounts -------------------------------------------------------------------
+
+ProviderUrl = Annotated[str, Field(max_length=500, pattern=r"^https?://[^\s/?#]+\S*$")]
+Setting = Annotated[SingleLine, Field(min_length=1, max_length=500)]
+
+
+class ProviderAccountCreate(Schema):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")]
+    kind: Literal[PROVIDERS]  # type: ignore[valid-type]
+    account_id: Setting | None = None
+    client_id: Setting | None = None
+    client_secret: Annotated[str, Field(min_length=1, max_length=10000)] | None = Field(
+        None, description="stored encrypted; never shown again"
+    )
+    tenant_id: Setting | None = None
+    token: Annotated[str, Field(min_length=1, max_length=10000)] | None = None
+    webhook_secret: Setting | None = None
+    hosts: list[Annotated[SingleLine, Field(min_length=1, max_length=254)]] = Field(
+        default_factory=list, max_length=200
+    )
+    api_base_url: ProviderUrl | None = None
+    oauth_url: ProviderUrl | None = None
+    jitsi_base_url: ProviderUrl | None = None
+    options: dict[str, Annotated[str, Field(max_length=10000)]] | None = None
+
+
+class ProviderAccountOut(Out):
+    id: int
+    name: str
+    kind: str
+    account_id: str | None
+    client_id: str | None
+    tenant_id: str | None
+    api_base_url: str | None
+    oauth_url: str | None
+    jitsi_base_url: str | None
+    hosts: list[str]
+    has_client_secret: bool
+    has_token: bool
+    has_webhook_secret: bool
+    last_check_at: str | None
+    last_check_problems: list[str]
