@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run worker migrate seed test test-fast test-postgresql bench lint format clean icalcheck
+.PHONY: install run worker beat migrate seed test test-fast test-postgresql bench lint format clean icalcheck
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ run: seed
 # `make run` alike; without it the web process runs each job inline and needs no worker.
 worker: migrate
 	$(BIN)/celery -A wsgi:celery_app worker --loglevel=INFO --concurrency=2 -Q $${FORUM_JOBS_QUEUE:-forum}
+
+# Periodic jobs (provider health checks every hour, deferred meetings every 15 minutes).
+beat: migrate
+	$(BIN)/celery -A wsgi:celery_app beat --loglevel=INFO --schedule instance/celerybeat-schedule
 
 # The multi-parser calendar checker the tests run (tests/tools/icalcheck); without its
 # prerequisites the calendar tests skip locally (and fail in CI, which installs them).

@@ -62,6 +62,14 @@ def celery_init_app(app: Flask) -> Celery:
         task_eager_propagates=False,
         enable_utc=True,
         timezone="UTC",
+        # Periodic jobs, run by `make beat` next to the workers.
+        beat_schedule={
+            "check-providers": {"task": "forum.check_providers", "schedule": 3600.0},
+            "retry-deferred-meetings": {
+                "task": "forum.retry_deferred_meetings",
+                "schedule": 900.0,
+            },
+        },
     )
     celery_app.set_default()
     app.extensions["celery"] = celery_app
