@@ -309,3 +309,26 @@ def test_deferred_meetings_open_when_the_quota_resets(app, api, runner, zoom):
         assert app.extensions["celery"].conf.beat_schedule["retry-deferred-meetings"]
     meeting = api.get(f"{SESSIONS}/{session['id']}").get_json()["meeting"]
     assert meeting["status"] == "created" and len(meetings_on(zoom)) == 1
+
+
+def test_a_meeting_that_failed_for_a_passing_reason_is_retried_by_the_periodic_job(
+    app, api, runner, zoom
+):
+    add_zoom(runner, zoom, hosts=("ghost@uni.example",))
+    # A failure that needs someone to act (Zoom does not know the host) is left alone...
+    ghost = make_session(api, zoom_event(api)["id"], start="2027-03-12T13:00:00Z")
+    assert "ghost@uni.example" in ghost["meeting"]["error"]
+    with app.app_context():
+        db.session.scalar(sa.select(ProviderAccount)).hosts = [HOSTS[0]]
+        db.session.commit()
+    # ... one that passes (Zoom down) is tried again.
+    zoom.app.faults.add("status", status=503, count=50)
+    down = make_session(api, zoom_event(api)["id"])
+    assert down["meeting"]["status"] == "failed"
+    zoom.app.faults.clear()
+    with app.app_context():
+        from forum.jobs.tasks import retry_deferred_meetings
+
+        assert retry_deferred_meetings.delay().get() == 1
+    assert api.get(f"{SESSIONS}/{down['id']}").get_json()["meeting"]["status"] == "created"
+    assert api.get(f"{SESSIONS}/{ghost['id']}").get_json()["meeting"]["status"] == "failed"

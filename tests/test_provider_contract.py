@@ -16,6 +16,7 @@ from dataclasses import replace
 from types import ModuleType
 
 import pytest
+import requests
 
 from forum.providers.base import HostNotFound
 from forum.providers.base import MeetingInfo
@@ -198,3 +199,17 @@ def test_check_reports_a_missing_host_and_bad_credentials(setup, fake):
     assert any("ghost@uni.example" in p for p in problems), problems
     wrong = build_provider(setup.wrong_credentials(setup.settings(fake.url)))
     assert wrong.check(), "a refused token must be reported"
+
+
+def test_faults_can_be_switched_over_http(setup, fake):
+    # As the README's walk-through does it, with curl's form content type.
+    answer = requests.post(
+        f"{fake.url}/_fake/faults",
+        data='{"kind": "status", "status": 503, "count": 2}',
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        timeout=5,
+    )
+    assert answer.status_code == 201
+    refused = requests.post(f"{fake.url}/_fake/faults", data='{"kind": "nope"}', timeout=5)
+    assert refused.status_code == 400
+    assert requests.delete(f"{fake.url}/_fake/faults", timeout=5).json() == {"faults": 0}

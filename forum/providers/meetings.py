@@ -187,6 +187,9 @@ def _provider(meeting: VideoMeeting) -> tuple[VideoProvider, ProviderAccount | N
 def _failed(meeting: VideoMeeting, error: ProviderError) -> str:
     meeting.status = "deferred" if isinstance(error, QuotaExceeded) else "failed"
     meeting.error = error.message
+    # Timeouts, 5xx, rate limits: the periodic job tries again (waiting_sessions); other
+    # failures wait for someone to fix the cause and retry.
+    meeting.data = {**(meeting.data or {}), "retry_later": error.temporary}
     log.warning("meeting of session %s: %s", meeting.session_id, error.message)
     return meeting.status
 
@@ -348,17 +351,20 @@ def check_account(account: ProviderAccount) -> list[str]:
 
 
 def waiting_sessions(*, limit: int = 500) -> list[int]:
-    """Sessions whose meeting is deferred or failed for a temporary reason, coming first."""
-    return list(
-        db.session.scalars(
-            sa.select(EventSession.id)
-            .join(VideoMeeting, VideoMeeting.session_id == EventSession.id)
-            .where(
-                VideoMeeting.status.in_(("deferred", "pending")),
-                EventSession.status != "cancelled",
-                sa.or_(EventSession.rrule.is_not(None), EventSession.end > now_utc()),
-            )
-            .order_by(EventSession.start)
-            .limit(limit)
+    """Coming sessions whose meeting is deferred, or failed for a passing reason."""
+    rows = db.session.execute(
+        sa.select(EventSession.id, VideoMeeting.status, VideoMeeting.data)
+        .join(VideoMeeting, VideoMeeting.session_id == EventSession.id)
+        .where(
+            VideoMeeting.status.in_(("deferred", "pending", "failed")),
+            EventSession.status != "cancelled",
+            sa.or_(EventSession.rrule.is_not(None), EventSession.end > now_utc()),
         )
+        .order_by(EventSession.start)
     )
+    waiting = [
+        session_id
+        for session_id, status, data in rows
+        if status != "failed" or (data or {}).get("retry_later")
+    ]
+    return waiting[:limit]

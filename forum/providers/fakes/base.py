@@ -224,7 +224,13 @@ class FakeProvider:
         if request.method == "DELETE":
             self.faults.clear()
             return json_response({"faults": 0})
-        options = request.get_json(silent=True) or {}
+        # curl -d sends a form content type: read the body as JSON whatever it says.
+        try:
+            options = json.loads(request.get_data() or b"{}")
+        except ValueError:
+            return json_response({"error": "send the fault as a JSON object"}, 400)
+        if not isinstance(options, dict):
+            return json_response({"error": "send the fault as a JSON object"}, 400)
         kind = options.pop("kind", "")
         try:
             self.faults.add(kind, **options)
