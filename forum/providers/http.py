@@ -103,6 +103,19 @@ class TokenCache:
 ErrorParser = Callable[[requests.Response], ProviderError]
 
 
+def http_options(settings: Any, *, sleep: Callable[[float], None], label: str) -> dict[str, Any]:
+    """ProviderHttp's keyword arguments from an account's settings (one requests session)."""
+    return {
+        "session": requests.Session(),
+        "timeout": (settings.timeout_seconds, settings.timeout_seconds),
+        "attempts": settings.attempts,
+        "backoff": settings.backoff_seconds,
+        "max_wait": settings.max_wait_seconds,
+        "sleep": sleep,
+        "provider_label": label,
+    }
+
+
 class ProviderHttp:
     """A requests session bound to one provider's API, with its retry and token rules."""
 

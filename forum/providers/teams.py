@@ -27,6 +27,7 @@ from forum.providers.base import VideoProvider
 from forum.providers.http import ProviderHttp
 from forum.providers.http import TokenCache
 from forum.providers.http import create_once
+from forum.providers.http import http_options
 from forum.providers.http import parse_retry_after
 from forum.providers.registry import AccountSettings
 
@@ -70,31 +71,20 @@ class TeamsProvider(VideoProvider):
     ) -> None:
         self.settings = settings
         self._sleep = sleep
-        timeout = (settings.timeout_seconds, settings.timeout_seconds)
-        session = requests.Session()
-        common: dict[str, Any] = {
-            "session": session,
-            "timeout": timeout,
-            "attempts": settings.attempts,
-            "backoff": settings.backoff_seconds,
-            "max_wait": settings.max_wait_seconds,
-            "sleep": sleep,
-        }
+        common = http_options(settings, sleep=sleep, label="Microsoft Teams")
         # The token endpoint lives on another host and must not carry a bearer token itself,
         # so it gets its own (token-less) ProviderHttp with the same timeouts and retries.
         self._login = ProviderHttp(
             base_url=settings.oauth_url or ENTRA_LOGIN,
             error_from=self._token_error,
-            provider_label="Microsoft Entra (login.microsoftonline.com)",
-            **common,
+            **{**common, "provider_label": "Microsoft Entra (login.microsoftonline.com)"},
         )
         self.tokens = TokenCache(self._fetch_token)
         self.http = ProviderHttp(
             base_url=settings.api_base_url or GRAPH_API,
             error_from=self.error_from,
             tokens=self.tokens,
-            provider_label="Microsoft Graph",
-            **common,
+            **{**common, "provider_label": "Microsoft Graph"},
         )
         # Host (email, sign-in name or object id, as configured) -> Graph object id, and back
         # (so that an error about /users/{id} can name the host the organiser knows).

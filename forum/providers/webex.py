@@ -28,6 +28,7 @@ from forum.providers.base import VideoProvider
 from forum.providers.http import ProviderHttp
 from forum.providers.http import TokenCache
 from forum.providers.http import create_once
+from forum.providers.http import http_options
 from forum.providers.registry import AccountSettings
 
 DEFAULT_API_BASE_URL = "https://webexapis.com/v1"
@@ -194,17 +195,7 @@ class WebexProvider(VideoProvider):
     ) -> None:
         self.settings = settings
         self.sleep = sleep
-        timeout = (settings.timeout_seconds, settings.timeout_seconds)
-        session = requests.Session()
-        common: dict[str, Any] = {
-            "session": session,
-            "timeout": timeout,
-            "attempts": settings.attempts,
-            "backoff": settings.backoff_seconds,
-            "max_wait": settings.max_wait_seconds,
-            "sleep": sleep,
-            "provider_label": "Webex",
-        }
+        common = http_options(settings, sleep=sleep, label="Webex")
         # The token endpoint has no bearer of ours (its caller's token is a fixed header),
         # so it gets its own client: the API client's token cache would wait on itself.
         self._token_http = ProviderHttp(

@@ -28,6 +28,7 @@ from forum.providers.base import VideoProvider
 from forum.providers.http import ProviderHttp
 from forum.providers.http import TokenCache
 from forum.providers.http import create_once
+from forum.providers.http import http_options
 from forum.providers.registry import AccountSettings
 
 log = logging.getLogger("forum.providers.zoom")
@@ -178,17 +179,7 @@ class ZoomProvider(VideoProvider):
     ) -> None:
         self.settings = settings
         self.sleep = sleep
-        session = requests.Session()
-        timeout = (settings.timeout_seconds, settings.timeout_seconds)
-        common: dict[str, Any] = {
-            "session": session,
-            "timeout": timeout,
-            "attempts": settings.attempts,
-            "backoff": settings.backoff_seconds,
-            "max_wait": settings.max_wait_seconds,
-            "sleep": sleep,
-            "provider_label": "Zoom",
-        }
+        common = http_options(settings, sleep=sleep, label="Zoom")
         # The token endpoint lives on another host and takes no bearer token, so it has its
         # own small ProviderHttp (same session and rules): a token fetch through the API one
         # would ask its own TokenCache for a token while fetching it.
