@@ -16,8 +16,11 @@ from forum.events.models import VideoMeeting
 from forum.notifications.models import EmailMessage
 from forum.providers.models import HostUsage
 from forum.providers.models import ProviderAccount
+from forum.webhooks.models import Attendance
+from forum.webhooks.models import InboxEntry
 
 __all__ = [
+    "Attendance",
     "ApiToken",
     "Blackout",
     "BusyInterval",
@@ -26,6 +29,7 @@ __all__ = [
     "EventParticipant",
     "EventSession",
     "HostUsage",
+    "InboxEntry",
     "Institution",
     "Invitation",
     "Organiser",

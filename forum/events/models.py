@@ -137,6 +137,9 @@ class EventSession(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
     updated_at: Mapped[dt.datetime] = mapped_column(default=now_utc, onupdate=now_utc)
     cancelled_at: Mapped[dt.datetime | None]
+    # When the meeting really started and ended, as its provider reported.
+    actual_start: Mapped[dt.datetime | None]
+    actual_end: Mapped[dt.datetime | None]
 
     event: Mapped[Event] = relationship(back_populates="sessions")
     invitations: Mapped[list[Invitation]] = relationship(

@@ -1,0 +1,1 @@
+"""Webhooks: provider callbacks in (verified, stored once, processed), events out."""
