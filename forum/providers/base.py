@@ -175,11 +175,18 @@ class VideoProvider(abc.ABC):
         return []
 
     def verify_webhook(
-        self, headers: Mapping[str, str], body: bytes, *, now: dt.datetime
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        now: dt.datetime,
+        query: Mapping[str, str] | None = None,
     ) -> WebhookReply | None:
-        """Check a delivery's authenticity; raise WebhookRejected if it fails.
+        """Check a delivery's authenticity, from its raw bytes; raise WebhookRejected if not.
 
-        Returns a reply to send at once for handshakes (URL validation), else None.
+        ``headers`` are case-insensitive; ``query`` is the URL's query string (Graph sends
+        its validationToken there). Returns a reply to send at once for handshakes (Zoom's
+        URL validation, Graph's validation token), else None.
         """
         raise WebhookRejected(f"{self.kind} sends no webhooks")
 
