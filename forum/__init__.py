@@ -35,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from forum import jobs
     from forum import models  # noqa: F401  (every table known to the metadata)
     from forum import web
+    from forum.webhooks import views as webhooks_views
 
     extensions.db.init_app(app)
     extensions.migrate.init_app(
@@ -44,6 +45,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     accounts.init_app(app)
     api.init_app(app)
     web.init_app(app)
+    app.register_blueprint(webhooks_views.bp)
+    extensions.csrf.exempt(webhooks_views.bp)  # providers sign their deliveries instead
     errors.init_app(app)
     cli.init_app(app)
     jobs.celery_init_app(app)

@@ -14,7 +14,11 @@ from forum import create_app
 from forum.accounts.models import ApiToken
 from forum.accounts.models import Organiser
 from forum.accounts.services import revoke_token
+from forum.db import now_utc
 from forum.extensions import db
+from forum.webhooks import outbound
+from forum.webhooks.models import Attendance
+from forum.webhooks.models import InboxEntry
 from tests.helpers import assert_error
 
 # Every route of the API blueprint that needs a token; test_endpoint_table_is_complete
@@ -49,6 +53,9 @@ ENDPOINTS = [
     ("GET", "/api/v1/sessions/<int:session_id>/invitations"),
     ("GET", "/api/v1/sessions/<int:session_id>/occurrences"),
     ("POST", "/api/v1/sessions/<int:session_id>/meeting/retry"),
+    ("GET", "/api/v1/sessions/<int:session_id>/attendance"),
+    ("GET", "/api/v1/webhook-inbox"),
+    ("POST", "/api/v1/webhook-inbox/<int:entry_id>/reprocess"),
     ("GET", "/api/v1/provider-accounts"),
     ("POST", "/api/v1/provider-accounts"),
     ("DELETE", "/api/v1/provider-accounts/<int:account_id>"),
@@ -58,6 +65,14 @@ ENDPOINTS = [
     ("POST", "/api/v1/scheduling/search"),
     ("POST", "/api/v1/scheduling/rotation"),
     ("POST", "/api/v1/scheduling/dst-preview"),
+    ("GET", "/api/v1/webhook-subscriptions"),
+    ("POST", "/api/v1/webhook-subscriptions"),
+    ("DELETE", "/api/v1/webhook-subscriptions/<int:subscription_id>"),
+    ("GET", "/api/v1/webhook-subscriptions/<int:subscription_id>/deliveries"),
+    (
+        "POST",
+        "/api/v1/webhook-subscriptions/<int:subscription_id>/deliveries/<int:delivery_id>/redeliver",
+    ),
 ]
 PUBLIC = [("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/docs")]
 # A calendar upload takes a text/calendar body, a refresh none: no JSON to get wrong.
@@ -66,6 +81,8 @@ NOT_JSON = {
     "/api/v1/people/<int:person_id>/availability/refresh",
     "/api/v1/sessions/<int:session_id>/meeting/retry",
     "/api/v1/provider-accounts/<int:account_id>/check",
+    "/api/v1/webhook-subscriptions/<int:subscription_id>/deliveries/<int:delivery_id>/redeliver",
+    "/api/v1/webhook-inbox/<int:entry_id>/reprocess",
 }
 WITH_BODY = [
     (method, rule)
@@ -84,6 +101,10 @@ PAGINATED = [
 # What a valid request writes, so a refused one can be shown to write nothing.
 VALID_BODIES = {
     "/api/v1/provider-accounts": {"name": "uni-jitsi", "kind": "jitsi"},
+    "/api/v1/webhook-subscriptions": {
+        "url": "https://hooks.example.org/forum",
+        "event_types": ["session.scheduled"],
+    },
     "/api/v1/institutions": {
         "name": "Peking University",
         "country": "CN",
@@ -142,7 +163,7 @@ def api(app, make_organiser):
 
 
 @pytest.fixture
-def ids(api) -> dict[str, int]:
+def ids(app, api) -> dict[str, int]:
     """One of everything, for URLs that need real ids."""
 
     def post(path: str, body: dict[str, Any]) -> int:
@@ -168,7 +189,49 @@ def ids(api) -> dict[str, int]:
         "session_id": session_id,
         "recurrence_id": "2020-03-10T13:00:00Z",
         "account_id": post("/api/v1/provider-accounts", {"name": "jitsi", "kind": "jitsi"}),
+        **_delivery_and_attendance(app, session_id),
+        **_webhook_delivery(app, api.organiser_id),
     }
+
+
+def _delivery_and_attendance(app, session_id: int) -> dict[str, int]:
+    """A stored provider delivery and one attendee, as the webhooks would leave them."""
+    with app.app_context():
+        entry = InboxEntry(
+            provider="zoom", identity="x", event="meeting.started", body="{}", headers={}
+        )
+        entry.session_id = session_id
+        db.session.add(entry)
+        db.session.add(
+            Attendance(session_id=session_id, participant_key="guest@example.org", stays={})
+        )
+        db.session.commit()
+        return {"entry_id": entry.id}
+
+
+def _webhook_delivery(app, organiser_id: int) -> dict[str, int]:
+    """A webhook subscription with one delivered event, written directly: nothing is sent."""
+    with app.app_context():
+        subscription, _ = outbound.create_subscription(
+            db.session.get(Organiser, organiser_id),
+            url="http://localhost:9/forum-hook",
+            event_types=["session.scheduled"],
+        )
+        created = now_utc()
+        event_id = outbound.new_event_id()
+        delivery = outbound.WebhookDelivery(
+            subscription=subscription,
+            event_id=event_id,
+            type="session.scheduled",
+            created_at=created,
+            payload=outbound.event_body(event_id, "session.scheduled", created, {}),
+            status="delivered",
+            attempts=1,
+            delivered_at=created,
+        )
+        db.session.add(delivery)
+        db.session.commit()
+        return {"subscription_id": subscription.id, "delivery_id": delivery.id}
 
 
 def test_endpoint_table_is_complete(app):

@@ -30,6 +30,8 @@ def init_app(app: Flask) -> None:
     from forum.api import openapi  # noqa: F401
     from forum.api import providers  # noqa: F401
     from forum.api import scheduling  # noqa: F401
+    from forum.api import webhook_inbox  # noqa: F401
+    from forum.api import webhook_subscriptions  # noqa: F401
     from forum.extensions import csrf
 
     # Bearer tokens, not cookies, authenticate API calls: no CSRF token to ask for.

@@ -38,6 +38,7 @@ from forum.events.planning import MAX_WEIGHT
 from forum.events.planning import window_bound
 from forum.scheduling.model import CATEGORIES
 from forum.scheduling.model import STEPS
+from forum.webhooks.outbound import EVENT_TYPES as WEBHOOK_EVENT_TYPES
 
 MAX_SESSION_MINUTES = 24 * 60
 # The rrule column is VARCHAR(500): PostgreSQL refuses longer values.
@@ -819,3 +820,93 @@ class ProviderAccountOut(Out):
     has_webhook_secret: bool
     last_check_at: str | None
     last_check_problems: list[str]
+
+
+# --- provider deliveries and attendance -----------------------------------------------------------
+
+
+class InboxEntryOut(Out):
+    id: int
+    provider: str
+    event: str
+    external_id: str | None
+    session_id: int | None
+    status: str
+    attempts: int
+    error: str | None
+    received_at: str
+    processed_at: str | None
+
+
+class StayOut(Out):
+    joined: str
+    left: str | None
+
+
+class AttendanceOut(Out):
+    person_id: int | None = Field(description="null for a guest (not invited)")
+    name: str
+    email: str | None
+    guest: bool
+    minutes: int
+    stays: list[StayOut]
+
+
+# --- outbound webhooks ---------------------------------------------------------------------------
+
+WebhookSecret = Annotated[
+    str,
+    Field(
+        pattern=r"^[\x21-\x7e]{24,200}$",
+        description="24 to 200 printable ASCII characters, no spaces; generated when left out",
+    ),
+]
+
+
+class WebhookSubscriptionCreate(Schema):
+    url: Annotated[str, Field(min_length=1, max_length=2000)] = Field(
+        description="http(s) URL that receives a POST per event; no user name or password"
+    )
+    event_types: list[Literal[WEBHOOK_EVENT_TYPES]] = Field(  # type: ignore[valid-type]
+        min_length=1, max_length=len(WEBHOOK_EVENT_TYPES)
+    )
+    secret: WebhookSecret | None = None
+
+
+class WebhookSubscriptionOut(Out):
+    id: int
+    url: str
+    event_types: list[str]
+    active: bool
+    created: str
+    consecutive_failures: int
+    failing_since: str | None = Field(description="first failure since the last success")
+    disabled_at: str | None
+    disabled_reason: str | None
+
+
+class WebhookSubscriptionCreatedOut(WebhookSubscriptionOut):
+    secret: str = Field(description="shown this once: keep it to check Forum-Signature")
+
+
+class DeliveryAttemptOut(Out):
+    number: int
+    at: str
+    status_code: int | None = Field(description="null when no answer came")
+    duration_ms: int
+    error: str | None
+
+
+class WebhookDeliveryOut(Out):
+    id: int
+    event_id: str
+    type: str
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    created: str
+    delivered_at: str | None
+    next_attempt_at: str | None
+    payload: dict[str, Any] = Field(description="the body sent")
+    attempt_log: list[DeliveryAttemptOut]

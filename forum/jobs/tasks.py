@@ -75,3 +75,22 @@ def retry_deferred_meetings() -> int:
     for session_id in waiting:
         open_meeting.delay(session_id)
     return len(waiting)
+
+
+# --- provider webhooks -----------------------------------------------------------------------
+
+
+@shared_task(name="forum.process_delivery")
+def process_delivery(entry_id: int) -> str:
+    """Apply one stored provider delivery (forum.webhooks.inbound); safe to run twice."""
+    from forum.webhooks import inbound
+
+    return inbound.process(entry_id)
+
+
+@shared_task(name="forum.reprocess_delivery")
+def reprocess_delivery(entry_id: int) -> str:
+    """Apply a stored delivery again, even if it was processed (an organiser asked)."""
+    from forum.webhooks import inbound
+
+    return inbound.process(entry_id, again=True)

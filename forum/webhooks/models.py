@@ -8,9 +8,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import relationship
 
 from forum.db import JSONType
 from forum.db import now_utc
+from forum.events.models import Invitation
 from forum.extensions import db
 
 INBOX_STATUSES = ("received", "processed", "failed", "ignored")
@@ -69,3 +71,5 @@ class Attendance(db.Model):
     early_leaves: Mapped[list[str]] = mapped_column(JSONType, default=list)
     minutes: Mapped[int] = mapped_column(default=0)
     updated_at: Mapped[dt.datetime] = mapped_column(default=now_utc, onupdate=now_utc)
+
+    invitation: Mapped[Invitation | None] = relationship()
