@@ -27,6 +27,7 @@ import base64
 import contextlib
 import datetime as dt
 import hashlib
+import hmac
 import json
 import logging
 import threading
@@ -34,6 +35,7 @@ import time
 import uuid
 import zoneinfo
 from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 from urllib.parse import unquote
@@ -57,6 +59,9 @@ from forum.providers.base import QuotaExceeded
 from forum.providers.base import RateLimited
 from forum.providers.base import RequestRejected
 from forum.providers.base import VideoProvider
+from forum.providers.base import WebhookEvent
+from forum.providers.base import WebhookRejected
+from forum.providers.base import WebhookReply
 from forum.providers.http import ProviderHttp
 from forum.providers.http import TokenCache
 from forum.providers.http import create_once
@@ -74,6 +79,10 @@ TOKEN_LIFETIME = 3600  # Google refuses assertions whose exp is more than an hou
 # How many ids of a marker's chain may be burnt by deleted meetings before we give up.
 MAX_GENERATIONS = 20
 LABEL = "Google Calendar"
+IDENTITY_MAX = 255  # forum.webhooks.models.InboxEntry.identity
+# A watch channel's X-Goog-Resource-State -> the core's vocabulary; "sync" (the channel's
+# first message) gives no event.
+GOOGLE_STATES = {"exists": "meeting.updated", "not_exists": "meeting.deleted"}
 
 
 def event_id_for(marker: str, generation: int = 0) -> str:
@@ -585,3 +594,80 @@ class GoogleMeetProvider(VideoProvider):
                     "user in the Workspace admin console"
                 )
         return problems
+
+    # -- push notifications --------------------------------------------------------------------
+
+    def verify_webhook(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        now: dt.datetime,
+        query: Mapping[str, str] | None = None,
+    ) -> WebhookReply | None:
+        """A Calendar watch channel's notification: its ``X-Goog-Channel-Token`` must match.
+
+        Google signs nothing; the token given when the channel was opened is the only check
+        (reference 4.4). The first message of a channel (state ``sync``) only says it works:
+        nothing to answer, and parse gives no event for it.
+        """
+        secret = self.settings.webhook_secret
+        if not secret:
+            raise WebhookRejected(
+                "no channel token (webhook secret) is configured for this account"
+            )
+        token = _header(headers, "X-Goog-Channel-Token")
+        if not token:
+            raise WebhookRejected("missing X-Goog-Channel-Token")
+        if not hmac.compare_digest(token.encode("utf-8", "replace"), secret.encode()):
+            raise WebhookRejected("X-Goog-Channel-Token does not match")
+        number = _header(headers, "X-Goog-Message-Number") or ""
+        if not (
+            _header(headers, "X-Goog-Channel-ID") and _header(headers, "X-Goog-Resource-State")
+        ):
+            raise WebhookRejected("missing X-Goog-Channel-ID or X-Goog-Resource-State")
+        if not (number.isascii() and number.isdigit()):
+            raise WebhookRejected("missing or malformed X-Goog-Message-Number")
+        return None
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+        """meeting.updated (``exists``) or meeting.deleted (``not_exists``); ``sync`` gives [].
+
+        The notification has no body and names only the watched resource, not the event
+        that changed: the processing side must read it (events.list with a sync token) to
+        learn what changed.
+        """
+        state = (_header(headers, "X-Goog-Resource-State") or "").strip()
+        kind = GOOGLE_STATES.get(state)
+        channel = (_header(headers, "X-Goog-Channel-ID") or "").strip()
+        resource_id = (_header(headers, "X-Goog-Resource-ID") or "").strip()
+        number = (_header(headers, "X-Goog-Message-Number") or "").strip()
+        if kind is None or not channel or not resource_id:
+            return []
+        identity = f"google_meet:{channel}|{number}"
+        if len(identity) > IDENTITY_MAX:
+            identity = "google_meet:sha256:" + hashlib.sha256(identity.encode()).hexdigest()
+        return [
+            WebhookEvent(
+                kind=kind,
+                external_id=resource_id,
+                identity=identity,
+                data={
+                    "operator": None,  # Google does not say who made the change
+                    "channel_id": channel,
+                    "resource_id": resource_id,
+                    "resource_uri": _header(headers, "X-Goog-Resource-URI"),
+                    "resource_state": state,
+                    "message_number": number,
+                },
+            )
+        ]
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by name, whatever its case (a plain dict from a test, or werkzeug's Headers)."""
+    value = headers.get(name)
+    if value is None:
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
+    return value

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import json
 import re
 import threading
 import time
 import uuid
 from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 from urllib.parse import urlsplit
@@ -24,6 +28,9 @@ from forum.providers.base import ProviderUnavailable
 from forum.providers.base import RateLimited
 from forum.providers.base import RequestRejected
 from forum.providers.base import VideoProvider
+from forum.providers.base import WebhookEvent
+from forum.providers.base import WebhookRejected
+from forum.providers.base import WebhookReply
 from forum.providers.http import ProviderHttp
 from forum.providers.http import TokenCache
 from forum.providers.http import create_once
@@ -40,6 +47,10 @@ OBJECT_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 GRAPH_PATH = re.compile(
     r"/users/(?P<user>[^/?]+)(?P<meetings>/onlineMeetings(?:/(?P<item>[^/?]+))?)?$"
 )
+
+IDENTITY_MAX = 255  # forum.webhooks.models.InboxEntry.identity
+# A change notification's changeType -> the core's vocabulary ("created" tells us nothing).
+GRAPH_CHANGES = {"updated": "meeting.updated", "deleted": "meeting.deleted"}
 
 # Entra (AADSTS) error codes that have a precise remedy; the others get the vendor's first line.
 ENTRA_REMEDIES = {
@@ -398,6 +409,94 @@ class TeamsProvider(VideoProvider):
                     problems.append(error.message)
         return problems
 
+    # -- change notifications -----------------------------------------------------------------
+
+    def verify_webhook(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        now: dt.datetime,
+        query: Mapping[str, str] | None = None,
+    ) -> WebhookReply | None:
+        """Graph's validation handshake, else the ``clientState`` of every notification.
+
+        Basic change notifications carry no signature: the clientState given when
+        subscribing is their only authenticity check (reference 2.6).
+        """
+        secret = self.settings.webhook_secret
+        if not secret:
+            raise WebhookRejected("no clientState (webhook secret) is configured for this account")
+        token = (query or {}).get("validationToken")
+        if token is not None:
+            # Graph POSTs ?validationToken=... before it creates a subscription and wants it
+            # back as text/plain within 10 s, URL-decoded: ``query`` holds decoded values
+            # already (decoding twice would change a token holding "%"). Nothing in this
+            # request can be checked against the clientState.
+            return WebhookReply(200, token.encode(), "text/plain")
+        try:
+            notification = json.loads(body)
+        except ValueError:
+            raise WebhookRejected("the body is not JSON") from None
+        items = notification.get("value") if isinstance(notification, dict) else None
+        if not isinstance(items, list) or not items:
+            raise WebhookRejected("no notifications in value[]")
+        for item in items:
+            state = item.get("clientState") if isinstance(item, dict) else None
+            if not isinstance(state, str) or not hmac.compare_digest(
+                state.encode(), secret.encode()
+            ):
+                raise WebhookRejected("a notification's clientState does not match")
+        return None
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+        """meeting.updated / meeting.deleted per notification in ``value[]``.
+
+        A basic notification names the resource and the change, nothing more: the
+        processing side must read the resource to learn what changed (or that it is gone).
+        Lifecycle notifications (subscriptionRemoved, missed...) have no changeType and give
+        no events.
+        """
+        try:
+            notification = json.loads(body)
+        except ValueError:
+            return []
+        items = notification.get("value") if isinstance(notification, dict) else None
+        events = []
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict):
+                continue
+            change = item.get("changeType")
+            kind = GRAPH_CHANGES.get(change) if isinstance(change, str) else None
+            resource = str(item.get("resource") or "")
+            resource_data = item.get("resourceData")
+            resource_data = resource_data if isinstance(resource_data, dict) else {}
+            external_id = str(resource_data.get("id") or resource.rstrip("/").rpartition("/")[2])
+            if kind is None or not external_id:
+                continue
+            parts = [
+                str(item.get("subscriptionId") or ""),
+                str(change),
+                resource,
+                str(item.get("id") or ""),
+                str(resource_data.get("@odata.etag") or ""),
+            ]
+            events.append(
+                WebhookEvent(
+                    kind=kind,
+                    external_id=external_id,
+                    identity=_identity("teams", parts),
+                    data={
+                        "operator": None,  # Graph does not say who made the change
+                        "resource": resource,
+                        "subscription_id": item.get("subscriptionId"),
+                        "tenant_id": item.get("tenantId"),
+                        "change_type": change,
+                    },
+                )
+            )
+        return events
+
     # -- helpers ---------------------------------------------------------------------------------
 
     def _host_for(self, request: MeetingRequest) -> str:
@@ -519,3 +618,11 @@ def _differs(meeting: dict[str, Any], wanted: dict[str, str]) -> bool:
         except ValueError:
             return True
     return False
+
+
+def _identity(prefix: str, parts: list[str]) -> str:
+    """The deduplication key, at most 255 characters (the inbox column): hashed if longer."""
+    identity = f"{prefix}:" + "|".join(parts)
+    if len(identity) <= IDENTITY_MAX:
+        return identity
+    return f"{prefix}:sha256:" + hashlib.sha256(identity.encode()).hexdigest()

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
+import json
 import logging
 import math
 import re
 import time
 from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 from urllib.parse import unquote
@@ -25,6 +29,9 @@ from forum.providers.base import QuotaExceeded
 from forum.providers.base import RateLimited
 from forum.providers.base import RequestRejected
 from forum.providers.base import VideoProvider
+from forum.providers.base import WebhookEvent
+from forum.providers.base import WebhookRejected
+from forum.providers.base import WebhookReply
 from forum.providers.http import ProviderHttp
 from forum.providers.http import TokenCache
 from forum.providers.http import create_once
@@ -63,6 +70,20 @@ XML_CODE = re.compile(r"<code>\s*(\d+)\s*</code>")
 XML_MESSAGE = re.compile(r"<message>(.*?)</message>", re.DOTALL)
 USER_PATH = re.compile(r"/users/([^/?]+)")
 MEETING_PATH = re.compile(r"/meetings/([^/?]+)")
+# Deliveries whose x-zm-request-timestamp is further than this from now (either way) are
+# refused, against replays (reference 1.10: a 5-minute window).
+ZOOM_WEBHOOK_WINDOW = 300
+IDENTITY_MAX = 255  # forum.webhooks.models.InboxEntry.identity
+# Zoom's event names -> the core's vocabulary; other events are ignored.
+ZOOM_EVENTS = {
+    "meeting.started": "meeting.started",
+    "meeting.ended": "meeting.ended",
+    "meeting.participant_joined": "participant.joined",
+    "meeting.participant_left": "participant.left",
+    "recording.completed": "recording.ready",
+    "meeting.updated": "meeting.updated",
+    "meeting.deleted": "meeting.deleted",
+}
 
 
 def utc_stamp(when: dt.datetime) -> str:
@@ -491,6 +512,125 @@ class ZoomProvider(VideoProvider):
                 problems.append(f"Zoom user {host} could not be checked: {error.message}")
         return problems
 
+    # -- webhooks ------------------------------------------------------------------------------
+
+    def verify_webhook(
+        self,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        now: dt.datetime,
+        query: Mapping[str, str] | None = None,
+    ) -> WebhookReply | None:
+        """Zoom's ``x-zm-signature`` over the raw bytes, a fresh timestamp, URL validation."""
+        secret = self.settings.webhook_secret
+        if not secret:
+            raise WebhookRejected("no webhook secret token is configured for this Zoom account")
+        signature = _header(headers, "x-zm-signature")
+        stamp = _header(headers, "x-zm-request-timestamp")
+        if not signature or not stamp:
+            raise WebhookRejected("missing x-zm-signature or x-zm-request-timestamp")
+        if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+            raise WebhookRejected("malformed x-zm-request-timestamp")
+        # Always the raw bytes: Zoom's own sample re-serialises the parsed body, which only
+        # matches because Zoom sends compact JSON (reference 1.10).
+        expected = "v0=" + _hmac_hex(secret, b"v0:" + stamp.encode() + b":" + body)
+        if not hmac.compare_digest(expected.encode(), signature.strip().encode("utf-8", "replace")):
+            raise WebhookRejected("bad x-zm-signature")
+        if abs(now.timestamp() - int(stamp)) > ZOOM_WEBHOOK_WINDOW:
+            raise WebhookRejected("x-zm-request-timestamp is more than 5 minutes away")
+        envelope = _load_object(body)
+        if envelope.get("event") != "endpoint.url_validation":
+            return None
+        # Sent when the endpoint is saved and again every 72 hours, signed like every other
+        # request; the answer proves we hold the secret token.
+        plain = (envelope.get("payload") or {}).get("plainToken")
+        if not isinstance(plain, str) or not plain:
+            raise WebhookRejected("endpoint.url_validation without a plainToken")
+        answer = {"plainToken": plain, "encryptedToken": _hmac_hex(secret, plain.encode())}
+        return WebhookReply(200, json.dumps(answer).encode(), "application/json")
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+        """meeting.*, participant.* and recording.ready events from a verified delivery."""
+        envelope = _load_object(body)
+        event = envelope.get("event")
+        kind = ZOOM_EVENTS.get(event) if isinstance(event, str) else None
+        payload = envelope.get("payload")
+        if kind is None or not isinstance(payload, dict):
+            return []
+        obj = payload.get("object")
+        if not isinstance(obj, dict):
+            return []
+        try:
+            # "Some Zoom events receive the ID as a string, others as a number" (Indico):
+            # started/ended/participant events send "9267...", deleted/recording 9267...
+            external_id = str(int(obj["id"]))
+        except (KeyError, TypeError, ValueError):
+            log.warning("Zoom %s delivery without a usable meeting id", event)
+            return []
+        event_ts = envelope.get("event_ts")
+        sent_at = _from_epoch_ms(event_ts)
+        meeting_uuid = str(obj.get("uuid") or "")
+        parts = [str(event), str(event_ts), meeting_uuid]
+        data: dict[str, Any] = {"meeting_uuid": meeting_uuid} if meeting_uuid else {}
+        email = name = None
+        occurred_at = sent_at
+
+        if kind in ("participant.joined", "participant.left"):
+            participant = obj.get("participant")
+            if not isinstance(participant, dict):
+                return []
+            field = "join_time" if kind == "participant.joined" else "leave_time"
+            occurred_at = _zoom_time(participant.get(field)) or sent_at
+            email = str(participant.get("email") or "").strip() or None
+            name = str(participant.get("user_name") or "").strip() or None
+            # user_id is per meeting instance; participant_uuid (when sent) is stable across
+            # rejoins; id is "" for guests. The email, when there is one, is what we match on.
+            their_id = str(
+                participant.get("participant_uuid")
+                or participant.get("user_id")
+                or participant.get("id")
+                or ""
+            )
+            parts += [
+                str(participant.get("user_id") or ""),
+                str(participant.get("participant_uuid") or ""),
+                str(participant.get(field) or ""),
+            ]
+            data["participant_key"] = email.lower() if email else their_id
+            data["at"] = _iso(occurred_at)
+            if kind == "participant.left" and participant.get("leave_reason"):
+                data["leave_reason"] = str(participant["leave_reason"])
+        elif kind in ("meeting.started", "meeting.ended"):
+            field = "start_time" if kind == "meeting.started" else "end_time"
+            occurred_at = _zoom_time(obj.get(field)) or sent_at
+            data["at"] = _iso(occurred_at)
+        elif kind == "recording.ready":
+            data.update(_recording_data(obj))
+        else:  # meeting.updated, meeting.deleted
+            occurred_at = _from_epoch_ms(payload.get("time_stamp")) or sent_at
+            data["operator"] = payload.get("operator")
+            if payload.get("operation"):
+                data["operation"] = payload["operation"]  # single occurrence or all
+            if kind == "meeting.updated":
+                # The object holds only the changed fields (and the id).
+                data["changed"] = sorted(k for k in obj if k not in ("id", "uuid"))
+            if isinstance(obj.get("occurrences"), list):
+                data["occurrences"] = [
+                    o.get("occurrence_id") for o in obj["occurrences"] if isinstance(o, dict)
+                ]
+        return [
+            WebhookEvent(
+                kind=kind,
+                external_id=external_id,
+                identity=_identity("zoom", parts),
+                occurred_at=occurred_at,
+                participant_email=email,
+                participant_name=name,
+                data=data,
+            )
+        ]
+
 
 def _json_object(response: requests.Response) -> dict[str, Any]:
     try:
@@ -500,3 +640,96 @@ def _json_object(response: requests.Response) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ProviderUnavailable("Zoom answered with something other than a JSON object")
     return body
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by name, whatever its case (a plain dict from a test, or werkzeug's Headers)."""
+    value = headers.get(name)
+    if value is None:
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
+    return value
+
+
+def _hmac_hex(secret: str, message: bytes) -> str:
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def _load_object(body: bytes) -> dict[str, Any]:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _identity(prefix: str, parts: list[str]) -> str:
+    """The deduplication key, at most 255 characters (the inbox column): hashed if longer."""
+    identity = f"{prefix}:" + "|".join(parts)
+    if len(identity) <= IDENTITY_MAX:
+        return identity
+    return f"{prefix}:sha256:" + hashlib.sha256(identity.encode()).hexdigest()
+
+
+def _from_epoch_ms(value: Any) -> dt.datetime | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return dt.datetime.fromtimestamp(value / 1000, dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _zoom_time(value: Any) -> dt.datetime | None:
+    """Zoom's ``2026-03-25T07:31:02Z`` as an aware UTC instant, or None."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
+
+
+def _iso(when: dt.datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
+def _recording_data(obj: dict[str, Any]) -> dict[str, Any]:
+    """What the organisers need of ``recording.completed``: the links and the span."""
+    files = []
+    starts: list[dt.datetime] = []
+    ends: list[dt.datetime] = []
+    for item in obj.get("recording_files") or []:
+        if not isinstance(item, dict):
+            continue
+        files.append(
+            {
+                key: item[key]
+                for key in (
+                    "id",
+                    "file_type",
+                    "recording_type",
+                    "download_url",
+                    "play_url",
+                    "status",
+                )
+                if item.get(key) is not None
+            }
+        )
+        if start := _zoom_time(item.get("recording_start")):
+            starts.append(start)
+        if end := _zoom_time(item.get("recording_end")):
+            ends.append(end)
+    data: dict[str, Any] = {
+        "share_url": obj.get("share_url"),
+        "files": files,
+        "recording_start": _iso(min(starts)) if starts else None,
+        "recording_end": _iso(max(ends)) if ends else None,
+    }
+    if obj.get("password"):
+        # The share link asks for the recording's passcode unless it is embedded.
+        data["passcode"] = obj["password"]
+    return data

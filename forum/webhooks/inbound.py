@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import email.message
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import formataddr
@@ -33,6 +34,7 @@ from forum.events.models import VideoMeeting
 from forum.events.occurrences import session_occurrences
 from forum.extensions import db
 from forum.providers import accounts
+from forum.providers.base import VideoProvider
 from forum.providers.base import WebhookEvent
 from forum.providers.base import WebhookRejected
 from forum.providers.base import WebhookReply
@@ -66,6 +68,38 @@ def _kept(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+# Intake is the hot path: the accounts of a provider and their adapters are kept for a few
+# seconds per process (a changed secret takes effect within ACCOUNTS_TTL).
+ACCOUNTS_TTL = 5.0
+_ACCOUNTS: dict[str, tuple[float, list[tuple[int, str]]]] = {}
+_ADAPTERS: dict[int, tuple[float, VideoProvider]] = {}
+
+
+def _accounts_of(provider: str) -> list[tuple[int, str]]:
+    cached = _ACCOUNTS.get(provider)
+    if cached is None or time.monotonic() - cached[0] > ACCOUNTS_TTL:
+        rows = db.session.execute(
+            sa.select(ProviderAccount.id, ProviderAccount.name)
+            .where(ProviderAccount.kind == provider)
+            .order_by(ProviderAccount.name)
+        ).all()
+        cached = _ACCOUNTS[provider] = (time.monotonic(), [(r.id, r.name) for r in rows])
+    return cached[1]
+
+
+def _adapter(account_id: int) -> VideoProvider:
+    cached = _ADAPTERS.get(account_id)
+    if cached is None or time.monotonic() - cached[0] > ACCOUNTS_TTL:
+        account = db.session.get(ProviderAccount, account_id)
+        if account is None:
+            raise DeliveryRefused("the account was just deleted")
+        cached = _ADAPTERS[account_id] = (
+            time.monotonic(),
+            accounts.provider_for(account, account.kind),
+        )
+    return cached[1]
+
+
 def receive(
     provider: str,
     headers: Mapping[str, str],
@@ -78,18 +112,13 @@ def receive(
     from forum.jobs.tasks import process_delivery
 
     now = now_utc()
-    candidates = db.session.scalars(
-        sa.select(ProviderAccount)
-        .where(ProviderAccount.kind == provider)
-        .order_by(ProviderAccount.name)
-    ).all()
     reasons: list[str] = []
-    for account in candidates:
-        adapter = accounts.provider_for(account, provider)
+    for account_id, name in _accounts_of(provider):
+        adapter = _adapter(account_id)
         try:
             reply = adapter.verify_webhook(headers, body, now=now, query=query or {})
         except WebhookRejected as refused:
-            reasons.append(f"{account.name}: {refused}")
+            reasons.append(f"{name}: {refused}")
             continue
         if reply is not None:
             return Intake(reply=reply, stored=[], duplicates=0)
@@ -126,12 +155,11 @@ def _store(
         if db.session.get_bind().dialect.name == "postgresql"
         else sqlite.insert(InboxEntry)
     )
-    statement = (
-        insert.values(rows)
-        .on_conflict_do_nothing(index_elements=["provider", "identity"])
-        .returning(InboxEntry.id)
+    # One statement, compiled once and cached: rows as parameters, not as literal values.
+    statement = insert.on_conflict_do_nothing(index_elements=["provider", "identity"]).returning(
+        InboxEntry.id
     )
-    return list(db.session.scalars(statement))
+    return [row.id for row in db.session.execute(statement, rows)]
 
 
 # --- processing --------------------------------------------------------------------------------

@@ -511,20 +511,32 @@ def deliver(delivery_id: int) -> Outcome:
         delivery.status, delivery.next_attempt_at = "disabled", None
         db.session.commit()
         return Outcome(delivery.status)
-    secret = crypto.decrypt(subscription.secret, **_keys())["secret"]
     url, body = subscription.url, delivery.payload.encode()
+    event_id, event_type = delivery.event_id, delivery.type
     attempted_at = now_utc()
-    headers = {
-        "Content-Type": "application/json",
-        "User-Agent": USER_AGENT,
-        "Accept": "*/*",
-        SIGNATURE_HEADER: signature(secret, int(time.time()), body),
-        "Forum-Event-Id": delivery.event_id,
-        "Forum-Event-Type": delivery.type,
-    }
-    # No transaction stays open over the request: it may take 15 seconds.
+    secret: str | None = None
+    unreadable = ""
+    try:
+        secret = crypto.decrypt(subscription.secret, **_keys())["secret"]
+    except crypto.SecretsUnreadable as exc:
+        # Sent unsigned it would be refused anyway; recorded as a failed attempt, so that
+        # the retries end and the organiser learns of it, instead of a job failing forever.
+        unreadable = f"{exc}; subscribe the receiver again"
+    # No transaction stays open over the request, which may take 15 seconds (nothing below
+    # reads a row until the answer is in: the commit expired them all).
     db.session.commit()
-    answer = send(url, body, headers, allow_private=_allow_private())
+    if secret is None:
+        answer = _Answer(status_code=None, error=unreadable, duration_ms=0)
+    else:
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "Accept": "*/*",
+            SIGNATURE_HEADER: signature(secret, int(time.time()), body),
+            "Forum-Event-Id": event_id,
+            "Forum-Event-Type": event_type,
+        }
+        answer = send(url, body, headers, allow_private=_allow_private())
 
     # A query, not Session.get: the row may have gone (its subscription deleted) during
     # the request, and get() would raise on the stale object it still holds.
