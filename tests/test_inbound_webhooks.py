@@ -303,3 +303,21 @@ def test_webex_graph_and_google_deliveries(app, client, session):
 def test_the_intake_answers_json_even_for_an_unknown_provider_body(client, session):
     response = client.post("/webhooks/zoom", data=json.dumps({"event": "x"}))
     assert_error(response, 401, "unauthorized")
+
+
+def test_the_inbox_page_lists_and_reprocesses(app, api, client, session):
+    from tests.conftest import csrf_token
+    from tests.test_web import log_in
+
+    post(client, "zoom", *joined("Li Wei", "li.wei@pku.example.org", "2027-03-10T13:10:00Z"))
+    assert client.get("/inbox").status_code == 302  # organisers only
+    log_in(client, "organiser@example.org")
+    page = client.get("/inbox")
+    assert page.status_code == 200
+    assert "participant.joined" in page.text and "processed" in page.text
+    [entry] = api.get("/api/v1/webhook-inbox").get_json()["items"]
+    response = client.post(
+        f"/inbox/{entry['id']}/reprocess", data={"csrf_token": csrf_token(page.text)}
+    )
+    assert response.status_code == 303
+    assert "(2 times)" in client.get("/inbox").text

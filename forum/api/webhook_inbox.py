@@ -13,10 +13,9 @@ from forum.core.errors import NotFound
 from forum.core.errors import ValidationFailed
 from forum.core.times import format_instant
 from forum.events import services
-from forum.events.models import Event
-from forum.events.models import EventSession
 from forum.extensions import db
 from forum.jobs.queue import enqueue
+from forum.webhooks import inbound
 from forum.webhooks.models import INBOX_STATUSES
 from forum.webhooks.models import Attendance
 from forum.webhooks.models import InboxEntry
@@ -38,14 +37,7 @@ def entry_out(entry: InboxEntry) -> dict:
 
 
 def _visible_entries() -> sa.Select:
-    """Everything for administrators; for organisers, deliveries about their events."""
-    organiser = current_organiser()
-    query = sa.select(InboxEntry).order_by(InboxEntry.id.desc())
-    if organiser.is_admin:
-        return query
-    events = services.visible_events(organiser).with_only_columns(Event.id).order_by(None)
-    sessions = sa.select(EventSession.id).where(EventSession.event_id.in_(events))
-    return query.where(InboxEntry.session_id.in_(sessions))
+    return inbound.visible_entries(current_organiser())
 
 
 @bp.get("/webhook-inbox")

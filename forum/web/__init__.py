@@ -16,6 +16,7 @@ bp = Blueprint("web", __name__)
 def init_app(app: Flask) -> None:
     from forum.web import apidocs  # noqa: F401
     from forum.web import calendars
+    from forum.web import inbox  # noqa: F401
     from forum.web import outbox
     from forum.web import participants  # noqa: F401
     from forum.web import views  # noqa: F401

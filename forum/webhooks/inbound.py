@@ -471,7 +471,20 @@ def _tell_organisers(session: EventSession, subject: str, text: str) -> None:
             log.warning("could not tell %s: %s", organiser.email, error)
 
 
-# --- what the API shows ------------------------------------------------------------------------
+# --- what organisers see -----------------------------------------------------------------------
+
+
+def visible_entries(organiser) -> sa.Select:
+    """Everything for administrators; for organisers, deliveries about their events' sessions."""
+    from forum.events.models import Event
+    from forum.events.services import visible_events
+
+    query = sa.select(InboxEntry).order_by(InboxEntry.id.desc())
+    if organiser.is_admin:
+        return query
+    events = visible_events(organiser).with_only_columns(Event.id).order_by(None)
+    sessions = sa.select(EventSession.id).where(EventSession.event_id.in_(events))
+    return query.where(InboxEntry.session_id.in_(sessions))
 
 
 def attendance_of(session: EventSession) -> list[Attendance]:

@@ -1,0 +1,50 @@
+"""The webhook inbox page: what providers sent about the organiser's sessions, reprocessable."""
+
+from __future__ import annotations
+
+from flask import abort
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_login import current_user
+from flask_login import login_required
+
+from forum.extensions import db
+from forum.jobs.queue import enqueue
+from forum.web import bp
+from forum.webhooks import inbound
+from forum.webhooks.models import INBOX_STATUSES
+from forum.webhooks.models import InboxEntry
+
+PAGE_SIZE = 100
+
+
+@bp.get("/inbox")
+@login_required
+def inbox():
+    organiser = current_user._get_current_object()
+    query = inbound.visible_entries(organiser)
+    status = request.args.get("status", "")
+    if status in INBOX_STATUSES:
+        query = query.where(InboxEntry.status == status)
+    entries = db.session.scalars(query.limit(PAGE_SIZE)).all()
+    return render_template(
+        "inbox.html", entries=entries, status=status, statuses=INBOX_STATUSES, organiser=organiser
+    )
+
+
+@bp.post("/inbox/<int:entry_id>/reprocess")
+@login_required
+def reprocess(entry_id: int):
+    from forum.jobs.tasks import reprocess_delivery
+
+    organiser = current_user._get_current_object()
+    entry = db.session.scalar(inbound.visible_entries(organiser).where(InboxEntry.id == entry_id))
+    if entry is None:
+        abort(404)
+    enqueue(reprocess_delivery, entry.id)
+    db.session.commit()
+    flash(f"Delivery {entry.id} is being processed again.", "info")
+    return redirect(url_for("web.inbox")), 303
