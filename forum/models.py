@@ -18,12 +18,16 @@ from forum.providers.models import HostUsage
 from forum.providers.models import ProviderAccount
 from forum.webhooks.models import Attendance
 from forum.webhooks.models import InboxEntry
+from forum.webhooks.outbound import DeliveryAttempt
+from forum.webhooks.outbound import WebhookDelivery
+from forum.webhooks.outbound import WebhookSubscription
 
 __all__ = [
     "Attendance",
     "ApiToken",
     "Blackout",
     "BusyInterval",
+    "DeliveryAttempt",
     "EmailMessage",
     "Event",
     "EventParticipant",
@@ -37,4 +41,6 @@ __all__ = [
     "ProviderAccount",
     "SessionOverride",
     "VideoMeeting",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

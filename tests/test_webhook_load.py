@@ -168,5 +168,6 @@ def test_intake_under_load_stores_and_processes_every_delivery_once():
         if server is not None:
             server.terminate()
             server.wait(timeout=30)
+            server.stderr.close()
         purge_queue(queue, REDIS_URL)
         database.drop()

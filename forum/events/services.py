@@ -41,6 +41,9 @@ from forum.jobs.tasks import open_meeting
 from forum.jobs.tasks import sync_meeting
 from forum.notifications.dispatch import queue_session_emails
 from forum.providers.meetings import reserve_host
+from forum.webhooks.outbound import emit
+from forum.webhooks.outbound import organisers_of
+from forum.webhooks.outbound import session_data
 
 MAX_DURATION = dt.timedelta(hours=24)
 RSVP_ANSWERS = ("accepted", "tentative", "declined")
@@ -265,6 +268,7 @@ def create_session(
     db.session.flush()
     if notify:
         queue_session_emails(session, "invite", hold=True)
+    emit("session.scheduled", session_data(session), organiser_ids=organisers_of(event))
     enqueue(open_meeting, session.id)
     return session
 
@@ -381,6 +385,7 @@ def reschedule_session(
                 }
     db.session.flush()
     queue_session_emails(session, "update", hold=True)
+    emit("session.rescheduled", session_data(session), organiser_ids=organisers_of(session.event))
     enqueue(sync_meeting, session.id)
     return session
 
@@ -397,6 +402,7 @@ def cancel_session(session: EventSession) -> EventSession:
     session.sequence += 1
     db.session.flush()
     queue_session_emails(session, "cancel")
+    emit("session.cancelled", session_data(session), organiser_ids=organisers_of(session.event))
     enqueue(close_meeting, session.id)
     return session
 
@@ -608,6 +614,16 @@ def answer_invitation(invitation: Invitation, answer: str) -> Invitation:
     if invitation.rsvp != answer:
         invitation.rsvp, invitation.rsvp_at = answer, now_utc()
         db.session.flush()
+        emit(
+            "rsvp.updated",
+            {
+                "session_id": invitation.session_id,
+                "person_id": invitation.person_id,
+                "email": invitation.person.email,
+                "rsvp": invitation.rsvp,
+            },
+            organiser_ids=organisers_of(invitation.session.event),
+        )
     return invitation
 
 

@@ -38,7 +38,9 @@ def celery_init_app(app: Flask) -> Celery:
     queue = app.config.get("FORUM_JOBS_QUEUE") or "forum"
     # The worker imports `include` at start, so it knows the product's tasks; a web process
     # imports a task where it queues it.
-    celery_app = Celery(app.name, task_cls=FlaskTask, include=["forum.jobs.tasks"])
+    celery_app = Celery(
+        app.name, task_cls=FlaskTask, include=["forum.jobs.tasks", "forum.webhooks.outbound_tasks"]
+    )
     celery_app.conf.update(
         # memory:// only keeps Celery from defaulting to amqp://localhost in inline mode;
         # nothing is ever sent through it because every task runs eagerly.
@@ -69,6 +71,7 @@ def celery_init_app(app: Flask) -> Celery:
                 "task": "forum.retry_deferred_meetings",
                 "schedule": 900.0,
             },
+            "deliver-due-webhooks": {"task": "forum.deliver_due_webhooks", "schedule": 60.0},
         },
     )
     celery_app.set_default()

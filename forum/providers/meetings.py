@@ -34,6 +34,8 @@ from forum.providers.base import VideoProvider
 from forum.providers.models import HostUsage
 from forum.providers.models import ProviderAccount
 from forum.providers.registry import adapter_class
+from forum.webhooks.outbound import emit
+from forum.webhooks.outbound import organisers_of
 
 log = logging.getLogger("forum.providers")
 
@@ -185,8 +187,22 @@ def _provider(meeting: VideoMeeting) -> tuple[VideoProvider, ProviderAccount | N
 
 
 def _failed(meeting: VideoMeeting, error: ProviderError) -> str:
+    before = (meeting.status, meeting.error)
     meeting.status = "deferred" if isinstance(error, QuotaExceeded) else "failed"
     meeting.error = error.message
+    # The periodic retry meets the same failure every 15 minutes: organisers' systems hear
+    # of a failure once, and again only when it changes.
+    if (meeting.status, meeting.error) != before:
+        emit(
+            "provider.error",
+            {
+                "session_id": meeting.session_id,
+                "provider": meeting.provider,
+                "status": meeting.status,
+                "error": meeting.error,
+            },
+            organiser_ids=organisers_of(meeting.session.event),
+        )
     # Timeouts, 5xx, rate limits: the periodic job tries again (waiting_sessions); other
     # failures wait for someone to fix the cause and retry.
     meeting.data = {**(meeting.data or {}), "retry_later": error.temporary}
