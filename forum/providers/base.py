@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import abc
 import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
@@ -74,6 +75,27 @@ class WebhookReply:
     status: int
     body: bytes
     content_type: str
+
+
+# The inbox keeps identities in a 255-character column (forum.webhooks.models.InboxEntry).
+IDENTITY_MAX = 255
+
+
+def webhook_identity(prefix: str, parts: list[str]) -> str:
+    """A delivery's deduplication key from its parts, hashed if longer than the column."""
+    identity = f"{prefix}:" + "|".join(parts)
+    if len(identity) <= IDENTITY_MAX:
+        return identity
+    return f"{prefix}:sha256:" + hashlib.sha256(identity.encode()).hexdigest()
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """A header by name, whatever its case (a plain dict from a test, or werkzeug's Headers)."""
+    value = headers.get(name)
+    if value is None:
+        wanted = name.lower()
+        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
+    return value
 
 
 # --- errors ------------------------------------------------------------------------------------

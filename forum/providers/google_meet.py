@@ -48,6 +48,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from forum.providers.base import IDENTITY_MAX
 from forum.providers.base import AuthenticationFailed
 from forum.providers.base import HostNotFound
 from forum.providers.base import MeetingInfo
@@ -62,6 +63,7 @@ from forum.providers.base import VideoProvider
 from forum.providers.base import WebhookEvent
 from forum.providers.base import WebhookRejected
 from forum.providers.base import WebhookReply
+from forum.providers.base import header
 from forum.providers.http import ProviderHttp
 from forum.providers.http import TokenCache
 from forum.providers.http import create_once
@@ -79,7 +81,6 @@ TOKEN_LIFETIME = 3600  # Google refuses assertions whose exp is more than an hou
 # How many ids of a marker's chain may be burnt by deleted meetings before we give up.
 MAX_GENERATIONS = 20
 LABEL = "Google Calendar"
-IDENTITY_MAX = 255  # forum.webhooks.models.InboxEntry.identity
 # A watch channel's X-Goog-Resource-State -> the core's vocabulary; "sync" (the channel's
 # first message) gives no event.
 GOOGLE_STATES = {"exists": "meeting.updated", "not_exists": "meeting.deleted"}
@@ -616,15 +617,13 @@ class GoogleMeetProvider(VideoProvider):
             raise WebhookRejected(
                 "no channel token (webhook secret) is configured for this account"
             )
-        token = _header(headers, "X-Goog-Channel-Token")
+        token = header(headers, "X-Goog-Channel-Token")
         if not token:
             raise WebhookRejected("missing X-Goog-Channel-Token")
         if not hmac.compare_digest(token.encode("utf-8", "replace"), secret.encode()):
             raise WebhookRejected("X-Goog-Channel-Token does not match")
-        number = _header(headers, "X-Goog-Message-Number") or ""
-        if not (
-            _header(headers, "X-Goog-Channel-ID") and _header(headers, "X-Goog-Resource-State")
-        ):
+        number = header(headers, "X-Goog-Message-Number") or ""
+        if not (header(headers, "X-Goog-Channel-ID") and header(headers, "X-Goog-Resource-State")):
             raise WebhookRejected("missing X-Goog-Channel-ID or X-Goog-Resource-State")
         if not (number.isascii() and number.isdigit()):
             raise WebhookRejected("missing or malformed X-Goog-Message-Number")
@@ -637,11 +636,11 @@ class GoogleMeetProvider(VideoProvider):
         that changed: the processing side must read it (events.list with a sync token) to
         learn what changed.
         """
-        state = (_header(headers, "X-Goog-Resource-State") or "").strip()
+        state = (header(headers, "X-Goog-Resource-State") or "").strip()
         kind = GOOGLE_STATES.get(state)
-        channel = (_header(headers, "X-Goog-Channel-ID") or "").strip()
-        resource_id = (_header(headers, "X-Goog-Resource-ID") or "").strip()
-        number = (_header(headers, "X-Goog-Message-Number") or "").strip()
+        channel = (header(headers, "X-Goog-Channel-ID") or "").strip()
+        resource_id = (header(headers, "X-Goog-Resource-ID") or "").strip()
+        number = (header(headers, "X-Goog-Message-Number") or "").strip()
         if kind is None or not channel or not resource_id:
             return []
         identity = f"google_meet:{channel}|{number}"
@@ -656,18 +655,9 @@ class GoogleMeetProvider(VideoProvider):
                     "operator": None,  # Google does not say who made the change
                     "channel_id": channel,
                     "resource_id": resource_id,
-                    "resource_uri": _header(headers, "X-Goog-Resource-URI"),
+                    "resource_uri": header(headers, "X-Goog-Resource-URI"),
                     "resource_state": state,
                     "message_number": number,
                 },
             )
         ]
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header by name, whatever its case (a plain dict from a test, or werkzeug's Headers)."""
-    value = headers.get(name)
-    if value is None:
-        wanted = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
-    return value

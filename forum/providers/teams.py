@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import hmac
 import json
 import re
@@ -31,6 +30,7 @@ from forum.providers.base import VideoProvider
 from forum.providers.base import WebhookEvent
 from forum.providers.base import WebhookRejected
 from forum.providers.base import WebhookReply
+from forum.providers.base import webhook_identity
 from forum.providers.http import ProviderHttp
 from forum.providers.http import TokenCache
 from forum.providers.http import create_once
@@ -48,7 +48,6 @@ GRAPH_PATH = re.compile(
     r"/users/(?P<user>[^/?]+)(?P<meetings>/onlineMeetings(?:/(?P<item>[^/?]+))?)?$"
 )
 
-IDENTITY_MAX = 255  # forum.webhooks.models.InboxEntry.identity
 # A change notification's changeType -> the core's vocabulary ("created" tells us nothing).
 GRAPH_CHANGES = {"updated": "meeting.updated", "deleted": "meeting.deleted"}
 
@@ -485,7 +484,7 @@ class TeamsProvider(VideoProvider):
                 WebhookEvent(
                     kind=kind,
                     external_id=external_id,
-                    identity=_identity("teams", parts),
+                    identity=webhook_identity("teams", parts),
                     data={
                         "operator": None,  # Graph does not say who made the change
                         "resource": resource,
@@ -618,11 +617,3 @@ def _differs(meeting: dict[str, Any], wanted: dict[str, str]) -> bool:
         except ValueError:
             return True
     return False
-
-
-def _identity(prefix: str, parts: list[str]) -> str:
-    """The deduplication key, at most 255 characters (the inbox column): hashed if longer."""
-    identity = f"{prefix}:" + "|".join(parts)
-    if len(identity) <= IDENTITY_MAX:
-        return identity
-    return f"{prefix}:sha256:" + hashlib.sha256(identity.encode()).hexdigest()

@@ -30,6 +30,8 @@ from forum.providers.base import VideoProvider
 from forum.providers.base import WebhookEvent
 from forum.providers.base import WebhookRejected
 from forum.providers.base import WebhookReply
+from forum.providers.base import header
+from forum.providers.base import webhook_identity
 from forum.providers.http import ProviderHttp
 from forum.providers.http import TokenCache
 from forum.providers.http import create_once
@@ -64,7 +66,6 @@ KEPT_FIELDS = (
     "integrationTags",
 )
 _MEETING_PATH = re.compile(r"/meetings/([^/]+)$")
-IDENTITY_MAX = 255  # forum.webhooks.models.InboxEntry.identity
 # (resource, event) of a Webex webhook -> the core's vocabulary; others are ignored.
 WEBEX_EVENTS = {
     ("meetings", "started"): "meeting.started",
@@ -418,7 +419,7 @@ class WebexProvider(VideoProvider):
         secret = self.settings.webhook_secret
         if not secret:
             raise WebhookRejected("no webhook secret is configured for this Webex account")
-        signature = _header(headers, "X-Spark-Signature")
+        signature = header(headers, "X-Spark-Signature")
         if not signature:
             # Webex leaves the header out when the webhook was registered without a secret.
             raise WebhookRejected("missing X-Spark-Signature")
@@ -513,30 +514,13 @@ class WebexProvider(VideoProvider):
             WebhookEvent(
                 kind=kind,
                 external_id=external_id,
-                identity=_identity("webex", parts),
+                identity=webhook_identity("webex", parts),
                 occurred_at=occurred_at,
                 participant_email=email,
                 participant_name=name,
                 data=out,
             )
         ]
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header by name, whatever its case (a plain dict from a test, or werkzeug's Headers)."""
-    value = headers.get(name)
-    if value is None:
-        wanted = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
-    return value
-
-
-def _identity(prefix: str, parts: list[str]) -> str:
-    """The deduplication key, at most 255 characters (the inbox column): hashed if longer."""
-    identity = f"{prefix}:" + "|".join(parts)
-    if len(identity) <= IDENTITY_MAX:
-        return identity
-    return f"{prefix}:sha256:" + hashlib.sha256(identity.encode()).hexdigest()
 
 
 def _webex_instant(value: Any) -> dt.datetime | None:

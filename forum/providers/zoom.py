@@ -32,6 +32,8 @@ from forum.providers.base import VideoProvider
 from forum.providers.base import WebhookEvent
 from forum.providers.base import WebhookRejected
 from forum.providers.base import WebhookReply
+from forum.providers.base import header
+from forum.providers.base import webhook_identity
 from forum.providers.http import ProviderHttp
 from forum.providers.http import TokenCache
 from forum.providers.http import create_once
@@ -73,7 +75,6 @@ MEETING_PATH = re.compile(r"/meetings/([^/?]+)")
 # Deliveries whose x-zm-request-timestamp is further than this from now (either way) are
 # refused, against replays (reference 1.10: a 5-minute window).
 ZOOM_WEBHOOK_WINDOW = 300
-IDENTITY_MAX = 255  # forum.webhooks.models.InboxEntry.identity
 # Zoom's event names -> the core's vocabulary; other events are ignored.
 ZOOM_EVENTS = {
     "meeting.started": "meeting.started",
@@ -526,8 +527,8 @@ class ZoomProvider(VideoProvider):
         secret = self.settings.webhook_secret
         if not secret:
             raise WebhookRejected("no webhook secret token is configured for this Zoom account")
-        signature = _header(headers, "x-zm-signature")
-        stamp = _header(headers, "x-zm-request-timestamp")
+        signature = header(headers, "x-zm-signature")
+        stamp = header(headers, "x-zm-request-timestamp")
         if not signature or not stamp:
             raise WebhookRejected("missing x-zm-signature or x-zm-request-timestamp")
         if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
@@ -623,7 +624,7 @@ class ZoomProvider(VideoProvider):
             WebhookEvent(
                 kind=kind,
                 external_id=external_id,
-                identity=_identity("zoom", parts),
+                identity=webhook_identity("zoom", parts),
                 occurred_at=occurred_at,
                 participant_email=email,
                 participant_name=name,
@@ -642,15 +643,6 @@ def _json_object(response: requests.Response) -> dict[str, Any]:
     return body
 
 
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    """A header by name, whatever its case (a plain dict from a test, or werkzeug's Headers)."""
-    value = headers.get(name)
-    if value is None:
-        wanted = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == wanted), None)
-    return value
-
-
 def _hmac_hex(secret: str, message: bytes) -> str:
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
@@ -661,14 +653,6 @@ def _load_object(body: bytes) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _identity(prefix: str, parts: list[str]) -> str:
-    """The deduplication key, at most 255 characters (the inbox column): hashed if longer."""
-    identity = f"{prefix}:" + "|".join(parts)
-    if len(identity) <= IDENTITY_MAX:
-        return identity
-    return f"{prefix}:sha256:" + hashlib.sha256(identity.encode()).hexdigest()
 
 
 def _from_epoch_ms(value: Any) -> dt.datetime | None:
