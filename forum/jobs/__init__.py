@@ -67,6 +67,8 @@ def celery_init_app(app: Flask) -> Celery:
         # Periodic jobs, run by `make beat` next to the workers.
         beat_schedule={
             "check-providers": {"task": "forum.check_providers", "schedule": 3600.0},
+            # A net under the webhook intake's drain jobs (forum.webhooks.inbound).
+            "drain-webhook-inbox": {"task": "forum.drain_inbox", "schedule": 60.0},
             "retry-deferred-meetings": {
                 "task": "forum.retry_deferred_meetings",
                 "schedule": 900.0,

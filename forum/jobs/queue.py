@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,8 @@ class _Job:
     # The innermost savepoint open when the job was queued (None: the outer transaction),
     # so that rolling back that savepoint drops the job with the writes it was queued for.
     savepoint: SessionTransaction | None
+    # Set for after_commit(): a callable run in place of a task.
+    action: Callable[[], None] | None = None
 
 
 def enqueue(task: Task, *args: Any, **kwargs: Any) -> None:
@@ -63,6 +66,26 @@ def enqueue(task: Task, *args: Any, **kwargs: Any) -> None:
             kwargs=plain_kwargs,
             propagate=bool(current_app.config.get("FORUM_JOBS_EAGER_PROPAGATE")),
             savepoint=session.get_nested_transaction(),
+        )
+    )
+
+
+def after_commit(action: Callable[[], None]) -> None:
+    """Run ``action`` once the current transaction commits (dropped with a rollback).
+
+    For work that is not a job but must not happen before the commit either, such as
+    telling a queue that there is work; a failing action is logged, not raised.
+    """
+    session = db.session()
+    session.info.setdefault(_PENDING, []).append(
+        _Job(
+            celery=current_app.extensions["celery"],
+            task_name="",
+            args=[],
+            kwargs={},
+            propagate=False,
+            savepoint=session.get_nested_transaction(),
+            action=action,
         )
     )
 
@@ -124,6 +147,12 @@ def _inside(transaction: SessionTransaction | None, boundary: SessionTransaction
 
 
 def _dispatch(job: _Job) -> None:
+    if job.action is not None:
+        try:
+            job.action()
+        except Exception:
+            logger.exception("an action after commit failed")
+        return
     task = job.celery.tasks[job.task_name]
     if not job.celery.conf.task_always_eager:
         try:

@@ -94,3 +94,11 @@ def reprocess_delivery(entry_id: int) -> str:
     from forum.webhooks import inbound
 
     return inbound.process(entry_id, again=True)
+
+
+@shared_task(name="forum.drain_inbox")
+def drain_inbox() -> int:
+    """Process every stored provider delivery not processed yet (also periodic, as a net)."""
+    from forum.webhooks import inbound
+
+    return inbound.drain()

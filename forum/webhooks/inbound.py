@@ -108,9 +108,6 @@ def receive(
     query: Mapping[str, str] | None = None,
 ) -> Intake:
     """Verify and store a delivery; the caller commits, then the processing jobs run."""
-    from forum.jobs.queue import enqueue
-    from forum.jobs.tasks import process_delivery
-
     now = now_utc()
     reasons: list[str] = []
     for account_id, name in _accounts_of(provider):
@@ -124,8 +121,8 @@ def receive(
             return Intake(reply=reply, stored=[], duplicates=0)
         events = adapter.parse_webhook(headers, body)
         stored = _store(provider, events, body, headers)
-        for entry_id in stored:
-            enqueue(process_delivery, entry_id)
+        if stored:
+            _schedule_processing(stored)
         return Intake(reply=None, stored=stored, duplicates=len(events) - len(stored))
     raise DeliveryRefused("; ".join(reasons) or f"no {provider} account is configured")
 
@@ -160,6 +157,71 @@ def _store(
         InboxEntry.id
     )
     return [row.id for row in db.session.execute(statement, rows)]
+
+
+# Set while a drain job is queued and not yet started (see _schedule_processing).
+DRAIN_PENDING_KEY = "forum:webhooks:drain-pending"
+DRAIN_PENDING_MS = 60_000
+_REDIS: dict[str, Any] = {}
+
+
+def _schedule_processing(entry_ids: list[int]) -> None:
+    """Have the new facts processed after the commit.
+
+    Inline (no broker), or with a broker other than Redis: a job per fact. With Redis,
+    intake is the hot path and publishing a Celery message per delivery costs more than
+    storing it, so one drain job at a time does the work: the request sets a Redis key
+    (SET NX) after its commit and queues a drain only if the key was not there. A drain
+    deletes the key before it reads the inbox, so a fact committed while the key exists is
+    read by the drain that key stands for; the key's expiry and the periodic drain cover a
+    drain job that was lost.
+    """
+    from forum.jobs.queue import after_commit
+    from forum.jobs.queue import enqueue
+    from forum.jobs.tasks import drain_inbox
+    from forum.jobs.tasks import process_delivery
+
+    broker = current_app.config.get("CELERY_BROKER_URL") or ""
+    if not broker.startswith(("redis://", "rediss://")):
+        for entry_id in entry_ids:
+            enqueue(process_delivery, entry_id)
+        return
+
+    def request_drain() -> None:
+        if _redis(broker).set(DRAIN_PENDING_KEY, "1", nx=True, px=DRAIN_PENDING_MS):
+            drain_inbox.delay()
+
+    after_commit(request_drain)
+
+
+def _redis(url: str):
+    import redis
+
+    client = _REDIS.get(url)
+    if client is None:
+        client = _REDIS[url] = redis.Redis.from_url(url, socket_timeout=5)
+    return client
+
+
+def drain(*, batch: int = 200) -> int:
+    """Process every stored fact not processed yet, oldest first (the drain job). Commits."""
+    broker = current_app.config.get("CELERY_BROKER_URL") or ""
+    if broker.startswith(("redis://", "rediss://")):
+        _redis(broker).delete(DRAIN_PENDING_KEY)
+    done = 0
+    while True:
+        ids = db.session.scalars(
+            sa.select(InboxEntry.id)
+            .where(InboxEntry.status == "received")
+            .order_by(InboxEntry.id)
+            .limit(batch)
+        ).all()
+        db.session.commit()
+        if not ids:
+            return done
+        for entry_id in ids:
+            process(entry_id)
+            done += 1
 
 
 # --- processing --------------------------------------------------------------------------------
