@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 
 def sign_zoom(secret: str, body: bytes, timestamp: int) -> dict[str, str]:
-    """Zoom's scheme (reference providers.md 1.10): v0=HMAC-SHA256(secret, v0:ts:body)."""
+    """Zoom's scheme (Zoom's webhook docs): v0=HMAC-SHA256(secret, v0:ts:body)."""
     message = b"v0:%d:%s" % (timestamp, body)
     signature = hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
     return {

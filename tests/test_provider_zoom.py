@@ -199,7 +199,7 @@ def test_a_yearly_rule_is_refused_before_calling_zoom(fake, provider):
 
 
 def test_an_xml_error_body_is_understood(fake, provider):
-    # Without a JSON Accept, Zoom answers errors in XML (reference 1.3).
+    # Without a JSON Accept, Zoom answers errors in XML (Zoom's docs).
     token = fake.app.issue_token().value
     response = requests.get(
         f"{fake.url}/v2/meetings/123",

@@ -130,7 +130,7 @@ def _calendar_part(calendar: bytes, method: str) -> MIMEPart:
     # quotes every parameter value, and invitations that calendars accept write it bare.
     part.set_raw("Content-Type", f'text/calendar; charset="UTF-8"; method={method}')
     # Base64 keeps the CRLF line ends and folded lines exactly as built; quoted-printable
-    # may re-wrap them (reference/ical.md §9).
+    # may re-wrap them (RFC 6047; clients' reports).
     part.set_raw("Content-Transfer-Encoding", "base64")
     part.set_payload(base64.encodebytes(calendar).decode("ascii"))
     return part

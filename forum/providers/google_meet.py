@@ -18,7 +18,7 @@ forum sends its own invitations, Google must not send a second set.
 Auth: a service account with domain-wide delegation signs a JWT (RS256) naming the host user
 it acts as (``sub``) and trades it at the token endpoint for an hour's access token; so there
 is one token per impersonated host. Without delegation, Calendar refuses Meet links with 400
-"Invalid conference type value." (reference section 4.1).
+"Invalid conference type value." (Google's docs; integrators' reports).
 """
 
 from __future__ import annotations
@@ -609,7 +609,7 @@ class GoogleMeetProvider(VideoProvider):
         """A Calendar watch channel's notification: its ``X-Goog-Channel-Token`` must match.
 
         Google signs nothing; the token given when the channel was opened is the only check
-        (reference 4.4). The first message of a channel (state ``sync``) only says it works:
+        (Google's docs). The first message of a channel (state ``sync``) only says it works:
         nothing to answer, and parse gives no event for it.
         """
         secret = self.settings.webhook_secret

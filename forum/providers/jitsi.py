@@ -3,8 +3,8 @@
 meet.jit.si (the default) creates a room when the first person joins; since August 2023 its
 first participant must log in (Google, GitHub...), so institutions that want nobody to log in
 run their own server. For a self-hosted server with prosody's ``token`` authentication the
-account gives an app id and secret, and links carry an HS256 JWT (reference: providers.md
-section 5.2): participants get a non-moderator token valid until a day after the meeting,
+account gives an app id and secret, and links carry an HS256 JWT (Jitsi's token
+docs): participants get a non-moderator token valid until a day after the meeting,
 the host link a moderator token (secret: organisers only).
 """
 

@@ -421,7 +421,7 @@ class TeamsProvider(VideoProvider):
         """Graph's validation handshake, else the ``clientState`` of every notification.
 
         Basic change notifications carry no signature: the clientState given when
-        subscribing is their only authenticity check (reference 2.6).
+        subscribing is their only authenticity check (Microsoft Graph's docs).
         """
         secret = self.settings.webhook_secret
         if not secret:

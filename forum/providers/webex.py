@@ -423,7 +423,7 @@ class WebexProvider(VideoProvider):
         if not signature:
             # Webex leaves the header out when the webhook was registered without a secret.
             raise WebhookRejected("missing X-Spark-Signature")
-        # Over the raw bytes: re-serialised JSON does not match (reference 3.5).
+        # Over the raw bytes: re-serialised JSON does not match (Webex's docs).
         expected = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
         given = signature.strip().lower().encode("utf-8", "replace")
         if not hmac.compare_digest(expected.encode(), given):
@@ -445,7 +445,7 @@ class WebexProvider(VideoProvider):
             return []
         # The series id is what create_meeting stored. Webex's examples spell an occurrence
         # "<series>_I_<n>" and a scheduled meeting "<series>_<yyyymmddThhmmssZ>"; the
-        # webhook data fields themselves are UNVERIFIED (reference 3.5), so both are read.
+        # webhook data fields themselves are UNVERIFIED (Webex's docs), so both are read.
         meeting_ref = data.get("meetingSeriesId") or (
             data.get("id") if resource == "meetings" else data.get("meetingId")
         )

@@ -45,7 +45,7 @@ log = logging.getLogger("forum.providers.zoom")
 DEFAULT_API_BASE = "https://api.zoom.us/v2"
 DEFAULT_OAUTH_URL = "https://zoom.us"
 MARKER_PREFIX = "forum:"
-AGENDA_MAX = 2000  # Zoom's limit on ``agenda`` (reference 1.4)
+AGENDA_MAX = 2000  # Zoom's limit on ``agenda`` (Zoom's docs)
 TOPIC_MAX = 200
 VENDOR_MESSAGE_MAX = 300
 # Fields of Zoom's meeting worth keeping on our side. Not start_url (a secret host link,
@@ -73,7 +73,7 @@ XML_MESSAGE = re.compile(r"<message>(.*?)</message>", re.DOTALL)
 USER_PATH = re.compile(r"/users/([^/?]+)")
 MEETING_PATH = re.compile(r"/meetings/([^/?]+)")
 # Deliveries whose x-zm-request-timestamp is further than this from now (either way) are
-# refused, against replays (reference 1.10: a 5-minute window).
+# refused, against replays (Zoom's docs: a 5-minute window).
 ZOOM_WEBHOOK_WINDOW = 300
 # Zoom's event names -> the core's vocabulary; other events are ignored.
 ZOOM_EVENTS = {
@@ -88,7 +88,7 @@ ZOOM_EVENTS = {
 
 
 def utc_stamp(when: dt.datetime) -> str:
-    """Zoom's GMT form of ``start_time``: ``yyyy-MM-ddTHH:mm:ssZ`` (reference 1.4)."""
+    """Zoom's GMT form of ``start_time``: ``yyyy-MM-ddTHH:mm:ssZ`` (Zoom's docs)."""
     return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -159,7 +159,7 @@ def _recurrence(rrule: str) -> dict[str, Any]:
 def vendor_error(response: requests.Response) -> tuple[int | None, str, list[dict[str, Any]]]:
     """Zoom's ``code``, ``message`` and ``errors[]`` from a JSON or XML body; never raises.
 
-    Zoom answers XML when not asked for JSON (reference 1.3), and a proxy may answer HTML.
+    Zoom answers XML when not asked for JSON (Zoom's docs), and a proxy may answer HTML.
     """
     code: int | None = None
     message = ""
@@ -231,7 +231,7 @@ class ZoomProvider(VideoProvider):
                 "Server-to-Server OAuth app"
             )
         # Zoom's docs put the params in the form body; the query-string form that Indico
-        # uses has been answered with 400 (reference 1.2 and section 7, point 1).
+        # uses has been answered with 400 (Zoom's docs; integrators' reports).
         response = self.oauth.request(
             "POST",
             "/oauth/token",
@@ -252,7 +252,7 @@ class ZoomProvider(VideoProvider):
         api_url = answer.get("api_url")
         if isinstance(api_url, str) and api_url.startswith(("https://", "http://")):
             # The token answer names the account's regional API host; Indico switched to it
-            # in vc_zoom 3.3.6 ("instead of the global api.zoom.us", reference 1.1).
+            # in vc_zoom 3.3.6 ("instead of the global api.zoom.us", Zoom's docs).
             self.http.base_url = f"{api_url.rstrip('/')}/v2"
         log.info("fetched a Zoom access token for %s (expires in %s s)", self, expires_in)
         return value, expires_in, {"scope": answer.get("scope", ""), "api_url": api_url}
@@ -370,7 +370,7 @@ class ZoomProvider(VideoProvider):
         if isinstance(error, QuotaExceeded):
             # ProviderHttp retries every 429 and then re-raises it as RateLimited; the
             # per-host daily limit does not lift before 00:00 UTC (and the observed 429 has
-            # no Retry-After, reference 1.9), so retrying only burns calls: stop here.
+            # no Retry-After, Zoom's docs), so retrying only burns calls: stop here.
             raise error
         return error
 
@@ -381,7 +381,7 @@ class ZoomProvider(VideoProvider):
         body: dict[str, Any] = {
             "topic": request.topic[:TOPIC_MAX],
             "type": 2,
-            # UTC with Z, and the zone beside it, as Indico and Cal.com send (reference 1.4).
+            # UTC with Z, and the zone beside it, as Indico and Cal.com send (Zoom's docs).
             "start_time": utc_stamp(request.start),
             "duration": max(1, minutes),
             "timezone": request.timezone,
@@ -484,7 +484,7 @@ class ZoomProvider(VideoProvider):
             "PATCH", self._meeting_path(external_id), json=self._body(request), expected=(204,)
         )
         # PATCH answers 204 with no body, and join_url can change with the passcode: read it
-        # back, as Indico and Cal.com do (reference 1.6).
+        # back, as Indico and Cal.com do (Zoom's docs).
         return self.get_meeting(external_id, host=request.host)
 
     def delete_meeting(self, external_id: str, *, host: str | None = None) -> None:
@@ -534,7 +534,7 @@ class ZoomProvider(VideoProvider):
         if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
             raise WebhookRejected("malformed x-zm-request-timestamp")
         # Always the raw bytes: Zoom's own sample re-serialises the parsed body, which only
-        # matches because Zoom sends compact JSON (reference 1.10).
+        # matches because Zoom sends compact JSON (Zoom's docs).
         expected = "v0=" + _hmac_hex(secret, b"v0:" + stamp.encode() + b":" + body)
         if not hmac.compare_digest(expected.encode(), signature.strip().encode("utf-8", "replace")):
             raise WebhookRejected("bad x-zm-signature")

@@ -338,10 +338,10 @@ class FakeTeamsProvider(FakeProvider):
             return self.unauthorized(request)
         found = self.users.get(user.lower())
         if found is None:
-            # onlineMeetings paths take the object id (reference 2.2), not an email.
+            # onlineMeetings paths take the object id (Microsoft Graph's docs), not an email.
             return self.error(404, f"User '{user}' was not found.", code="NotFound")
         if found["id"] in self.without_policy:
-            # As observed in the field (reference 2.5); the docs disagree on the code.
+            # As observed in the field (integrators' reports); the docs disagree on the code.
             return self.error(
                 403, "No application access policy found for this app.", code="General"
             )
@@ -408,7 +408,7 @@ class FakeTeamsProvider(FakeProvider):
         if "joinMeetingIdSettings" in body:
             return self.error(400, "joinMeetingIdSettings cannot be updated after creation.")
         if ("startDateTime" in body) != ("endDateTime" in body):
-            # Graph moves a meeting only when given both times (reference 2.3).
+            # Graph moves a meeting only when given both times (Microsoft Graph's docs).
             return self.error(
                 400, "Both startDateTime and endDateTime are required to change the time."
             )
@@ -458,7 +458,7 @@ class FakeTeamsProvider(FakeProvider):
             "endDateTime": graph_time(end),
             "subject": body.get("subject"),
             "externalId": body.get("externalId"),
-            # Live answers carry both; the current doc lists only joinWebUrl (reference 2.2).
+            # Live answers carry both (integrators' reports); Graph's docs list only joinWebUrl.
             "joinWebUrl": join_url,
             "joinUrl": join_url,
             "joinMeetingIdSettings": {

@@ -145,7 +145,7 @@ class FakeWebexProvider(FakeProvider):
             or body.get("clientSecret") != self.client_secret
             or body.get("targetOrgId") != self.org_id
         ):
-            # UNVERIFIED: the reference gives no error form for this endpoint; we answer with
+            # UNVERIFIED: Webex documents no error form for this endpoint; we answer with
             # the documented 401 "Authentication credentials were missing or incorrect" in
             # Webex's common envelope.
             return self.error(401, "Authentication credentials were missing or incorrect.")

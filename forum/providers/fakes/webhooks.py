@@ -34,7 +34,7 @@ def _zoom_uuid() -> str:
 
 
 def zoom_signature(secret: str, ts: int | str, body: bytes) -> str:
-    """``v0=`` + hex HMAC-SHA256(secret, ``v0:{ts}:{raw body}``) (reference 1.10)."""
+    """``v0=`` + hex HMAC-SHA256(secret, ``v0:{ts}:{raw body}``) (Zoom's docs)."""
     message = b"v0:" + str(ts).encode() + b":" + body
     return "v0=" + hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
@@ -115,7 +115,7 @@ def zoom_meeting_object(
     """``payload.object`` of a meeting event, with the id's JSON type the event uses.
 
     Started/ended/participant events carry the id as a string, deleted/updated/recording
-    events as a number (reference 1.10): pass ``id_as_string`` accordingly.
+    events as a number (Zoom's docs): pass ``id_as_string`` accordingly.
     """
     obj: dict[str, Any] = {
         "id": str(meeting_id) if id_as_string else int(meeting_id),
@@ -198,7 +198,7 @@ def zoom_recording_file(
 
 
 def webex_signature(secret: str, body: bytes) -> str:
-    """``X-Spark-Signature``: lowercase hex HMAC-SHA1(secret, raw body) (reference 3.5)."""
+    """``X-Spark-Signature``: lowercase hex HMAC-SHA1(secret, raw body) (Webex's docs)."""
     return hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
 
 
@@ -216,7 +216,7 @@ def webex_delivery(
     actor_id: str = "Y2lzY29zcGFyazovL3VzL1BFT1BMRS9ob3N0",
     app_id: str = "Y2lzY29zcGFyazovL3VzL0FQUExJQ0FUSU9OL2ZvcnVt",
 ) -> tuple[Headers, bytes]:
-    """A signed Webex delivery: the webhook's own fields around ``data`` (reference 3.5).
+    """A signed Webex delivery: the webhook's own fields around ``data`` (Webex's docs).
 
     ``id``/``created``/``name`` are the webhook registration's, the same on every delivery.
     """
@@ -317,7 +317,7 @@ def google_channel_notification(
     resource_uri: str = "https://www.googleapis.com/calendar/v3/calendars/primary/events",
     expiration: dt.datetime | None = None,
 ) -> tuple[Headers, bytes]:
-    """A Calendar watch channel's notification: headers only, no body (reference 4.4)."""
+    """A Calendar watch channel's notification: headers only, no body (Google's docs)."""
     expiration = expiration or dt.datetime.now(dt.UTC) + dt.timedelta(days=7)
     headers = {
         "X-Goog-Channel-ID": channel_id,

