@@ -67,6 +67,7 @@ from forum.providers.base import header
 from forum.providers.http import ProviderHttp
 from forum.providers.http import TokenCache
 from forum.providers.http import create_once
+from forum.providers.http import http_options
 from forum.providers.registry import AccountSettings
 
 log = logging.getLogger("forum.providers.google_meet")
@@ -308,16 +309,8 @@ class GoogleMeetProvider(VideoProvider):
 
     # -- the authenticated session, one per impersonated host --------------------------------
 
-    def _http_options(self) -> dict[str, Any]:
-        seconds = self.settings.timeout_seconds
-        return {
-            "session": self.session,
-            "timeout": (seconds, seconds),
-            "attempts": self.settings.attempts,
-            "backoff": self.settings.backoff_seconds,
-            "max_wait": self.settings.max_wait_seconds,
-            "sleep": self.sleep,
-        }
+    def _http_options(self, label: str) -> dict[str, Any]:
+        return http_options(self.settings, sleep=self.sleep, label=label, session=self.session)
 
     def http(self, host: str) -> ProviderHttp:
         """The Calendar API session acting as ``host``.
@@ -331,8 +324,7 @@ class GoogleMeetProvider(VideoProvider):
                     base_url=self.api_url,
                     error_from=error_from,
                     tokens=TokenCache(lambda: self._fetch_token(host)),
-                    provider_label=LABEL,
-                    **self._http_options(),
+                    **self._http_options(LABEL),
                 )
             return self._http[host]
 
@@ -345,8 +337,7 @@ class GoogleMeetProvider(VideoProvider):
         oauth = ProviderHttp(
             base_url=self.token_url,
             error_from=_token_error_for(host),
-            provider_label="Google's token endpoint",
-            **self._http_options(),
+            **self._http_options("Google's token endpoint"),
         )
         response = oauth.request(
             "POST",

@@ -103,10 +103,16 @@ class TokenCache:
 ErrorParser = Callable[[requests.Response], ProviderError]
 
 
-def http_options(settings: Any, *, sleep: Callable[[float], None], label: str) -> dict[str, Any]:
+def http_options(
+    settings: Any,
+    *,
+    sleep: Callable[[float], None],
+    label: str,
+    session: requests.Session | None = None,
+) -> dict[str, Any]:
     """ProviderHttp's keyword arguments from an account's settings (one requests session)."""
     return {
-        "session": requests.Session(),
+        "session": session or requests.Session(),
         "timeout": (settings.timeout_seconds, settings.timeout_seconds),
         "attempts": settings.attempts,
         "backoff": settings.backoff_seconds,
@@ -227,6 +233,41 @@ class ProviderHttp:
             if response.status_code == 401:
                 raise AuthenticationFailed(error.message, status=401, code=error.code)
             raise error
+
+
+def token_and_api_clients(
+    settings: Any,
+    *,
+    sleep: Callable[[float], None],
+    label: str,
+    login_url: str,
+    login_errors: ErrorParser,
+    fetch_token: Callable[[], tuple[str, float, dict[str, Any]]],
+    api_url: str,
+    api_errors: ErrorParser,
+    login_label: str | None = None,
+    api_label: str | None = None,
+) -> tuple[ProviderHttp, TokenCache, ProviderHttp]:
+    """The token endpoint's client, the token cache, and the API's client, for one account.
+
+    The token endpoint gets a client of its own (same session, timeouts and retries) that
+    sends no bearer token: fetching a token through the API's client would make its
+    TokenCache wait on itself.
+    """
+    common = http_options(settings, sleep=sleep, label=label)
+    login = ProviderHttp(
+        base_url=login_url,
+        error_from=login_errors,
+        **{**common, "provider_label": login_label or label},
+    )
+    tokens = TokenCache(fetch_token)
+    api = ProviderHttp(
+        base_url=api_url,
+        error_from=api_errors,
+        tokens=tokens,
+        **{**common, "provider_label": api_label or label},
+    )
+    return login, tokens, api
 
 
 def create_once(

@@ -31,11 +31,9 @@ from forum.providers.base import WebhookEvent
 from forum.providers.base import WebhookRejected
 from forum.providers.base import WebhookReply
 from forum.providers.base import webhook_identity
-from forum.providers.http import ProviderHttp
-from forum.providers.http import TokenCache
 from forum.providers.http import create_once
-from forum.providers.http import http_options
 from forum.providers.http import parse_retry_after
+from forum.providers.http import token_and_api_clients
 from forum.providers.registry import AccountSettings
 
 GRAPH_API = "https://graph.microsoft.com/v1.0"
@@ -81,20 +79,17 @@ class TeamsProvider(VideoProvider):
     ) -> None:
         self.settings = settings
         self._sleep = sleep
-        common = http_options(settings, sleep=sleep, label="Microsoft Teams")
-        # The token endpoint lives on another host and must not carry a bearer token itself,
-        # so it gets its own (token-less) ProviderHttp with the same timeouts and retries.
-        self._login = ProviderHttp(
-            base_url=settings.oauth_url or ENTRA_LOGIN,
-            error_from=self._token_error,
-            **{**common, "provider_label": "Microsoft Entra (login.microsoftonline.com)"},
-        )
-        self.tokens = TokenCache(self._fetch_token)
-        self.http = ProviderHttp(
-            base_url=settings.api_base_url or GRAPH_API,
-            error_from=self.error_from,
-            tokens=self.tokens,
-            **{**common, "provider_label": "Microsoft Graph"},
+        self._login, self.tokens, self.http = token_and_api_clients(
+            settings,
+            sleep=sleep,
+            label="Microsoft Teams",
+            login_url=settings.oauth_url or ENTRA_LOGIN,
+            login_errors=self._token_error,
+            fetch_token=self._fetch_token,
+            api_url=settings.api_base_url or GRAPH_API,
+            api_errors=self.error_from,
+            login_label="Microsoft Entra (login.microsoftonline.com)",
+            api_label="Microsoft Graph",
         )
         # Host (email, sign-in name or object id, as configured) -> Graph object id, and back
         # (so that an error about /users/{id} can name the host the organiser knows).

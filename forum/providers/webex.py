@@ -32,10 +32,8 @@ from forum.providers.base import WebhookRejected
 from forum.providers.base import WebhookReply
 from forum.providers.base import header
 from forum.providers.base import webhook_identity
-from forum.providers.http import ProviderHttp
-from forum.providers.http import TokenCache
 from forum.providers.http import create_once
-from forum.providers.http import http_options
+from forum.providers.http import token_and_api_clients
 from forum.providers.registry import AccountSettings
 
 DEFAULT_API_BASE_URL = "https://webexapis.com/v1"
@@ -212,18 +210,15 @@ class WebexProvider(VideoProvider):
     ) -> None:
         self.settings = settings
         self.sleep = sleep
-        common = http_options(settings, sleep=sleep, label="Webex")
-        # The token endpoint has no bearer of ours (its caller's token is a fixed header),
-        # so it gets its own client: the API client's token cache would wait on itself.
-        self._token_http = ProviderHttp(
-            base_url=settings.oauth_url or DEFAULT_OAUTH_URL, error_from=token_error_from, **common
-        )
-        self.tokens = TokenCache(self._fetch_token)
-        self.http = ProviderHttp(
-            base_url=settings.api_base_url or DEFAULT_API_BASE_URL,
-            error_from=error_from,
-            tokens=self.tokens,
-            **common,
+        self._token_http, self.tokens, self.http = token_and_api_clients(
+            settings,
+            sleep=sleep,
+            label="Webex",
+            login_url=settings.oauth_url or DEFAULT_OAUTH_URL,
+            login_errors=token_error_from,
+            fetch_token=self._fetch_token,
+            api_url=settings.api_base_url or DEFAULT_API_BASE_URL,
+            api_errors=error_from,
         )
 
     def __repr__(self) -> str:

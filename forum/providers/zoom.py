@@ -34,10 +34,8 @@ from forum.providers.base import WebhookRejected
 from forum.providers.base import WebhookReply
 from forum.providers.base import header
 from forum.providers.base import webhook_identity
-from forum.providers.http import ProviderHttp
-from forum.providers.http import TokenCache
 from forum.providers.http import create_once
-from forum.providers.http import http_options
+from forum.providers.http import token_and_api_clients
 from forum.providers.registry import AccountSettings
 
 log = logging.getLogger("forum.providers.zoom")
@@ -201,21 +199,15 @@ class ZoomProvider(VideoProvider):
     ) -> None:
         self.settings = settings
         self.sleep = sleep
-        common = http_options(settings, sleep=sleep, label="Zoom")
-        # The token endpoint lives on another host and takes no bearer token, so it has its
-        # own small ProviderHttp (same session and rules): a token fetch through the API one
-        # would ask its own TokenCache for a token while fetching it.
-        self.oauth = ProviderHttp(
-            base_url=settings.oauth_url or DEFAULT_OAUTH_URL,
-            error_from=self.token_error_from,
-            **common,
-        )
-        self.tokens = TokenCache(self._fetch_token)
-        self.http = ProviderHttp(
-            base_url=settings.api_base_url or DEFAULT_API_BASE,
-            error_from=self._error_or_stop,
-            tokens=self.tokens,
-            **common,
+        self.oauth, self.tokens, self.http = token_and_api_clients(
+            settings,
+            sleep=sleep,
+            label="Zoom",
+            login_url=settings.oauth_url or DEFAULT_OAUTH_URL,
+            login_errors=self.token_error_from,
+            fetch_token=self._fetch_token,
+            api_url=settings.api_base_url or DEFAULT_API_BASE,
+            api_errors=self._error_or_stop,
         )
 
     def __repr__(self) -> str:
