@@ -16,9 +16,16 @@ bp = Blueprint("web", __name__)
 def init_app(app: Flask) -> None:
     from forum.web import apidocs  # noqa: F401
     from forum.web import calendars
+    from forum.web import events  # noqa: F401
     from forum.web import inbox  # noqa: F401
     from forum.web import outbox
     from forum.web import participants  # noqa: F401
+    from forum.web import planner  # noqa: F401
+    from forum.web import providers  # noqa: F401
+    from forum.web import series_planner  # noqa: F401
+    from forum.web import sessions  # noqa: F401
+    from forum.web import subscriptions  # noqa: F401
+    from forum.web import tokens  # noqa: F401
     from forum.web import views  # noqa: F401
 
     app.register_blueprint(bp)

@@ -1,0 +1,1 @@
+"""Organiser pages (being written)."""
