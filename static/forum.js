@@ -46,3 +46,45 @@
     window.setTimeout(function () { window.location.reload(); }, seconds * 1000);
   }
 })();
+
+// The planner: "Show in grid" highlights a slot's columns in place (without JavaScript
+// the link reloads the page with the slot highlighted by the server).
+(function () {
+  "use strict";
+  var grid = document.getElementById("grid");
+  if (!grid) return;
+  function highlight(slot) {
+    grid.querySelectorAll(".hl").forEach(function (cell) { cell.classList.remove("hl"); });
+    document.querySelectorAll(".slot.selected").forEach(function (item) {
+      item.classList.remove("selected");
+      item.removeAttribute("aria-current");
+    });
+    var columns = (slot.getAttribute("data-cols") || "").split(" ").filter(Boolean).map(Number);
+    var hourRow = grid.tHead.rows[1];
+    columns.forEach(function (column) {
+      if (hourRow.cells[column]) hourRow.cells[column].classList.add("hl");
+    });
+    Array.prototype.forEach.call(grid.tBodies, function (body) {
+      Array.prototype.forEach.call(body.rows, function (row) {
+        if (row.classList.contains("country-row")) return;
+        columns.forEach(function (column) {
+          var cell = row.cells[column + 1];  // the site's name comes first
+          if (cell) cell.classList.add("hl");
+        });
+      });
+    });
+    slot.classList.add("selected");
+    slot.setAttribute("aria-current", "true");
+    var first = hourRow.cells[columns[0]];
+    if (first) first.scrollIntoView({ block: "nearest", inline: "center" });
+  }
+  document.addEventListener("click", function (event) {
+    var link = event.target.closest && event.target.closest("a.show-slot");
+    if (!link) return;
+    var slot = link.closest("[data-cols]");
+    if (!slot) return;
+    event.preventDefault();
+    highlight(slot);
+    if (window.history && window.history.replaceState) window.history.replaceState(null, "", link.href);
+  });
+})();

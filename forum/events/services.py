@@ -421,6 +421,32 @@ def retry_meeting(session: EventSession) -> EventSession:
     return session
 
 
+def resend_invitations(session: EventSession, *, person_id: int | None = None) -> int:
+    """Email the current invitation again, to every invitee or to one; returns how many.
+
+    Nothing changed, so SEQUENCE stays (RFC 5546 section 2.1.4 raises it for the
+    organiser's changes only): the REQUEST goes out again with the same UID and SEQUENCE
+    and a later DTSTAMP, which calendars take as the newest copy of what they may already
+    hold (section 2.1.5). It is written as a first invitation, with the session as it is
+    now. While the meeting is being opened the emails wait for its link, as at booking.
+    """
+    if session.status == "cancelled":
+        raise Conflict("this session is cancelled", code="session_cancelled")
+    invitations = list(session.invitations)
+    if person_id is not None:
+        invitations = [i for i in invitations if i.person_id == person_id]
+        if not invitations:
+            raise NotFound(f"person {person_id} is not invited to this session")
+    meeting = session.meeting
+    messages = queue_session_emails(
+        session,
+        "invite",
+        hold=meeting is not None and meeting.status == "pending",
+        invitations=invitations,
+    )
+    return len(messages)
+
+
 # --- one occurrence of a series ------------------------------------------------------------
 
 
@@ -547,7 +573,11 @@ def upcoming_occurrences(
             EventSession.status != "cancelled",
             sa.or_(EventSession.end > after, EventSession.rrule.is_not(None)),
         )
-        .options(selectinload(EventSession.event), selectinload(EventSession.overrides))
+        .options(
+            selectinload(EventSession.event),
+            selectinload(EventSession.overrides),
+            selectinload(EventSession.meeting),
+        )
     )
     found = []
     for session in candidates:

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from flask_wtf import FlaskForm
+from pydantic import BaseModel
+from pydantic import ValidationError
 from wtforms import HiddenField
 from wtforms import PasswordField
 from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
+
+from forum.api.util import field_errors
+from forum.core.errors import ValidationFailed
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class LoginForm(FlaskForm):
@@ -47,3 +56,31 @@ def safe_next_path(target: str | None) -> str | None:
     if parts.scheme or parts.netloc:
         return None
     return target
+
+
+def show_errors(form: FlaskForm, fields: dict[str, str]) -> None:
+    """Put a service's field errors next to the form's fields of the same name.
+
+    A service names fields as the API does ("invitees.0.person_id"); the first part picks
+    the form field. What matches no field is kept in ``form.form_errors``, shown above it.
+    """
+    for name, message in fields.items():
+        field = form._fields.get(name.split(".")[0])
+        if field is not None and name.split(".")[0] not in ("csrf_token", "submit"):
+            field.errors = [*field.errors, message] if field.errors else [message]
+        else:
+            form.form_errors.append(f"{name}: {message}" if name != "body" else message)
+
+
+def validated(schema: type[M], data: dict[str, Any], form: FlaskForm) -> M | None:
+    """``data`` checked by the API's own schema (one set of rules for the API and pages).
+
+    None when it does not pass; the messages are then on the form's fields.
+    """
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        show_errors(form, field_errors(exc))
+    except ValidationFailed as exc:
+        show_errors(form, exc.fields)
+    return None

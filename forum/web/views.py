@@ -20,6 +20,7 @@ from forum.db import now_utc
 from forum.events.services import event_summaries
 from forum.events.services import upcoming_occurrences
 from forum.web import bp
+from forum.web.events import rsvp_counts
 from forum.web.forms import LoginForm
 from forum.web.forms import safe_next_path
 
@@ -88,10 +89,12 @@ def logout():
 def home():
     organiser = current_user._get_current_object()
     now = now_utc()
+    upcoming = upcoming_occurrences(organiser, after=now)
     return render_template(
         "home.html",
         organiser=organiser,
         now=now,
         events=event_summaries(organiser),
-        upcoming=upcoming_occurrences(organiser, after=now),
+        upcoming=upcoming,
+        rsvps=rsvp_counts(sorted({item.session.id for item in upcoming})),
     )
