@@ -9,6 +9,7 @@ import re
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import ApiClient
@@ -16,6 +17,7 @@ from tests.conftest import csrf_token
 from tests.factories import make_event
 from tests.factories import make_institution
 from tests.factories import make_person
+from tests.helpers import recorded_statements
 from tests.test_web import log_in
 
 
@@ -414,3 +416,223 @@ def test_a_clash_is_shown_and_can_be_booked_anyway(
         s["title"] for s in organiser.get(f"/api/v1/events/{event['id']}/sessions").json["items"]
     ]
     assert titles == ["First", "Second"]
+
+
+# --- the planner -------------------------------------------------------------------------
+
+PLAN = {
+    "searched": "1",
+    "duration_minutes": "60",
+    "start": "2027-03-01",
+    "days": "7",
+    "step_minutes": "30",
+    "timezone": "Asia/Shanghai",
+    "skip_holidays": "y",
+}
+
+
+def bilateral(api: ApiClient, sites: dict) -> int:
+    event = make_event(api, title="PKU–UTokyo", kind="bilateral", timezone="Asia/Shanghai")
+    for key in ("pku", "tokyo"):
+        response = api.post(
+            f"/api/v1/events/{event['id']}/participants",
+            json={"institution_id": sites[key]["id"]},
+        )
+        assert response.status_code == 201
+    return event["id"]
+
+
+def slot_starts(page: str) -> list[str]:
+    return re.findall(r'<input type="hidden" name="start" value="([^"]+)">', page)
+
+
+def grid_rows(page: str) -> dict[str, list[tuple[str, str]]]:
+    """Each site's row of the grid: [(category, local hour)] per column."""
+    rows = {}
+    for name, cells in re.findall(
+        r'<th scope="row" class="site">([^<]+)<span class="site-zone">.*?</th>(.*?)</tr>', page
+    ):
+        rows[html.unescape(name)] = re.findall(r'<td class="k-(\w+)(?: hl)?">(\d+)</td>', cells)
+    return rows
+
+
+def test_planner_shows_every_site_hour_by_hour_and_the_ranked_slots(
+    client: FlaskClient, organiser: ApiClient, two_sites: dict
+) -> None:
+    event_id = bilateral(organiser, two_sites)
+    first = client.get(f"/events/{event_id}/planner")
+    assert first.status_code == 200
+    assert 'value="Asia/Shanghai"' in first.text  # the event's zone to start with
+    # A first visit shows tomorrow and the six days after in the event's zone.
+    tomorrow = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date() + dt.timedelta(days=1)
+    assert f'value="{tomorrow.isoformat()}"' in first.text
+    assert len(grid_rows(first.text)["University of Tokyo"]) == 168
+
+    response = client.get(f"/events/{event_id}/planner", query_string=PLAN)
+    assert response.status_code == 200
+    page = response.text
+    rows = grid_rows(page)
+    assert list(rows) == ["Peking University", "University of Tokyo"]
+    assert page.index("China") < page.index("Japan")
+    # Seven local days in Shanghai: 168 hours, each site's own hour in each cell.
+    assert len(rows["Peking University"]) == 168
+    shanghai = [int(hour) for _, hour in rows["Peking University"]]
+    tokyo = [int(hour) for _, hour in rows["University of Tokyo"]]
+    assert shanghai[:3] == [0, 1, 2]
+    assert tokyo == [(hour + 1) % 24 for hour in shanghai]
+    # Monday 1 March 2027, 10:00 in Beijing is working hours; 03:00 is night.
+    assert rows["Peking University"][10][0] == "working"
+    assert rows["Peking University"][3][0] == "night"
+    # Saturday 6 March.
+    assert rows["Peking University"][5 * 24 + 10][0] == "weekend"
+
+    search = organiser.post(
+        "/api/v1/scheduling/search",
+        json={
+            "event_id": event_id,
+            "duration_minutes": 60,
+            "window_start": "2027-03-01",
+            "window_end": "2027-03-07",
+            "timezone": "Asia/Shanghai",
+            "step_minutes": 30,
+        },
+    ).json
+    assert slot_starts(page) == [slot["start"] for slot in search["slots"]]
+    assert html.escape(search["slots"][0]["summary"], quote=False) in page
+
+
+def test_selecting_a_slot_highlights_its_hours(
+    client: FlaskClient, organiser: ApiClient, two_sites: dict
+) -> None:
+    event_id = bilateral(organiser, two_sites)
+    page = client.get(f"/events/{event_id}/planner", query_string={**PLAN, "slot": "1"}).text
+    top = dt.datetime.fromisoformat(slot_starts(page)[0])
+    first_column = dt.datetime(2027, 3, 1, tzinfo=ZoneInfo("Asia/Shanghai"))
+    column = int((top - first_column) / dt.timedelta(hours=1))
+    # A 60-minute slot on the hour covers one column; on the half hour, two.
+    expected = [column] if top.minute == 0 else [column, column + 1]
+    row = re.search(r'<th scope="row" class="site">Peking.*?</tr>', page).group(0)
+    cells = re.findall(r'<td class="k-\w+( hl)?">', row)
+    assert [i for i, mark in enumerate(cells) if mark] == expected
+    assert 'id="slot-1" data-cols="' + " ".join(map(str, expected)) + '" aria-current="true"' in (
+        page.replace('class="slot selected" ', "")
+    )
+
+
+def test_booking_the_top_slot_opens_a_jitsi_meeting(
+    client: FlaskClient, organiser: ApiClient, two_sites: dict
+) -> None:
+    event_id = bilateral(organiser, two_sites)
+    page = client.get(f"/events/{event_id}/planner", query_string=PLAN).text
+    top = slot_starts(page)[0]
+    response = client.post(
+        f"/events/{event_id}/sessions/new",
+        data={
+            "csrf_token": csrf_token(page),
+            "title": "PKU–UTokyo",
+            "start": top,
+            "duration_minutes": "60",
+            "provider": "jitsi",
+        },
+    )
+    assert response.status_code == 303
+    session_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    session = organiser.get(f"/api/v1/sessions/{session_id}").json
+    assert session["start"] == top
+    assert session["meeting"]["status"] == "created"
+    assert session["meeting"]["join_url"].startswith("https://meet.jit.si/")
+    invited = organiser.get(f"/api/v1/sessions/{session_id}/invitations").json["items"]
+    assert {i["email"] for i in invited} == {
+        "li.wei@pku.example.cn",
+        "zhang.min@pku.example.cn",
+        "sato@tokyo.example.jp",
+    }
+    shown = client.get(response.headers["Location"]).text
+    assert session["meeting"]["join_url"] in shown
+
+
+def test_planner_explains_bad_options_next_to_their_fields(
+    client: FlaskClient, organiser: ApiClient, two_sites: dict
+) -> None:
+    event_id = bilateral(organiser, two_sites)
+    path = f"/events/{event_id}/planner"
+    page = client.get(path, query_string={**PLAN, "days": "0"})
+    assert page.status_code == 422
+    assert field_errors(page.text, "days") == ["From 1 to 28 days."]
+    page = client.get(path, query_string={**PLAN, "duration_minutes": "2000"})
+    assert page.status_code == 422
+    assert field_errors(page.text, "duration_minutes")
+    page = client.get(path, query_string={**PLAN, "timezone": "Mars/Base"})
+    assert page.status_code == 422
+    assert field_errors(page.text, "timezone")
+    page = client.get(path, query_string={**PLAN, "start": "not a date"})
+    assert page.status_code == 422
+    assert field_errors(page.text, "start")
+
+
+def test_planner_of_an_event_without_participants_says_what_to_do(
+    client: FlaskClient, organiser: ApiClient
+) -> None:
+    event = make_event(organiser, title="Empty", kind="forum", timezone="UTC")
+    page = client.get(f"/events/{event['id']}/planner", query_string=PLAN)
+    assert page.status_code == 200
+    assert "This event has no participants yet." in page.text
+
+
+# --- queries that do not grow with the rows shown ------------------------------------------
+
+
+def statements_for(app: Flask, client: FlaskClient, path: str, **query) -> tuple[int, str]:
+    with recorded_statements(app) as statements:
+        response = client.get(path, query_string=query or None)
+    assert response.status_code == 200
+    return len(statements), response.text
+
+
+def add_sites(api: ApiClient, event_id: int, first: int, count: int) -> None:
+    zones = [
+        "Asia/Shanghai",
+        "America/Detroit",
+        "Europe/London",
+        "Australia/Sydney",
+        "Pacific/Auckland",
+        "Asia/Kolkata",
+    ]
+    countries = ["CN", "US", "GB", "AU", "NZ", "IN"]
+    for index in range(first, first + count):
+        site = make_institution(
+            api, f"University {index:02d}", countries[index % 6], zones[index % 6]
+        )
+        make_person(api, f"Person {index:02d}", f"p{index}@u{index}.example.org", site["id"])
+        api.post(f"/api/v1/events/{event_id}/participants", json={"institution_id": site["id"]})
+
+
+def test_event_page_and_planner_queries_do_not_grow_with_sites_and_sessions(
+    app: Flask, client: FlaskClient, organiser: ApiClient
+) -> None:
+    event = make_event(organiser, title="Forum", kind="forum", timezone="Europe/London")
+    add_sites(organiser, event["id"], 0, 2)
+    organiser.post(
+        f"/api/v1/events/{event['id']}/sessions",
+        json={"title": "Session 0", "start": "2027-03-10T13:00:00Z", "duration_minutes": 60},
+    )
+    small_page, page = statements_for(app, client, f"/events/{event['id']}")
+    assert "Person 01" in page
+    small_plan, page = statements_for(app, client, f"/events/{event['id']}/planner", **PLAN)
+    assert len(grid_rows(page)) == 2
+
+    add_sites(organiser, event["id"], 2, 10)
+    for index in range(1, 6):
+        organiser.post(
+            f"/api/v1/events/{event['id']}/sessions",
+            json={
+                "title": f"Session {index}",
+                "start": f"2027-03-1{index}T13:00:00Z",
+                "duration_minutes": 60,
+            },
+        )
+    large_page, page = statements_for(app, client, f"/events/{event['id']}")
+    assert "Person 11" in page and "Session 5" in page
+    large_plan, page = statements_for(app, client, f"/events/{event['id']}/planner", **PLAN)
+    assert len(grid_rows(page)) == 12
+    assert (large_page, large_plan) == (small_page, small_plan)

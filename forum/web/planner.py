@@ -156,13 +156,16 @@ def planner(event_id: int):
         tomorrow = times.to_local(now_utc(), event.timezone).date() + dt.timedelta(days=1)
         form.start.data = tomorrow
         form.timezone.data = event.timezone
+        form.step_minutes.data = 30
     zone_name = (form.timezone.data or "").strip() or event.timezone
 
     result = grid = None
     slots: list[SlotView] = []
     selected: SlotView | None = None
     status = 200
-    if form.validate():
+    # A first visit searches at once with the defaults: tomorrow and the six days after.
+    has_people = bool(event.participants)
+    if has_people and (not submitted or form.validate()):
         window = {
             "window_start": form.start.data,
             "window_end": form.start.data + dt.timedelta(days=form.days.data - 1),
@@ -184,7 +187,7 @@ def planner(event_id: int):
             show_errors(form, {FIELD_OF.get(k, k): v for k, v in exc.fields.items()})
             result = grid = None
             status = 422
-    elif submitted:
+    elif has_people and submitted:
         status = 422
 
     if result is not None and grid is not None:
@@ -218,5 +221,6 @@ def planner(event_id: int):
         category_labels=CATEGORY_LABELS,
         provider_labels=PROVIDER_LABELS,
         zone_name=zone_name,
+        has_people=has_people,
         zones=times.usable_zone_names(),
     ), status
