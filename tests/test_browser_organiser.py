@@ -1,0 +1,157 @@
+"""An organiser and a participant in a real browser: from login to an answered invitation,
+and the planner of the 40-university demo forum."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import re
+import time
+from zoneinfo import ZoneInfo
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from forum.demo.seed import DEMO_ORGANISER_EMAIL
+from forum.demo.seed import DEMO_ORGANISER_PASSWORD
+from forum.demo.seed import seed_demo
+from forum.events.models import Event
+from forum.extensions import db
+from tests.browser import save_screenshot
+
+pytestmark = pytest.mark.browser
+
+BILATERAL = "PKU–UTokyo strategic partnership"
+PARTICIPANT = "hiroshi.tanaka@utokyo.example.org"
+
+
+@pytest.fixture
+def demo(app: Flask) -> Flask:
+    with app.app_context():
+        seed_demo()
+        db.session.commit()
+    return app
+
+
+def log_in(page) -> None:
+    page.goto("/login")
+    page.get_by_label("Email").fill(DEMO_ORGANISER_EMAIL)
+    page.get_by_label("Password").fill(DEMO_ORGANISER_PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/")
+
+
+def agenda_link(app: Flask, address: str) -> str:
+    """The agenda link of the latest email to ``address``, read from its text part."""
+    messages = [m for m in app.extensions["forum_mail_sender"].messages if address in m["To"]]
+    assert messages, f"no email to {address}"
+    message = email.message_from_bytes(messages[-1].as_bytes(), policy=email.policy.default)
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    return re.search(r"Your agenda, in your time zone: (\S+)", text).group(1)
+
+
+def test_an_organiser_books_the_top_slot_and_sees_the_participants_answer(
+    demo: Flask, make_page
+) -> None:
+    organiser = make_page()
+    log_in(organiser)
+
+    # A bilateral event between Peking University and the University of Tokyo.
+    organiser.get_by_role("link", name="Events", exact=True).click()
+    organiser.get_by_role("link", name="New event").click()
+    organiser.get_by_label("Title").fill(BILATERAL)
+    organiser.get_by_label("Kind").select_option("bilateral")
+    organiser.get_by_label("Home time zone").fill("Asia/Shanghai")
+    organiser.get_by_label("Video provider").select_option("jitsi")
+    organiser.get_by_role("button", name="Create event").click()
+    organiser.get_by_role("heading", name=BILATERAL).wait_for()
+    for institution in ("Peking University (CN)", "University of Tokyo (JP)"):
+        organiser.get_by_label("Whole institution").select_option(label=institution)
+        organiser.get_by_role("button", name="Add", exact=True).click()
+        organiser.get_by_role("heading", name=BILATERAL).wait_for()
+    participants = organiser.locator("table.participants caption")
+    assert participants.all_inner_texts() == [
+        "Peking University · Asia/Shanghai",
+        "University of Tokyo · Asia/Tokyo",
+    ]
+
+    # The planner: both sites hour by hour, the ranked slots beside them.
+    organiser.get_by_role("link", name="Find a time", exact=True).click()
+    grid = organiser.locator("#grid")
+    grid.wait_for()
+    sites = grid.locator("tbody th.site")
+    assert [name.split("\n")[0] for name in sites.all_inner_texts()] == [
+        "Peking University",
+        "University of Tokyo",
+    ]
+    top = organiser.locator("#slot-1")
+    top.get_by_role("link", name="Show in grid").click()
+    # The script marks the slot's hour in every row (one or two columns for an hour).
+    highlighted = grid.locator("tbody td.hl")
+    assert highlighted.count() in (2, 4)
+    assert "selected" in (top.get_attribute("class") or "")
+    save_screenshot(organiser, "planner-bilateral")
+    top_start = top.locator("input[name=start]").get_attribute("value")
+
+    top.get_by_role("button", name="Book this slot").click()
+    organiser.wait_for_url(re.compile(r"/sessions/\d+$"))
+    join = organiser.locator("a[href^='https://meet.jit.si/']").first
+    assert join.is_visible()
+    session_url = organiser.url
+
+    # The participant opens the link from their invitation, on a phone.
+    participant = make_page(phone=True)
+    participant.goto(agenda_link(demo, PARTICIPANT))
+    participant.get_by_role("heading", name=re.compile("Monthly|PKU")).first.wait_for()
+    start = dt.datetime.fromisoformat(top_start)
+    tokyo = start.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%H:%M")
+    assert tokyo in participant.locator(".when").first.inner_text()
+    # Switching zone: the select submits its form by itself.
+    with participant.expect_navigation():
+        participant.locator("select[name=tz]").select_option("Europe/London")
+    london = start.astimezone(ZoneInfo("Europe/London")).strftime("%H:%M")
+    assert london in participant.locator(".when").first.inner_text()
+    participant.get_by_role("button", name="Accept").first.click()
+    participant.get_by_text(re.compile("accepted", re.I)).first.wait_for()
+    save_screenshot(participant, "participant-page")
+
+    # The organiser sees the answer on the session page and the dashboard.
+    organiser.goto(session_url)
+    row = organiser.locator("tr", has_text="Hiroshi Tanaka")
+    assert "Accepted" in row.inner_text()
+    organiser.get_by_role("link", name="Dashboard").click()
+    dashboard_row = organiser.locator(
+        "section[aria-labelledby=upcoming-heading] tr", has_text=BILATERAL
+    )
+    assert "1 yes" in dashboard_row.inner_text()
+    save_screenshot(organiser, "dashboard")
+
+
+def test_the_planner_of_the_40_university_forum_renders_fast_and_shows_every_site(
+    demo: Flask, make_page
+) -> None:
+    with demo.app_context():
+        event = db.session.scalar(sa.select(Event).where(Event.kind == "forum"))
+        sites = {p.person.institution.name for p in event.participants}
+    assert len(sites) == 40
+    page = make_page()
+    log_in(page)
+    began = time.perf_counter()
+    page.goto(f"/events/{event.id}/planner")
+    page.locator("#slot-1").wait_for()
+    elapsed = time.perf_counter() - began
+    # Navigation timing from the browser itself: request to the end of the load event.
+    timing = page.evaluate(
+        "() => { const t = performance.getEntriesByType('navigation')[0];"
+        " return [t.responseStart - t.requestStart, t.loadEventEnd - t.startTime]; }"
+    )
+    shown = page.locator("#grid tbody th.site")
+    names = {name.split("\n")[0] for name in shown.all_inner_texts()}
+    assert names == sites
+    assert page.locator("#grid tbody tr:not(.country-row)").count() == 40
+    assert page.locator("#grid thead tr").nth(1).locator("th").count() == 7 * 24
+    save_screenshot(page, "planner-forum-40")
+    print(f"planner, 40 sites x 7 days: {elapsed:.2f} s to show; browser timing {timing}")
+    assert elapsed < 2.0, f"the planner took {elapsed:.2f} s"
