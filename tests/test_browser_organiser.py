@@ -18,6 +18,7 @@ from forum.demo.seed import DEMO_ORGANISER_EMAIL
 from forum.demo.seed import DEMO_ORGANISER_PASSWORD
 from forum.demo.seed import seed_demo
 from forum.events.models import Event
+from forum.events.models import EventSession
 from forum.extensions import db
 from tests.browser import save_screenshot
 
@@ -155,3 +156,75 @@ def test_the_planner_of_the_40_university_forum_renders_fast_and_shows_every_sit
     save_screenshot(page, "planner-forum-40")
     print(f"planner, 40 sites x 7 days: {elapsed:.2f} s to show; browser timing {timing}")
     assert elapsed < 2.0, f"the planner took {elapsed:.2f} s"
+
+
+UNLABELLED_CONTROLS = """() => Array.from(document.querySelectorAll(
+    "input:not([type=hidden]), select, textarea, button"))
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute("aria-label")
+    && !(el.tagName === "BUTTON" && el.textContent.trim()))
+  .map(el => el.outerHTML.slice(0, 120))"""
+
+
+def organiser_pages(app: Flask) -> list[str]:
+    with app.app_context():
+        event = db.session.scalar(sa.select(Event).where(Event.kind == "forum"))
+        session_id = event.sessions[0].id
+    return [
+        "/",
+        "/events",
+        "/events/new",
+        f"/events/{event.id}",
+        f"/events/{event.id}/edit",
+        f"/events/{event.id}/planner",
+        f"/events/{event.id}/series-planner",
+        f"/events/{event.id}/sessions/new",
+        f"/sessions/{session_id}",
+        "/inbox",
+        "/providers",
+        "/webhook-subscriptions",
+        "/tokens",
+    ]
+
+
+def test_every_organiser_page_labels_its_controls_and_has_one_main_heading(
+    demo: Flask, make_page
+) -> None:
+    page = make_page()
+    log_in(page)
+    for path in organiser_pages(demo):
+        response = page.goto(path)
+        assert response.status == 200, path
+        assert page.evaluate(UNLABELLED_CONTROLS) == [], path
+        assert page.locator("h1").count() == 1, path
+        assert page.locator("html").get_attribute("lang") == "en"
+
+
+def test_without_javascript_an_organiser_plans_and_books_with_the_keyboard(
+    demo: Flask, make_page
+) -> None:
+    page = make_page(javascript=False)
+    log_in(page)
+    with demo.app_context():
+        event = db.session.scalar(
+            sa.select(Event).where(Event.title.like("Peking University - University of Tokyo%"))
+        )
+    page.goto(f"/events/{event.id}/planner")
+    # "Show in grid" reloads the page with the slot marked by the server.
+    page.locator("#slot-2").get_by_role("link", name="Show in grid").click()
+    page.wait_for_url(re.compile(r"slot=2"))
+    assert page.locator("#slot-2").get_attribute("aria-current") == "true"
+    assert page.locator("#grid tbody td.hl").count() >= 2
+    # Tab from the "Show in grid" link reaches that slot's booking button.
+    page.locator("#slot-2").get_by_role("link", name="Show in grid").focus()
+    page.keyboard.press("Tab")
+    focused = page.evaluate("() => document.activeElement.textContent.trim()")
+    assert focused == "Book this slot"
+    start = page.locator("#slot-2 input[name=start]").get_attribute("value")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert re.search(r"/sessions/\d+$", page.url)
+    assert page.locator("a[href^='https://meet.jit.si/']").count() >= 1
+    session_id = int(page.url.rsplit("/", 1)[1])
+    with demo.app_context():
+        booked = db.session.get(EventSession, session_id)
+        assert booked.start == dt.datetime.fromisoformat(start)
