@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pytz
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
@@ -28,6 +29,7 @@ from forum.events.services import get_event_for
 from forum.extensions import db
 from forum.scheduling import engine
 from forum.scheduling.model import CATEGORIES
+from forum.scheduling.model import EPOCH
 from forum.scheduling.model import MAX_WINDOW
 from forum.scheduling.model import STEPS
 from forum.scheduling.model import WORKING
@@ -367,6 +369,41 @@ def participants_for(
 # --- the search --------------------------------------------------------------------------
 
 
+def search_scope(
+    actor: Organiser | None,
+    *,
+    window_start: WindowBound,
+    window_end: WindowBound,
+    duration: dt.timedelta,
+    person_ids: Sequence[int] = (),
+    institution_ids: Sequence[int] = (),
+    optional_person_ids: Sequence[int] = (),
+    event_id: int | None = None,
+    timezone: str | None = None,
+) -> tuple[SearchPeople, str, dt.datetime, dt.datetime]:
+    """Who a search (or the planner's grid) is about, the zone its dates are read in, and
+    its window as UTC instants; refused input raises ValidationFailed naming the field.
+
+    The window's edges may also be given as text, as ``window_bound`` reads it.
+    """
+    bounds = {"window_start": window_start, "window_end": window_end}
+    for name, value in bounds.items():
+        try:
+            bounds[name] = window_bound(value)
+        except times.InvalidTime as exc:
+            raise ValidationFailed({name: str(exc)}) from None
+    found = people_for_search(
+        actor,
+        person_ids=person_ids,
+        institution_ids=institution_ids,
+        optional_person_ids=optional_person_ids,
+        event_id=event_id,
+    )
+    zone_name = zone_for(timezone, found.event)
+    start, end = search_window(bounds["window_start"], bounds["window_end"], zone_name, duration)
+    return found, zone_name, start, end
+
+
 def search(
     actor: Organiser | None,
     *,
@@ -399,16 +436,18 @@ def search(
         weights=weights,
         site_hours=site_hours,
     )
-    found = people_for_search(
+    duration = dt.timedelta(minutes=duration_minutes)
+    found, zone_name, start, end = search_scope(
         actor,
+        window_start=window_start,
+        window_end=window_end,
+        duration=duration,
         person_ids=person_ids,
         institution_ids=institution_ids,
         optional_person_ids=optional_person_ids,
         event_id=event_id,
+        timezone=timezone,
     )
-    zone_name = zone_for(timezone, found.event)
-    duration = dt.timedelta(minutes=duration_minutes)
-    start, end = search_window(window_start, window_end, zone_name, duration)
 
     person_ids_found = {person.id for person in found.people}
     for person_id in weights:
@@ -476,8 +515,6 @@ def _slot_out(
     institutions: Mapping[int, Institution],
 ) -> dict[str, Any]:
     participants = []
-    by_institution: dict[int, list[Placement]] = defaultdict(list)
-    unaffiliated: list[Placement] = []
     for placement in placements:
         who = placement.participant
         person = people[who.person_id]
@@ -497,10 +534,6 @@ def _slot_out(
                 "available": placement.available,
             }
         )
-        if who.institution_id is None:
-            unaffiliated.append(placement)
-        else:
-            by_institution[who.institution_id].append(placement)
     participants.sort(
         key=lambda p: (
             p["country"] or "",
@@ -510,60 +543,39 @@ def _slot_out(
         )
     )
 
-    institution_rows = []
-    for institution_id, members in by_institution.items():
-        institution = institutions[institution_id]
-        worst_cost, worst_category = _worst((m.cost, m.category) for m in members)
-        local_start, weekday = _local(slot.start, institution.timezone)
-        local_end, _ = _local(slot.end, institution.timezone)
-        institution_rows.append(
-            {
-                "institution_id": institution_id,
-                "name": institution.name,
-                "country": institution.country,
-                "people": len(members),
-                "worst_category": worst_category,
-                "worst_cost": worst_cost,
-                "local_start": times.format_local(local_start),
-                "local_end": times.format_local(local_end),
-                "weekday": weekday,
-            }
-        )
-    institution_rows.sort(key=lambda row: (-row["worst_cost"], row["name"], row["institution_id"]))
-
-    by_country: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in institution_rows:
-        by_country[row["country"]].append(row)
-    countries = []
-    for country, rows in by_country.items():
-        worst_cost, worst_category = _worst((r["worst_cost"], r["worst_category"]) for r in rows)
-        countries.append(
-            {
-                "country": country,
-                "name": pytz.country_names.get(country, country),
-                "institutions": len(rows),
-                "people": sum(r["people"] for r in rows),
-                "worst_category": worst_category,
-                "worst_cost": worst_cost,
-            }
-        )
-    countries.sort(key=lambda row: (-row["worst_cost"], row["name"]))
-
-    sites = [
-        (row["name"], row["worst_category"], row["worst_cost"], row["weekday"], row["local_start"])
-        for row in institution_rows
+    sites = site_times(slot.start, slot.end, placements, people, institutions)
+    institution_rows = [
+        {
+            "institution_id": site.institution_id,
+            "name": site.name,
+            "country": site.country,
+            "people": site.people,
+            "worst_category": site.category,
+            "worst_cost": site.cost,
+            "local_start": times.format_local(site.local_start),
+            "local_end": times.format_local(site.local_end),
+            "weekday": site.weekday,
+        }
+        for site in sites
+        if site.institution_id is not None
     ]
-    for placement in unaffiliated:
-        person = people[placement.participant.person_id]
-        sites.append(
-            (
-                person.name,
-                placement.category,
-                placement.cost,
-                WEEKDAY_NAMES[placement.local_start.weekday()],
-                times.format_local(placement.local_start),
-            )
-        )
+    countries = [
+        {
+            "country": group.country,
+            "name": group.name,
+            "institutions": len(group.sites),
+            "people": sum(site.people for site in group.sites),
+            "worst_category": group.category,
+            "worst_cost": group.cost,
+        }
+        for group in country_groups(sites)
+        if group.country is not None
+    ]
+    summary_sites = [
+        (site.name, site.category, site.cost, site.weekday, times.format_local(site.local_start))
+        for site in sites
+    ]
+    unaffiliated = any(site.institution_id is None for site in sites)
     return {
         "start": times.format_instant(slot.start),
         "end": times.format_instant(slot.end),
@@ -575,8 +587,139 @@ def _slot_out(
         "participants": participants,
         "institutions": institution_rows,
         "countries": countries,
-        "summary": summarise(sites, noun="institutions" if not unaffiliated else "sites"),
+        "summary": summarise(summary_sites, noun="institutions" if not unaffiliated else "sites"),
     }
+
+
+@dataclass(frozen=True)
+class SiteTime:
+    """One site in a slot: an institution (its people's worst situation), or a person of none.
+
+    ``local_start`` and ``local_end`` are naive wall-clock times in ``timezone``.
+    """
+
+    name: str
+    country: str | None
+    timezone: str
+    local_start: dt.datetime
+    local_end: dt.datetime
+    category: str
+    cost: int
+    people: int
+    institution_id: int | None = None
+    person_id: int | None = None
+
+    @property
+    def weekday(self) -> str:
+        return WEEKDAY_NAMES[self.local_start.weekday()]
+
+    @property
+    def end_weekday(self) -> str:
+        return WEEKDAY_NAMES[self.local_end.weekday()]
+
+
+def site_times(
+    start: dt.datetime,
+    end: dt.datetime,
+    placements: Iterable[Placement],
+    people: Mapping[int, Person],
+    institutions: Mapping[int, Institution],
+) -> list[SiteTime]:
+    """The slot at each institution (most affected first), then for each person of none.
+
+    An institution's times are read in its own zone; its category is the worst of its
+    people's (they may keep other hours, or live elsewhere).
+    """
+    by_institution: dict[int, list[Placement]] = defaultdict(list)
+    unaffiliated: list[SiteTime] = []
+    for placement in placements:
+        who = placement.participant
+        if who.institution_id is not None:
+            by_institution[who.institution_id].append(placement)
+            continue
+        unaffiliated.append(
+            SiteTime(
+                name=people[who.person_id].name,
+                country=None,
+                timezone=who.timezone,
+                local_start=placement.local_start,
+                local_end=placement.local_end,
+                category=placement.category,
+                cost=placement.cost,
+                people=1,
+                person_id=who.person_id,
+            )
+        )
+    found = []
+    for institution_id, members in by_institution.items():
+        institution = institutions[institution_id]
+        worst_cost, worst_category = _worst((m.cost, m.category) for m in members)
+        found.append(
+            SiteTime(
+                name=institution.name,
+                country=institution.country,
+                timezone=institution.timezone,
+                local_start=_local(start, institution.timezone)[0],
+                local_end=_local(end, institution.timezone)[0],
+                category=worst_category,
+                cost=worst_cost,
+                people=len(members),
+                institution_id=institution_id,
+            )
+        )
+    found.sort(key=lambda site: (-site.cost, site.name, site.institution_id))
+    return found + unaffiliated
+
+
+@dataclass(frozen=True)
+class CountryGroup:
+    """The sites of one country (``country`` None: people of no institution)."""
+
+    country: str | None
+    name: str
+    category: str
+    cost: int
+    sites: list[SiteTime]
+
+
+def country_groups(sites: Iterable[SiteTime]) -> list[CountryGroup]:
+    """Sites by country, the most affected country first; people of no institution last."""
+    by_country: dict[str | None, list[SiteTime]] = defaultdict(list)
+    for site in sites:
+        by_country[site.country].append(site)
+    groups = []
+    for country, members in by_country.items():
+        worst_cost, worst_category = _worst((site.cost, site.category) for site in members)
+        name = pytz.country_names.get(country, country) if country else "No institution"
+        groups.append(CountryGroup(country, name, worst_category, worst_cost, members))
+    groups.sort(key=lambda group: (group.country is None, -group.cost, group.name))
+    return groups
+
+
+def sites_at(people: Sequence[Person], start: dt.datetime, end: dt.datetime) -> list[SiteTime]:
+    """Where a booked time falls for each invitee's site: local times, working or not.
+
+    The same rules as the slot search (working hours, weekends, public holidays,
+    blackouts), for one slot; people's other engagements are not looked at. ``people``
+    come with their institution and its blackouts loaded (see load_people).
+    """
+    if not people:
+        return []
+    participants = participants_for(
+        people, required_ids={p.id for p in people}, weights={}, site_hours={}, busy={}
+    )
+    options = SearchOptions(
+        duration=end - start,
+        window_start=start,
+        window_end=end,
+        step_minutes=STEPS[0],
+        limit=1,
+    )
+    result = engine.find_slots(participants, options)
+    if not result.slots:
+        return []
+    institutions = {p.institution.id: p.institution for p in people if p.institution is not None}
+    return site_times(start, end, result.placements(0), {p.id: p for p in people}, institutions)
 
 
 def summarise(sites: Sequence[tuple[str, str, int, str, str]], *, noun: str) -> str:
@@ -603,3 +746,178 @@ def summarise(sites: Sequence[tuple[str, str, int, str, str]], *, noun: str) -> 
             shown += f" and {len(named) - NAMED_PER_CATEGORY} more"
         parts.append(f"{phrase} {shown}")
     return "; ".join(parts) + "."
+
+
+# --- the planner's grid ------------------------------------------------------------------
+
+HOUR = dt.timedelta(hours=1)
+# The group of the people searched who belong to no institution (and so to no country).
+NO_COUNTRY = "No institution"
+
+
+@dataclass(frozen=True)
+class GridHour:
+    """One column of the grid: an hour that starts on the UTC hour."""
+
+    start: dt.datetime  # aware UTC
+    # Naive wall-clock time in the grid's zone; at :30 or :45 offsets (Asia/Kolkata,
+    # Asia/Kathmandu) it reads 05:30 or 05:45, not a whole hour.
+    local: dt.datetime
+    first_of_day: bool  # the first column, or the first of a new local day in the grid's zone
+
+
+@dataclass(frozen=True)
+class GridSite:
+    """One row: an institution (or a person without one) and its category in each hour."""
+
+    institution_id: int | None
+    name: str
+    timezone: str
+    people: int
+    cells: tuple[str, ...]  # one of CATEGORIES per column
+    # The site's wall-clock hour at each column's start, floored: 19:00 UTC is 00:30 in
+    # Kolkata, shown as hour 0.
+    local_hours: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class GridCountry:
+    code: str | None  # ISO country code; None for people without an institution
+    name: str
+    sites: tuple[GridSite, ...]  # sorted by name
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Sites by hours over a window, each cell the worst situation of the site's people."""
+
+    timezone: str
+    hours: tuple[GridHour, ...]
+    countries: tuple[GridCountry, ...]  # sorted by name
+
+    def site_count(self) -> int:
+        return sum(len(country.sites) for country in self.countries)
+
+
+def _wall_clock(minutes: int) -> dt.datetime:
+    return dt.datetime(1970, 1, 1) + dt.timedelta(minutes=minutes)
+
+
+def planner_grid(
+    actor: Organiser | None,
+    *,
+    window_start: WindowBound,
+    window_end: WindowBound,
+    person_ids: Sequence[int] = (),
+    institution_ids: Sequence[int] = (),
+    optional_person_ids: Sequence[int] = (),
+    event_id: int | None = None,
+    timezone: str | None = None,
+    skip_weekends: bool = False,
+    skip_holidays: bool = True,
+) -> Grid:
+    """The planner's grid: a row per site, a column per hour of the window.
+
+    The people and window are read as ``search`` reads them. Columns are the whole UTC
+    hours inside the window: a window from local midnight in a zone at a :30 offset
+    starts at its first UTC hour, half an hour later. Each cell is the most serious
+    category (busy first, in CATEGORIES order) among the site's people for that hour,
+    each person's category being the one the search gives a one-hour slot. Nothing is
+    written, and the statements sent to the database do not grow with the sites.
+    ``skip_weekends`` changes no category (only what a search may offer); it is taken
+    so that the grid and the search beside it read the same options.
+    """
+    found, zone_name, start, end = search_scope(
+        actor,
+        window_start=window_start,
+        window_end=window_end,
+        duration=HOUR,
+        person_ids=person_ids,
+        institution_ids=institution_ids,
+        optional_person_ids=optional_person_ids,
+        event_id=event_id,
+        timezone=timezone,
+    )
+    first = start.replace(minute=0)
+    if first < start:
+        first += HOUR
+    last = end.replace(minute=0)
+    if last - first < HOUR:
+        raise ValidationFailed(
+            {"window_end": "the window holds no whole hour (hours start on the UTC hour)"}
+        )
+
+    people = found.people
+    participants = participants_for(
+        people,
+        required_ids=found.required_ids,
+        weights={},
+        site_hours={},
+        busy=busy_in_window({person.id for person in people}, first, last),
+    )
+    options = SearchOptions(
+        duration=HOUR,
+        window_start=first,
+        window_end=last,
+        step_minutes=60,
+        limit=1,
+        skip_weekends=skip_weekends,
+        skip_holidays=skip_holidays,
+    )
+    starts, category = engine.slot_categories(participants, options)
+
+    # A site is an institution, or a person who belongs to none; its first member (by
+    # person id) gives its name and zone.
+    first_member: dict[tuple[str, int], Person] = {}
+    site_index: dict[tuple[str, int], int] = {}
+    site_of = np.zeros(len(people), dtype=np.int64)
+    for row, person in enumerate(people):
+        key = (
+            ("institution", person.institution_id) if person.institution else ("person", person.id)
+        )
+        first_member.setdefault(key, person)
+        site_of[row] = site_index.setdefault(key, len(site_index))
+    worst = np.full((len(first_member), len(starts)), len(CATEGORIES), dtype=np.int8)
+    np.minimum.at(worst, site_of, category)
+    members = np.bincount(site_of, minlength=len(first_member))
+
+    hours_in: dict[str, tuple[int, ...]] = {}
+
+    def hours_of(zone: str) -> tuple[int, ...]:
+        if zone not in hours_in:
+            hours_in[zone] = tuple(int(h) for h in engine.local_hours(zone, starts))
+        return hours_in[zone]
+
+    by_country: dict[str | None, list[GridSite]] = defaultdict(list)
+    for index, person in enumerate(first_member.values()):
+        institution = person.institution
+        zone = institution.timezone if institution else person.timezone
+        by_country[institution.country if institution else None].append(
+            GridSite(
+                institution_id=institution.id if institution else None,
+                name=institution.name if institution else person.name,
+                timezone=zone,
+                people=int(members[index]),
+                cells=tuple(CATEGORIES[code] for code in worst[index]),
+                local_hours=hours_of(zone),
+            )
+        )
+    countries = [
+        GridCountry(
+            code=code,
+            name=pytz.country_names.get(code, code) if code else NO_COUNTRY,
+            sites=tuple(sorted(sites, key=lambda s: (s.name, s.institution_id or 0))),
+        )
+        for code, sites in by_country.items()
+    ]
+    countries.sort(key=lambda c: (c.name, c.code or ""))
+
+    offsets = engine.offsets_at(zone_name, starts)
+    hours = []
+    for index, minute in enumerate(starts.tolist()):
+        local = _wall_clock(minute + int(offsets[index]))
+        new_day = index == 0 or local.date() != hours[-1].local.date()
+        hours.append(
+            GridHour(start=EPOCH + dt.timedelta(minutes=minute), local=local, first_of_day=new_day)
+        )
+    return Grid(timezone=zone_name, hours=tuple(hours), countries=tuple(countries))

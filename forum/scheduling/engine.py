@@ -267,6 +267,54 @@ class SearchResult:
         return found
 
 
+def _slot_starts(options: SearchOptions) -> np.ndarray:
+    """UTC minute of every step from the window's start whose slot ends inside the window."""
+    step = options.step_minutes
+    duration = int(options.duration.total_seconds() // 60)
+    t0 = epoch_minute(options.window_start)
+    count = max((epoch_minute(options.window_end) - duration - t0) // step + 1, 0)
+    return t0 + step * np.arange(count, dtype=np.int64)
+
+
+def _profile_keys(participants: list[Participant]) -> tuple[dict[_ProfileKey, int], np.ndarray]:
+    """The distinct profiles (each with its index) and each participant's profile index."""
+    keys: dict[_ProfileKey, int] = {}
+    profile_of = np.zeros(len(participants), dtype=np.int64)
+    for row, p in enumerate(participants):
+        profile_of[row] = keys.setdefault(_ProfileKey.of(p), len(keys))
+    return keys, profile_of
+
+
+def slot_categories(
+    participants: list[Participant], options: SearchOptions
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every slot's UTC start minute, and each participant's category code in each slot.
+
+    The codes (people x slots, indexes into CATEGORIES) are those ``find_slots`` gives
+    the same slots, busy times included; the step and duration need not be equal, though
+    the planner's grid takes hour-long slots an hour apart.
+    """
+    check_options(options)
+    starts = _slot_starts(options)
+    if not participants or not len(starts):
+        return starts, np.zeros((len(participants), len(starts)), dtype=np.int8)
+    profile_keys, profile_of = _profile_keys(participants)
+    profiles = [_profile(key, starts, options) for key in profile_keys]
+    category = np.stack([pr.category for pr in profiles])[profile_of]
+    mark_rows, mark_slots = _busy_marks(
+        participants, epoch_minute(options.window_start), len(starts), options
+    )
+    category[mark_rows, mark_slots] = CODE["busy"]
+    return starts, category
+
+
+def local_hours(zone_name: str, starts: np.ndarray) -> np.ndarray:
+    """The zone's wall-clock hour (0-23, floored) at each UTC minute of ``starts``."""
+    if not len(starts):
+        return np.zeros(0, dtype=np.int64)
+    return (starts + offsets_at(zone_name, starts)) % DAY // 60
+
+
 def find_slots(participants: list[Participant], options: SearchOptions) -> SearchResult:
     """The best ``options.limit`` slots for ``participants``, ranked as SPEC section 4 says.
 
@@ -276,18 +324,12 @@ def find_slots(participants: list[Participant], options: SearchOptions) -> Searc
     number of busy (person, slot) pairs, not with people x slots.
     """
     check_options(options)
-    step = options.step_minutes
-    duration = int(options.duration.total_seconds() // 60)
-    t0 = epoch_minute(options.window_start)
-    count = max((epoch_minute(options.window_end) - duration - t0) // step + 1, 0)
-    starts = t0 + step * np.arange(count, dtype=np.int64)
-
-    profile_keys: dict[_ProfileKey, int] = {}
+    starts = _slot_starts(options)
+    t0, count = epoch_minute(options.window_start), len(starts)
+    profile_keys, profile_of = _profile_keys(participants)
     group_keys: dict[tuple[int, int, bool], int] = {}
-    profile_of = np.zeros(len(participants), dtype=np.int64)
     group_of = np.zeros(len(participants), dtype=np.int64)
     for row, p in enumerate(participants):
-        profile_of[row] = profile_keys.setdefault(_ProfileKey.of(p), len(profile_keys))
         group_of[row] = group_keys.setdefault(
             (int(profile_of[row]), p.weight, p.required), len(group_keys)
         )
