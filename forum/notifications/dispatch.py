@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
 
 import sqlalchemy as sa
 from flask import current_app
@@ -38,11 +39,13 @@ def queue_session_emails(
     *,
     recurrence_id: dt.datetime | None = None,
     hold: bool = False,
+    invitations: Iterable[Invitation] | None = None,
 ) -> list[EmailMessage]:
     """One email per invitee about this change, sent after the transaction commits.
 
     ``hold``: recorded now but sent by ``release_held_emails``, once the meeting job has
-    opened or updated the meeting, so that the invite carries its link.
+    opened or updated the meeting, so that the invite carries its link. ``invitations``:
+    only to these invitees of the session (default: every one).
     """
     from forum.jobs.queue import enqueue
     from forum.jobs.tasks import send_email
@@ -56,7 +59,7 @@ def queue_session_emails(
             recurrence_id=recurrence_id,
             recipient=invitation.person.email,
         )
-        for invitation in session.invitations
+        for invitation in (session.invitations if invitations is None else invitations)
     ]
     db.session.add_all(messages)
     db.session.flush()
