@@ -1,1 +1,349 @@
-"""Organiser pages (being written)."""
+"""The series planner page: a fair rotation of a series' start times, and its DST preview.
+
+Planning writes nothing, so the form is a GET without a CSRF token: a plan can be
+bookmarked and shared, and reloading it asks nothing of the browser. The options are
+checked by the API's own schemas (RotationRequest, DstPreviewRequest), so the page and
+``POST /api/v1/scheduling/rotation`` refuse and answer the same input alike.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from flask import abort
+from flask import render_template
+from flask import request
+from flask_login import current_user
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from wtforms import BooleanField
+from wtforms import DateField
+from wtforms import HiddenField
+from wtforms import IntegerField
+from wtforms import SelectField
+from wtforms import StringField
+from wtforms import TimeField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import InputRequired
+from wtforms.validators import NumberRange
+from wtforms.validators import Optional
+from wtforms.validators import ValidationError
+
+from forum.accounts.models import Organiser
+from forum.api import schemas
+from forum.core import times
+from forum.core.errors import ForumError
+from forum.core.errors import ValidationFailed
+from forum.core.times import usable_zone_names
+from forum.db import now_utc
+from forum.events import series_planning
+from forum.events import services
+from forum.events.models import Event
+from forum.scheduling.model import STEPS
+from forum.scheduling.rotation import MAX_OCCURRENCES
+from forum.web import bp
+from forum.web.forms import show_errors
+from forum.web.forms import validated
+from forum.web.planner import CATEGORY_LABELS
+
+MAX_INTERVAL_DAYS = 31
+# Where the services' field names differ from the form's (the preview's first local start
+# is the first date at the chosen time; its rule comes from the frequency and count).
+FIELD_OF = {"local_start": "local_time", "rrule": "interval_days", "fold": "local_time"}
+
+
+def _known_zone(form: FlaskForm, field: StringField) -> None:
+    if (field.data or "").strip():
+        try:
+            times.check_zone_name(field.data.strip())
+        except times.InvalidTime as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class SeriesPlannerForm(FlaskForm):
+    """The series' options, read from the query string and named as the API's fields."""
+
+    class Meta:
+        csrf = False  # a GET that writes nothing
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # form_field passes the field's "required" flag on as the attribute: an optional
+        # field's must read False (no attribute), not None (required="None").
+        for field in self:
+            if not field.flags.required:
+                field.flags.required = False
+
+    duration_minutes = IntegerField(
+        "Length (minutes)",
+        validators=[
+            InputRequired("Give the length in minutes."),
+            NumberRange(1, schemas.MAX_SESSION_MINUTES, "From 1 to 1440 minutes."),
+        ],
+        default=60,
+        render_kw={"inputmode": "numeric", "min": 1, "max": schemas.MAX_SESSION_MINUTES},
+    )
+    first_date = DateField("First date", validators=[InputRequired("Give the first date.")])
+    occurrences = IntegerField(
+        "Occurrences",
+        validators=[
+            InputRequired("Give the number of occurrences."),
+            NumberRange(1, MAX_OCCURRENCES, f"From 1 to {MAX_OCCURRENCES} occurrences."),
+        ],
+        default=6,
+        render_kw={"inputmode": "numeric", "min": 1, "max": MAX_OCCURRENCES},
+    )
+    interval_days = IntegerField(
+        "Every (days)",
+        validators=[
+            InputRequired("Give the days between occurrences."),
+            NumberRange(1, MAX_INTERVAL_DAYS, f"From 1 to {MAX_INTERVAL_DAYS} days."),
+        ],
+        default=7,
+        render_kw={"inputmode": "numeric", "min": 1, "max": MAX_INTERVAL_DAYS},
+    )
+    timezone = StringField(
+        "Series' time zone",
+        validators=[_known_zone],
+        render_kw={"list": "zone-names", "autocomplete": "off", "spellcheck": "false"},
+    )
+    step_minutes = SelectField(
+        "Start times every",
+        choices=[SelectChoice(str(step), f"{step} min") for step in STEPS],
+        coerce=int,
+        default=30,
+    )
+    local_time = TimeField(
+        "Keep the series at (for the DST preview)",
+        validators=[Optional()],
+    )
+    skip_weekends = BooleanField("Never at a weekend for anyone")
+    skip_holidays = BooleanField("Never on a public holiday", default=True)
+    # Tells a submitted form (unticked boxes send nothing) from a first visit.
+    planned = HiddenField(default="1")
+
+
+# --- what the tables show ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteColumn:
+    key: str
+    name: str
+    country: str | None
+
+
+@dataclass(frozen=True)
+class SiteCell:
+    local: dt.datetime  # the site's wall-clock start
+    category: str
+    cost: int
+
+
+@dataclass(frozen=True)
+class OccurrenceRow:
+    local: dt.datetime  # wall-clock start in the series' zone
+    start: dt.datetime  # UTC
+    feasible: bool
+    cells: tuple[SiteCell, ...]  # in the order of the site columns
+
+
+@dataclass(frozen=True)
+class ShiftRun:
+    """Consecutive occurrences at which a site's local time moved by the same amount."""
+
+    first: dt.datetime  # the series' wall-clock start of the first and last occurrence
+    last: dt.datetime
+    count: int
+    local: dt.datetime  # the site's wall-clock start at the first of them
+    minutes: int
+
+
+@dataclass(frozen=True)
+class DstRow:
+    name: str
+    timezone: str
+    first: dt.datetime  # the site's wall-clock start at the first occurrence
+    runs: tuple[ShiftRun, ...]
+
+
+def _local(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+def rotation_tables(plan: dict[str, Any]) -> tuple[list[SiteColumn], list[OccurrenceRow]]:
+    """The rotation answer as a column per site (heaviest burden first), a row per date."""
+    columns = [SiteColumn(s["site"], s["name"], s["country"]) for s in plan["sites"]]
+    rows = []
+    for occurrence in plan["occurrences"]:
+        by_site = {row["site"]: row for row in occurrence["sites"]}
+        rows.append(
+            OccurrenceRow(
+                local=_local(occurrence["local_start"]),
+                start=times.parse_instant(occurrence["start"]),
+                feasible=occurrence["feasible"],
+                cells=tuple(
+                    SiteCell(
+                        _local(by_site[c.key]["local_start"]),
+                        by_site[c.key]["category"],
+                        by_site[c.key]["cost"],
+                    )
+                    for c in columns
+                ),
+            )
+        )
+    return columns, rows
+
+
+def shift_runs(
+    changes: list[dict[str, Any]], *, first_date: dt.date, interval_days: int
+) -> tuple[ShiftRun, ...]:
+    """A site's changed occurrences, consecutive ones with the same shift taken together."""
+    runs: list[ShiftRun] = []
+    previous = None
+    for change in changes:
+        anchor = _local(change["anchor_local_start"])
+        index = (anchor.date() - first_date).days // interval_days
+        if runs and previous == index - 1 and runs[-1].minutes == change["shift_minutes"]:
+            last = runs[-1]
+            runs[-1] = ShiftRun(last.first, anchor, last.count + 1, last.local, last.minutes)
+        else:
+            runs.append(
+                ShiftRun(anchor, anchor, 1, _local(change["local_start"]), change["shift_minutes"])
+            )
+        previous = index
+    return tuple(runs)
+
+
+def dst_rows(preview: dict[str, Any], *, first_date: dt.date, interval_days: int) -> list[DstRow]:
+    """The preview answer as a row per site (the sites that move most first)."""
+    return [
+        DstRow(
+            name=site["name"],
+            timezone=site["timezone"],
+            first=_local(site["first_local_start"]),
+            runs=shift_runs(site["changes"], first_date=first_date, interval_days=interval_days),
+        )
+        for site in preview["sites"]
+    ]
+
+
+# --- the page ------------------------------------------------------------------------------
+
+
+def _event(organiser: Organiser, event_id: int) -> Event:
+    try:
+        return services.get_event_for(organiser, event_id)
+    except ForumError:
+        abort(404)
+
+
+def _show(form: SeriesPlannerForm, exc: ValidationFailed) -> None:
+    show_errors(form, {FIELD_OF.get(name, name): problem for name, problem in exc.fields.items()})
+
+
+def _plan(
+    organiser: Organiser, event: Event, form: SeriesPlannerForm
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The rotation and the DST preview for the form's options; None where refused."""
+    request_body = {
+        "event_id": event.id,
+        "duration_minutes": form.duration_minutes.data,
+        "first_date": form.first_date.data.isoformat(),
+        "occurrences": form.occurrences.data,
+        "interval_days": form.interval_days.data,
+        "timezone": (form.timezone.data or "").strip() or None,
+        "step_minutes": form.step_minutes.data,
+        "skip_weekends": bool(form.skip_weekends.data),
+        "skip_holidays": bool(form.skip_holidays.data),
+    }
+    body = validated(schemas.RotationRequest, request_body, form)
+    if body is None:
+        return None, None
+    try:
+        plan = series_planning.rotation(organiser, **body.model_dump())
+    except ValidationFailed as exc:
+        _show(form, exc)
+        return None, None
+
+    # The preview keeps one local time: the one asked for, else the best fixed time,
+    # else the rotation's first.
+    if form.local_time.data is not None:
+        keep = form.local_time.data.strftime("%H:%M")
+    elif plan["fixed"] is not None:
+        keep = plan["fixed"]["local_time"]
+    else:
+        keep = plan["occurrences"][0]["local_start"][11:16]
+    preview_body = {
+        "event_id": event.id,
+        "local_start": f"{form.first_date.data.isoformat()}T{keep}",
+        "timezone": plan["timezone"],
+        "duration_minutes": form.duration_minutes.data,
+        "rrule": f"FREQ=DAILY;INTERVAL={form.interval_days.data};COUNT={form.occurrences.data}",
+    }
+    preview_request = validated(schemas.DstPreviewRequest, preview_body, form)
+    preview = None
+    if preview_request is not None:
+        try:
+            preview = series_planning.dst_preview(organiser, **preview_request.model_dump())
+        except ValidationFailed as exc:
+            _show(form, exc)
+    return plan, preview
+
+
+@bp.get("/events/<int:event_id>/series-planner")
+@login_required
+def series_planner(event_id: int):
+    organiser = current_user._get_current_object()
+    event = _event(organiser, event_id)
+    submitted = bool(request.args.get("planned"))
+    if submitted:
+        form = SeriesPlannerForm(request.args)
+    else:
+        form = SeriesPlannerForm(formdata=None)
+        next_week = times.to_local(now_utc(), event.timezone).date() + dt.timedelta(days=7)
+        form.first_date.data = next_week
+        form.timezone.data = event.timezone
+
+    plan = preview = None
+    status = 200
+    if submitted:
+        if form.validate():
+            plan, preview = _plan(organiser, event, form)
+        if form.errors or form.form_errors:
+            status = 422
+
+    columns: list[SiteColumn] = []
+    rows: list[OccurrenceRow] = []
+    fixed_totals: dict[str, int] = {}
+    if plan is not None:
+        columns, rows = rotation_tables(plan)
+        if plan["fixed"] is not None:
+            fixed_totals = {s["site"]: s["total"] for s in plan["fixed"]["sites"]}
+    shifts: list[DstRow] = []
+    preview_start = None
+    if preview is not None:
+        shifts = dst_rows(
+            preview, first_date=form.first_date.data, interval_days=form.interval_days.data
+        )
+        preview_start = times.parse_instant(preview["start"])
+    return (
+        render_template(
+            "planner/series.html",
+            event=event,
+            organiser=organiser,
+            form=form,
+            plan=plan,
+            columns=columns,
+            rows=rows,
+            fixed_totals=fixed_totals,
+            preview=preview,
+            preview_start=preview_start,
+            shifts=shifts,
+            category_labels=CATEGORY_LABELS,
+            zones=usable_zone_names(),
+        ),
+        status,
+    )
