@@ -114,3 +114,12 @@ def revoke_token(organiser: Organiser, token_id: int) -> None:
         raise NotFound("no such token")
     if api_token.revoked_at is None:
         api_token.revoked_at = now_utc()
+
+
+def tokens_of(organiser: Organiser) -> sa.Select:
+    """The organiser's API tokens, revoked ones included (kept for the record), newest first."""
+    return (
+        sa.select(ApiToken)
+        .where(ApiToken.organiser_id == organiser.id)
+        .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+    )

@@ -1,24 +1,36 @@
-"""Forms of the organiser pages, validated (and CSRF-checked) by Flask-WTF."""
+"""Forms of the organiser pages: validation by the API's schemas, errors next to fields,
+and new secrets shown once."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from flask import current_app
+from flask import session
 from flask_wtf import FlaskForm
 from pydantic import BaseModel
 from pydantic import ValidationError
+from wtforms import Field
 from wtforms import HiddenField
 from wtforms import PasswordField
 from wtforms import StringField
 from wtforms.validators import DataRequired
 from wtforms.validators import Length
+from wtforms.validators import ValidationError as InvalidField
 
+from forum.accounts.models import Organiser
 from forum.api.util import field_errors
+from forum.core import crypto
+from forum.core.errors import ForumError
 from forum.core.errors import ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
+# A new secret waits in the session for the page that shows it, at most this long.
+SHOW_ONCE_SECONDS = 600
+_SHOW_ONCE_KEY = "show_once"
 
 
 class LoginForm(FlaskForm):
@@ -67,9 +79,26 @@ def show_errors(form: FlaskForm, fields: dict[str, str]) -> None:
     for name, message in fields.items():
         field = form._fields.get(name.split(".")[0])
         if field is not None and name.split(".")[0] not in ("csrf_token", "submit"):
-            field.errors = [*field.errors, message] if field.errors else [message]
+            field.errors = [*field.errors, _sentence(message)]
         else:
-            form.form_errors.append(f"{name}: {message}" if name != "body" else message)
+            form.form_errors.append(_sentence(f"{name}: {message}" if name != "body" else message))
+
+
+def show_service_error(form: FlaskForm, error: ForumError) -> None:
+    """A service's refusal: next to the fields it names, else above the form."""
+    named = dict(getattr(error, "fields", None) or error.details.get("fields") or {})
+    show_errors(form, named)
+    if not named:
+        form.form_errors.append(_sentence(error.message))
+
+
+def _sentence(text: str) -> str:
+    """Messages read as sentences on a page: "required" becomes "Required."."""
+    text = text.strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 def validated(schema: type[M], data: dict[str, Any], form: FlaskForm) -> M | None:
@@ -84,3 +113,49 @@ def validated(schema: type[M], data: dict[str, Any], form: FlaskForm) -> M | Non
     except ValidationFailed as exc:
         show_errors(form, exc.fields)
     return None
+
+
+def single_line(form: FlaskForm, field: Field) -> None:
+    """Text that ends up in headers, logs and listings may not break a line."""
+    if field.data and any(char in field.data for char in "\r\n"):
+        raise InvalidField("Write it on one line.")
+
+
+# --- a secret shown on the next page only ----------------------------------------------------
+
+
+def _keys() -> dict[str, str]:
+    return {
+        "encryption_key": current_app.config.get("FORUM_ENCRYPTION_KEY", ""),
+        "secret_key": current_app.config["SECRET_KEY"],
+    }
+
+
+def keep_secret_for_next_page(organiser: Organiser, what: str, secret: str) -> None:
+    """Hold a new secret for the page the creating POST redirects to.
+
+    The session cookie is signed but readable, so the secret goes into it encrypted. It is
+    bound to the organiser (someone else logging in on the same browser does not see it)
+    and to what was created.
+    """
+    session[_SHOW_ONCE_KEY] = {
+        "organiser": organiser.id,
+        "what": what,
+        "at": int(time.time()),
+        "secret": crypto.encrypt({"secret": secret}, **_keys()),
+    }
+
+
+def take_kept_secret(organiser: Organiser, what: str) -> str | None:
+    """The secret kept for this page, removed from the session: a later visit shows nothing."""
+    kept = session.get(_SHOW_ONCE_KEY)
+    if not isinstance(kept, dict) or kept.get("what") != what:
+        return None
+    session.pop(_SHOW_ONCE_KEY)
+    fresh = time.time() - kept.get("at", 0) <= SHOW_ONCE_SECONDS
+    if kept.get("organiser") != organiser.id or not fresh:
+        return None
+    try:
+        return crypto.decrypt(kept["secret"], **_keys())["secret"]
+    except (crypto.SecretsUnreadable, KeyError):
+        return None

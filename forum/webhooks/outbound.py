@@ -281,6 +281,22 @@ def deliveries_of(subscription: WebhookSubscription) -> sa.Select:
     )
 
 
+def delivery_counts(subscription_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """How many deliveries each subscription has per status, in one query."""
+    ids = sorted(set(subscription_ids))
+    counts: dict[int, dict[str, int]] = {subscription_id: {} for subscription_id in ids}
+    if not ids:
+        return counts
+    rows = db.session.execute(
+        sa.select(WebhookDelivery.subscription_id, WebhookDelivery.status, sa.func.count())
+        .where(WebhookDelivery.subscription_id.in_(ids))
+        .group_by(WebhookDelivery.subscription_id, WebhookDelivery.status)
+    )
+    for subscription_id, status, count in rows:
+        counts[subscription_id][status] = count
+    return counts
+
+
 def get_delivery_for(subscription: WebhookSubscription, delivery_id: int) -> WebhookDelivery:
     delivery = db.session.get(WebhookDelivery, delivery_id)
     if delivery is None or delivery.subscription_id != subscription.id:
