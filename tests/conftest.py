@@ -27,6 +27,9 @@ from forum.accounts.services import issue_token
 from forum.extensions import db
 from tests.smtp_server import SmtpServer
 
+# The browser fixtures (live_server, browser, page, phone_page, make_page): tests/browser.py.
+pytest_plugins = ["tests.browser"]
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get(
     "FORUM_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import abort
 from flask import flash
 from flask import redirect
@@ -102,6 +104,7 @@ def agenda(token: str):
         suggested_zones=suggested,
         all_zones=usable_zone_names(),
         items=items,
+        anchors=_answer_anchors(items),
         links={id(item): _calendar_links(item) for item in items},
         rsvp_tokens={i.invitation.id: calendars.rsvp_token(i.invitation) for i in items},
         feed_url=calendars.feed_url(person),
@@ -111,6 +114,31 @@ def agenda(token: str):
         time_lines=calendars.time_lines,
         token=token,
     )
+
+
+def answer_anchor(invitation: Invitation) -> str:
+    """The id of the agenda item where the answer to ``invitation`` is shown.
+
+    Named by the session's iCalendar UID (already in the participant's calendar files)
+    rather than by a row number.
+    """
+    return "answer-" + re.sub(r"[^A-Za-z0-9_-]+", "-", invitation.session.ical_uid)
+
+
+def _answer_anchors(items: list[services.AgendaItem]) -> dict[int, str]:
+    """Anchors by id() of item: on each invitation's first item that can be answered.
+
+    After an answer given on the agenda the page opens there (a series has several items).
+    """
+    anchors: dict[int, str] = {}
+    anchored: set[int] = set()
+    for item in items:
+        invitation = item.invitation
+        answerable = not item.occurrence.cancelled and invitation.session.status != "cancelled"
+        if answerable and invitation.id not in anchored:
+            anchored.add(invitation.id)
+            anchors[id(item)] = answer_anchor(invitation)
+    return anchors
 
 
 def _invitation(token: str) -> Invitation:
@@ -137,15 +165,22 @@ def rsvp(token: str):
             flash(error.message, "error")
             return redirect(url_for("web.rsvp", token=token)), 303
         db.session.commit()
-        flash(f"Thank you: your answer ({ANSWER_LABELS[answer].lower()}) is recorded.", "ok")
+        series = " for the whole series" if session.rrule else ""
+        flash(
+            f"Thank you: your answer to “{session.title}” is recorded{series}: "
+            f"{RSVP_WORDS[answer]}.",
+            "ok",
+        )
         back = request.form.get("back", "")
         if back == "agenda":
-            # Back to the agenda as it was shown: in the zone the participant had chosen.
+            # Back to the agenda as it was shown: in the zone the participant had chosen,
+            # at the session answered.
             agenda_args = {"token": calendars.agenda_token(invitation.person)}
             zone = request.form.get("tz", "").strip()
             if zone and zone != invitation.person.timezone and _usable_zone(zone):
                 agenda_args["tz"] = zone
-            return redirect(url_for("web.agenda", **agenda_args)), 303
+            anchor = answer_anchor(invitation)
+            return redirect(url_for("web.agenda", **agenda_args, _anchor=anchor)), 303
         return redirect(url_for("web.rsvp", token=token)), 303
     proposed = request.args.get("answer")
     person = invitation.person
