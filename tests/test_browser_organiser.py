@@ -228,3 +228,29 @@ def test_without_javascript_an_organiser_plans_and_books_with_the_keyboard(
     with demo.app_context():
         booked = db.session.get(EventSession, session_id)
         assert booked.start == dt.datetime.fromisoformat(start)
+
+
+def test_booking_shows_progress_and_cannot_be_sent_twice(demo: Flask, make_page) -> None:
+    page = make_page()
+    log_in(page)
+    with demo.app_context():
+        event = db.session.scalar(sa.select(Event).where(Event.kind == "exchange"))
+    page.goto(f"/events/{event.id}/planner")
+    held = []
+    # The booking request is held until the page has been looked at.
+    page.route("**/sessions/new", lambda route: held.append(route))
+    button = page.locator("#slot-1").get_by_role("button", name="Book this slot")
+    # Clicked from the page's own script: Playwright's click would wait for the navigation.
+    button.evaluate("button => button.click()")
+    # Read from the page itself: locators would wait for the held navigation.
+    shown = page.evaluate(
+        """() => { const s = document.querySelector("#slot-1 .busy-status");
+                   const b = document.querySelector("#slot-1 button[type=submit]");
+                   return [s && s.textContent, s && s.getAttribute("role"), b.disabled]; }"""
+    )
+    assert shown == ["Booking, opening the meeting and sending invitations…", "status", True]
+    page.wait_for_timeout(50)
+    assert len(held) == 1
+    with page.expect_navigation():
+        held[0].continue_()
+    assert re.search(r"/sessions/\d+$", page.url)

@@ -177,7 +177,7 @@ def test_a_bad_event_form_shows_each_problem_next_to_its_field_and_writes_nothin
     )
     assert response.status_code == 422
     assert field_errors(response.text, "organisers") == [
-        "no organiser account for nobody@example.org"
+        "No organiser account for nobody@example.org."
     ]
     assert row_count("events") == 0
 
@@ -372,7 +372,7 @@ def test_booking_form_errors_sit_next_to_their_fields(
         },
     )
     assert response.status_code == 422
-    assert field_errors(response.text, "join_url") == ["required when the provider is manual"]
+    assert field_errors(response.text, "join_url") == ["Required when the provider is manual."]
     response = post_form(
         client,
         path,
