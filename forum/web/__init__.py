@@ -6,7 +6,6 @@ import datetime as dt
 
 from flask import Blueprint
 from flask import Flask
-from flask import current_app
 
 from forum.core.times import describe_for_viewer
 from forum.core.times import format_instant
@@ -29,7 +28,6 @@ def init_app(app: Flask) -> None:
     from forum.web import tokens  # noqa: F401
     from forum.web import views  # noqa: F401
 
-    app.jinja_env.globals["current_app"] = current_app
     app.register_blueprint(bp)
     app.register_blueprint(outbox.bp)
     app.register_blueprint(calendars.bp)
