@@ -68,14 +68,6 @@ class SeriesPlannerForm(FlaskForm):
     class Meta:
         csrf = False  # a GET that writes nothing
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # form_field passes the field's "required" flag on as the attribute: an optional
-        # field's must read False (no attribute), not None (required="None").
-        for field in self:
-            if not field.flags.required:
-                field.flags.required = False
-
     duration_minutes = IntegerField(
         "Length (minutes)",
         validators=[
