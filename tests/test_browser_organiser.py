@@ -77,6 +77,7 @@ def test_an_organiser_books_the_top_slot_and_sees_the_participants_answer(
         "Peking University · Asia/Shanghai",
         "University of Tokyo · Asia/Tokyo",
     ]
+    save_screenshot(organiser, "event-page")
 
     # The planner: both sites hour by hour, the ranked slots beside them.
     organiser.get_by_role("link", name="Find a time", exact=True).click()
@@ -101,6 +102,7 @@ def test_an_organiser_books_the_top_slot_and_sees_the_participants_answer(
     join = organiser.locator("a[href^='https://meet.jit.si/']").first
     assert join.is_visible()
     session_url = organiser.url
+    save_screenshot(organiser, "session-page")
 
     # The participant opens the link from their invitation, on a phone.
     participant = make_page(phone=True)
