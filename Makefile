@@ -54,7 +54,7 @@ test-postgresql: install icalcheck
 	FORUM_TEST_DB=postgresql $(BIN)/python -m pytest
 
 bench: install
-	$(BIN)/python -m benchmarks.bench_slots && $(BIN)/python -m benchmarks.bench_feed
+	$(BIN)/python -m benchmarks.bench_slots && $(BIN)/python -m benchmarks.bench_feed && $(BIN)/python -m benchmarks.bench_planner
 
 lint: install
 	$(BIN)/ruff check .

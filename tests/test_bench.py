@@ -55,3 +55,18 @@ def test_quick_feed_benchmark_runs_and_matches_icalendar():
     assert "rebuilt while unchanged: 0" in lines
     assert any(line.startswith("first build: ours / icalendar alone (medians): ") for line in lines)
     assert sum(line.startswith("target ") for line in lines) == 3
+
+
+@pytest.mark.slow
+def test_quick_planner_benchmark_runs_and_agrees_with_the_reference():
+    lines = quick_run("benchmarks.bench_planner")
+    assert lines[0].startswith("Planner: demo forum, 40 sites x 168 hours")
+    for label in (
+        "planner page (full request)",
+        "grid: ours (planner_grid)",
+        "grid: straightforward (reference)",
+    ):
+        line = next(line for line in lines if line.startswith(label))
+        assert "median" in line and "p90" in line and "min" in line
+    assert "same cells from both: yes" in lines
+    assert sum(line.startswith("target ") for line in lines) == 2
