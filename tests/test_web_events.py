@@ -230,6 +230,10 @@ def test_adding_a_whole_institution_and_one_person(
 ) -> None:
     event = make_event(organiser, title="Bilateral", kind="bilateral")
     path = f"/events/{event['id']}"
+    form = client.get(path).text
+    # People join as plain participants unless the organiser says otherwise.
+    assert re.search(r'<option selected value="participant">', form)
+    assert re.search(r'<input checked id="required"', form)
     response = post_form(
         client,
         f"{path}/participants",

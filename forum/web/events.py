@@ -115,7 +115,11 @@ class ParticipantForm(FlaskForm):
         "Or one person (email)",
         render_kw={"list": "people-emails", "autocomplete": "off", "spellcheck": "false"},
     )
-    role = SelectField("Role", choices=[SelectChoice(role, role.capitalize()) for role in ROLES])
+    role = SelectField(
+        "Role",
+        choices=[SelectChoice(role, role.capitalize()) for role in ROLES],
+        default="participant",
+    )
     required = BooleanField("Required (the planner must fit them)", default=True)
 
 
