@@ -28,6 +28,7 @@ from forum.events.planning import country_groups
 from forum.events.planning import sites_at
 from forum.extensions import db
 from forum.web import bp
+from forum.web.planner import CATEGORY_LABELS
 from forum.webhooks.inbound import attendance_of
 
 # The answers in the order the page counts them; "needs-action" is iCalendar's "no answer".
@@ -36,17 +37,6 @@ ANSWER_LABELS = {
     "tentative": "Tentative",
     "declined": "Declined",
     "needs-action": "No answer",
-}
-# How the hour falls for a site, in words and from the most to the least serious.
-CATEGORY_LABELS = {
-    "holiday": "public holiday",
-    "blackout": "closed (blackout)",
-    "weekend": "weekend",
-    "night": "night",
-    "early": "early",
-    "late": "late",
-    "working": "working hours",
-    "busy": "busy",
 }
 NEXT_OCCURRENCES = 5
 # Seconds between reloads while the meeting is being opened.
