@@ -9,6 +9,7 @@ from flask import Flask
 
 from forum.core.times import describe_for_viewer
 from forum.core.times import format_instant
+from forum.core.times import usable_zone_names
 
 bp = Blueprint("web", __name__)
 
@@ -28,6 +29,8 @@ def init_app(app: Flask) -> None:
     from forum.web import tokens  # noqa: F401
     from forum.web import views  # noqa: F401
 
+    # Zone fields offer every IANA name (templates/events/zones.html).
+    app.jinja_env.globals["zone_names"] = usable_zone_names
     app.register_blueprint(bp)
     app.register_blueprint(outbox.bp)
     app.register_blueprint(calendars.bp)

@@ -34,7 +34,6 @@ from forum.api import schemas
 from forum.core.errors import Conflict
 from forum.core.errors import ForumError
 from forum.core.errors import ValidationFailed
-from forum.core.times import usable_zone_names
 from forum.db import now_utc
 from forum.directory.models import Institution
 from forum.directory.models import Person
@@ -225,14 +224,8 @@ def rsvp_counts(session_ids: list[int]) -> dict[int, Counter[str]]:
 
 
 def _event(event_id: int) -> Event:
-    try:
-        return services.get_event_for(_organiser(), event_id)
-    except ForumError:
-        abort(404)
-
-
-def _zone_names() -> list[str]:
-    return usable_zone_names()
+    """The organiser's event; another's is the 404 page (the error handler renders it)."""
+    return services.get_event_for(_organiser(), event_id)
 
 
 # --- events ------------------------------------------------------------------------------
@@ -278,7 +271,7 @@ def new_event():
         flash(f"Event “{event.title}” created. Now add its participants.", "ok")
         return redirect(url_for("web.event_page", event_id=event.id), 303)
     status = 422 if request.method == "POST" else 200
-    return render_template("events/form.html", form=form, event=None, zones=_zone_names()), status
+    return render_template("events/form.html", form=form, event=None), status
 
 
 @bp.route("/events/<int:event_id>/edit", methods=["GET", "POST"])
@@ -292,7 +285,7 @@ def edit_event(event_id: int):
         flash("Event saved.", "ok")
         return redirect(url_for("web.event_page", event_id=event.id), 303)
     status = 422 if request.method == "POST" else 200
-    return render_template("events/form.html", form=form, event=event, zones=_zone_names()), status
+    return render_template("events/form.html", form=form, event=event), status
 
 
 def _event_page(event: Event, form: ParticipantForm, status: int = 200):
@@ -444,6 +437,4 @@ def book_session(event_id: int):
             )
             return redirect(session_page_url(session), 303)
     status = 200 if request.method == "GET" else 409 if conflict else 422
-    return render_template(
-        "events/book.html", event=event, form=form, conflict=conflict, zones=_zone_names()
-    ), status
+    return render_template("events/book.html", event=event, form=form, conflict=conflict), status

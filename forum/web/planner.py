@@ -10,7 +10,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort
 from flask import render_template
 from flask import request
 from flask_login import current_user
@@ -28,12 +27,10 @@ from wtforms.validators import InputRequired
 from wtforms.validators import NumberRange
 
 from forum.core import times
-from forum.core.errors import ForumError
 from forum.core.errors import ValidationFailed
 from forum.db import now_utc
 from forum.events import planning
 from forum.events import services
-from forum.events.models import Event
 from forum.scheduling.model import CATEGORIES
 from forum.scheduling.model import STEPS
 from forum.web import bp
@@ -137,18 +134,11 @@ def _day_spans(hours: tuple[planning.GridHour, ...]) -> list[tuple[dt.datetime, 
     return [(local, count) for local, count in spans]
 
 
-def _event(event_id: int) -> Event:
-    try:
-        return services.get_event_for(current_user._get_current_object(), event_id)
-    except ForumError:
-        abort(404)
-
-
 @bp.get("/events/<int:event_id>/planner")
 @login_required
 def planner(event_id: int):
     organiser = current_user._get_current_object()
-    event = _event(event_id)
+    event = services.get_event_for(organiser, event_id)
     form = PlannerForm(request.args)
     submitted = bool(request.args.get("searched"))
     if not submitted:
@@ -222,5 +212,4 @@ def planner(event_id: int):
         provider_labels=PROVIDER_LABELS,
         zone_name=zone_name,
         has_people=has_people,
-        zones=times.usable_zone_names(),
     ), status

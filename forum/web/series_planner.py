@@ -12,7 +12,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort
 from flask import render_template
 from flask import request
 from flask_login import current_user
@@ -34,9 +33,7 @@ from wtforms.validators import ValidationError
 from forum.accounts.models import Organiser
 from forum.api import schemas
 from forum.core import times
-from forum.core.errors import ForumError
 from forum.core.errors import ValidationFailed
-from forum.core.times import usable_zone_names
 from forum.db import now_utc
 from forum.events import series_planning
 from forum.events import services
@@ -225,13 +222,6 @@ def dst_rows(preview: dict[str, Any], *, first_date: dt.date, interval_days: int
 # --- the page ------------------------------------------------------------------------------
 
 
-def _event(organiser: Organiser, event_id: int) -> Event:
-    try:
-        return services.get_event_for(organiser, event_id)
-    except ForumError:
-        abort(404)
-
-
 def _show(form: SeriesPlannerForm, exc: ValidationFailed) -> None:
     show_errors(form, {FIELD_OF.get(name, name): problem for name, problem in exc.fields.items()})
 
@@ -289,7 +279,7 @@ def _plan(
 @login_required
 def series_planner(event_id: int):
     organiser = current_user._get_current_object()
-    event = _event(organiser, event_id)
+    event = services.get_event_for(organiser, event_id)
     submitted = bool(request.args.get("planned"))
     if submitted:
         form = SeriesPlannerForm(request.args)
@@ -335,7 +325,6 @@ def series_planner(event_id: int):
             preview_start=preview_start,
             shifts=shifts,
             category_labels=CATEGORY_LABELS,
-            zones=usable_zone_names(),
         ),
         status,
     )
