@@ -300,6 +300,7 @@ def test_retry_turns_a_failed_meeting_into_an_open_one(
     page = page_of(logged_in, session["id"])
     meeting = section(page, "meeting-heading")
     assert "failed" in meeting
+    assert "<dd>Zoom</dd>" in meeting  # the provider by its name
     assert session["meeting"]["error"] in html.unescape(meeting)
     assert 'action="/sessions/{}/meeting/retry"'.format(session["id"]) in meeting
     assert "data-busy=" in meeting

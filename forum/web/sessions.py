@@ -28,6 +28,7 @@ from forum.events.planning import country_groups
 from forum.events.planning import sites_at
 from forum.extensions import db
 from forum.web import bp
+from forum.web.events import PROVIDER_LABELS
 from forum.web.planner import CATEGORY_LABELS
 from forum.webhooks.inbound import attendance_of
 
@@ -95,6 +96,7 @@ def session_page(session_id: int):
         answers=[(state, label, answers[state]) for state, label in ANSWER_LABELS.items()],
         answer_labels=ANSWER_LABELS,
         category_labels=CATEGORY_LABELS,
+        provider_labels=PROVIDER_LABELS,
         sites=country_groups(sites_at(people, shown_start, shown_end)),
         sites_start=shown_start,
         sites_for_next=session.rrule is not None and shown is not None,
