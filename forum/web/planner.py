@@ -26,6 +26,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 from wtforms.validators import NumberRange
 
+from forum.api.schemas import MAX_SESSION_MINUTES
 from forum.core import times
 from forum.core.errors import ValidationFailed
 from forum.db import now_utc
@@ -53,18 +54,34 @@ CATEGORY_LABELS = {
 FIELD_OF = {"window_start": "start", "window_end": "days"}
 
 
-class PlannerForm(FlaskForm):
-    """The search's options, read from the query string."""
+class PlanningForm(FlaskForm):
+    """What the planner and the series planner both ask, read from the query string."""
 
     class Meta:
         csrf = False  # a GET that writes nothing
 
     duration_minutes = IntegerField(
         "Length (minutes)",
-        validators=[InputRequired("Give the length in minutes."), NumberRange(1, 24 * 60)],
+        validators=[
+            InputRequired("Give the length in minutes."),
+            NumberRange(1, MAX_SESSION_MINUTES, f"From 1 to {MAX_SESSION_MINUTES} minutes."),
+        ],
         default=60,
-        render_kw={"inputmode": "numeric", "min": 1, "max": 1440},
+        render_kw={"inputmode": "numeric", "min": 1, "max": MAX_SESSION_MINUTES},
     )
+    step_minutes = SelectField(
+        "Start times every",
+        choices=[SelectChoice(str(step), f"{step} min") for step in STEPS],
+        coerce=int,
+        default=30,
+    )
+    skip_weekends = BooleanField("Never at a weekend for anyone")
+    skip_holidays = BooleanField("Never on a public holiday", default=True)
+
+
+class PlannerForm(PlanningForm):
+    """The search's window and zone."""
+
     start = DateField("From", validators=[InputRequired("Give the first day.")])
     days = IntegerField(
         "Days",
@@ -75,18 +92,10 @@ class PlannerForm(FlaskForm):
         default=7,
         render_kw={"inputmode": "numeric", "min": 1, "max": MAX_DAYS},
     )
-    step_minutes = SelectField(
-        "Start times every",
-        choices=[SelectChoice(str(step), f"{step} min") for step in STEPS],
-        coerce=int,
-        default=30,
-    )
     timezone = StringField(
         "Dates and grid in zone",
         render_kw={"list": "zone-names", "autocomplete": "off", "spellcheck": "false"},
     )
-    skip_weekends = BooleanField("Never at a weekend for anyone")
-    skip_holidays = BooleanField("Never on a public holiday", default=True)
     # Tells a submitted form (unticked boxes send nothing) from a first visit.
     searched = HiddenField(default="1")
 

@@ -17,14 +17,11 @@ from flask import request
 from flask_login import current_user
 from flask_login import login_required
 from flask_wtf import FlaskForm
-from wtforms import BooleanField
 from wtforms import DateField
 from wtforms import HiddenField
 from wtforms import IntegerField
-from wtforms import SelectField
 from wtforms import StringField
 from wtforms import TimeField
-from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 from wtforms.validators import NumberRange
 from wtforms.validators import Optional
@@ -38,12 +35,12 @@ from forum.db import now_utc
 from forum.events import series_planning
 from forum.events import services
 from forum.events.models import Event
-from forum.scheduling.model import STEPS
 from forum.scheduling.rotation import MAX_OCCURRENCES
 from forum.web import bp
 from forum.web.forms import show_errors
 from forum.web.forms import validated
 from forum.web.planner import CATEGORY_LABELS
+from forum.web.planner import PlanningForm
 
 MAX_INTERVAL_DAYS = 31
 # Where the services' field names differ from the form's (the preview's first local start
@@ -59,21 +56,9 @@ def _known_zone(form: FlaskForm, field: StringField) -> None:
             raise ValidationError(str(exc)) from None
 
 
-class SeriesPlannerForm(FlaskForm):
-    """The series' options, read from the query string and named as the API's fields."""
+class SeriesPlannerForm(PlanningForm):
+    """The series' options, named as the API's fields."""
 
-    class Meta:
-        csrf = False  # a GET that writes nothing
-
-    duration_minutes = IntegerField(
-        "Length (minutes)",
-        validators=[
-            InputRequired("Give the length in minutes."),
-            NumberRange(1, schemas.MAX_SESSION_MINUTES, "From 1 to 1440 minutes."),
-        ],
-        default=60,
-        render_kw={"inputmode": "numeric", "min": 1, "max": schemas.MAX_SESSION_MINUTES},
-    )
     first_date = DateField("First date", validators=[InputRequired("Give the first date.")])
     occurrences = IntegerField(
         "Occurrences",
@@ -98,18 +83,10 @@ class SeriesPlannerForm(FlaskForm):
         validators=[_known_zone],
         render_kw={"list": "zone-names", "autocomplete": "off", "spellcheck": "false"},
     )
-    step_minutes = SelectField(
-        "Start times every",
-        choices=[SelectChoice(str(step), f"{step} min") for step in STEPS],
-        coerce=int,
-        default=30,
-    )
     local_time = TimeField(
         "Keep the series at (for the DST preview)",
         validators=[Optional()],
     )
-    skip_weekends = BooleanField("Never at a weekend for anyone")
-    skip_holidays = BooleanField("Never on a public holiday", default=True)
     # Tells a submitted form (unticked boxes send nothing) from a first visit.
     planned = HiddenField(default="1")
 
