@@ -6,16 +6,19 @@ import sqlalchemy as sa
 from flask import current_app
 from flask import request
 from sqlalchemy.orm import selectinload
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.exceptions import UnsupportedMediaType
 
 from forum.api import MAX_ID
 from forum.api import bp
+from forum.api import directory_import
 from forum.api import schemas
 from forum.api.util import load_body
 from forum.api.util import paginate
 from forum.core.errors import ValidationFailed
 from forum.core.times import format_instant
 from forum.db import now_utc
+from forum.directory import bulk
 from forum.directory import imports
 from forum.directory import services
 from forum.directory.freebusy import check_url_host
@@ -161,6 +164,50 @@ def delete_person(person_id: int):
     services.delete_person(services.get_person(person_id))
     db.session.commit()
     return "", 204
+
+
+# --- bulk import ----------------------------------------------------------------------
+
+
+def _import_file(kind: str) -> dict:
+    """Import the request body, a CSV or JSON file of ``kind``, all or nothing."""
+    media_type = request.mimetype
+    if media_type not in bulk.MEDIA_TYPES:
+        raise UnsupportedMediaType(
+            "send the file as the request body with Content-Type: text/csv (UTF-8) "
+            f"or application/json, not {media_type or 'no Content-Type'}"
+        )
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(f"send the file as UTF-8, not {charset}")
+    too_large = bulk.ImportTooLarge(
+        f"the file is larger than {bulk.MAX_IMPORT_BYTES} bytes, the most one import takes: "
+        "split it into several files",
+        details={"max_bytes": bulk.MAX_IMPORT_BYTES},
+    )
+    if (request.content_length or 0) > bulk.MAX_IMPORT_BYTES:
+        raise too_large
+    # An import may be larger than other request bodies (FORUM_MAX_REQUEST_BYTES).
+    request.max_content_length = bulk.MAX_IMPORT_BYTES
+    try:
+        data = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        raise too_large from None
+    result = directory_import.run(kind, data, media_type)
+    db.session.commit()
+    return schemas.ImportOut.model_validate(result.as_dict()).model_dump(
+        mode="json", exclude_none=True
+    )
+
+
+@bp.post("/people/import")
+def import_people():
+    return _import_file(bulk.PEOPLE)
+
+
+@bp.post("/institutions/import")
+def import_institutions():
+    return _import_file(bulk.INSTITUTIONS)
 
 
 # --- free/busy import ------------------------------------------------------------------

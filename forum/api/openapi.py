@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from forum.api import bp
 from forum.api import schemas as s
+from forum.directory import bulk
 
 # (method, path, summary, request schema, response schema, success status, list?)
 OPERATIONS: list[
@@ -52,8 +53,26 @@ OPERATIONS: list[
         204,
         False,
     ),
+    (
+        "post",
+        "/institutions/import",
+        "Import institutions from a JSON list or a CSV file, all or nothing (upsert by name)",
+        s.InstitutionImport,
+        s.ImportOut,
+        200,
+        False,
+    ),
     ("get", "/people", "List people (?institution_id=, ?email=)", None, s.PersonOut, 200, True),
     ("post", "/people", "Create a person", s.PersonCreate, s.PersonOut, 201, False),
+    (
+        "post",
+        "/people/import",
+        "Import people from a JSON list or a CSV file, all or nothing (upsert by email)",
+        s.PeopleImport,
+        s.ImportOut,
+        200,
+        False,
+    ),
     ("get", "/people/{person_id}", "Read a person", None, s.PersonOut, 200, False),
     ("patch", "/people/{person_id}", "Change a person", s.PersonUpdate, s.PersonOut, 200, False),
     ("delete", "/people/{person_id}", "Delete a person invited nowhere", None, None, 204, False),
@@ -351,6 +370,11 @@ _ERRORS = {
     "413": "Request body too large",
     "422": "Validation failed: details.fields names each field",
 }
+# The imports also take a CSV file: its header, and what a refusal lists.
+_CSV_IMPORTS = {
+    "/api/v1/people/import": bulk.PEOPLE,
+    "/api/v1/institutions/import": bulk.INSTITUTIONS,
+}
 
 
 def _ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str, str]:
@@ -359,6 +383,26 @@ def _ref(model: type[BaseModel], components: dict[str, Any]) -> dict[str, str]:
         components[name] = definition
     components[model.__name__] = schema
     return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _add_csv_body(operation: dict[str, Any], kind: str) -> None:
+    operation["requestBody"]["content"]["text/csv"] = {
+        "schema": {
+            "type": "string",
+            "description": (
+                f"UTF-8 (a byte order mark is allowed), header `{','.join(bulk.COLUMNS[kind])}` "
+                f"in any order, at most {bulk.MAX_IMPORT_ROWS} rows; an empty cell is a field "
+                "left out. Hours read `mon-fri 09:00-18:00; sat 10:00-12:00`."
+            ),
+        }
+    }
+    responses = operation["responses"]
+    responses["413"]["description"] = f"File over {bulk.MAX_IMPORT_BYTES} bytes"
+    responses["415"] = {**responses["413"], "description": "Not text/csv or application/json"}
+    responses["422"]["description"] = (
+        "Nothing imported: details.rows lists every problem as {line (CSV) or index (JSON), "
+        "field, message}; code too_many_rows over the row cap"
+    )
 
 
 def build_document() -> dict[str, Any]:
@@ -410,6 +454,8 @@ def build_document() -> dict[str, Any]:
                 "content": {"application/json": {"schema": body}},
             }
         paths.setdefault("/api/v1" + path, {})[method] = operation
+    for path, kind in _CSV_IMPORTS.items():
+        _add_csv_body(paths[path]["post"], kind)
     # The document and its page are public: no token needed to learn how to get one.
     paths["/api/v1/openapi.json"] = {
         "get": {

@@ -19,12 +19,14 @@ from pydantic import ConfigDict
 from pydantic import EmailStr
 from pydantic import Field
 from pydantic import PlainValidator
+from pydantic import RootModel
 from pydantic import WithJsonSchema
 from pydantic import model_validator
 
 from forum.api import MAX_ID
 from forum.core import times
 from forum.core.errors import ValidationFailed
+from forum.directory import bulk
 from forum.events.models import EVENT_KINDS
 from forum.events.models import EVENT_STATUSES
 from forum.events.models import MEETING_STATUSES
@@ -157,6 +159,9 @@ RRule = Annotated[
         }
     ),
 ]
+ShortName = Annotated[SingleLine, Field(max_length=50)]
+Subdivision = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,3}$")]
+RoleTitle = Annotated[SingleLine, Field(max_length=200)]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Role = Literal[ROLES]  # type: ignore[valid-type]
 
@@ -243,12 +248,12 @@ class BlackoutIn(Schema):
 
 class InstitutionCreate(Schema):
     name: Name
-    short_name: Annotated[SingleLine, Field(max_length=50)] = ""
+    short_name: ShortName = ""
     country: Country
     timezone: ZoneName | None = Field(
         None, description="default: the country's zone when it has only one"
     )
-    subdivision: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,3}$")] | None = None
+    subdivision: Subdivision | None = None
     blackouts: list[BlackoutIn] = Field(default_factory=list, max_length=200)
 
 
@@ -256,10 +261,10 @@ class InstitutionUpdate(Patch):
     nullable = frozenset({"subdivision"})
 
     name: Name | None = None
-    short_name: Annotated[SingleLine, Field(max_length=50)] | None = None
+    short_name: ShortName | None = None
     country: Country | None = None
     timezone: ZoneName | None = None
-    subdivision: Annotated[str, Field(pattern=r"^[A-Z0-9]{1,3}$")] | None = None
+    subdivision: Subdivision | None = None
     blackouts: list[BlackoutIn] | None = Field(None, max_length=200)
 
 
@@ -311,7 +316,7 @@ class PersonCreate(AvailabilityIn):
     email: EmailStr
     institution_id: Id | None = None
     timezone: ZoneName | None = Field(None, description="default: the institution's zone")
-    role_title: Annotated[SingleLine, Field(max_length=200)] = ""
+    role_title: RoleTitle = ""
 
 
 class PersonUpdate(AvailabilityIn):
@@ -321,7 +326,7 @@ class PersonUpdate(AvailabilityIn):
     email: EmailStr | None = None
     institution_id: Id | None = None
     timezone: ZoneName | None = None
-    role_title: Annotated[SingleLine, Field(max_length=200)] | None = None
+    role_title: RoleTitle | None = None
 
 
 class BusyOut(Out):
@@ -340,6 +345,69 @@ class PersonOut(Out):
     acceptable_hours: dict[str, list[list[str]]]
     busy: list[BusyOut]
     ics_url: str | None
+
+
+# --- bulk directory import -------------------------------------------------------------
+
+
+class InstitutionImportRow(Schema):
+    """One institution of an import: matched by name and country, else created."""
+
+    name: Name
+    short_name: ShortName | None = None
+    country: Country
+    timezone: ZoneName | None = Field(
+        None, description="new institutions: default the country's zone when it has only one"
+    )
+    subdivision: Subdivision | None = None
+
+
+class PersonImportRow(Schema):
+    """One person of an import: matched by email (whatever its case), else created.
+
+    A field left out (or null) keeps a matched person's value, and takes the default of
+    POST /people for a new one.
+    """
+
+    name: Name
+    email: EmailStr
+    institution_id: Id | None = None
+    institution: Name | None = Field(
+        None, description="instead of institution_id: the institution's short name or name"
+    )
+    timezone: ZoneName | None = Field(None, description="default: the institution's zone")
+    role_title: RoleTitle | None = None
+    working_hours: WeeklyHours | None = Field(
+        None, description="default: 09:00-18:00 on the working days of the institution's country"
+    )
+    acceptable_hours: WeeklyHours | None = Field(None, description="default: 07:00-22:00 daily")
+
+
+class InstitutionImport(RootModel[list[InstitutionImportRow]]):
+    """A JSON list of institutions (or a CSV file: name,short_name,country,timezone,subdivision)."""
+
+    root: list[InstitutionImportRow] = Field(min_length=1, max_length=bulk.MAX_IMPORT_ROWS)
+
+
+class PeopleImport(RootModel[list[PersonImportRow]]):
+    """A JSON list of people (or a CSV file: name,email,institution,timezone,role_title,
+    working_hours,acceptable_hours)."""
+
+    root: list[PersonImportRow] = Field(min_length=1, max_length=bulk.MAX_IMPORT_ROWS)
+
+
+class ImportRowOut(Out):
+    line: int | None = Field(None, description="CSV: the row's line (the header is line 1)")
+    index: int | None = Field(None, description="JSON: the row's index in the list")
+    id: int
+    result: Literal["created", "updated", "unchanged"]
+
+
+class ImportOut(Out):
+    created: int
+    updated: int
+    unchanged: int
+    rows: list[ImportRowOut] = Field(description="every row, in the file's order")
 
 
 # --- events ------------------------------------------------------------------------------
