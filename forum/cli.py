@@ -244,20 +244,18 @@ def find_slots(
             f"worst cost {slot['worst_cost']}  total cost {slot['total_cost']}{feasible}"
         )
         click.echo(f"    {slot['summary']}")
+        sites = answer["sites"]
         rows = [
             (
-                row["name"],
-                row["country"],
+                sites[row["site"]]["label"],
+                sites[row["site"]]["country"] or "--",
                 row["local_start"],
                 row["local_end"],
                 row["weekday"],
-                row["worst_category"],
+                ", ".join(row["categories"]),
             )
-            for row in slot["institutions"]
-        ] + [
-            (p["name"], "--", p["local_start"], p["local_end"], p["weekday"], p["category"])
-            for p in slot["participants"]
-            if p["institution_id"] is None
+            # The sites that pay the most first.
+            for row in sorted(slot["institutions"], key=lambda row: -row["worst_cost"])
         ]
         width = max((len(row[0]) for row in rows), default=0)
         for name, country, local_start, local_end, weekday, category in rows:

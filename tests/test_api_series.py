@@ -53,16 +53,16 @@ def test_the_forum_rotation_shares_the_night_sessions(demo):
     assert fixed is not None and fixed["max_burden"] > 0
     # ...so the rotation lowers what the most burdened institution carries,
     assert plan["max_burden"] < fixed["max_burden"]
-    # and nobody has more than half of the meetings at night, where a fixed time gives
-    # some institutions all six.
+    # and nobody has most of the meetings at night (a night costs the same on any day,
+    # weekend nights more: Sydney's 22:00 to midnight is a night).
     nights = Counter(
         site["site"]
         for occurrence in plan["occurrences"]
         for site in occurrence["sites"]
-        if site["category"] == "night"
+        if "night" in site["categories"]
     )
-    assert max(nights.values()) <= 3
-    assert {site["nights"] for site in plan["sites"]} <= set(range(4))
+    assert max(nights.values()) <= 4
+    assert {site["nights"] for site in plan["sites"]} <= set(range(5))
     regions = {site["country"] for site in plan["sites"] if site["nights"]}
     assert len(regions) >= 3, "the night meetings are spread over several countries"
     for site in plan["sites"]:

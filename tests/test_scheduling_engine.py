@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from forum.scheduling import engine
 from forum.scheduling import reference
+from forum.scheduling.model import DEFAULT_COSTS
 from forum.scheduling.model import STEPS
 from forum.scheduling.model import Participant
 from forum.scheduling.model import SearchOptions
@@ -30,9 +31,17 @@ ZONES = [
     ("Asia/Kolkata", "IN"),
     ("Australia/Lord_Howe", "AU"),
     ("Pacific/Kiritimati", "KI"),
+    ("Asia/Taipei", "TW"),
+    ("Europe/Budapest", "HU"),
 ]
-# Windows around the 2020 clock changes and holidays (China's National Day, Easter).
+# Windows around the 2020 clock changes, holidays (China's National Day, Easter) and
+# weekend dates declared working days (China: 19 January, 27 September, 10 October 2020;
+# Taiwan: 26 September; Hungary: 29 August, 12 December).
 WINDOW_STARTS = [
+    dt.datetime(2020, 1, 17, tzinfo=UTC),
+    dt.datetime(2020, 8, 27, tzinfo=UTC),
+    dt.datetime(2020, 10, 8, tzinfo=UTC),
+    dt.datetime(2020, 12, 10, tzinfo=UTC),
     dt.datetime(2020, 3, 6, tzinfo=UTC),
     dt.datetime(2020, 3, 27, tzinfo=UTC),
     dt.datetime(2020, 4, 3, 12, tzinfo=UTC),
@@ -104,6 +113,12 @@ def searches(draw) -> tuple[list[Participant], SearchOptions]:
         limit=10_000,
         skip_weekends=draw(st.booleans()),
         skip_holidays=draw(st.booleans()),
+        costs=draw(
+            st.one_of(
+                st.just({}),
+                st.dictionaries(st.sampled_from(sorted(DEFAULT_COSTS)), st.integers(0, 30)),
+            )
+        ),
     )
     return people, options
 

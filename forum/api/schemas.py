@@ -39,6 +39,8 @@ from forum.events.planning import MAX_PARTICIPANTS
 from forum.events.planning import MAX_WEIGHT
 from forum.events.planning import window_bound
 from forum.scheduling.model import CATEGORIES
+from forum.scheduling.model import DEFAULT_COSTS
+from forum.scheduling.model import MAX_COST
 from forum.scheduling.model import STEPS
 from forum.webhooks.outbound import EVENT_TYPES as WEBHOOK_EVENT_TYPES
 
@@ -691,6 +693,23 @@ class SearchRequest(SearchRules):
         None, description="zone the window's dates are read in; default: the event's, else UTC"
     )
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 10
+    costs: dict[Literal[tuple(DEFAULT_COSTS)], Annotated[int, Field(ge=0, le=MAX_COST)]] = Field(  # type: ignore[valid-type]
+        default_factory=dict,
+        description=(
+            "the cost of each fact, replacing the defaults given; a participant's cost in a "
+            "slot is their hour class's cost (working, early, late, night) plus their day's "
+            "(weekend, holiday, blackout: the costliest that holds), plus busy, times their "
+            f"weight. Defaults: {', '.join(f'{k} {v}' for k, v in DEFAULT_COSTS.items())}"
+        ),
+        examples=[{"night": 10, "weekend": 6}],
+    )
+    explain: Literal["sites", "people", "none"] = Field(
+        "sites",
+        description=(
+            "sites: per slot, every site's (institution, zone) and country's local time, "
+            "facts, cost and head count; people: also every participant; none: scores only"
+        ),
+    )
 
 
 class RotationRequest(SearchRules):
@@ -716,28 +735,47 @@ Category = Literal[CATEGORIES]  # type: ignore[valid-type]
 class SlotParticipantOut(Out):
     person_id: int
     name: str
+    site: int = Field(description="the participant's site, an index into the answer's sites")
     institution_id: int | None
     country: str | None
     timezone: str
     local_start: str
     local_end: str
     weekday: str
-    category: Category
+    category: Category = Field(description="the most serious of categories (the costliest)")
+    categories: list[Category] = Field(description="every fact that holds, most serious first")
     cost: int
     required: bool
     available: bool
 
 
-class SlotInstitutionOut(Out):
-    institution_id: int
+class SiteOut(Out):
+    site: int = Field(description="its index in this list, as slots refer to it")
+    label: str = Field(
+        description="the institution's name, with its zone and head count when its people "
+        "are in several zones or keep other hours (a site per group)"
+    )
     name: str
-    country: str
+    institution_id: int | None
+    person_id: int | None = Field(description="for someone of no institution")
+    country: str | None
+    timezone: str
     people: int
-    worst_category: Category
-    worst_cost: int
+
+
+class SlotSiteOut(Out):
+    site: int = Field(description="an index into the answer's sites")
+    institution_id: int | None
     local_start: str
     local_end: str
     weekday: str
+    worst_category: Category = Field(description="the most serious of categories")
+    categories: list[Category] = Field(
+        description="every fact that holds for the site's people, busy if one of them is"
+    )
+    worst_cost: int = Field(description="the highest cost among the site's people")
+    people: int
+    busy: int = Field(description="how many of the site's people are busy")
 
 
 class SlotCountryOut(Out):
@@ -746,6 +784,7 @@ class SlotCountryOut(Out):
     institutions: int
     people: int
     worst_category: Category
+    categories: list[Category]
     worst_cost: int
 
 
@@ -757,19 +796,25 @@ class SlotOut(Out):
     feasible: bool = Field(description="every required participant can attend")
     worst_cost: int
     total_cost: int
-    participants: list[SlotParticipantOut]
-    institutions: list[SlotInstitutionOut]
-    countries: list[SlotCountryOut]
-    summary: str
+    summary: str | None = Field(None, description="with explain sites or people")
+    worst_off: list[int] | None = Field(None, description="the sites that pay the most")
+    institutions: list[SlotSiteOut] | None = Field(
+        None, description="every site, in the order of the answer's sites (explain sites or people)"
+    )
+    countries: list[SlotCountryOut] | None = None
+    participants: list[SlotParticipantOut] | None = Field(None, description="with explain people")
 
 
 class SearchOut(Out):
     slots: list[SlotOut] = Field(description="best first")
+    sites: list[SiteOut] | None = Field(None, description="with explain sites or people")
     window_start: str
     window_end: str
     timezone: str
     step_minutes: int
     duration_minutes: int
+    explain: str
+    costs: dict[str, int] = Field(description="the costs the search used")
 
 
 class RotationSiteOut(Out):
@@ -777,7 +822,10 @@ class RotationSiteOut(Out):
     name: str
     country: str | None
     cost: int
-    category: Category
+    category: Category = Field(description="the most serious of categories")
+    categories: list[Category] = Field(
+        description="every fact that holds for the site's worst-off person"
+    )
     local_start: str
     weekday: str
 

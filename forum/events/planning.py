@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -12,32 +13,34 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pytz
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
 
 from forum.accounts.models import Organiser
 from forum.core import times
 from forum.core.errors import NotFound
 from forum.core.errors import ValidationFailed
+from forum.directory.models import Blackout
 from forum.directory.models import BusyInterval
 from forum.directory.models import Institution
 from forum.directory.models import Person
+from forum.events import explanations
+from forum.events.explanations import SiteTime
+from forum.events.explanations import site_facts
+from forum.events.explanations import site_groups
+from forum.events.explanations import site_times
 from forum.events.models import Event
 from forum.events.models import EventParticipant
 from forum.events.services import get_event_for
 from forum.extensions import db
 from forum.scheduling import engine
-from forum.scheduling.model import CATEGORIES
 from forum.scheduling.model import EPOCH
 from forum.scheduling.model import MAX_WINDOW
 from forum.scheduling.model import STEPS
-from forum.scheduling.model import WORKING
 from forum.scheduling.model import Participant
-from forum.scheduling.model import Placement
-from forum.scheduling.model import RankedSlot
 from forum.scheduling.model import SearchOptions
-from forum.scheduling.model import busy_minutes
+from forum.scheduling.model import WeekHours
+from forum.scheduling.model import check_costs
+from forum.scheduling.model import epoch_minute
 from forum.scheduling.model import parse_hours
 
 MAX_DURATION_MINUTES = 24 * 60
@@ -47,21 +50,8 @@ MAX_WEIGHT = 10
 # (and the id lists sent to the database) to a size a single call can serve.
 MAX_PARTICIPANTS = 5000
 FIRST_YEAR, LAST_YEAR = 1900, 2999
-WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 # Clock changes make a window of whole local days up to this much longer than its days.
 DST_SLACK = dt.timedelta(hours=3)
-# How many institutions the summary names per category before it says "and N more".
-NAMED_PER_CATEGORY = 3
-SUMMARY_PHRASES = {
-    "busy": "someone busy at",
-    "holiday": "public holiday for",
-    "blackout": "blackout dates for",
-    "weekend": "weekend for",
-    "night": "night for",
-    "early": "early for",
-    "late": "late for",
-}
-SEVERITY = {name: index for index, name in enumerate(CATEGORIES)}
 
 WindowBound = dt.date | dt.datetime
 
@@ -174,33 +164,117 @@ def _check_numbers(
 
 
 @dataclass(frozen=True)
+class SiteInfo:
+    """An institution as a search needs it: where it is, its holidays and blackouts."""
+
+    id: int
+    name: str
+    country: str
+    subdivision: str | None
+    timezone: str
+    blackouts: tuple[tuple[dt.date, dt.date], ...] = ()
+
+
+@dataclass(frozen=True)
+class Member:
+    """A person as a search needs it: zone, hours (parsed) and institution."""
+
+    id: int
+    name: str
+    timezone: str
+    working_hours: WeekHours
+    acceptable_hours: WeekHours
+    institution: SiteInfo | None
+
+    @property
+    def institution_id(self) -> int | None:
+        return self.institution.id if self.institution is not None else None
+
+
+@dataclass(frozen=True)
 class SearchPeople:
     """Who a search must fit: the people, which of them are required, and the event if any."""
 
-    people: list[Person]
+    people: list[Member]
     required_ids: set[int]
     event: Event | None
 
 
-def load_people(person_ids: Iterable[int]) -> dict[int, Person]:
-    """People by id with their institution and its blackouts, in a fixed number of queries."""
+# Hours as stored (JSON text) to hours as the engine reads them: people mostly share a few
+# sets of hours, and each is parsed once per process, not once per person and search.
+_PARSED_HOURS: dict[str, WeekHours] = {}
+_PARSED_HOURS_MAX = 10_000
+
+
+def _hours(text: str | dict[str, Any]) -> WeekHours:
+    key = text if isinstance(text, str) else json.dumps(text, sort_keys=True)
+    parsed = _PARSED_HOURS.get(key)
+    if parsed is None:
+        if len(_PARSED_HOURS) >= _PARSED_HOURS_MAX:
+            _PARSED_HOURS.clear()
+        value = json.loads(text) if isinstance(text, str) else text
+        parsed = _PARSED_HOURS[key] = parse_hours(value)
+    return parsed
+
+
+def load_members(person_ids: Iterable[int]) -> dict[int, Member]:
+    """People by id with their institution and its blackouts, in three queries that read
+    only the columns a search uses."""
     ids = sorted(set(person_ids))
     if not ids:
         return {}
-    rows = db.session.scalars(
-        sa.select(Person)
-        .where(Person.id.in_(ids))
-        .options(selectinload(Person.institution).selectinload(Institution.blackouts))
-    )
-    return {person.id: person for person in rows}
+    rows = db.session.execute(
+        sa.select(
+            Person.id,
+            Person.name,
+            Person.timezone,
+            sa.cast(Person.working_hours, sa.Text),
+            sa.cast(Person.acceptable_hours, sa.Text),
+            Person.institution_id,
+        ).where(Person.id.in_(ids))
+    ).all()
+    institution_ids = {row[5] for row in rows if row[5] is not None}
+    blackouts: dict[int, list[tuple[dt.date, dt.date]]] = defaultdict(list)
+    sites: dict[int, SiteInfo] = {}
+    if institution_ids:
+        for institution_id, first, last in db.session.execute(
+            sa.select(Blackout.institution_id, Blackout.start_date, Blackout.end_date)
+            .where(Blackout.institution_id.in_(institution_ids))
+            .order_by(Blackout.institution_id, Blackout.start_date, Blackout.end_date)
+        ):
+            blackouts[institution_id].append((first, last))
+        for institution_id, name, country, subdivision, zone in db.session.execute(
+            sa.select(
+                Institution.id,
+                Institution.name,
+                Institution.country,
+                Institution.subdivision,
+                Institution.timezone,
+            ).where(Institution.id.in_(institution_ids))
+        ):
+            sites[institution_id] = SiteInfo(
+                institution_id, name, country, subdivision, zone, tuple(blackouts[institution_id])
+            )
+    return {
+        person_id: Member(
+            person_id,
+            name,
+            zone,
+            _hours(working),
+            _hours(acceptable),
+            sites.get(institution_id) if institution_id is not None else None,
+        )
+        for person_id, name, zone, working, acceptable, institution_id in rows
+    }
 
 
 def busy_in_window(
     person_ids: Iterable[int], start: dt.datetime, end: dt.datetime
-) -> dict[int, list[tuple[dt.datetime, dt.datetime]]]:
-    """Each person's busy intervals that overlap [start, end), in one query."""
+) -> dict[int, list[tuple[int, int]]]:
+    """Each person's busy intervals that overlap [start, end), in one query, as the
+    engine reads them: whole UTC minutes since 1970 (see model.busy_minutes)."""
     ids = sorted(set(person_ids))
-    found: dict[int, list[tuple[dt.datetime, dt.datetime]]] = defaultdict(list)
+    found: dict[int, list[tuple[int, int]]] = defaultdict(list)
     if not ids:
         return found
     rows = db.session.execute(
@@ -209,13 +283,15 @@ def busy_in_window(
         )
     )
     for person_id, busy_start, busy_end in rows:
-        found[person_id].append((_aware(busy_start), _aware(busy_end)))
+        found[person_id].append(_minutes(busy_start, busy_end))
     return found
 
 
-def _aware(instant: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; every stored instant is UTC.
-    return instant if instant.tzinfo is not None else instant.replace(tzinfo=times.UTC)
+def _minutes(start: dt.datetime, end: dt.datetime) -> tuple[int, int]:
+    # Every stored instant is UTC; SQLite hands them back naive.
+    start, end = start.replace(tzinfo=dt.UTC), end.replace(tzinfo=dt.UTC)
+    seconds = (end - EPOCH).total_seconds()
+    return epoch_minute(start), -int(-seconds // 60)
 
 
 def zone_for(timezone: str | None, event: Event | None) -> str:
@@ -293,7 +369,7 @@ def people_for_search(
         raise ValidationFailed(
             {"person_ids": f"the search has {len(required)} people; at most {MAX_PARTICIPANTS}"}
         )
-    people = load_people(required)
+    people = load_members(required)
     for field, ids in (("person_ids", person_ids), ("optional_person_ids", optional_person_ids)):
         for index, person_id in enumerate(ids):
             if person_id not in people:
@@ -313,50 +389,35 @@ def _check_ids(model: type, what: str, field: str, ids: Sequence[int]) -> None:
 
 
 def participants_for(
-    people: Sequence[Person],
+    people: Sequence[Member],
     *,
     required_ids: set[int],
     weights: Mapping[int, int],
     site_hours: Mapping[int, tuple[int, int]],
-    busy: Mapping[int, Sequence[tuple[dt.datetime, dt.datetime]]] | None = None,
+    busy: Mapping[int, Sequence[tuple[int, int]]],
 ) -> list[Participant]:
     """The engine's view of each person: zone, hours, holidays, blackouts, busy times.
 
-    ``busy`` holds each person's busy intervals (see busy_in_window); without it, the
-    person's own BusyInterval rows are used. ``site_hours`` bounds the local hours of
-    everyone at an institution.
+    ``busy`` holds each person's busy minutes (see busy_in_window). ``site_hours`` bounds
+    the local hours of everyone at an institution.
     """
     participants = []
-    parsed: dict[str, Any] = {}
-
-    def hours_of(value: dict[str, Any]) -> Any:
-        # People mostly share the default hours: parse each distinct set once.
-        key = repr(sorted(value.items()))
-        if key not in parsed:
-            parsed[key] = parse_hours(value)
-        return parsed[key]
-
     for person in people:
         institution = person.institution
-        if busy is None:
-            intervals = [(_aware(b.start), _aware(b.end)) for b in person.busy]
-        else:
-            intervals = list(busy.get(person.id, ()))
         earliest, latest = site_hours.get(person.institution_id, (0, 24))  # type: ignore[arg-type]
+        intervals = busy.get(person.id, ())
         participants.append(
             Participant(
                 person_id=person.id,
                 timezone=person.timezone,
-                working_hours=hours_of(person.working_hours),
-                acceptable_hours=hours_of(person.acceptable_hours),
+                working_hours=person.working_hours,
+                acceptable_hours=person.acceptable_hours,
                 country=institution.country if institution else None,
                 subdivision=institution.subdivision if institution else None,
                 institution_id=institution.id if institution else None,
                 institution_name=institution.name if institution else "",
-                blackouts=tuple((b.start_date, b.end_date) for b in institution.blackouts)
-                if institution
-                else (),
-                busy=busy_minutes(intervals),
+                blackouts=institution.blackouts if institution else (),
+                busy=tuple(sorted(intervals)) if intervals else (),
                 required=person.id in required_ids,
                 weight=weights.get(person.id, 1),
                 earliest_hour=earliest,
@@ -421,14 +482,18 @@ def search(
     skip_holidays: bool = True,
     weights: Mapping[int, int] | None = None,
     site_hours: Mapping[int, Sequence[int]] | None = None,
+    costs: Mapping[str, int] | None = None,
+    explain: str = "sites",
 ) -> dict[str, Any]:
     """Ranked slots with explanations, as SPEC section 10 describes the answer.
 
     Dates in the window are local days in ``timezone`` (default: the event's home zone,
-    else UTC). Nothing is written.
+    else UTC). ``costs`` replaces some of the default costs (model.DEFAULT_COSTS);
+    ``explain`` says how much to explain (explanations.explain). Nothing is written.
     """
     weights = dict(weights or {})
     site_hours = dict(site_hours or {})
+    costs = dict(costs or {})
     _check_numbers(
         duration_minutes=duration_minutes,
         step_minutes=step_minutes,
@@ -436,6 +501,11 @@ def search(
         weights=weights,
         site_hours=site_hours,
     )
+    wrong = check_costs(costs)
+    if explain not in explanations.EXPLAIN_MODES:
+        wrong["explain"] = f"must be one of {', '.join(explanations.EXPLAIN_MODES)}"
+    if wrong:
+        raise ValidationFailed(wrong)
     duration = dt.timedelta(minutes=duration_minutes)
     found, zone_name, start, end = search_scope(
         actor,
@@ -453,13 +523,9 @@ def search(
     for person_id in weights:
         if person_id not in person_ids_found:
             raise ValidationFailed({f"weights.{person_id}": "not one of the people searched"})
-    institutions = {
-        person.institution.id: person.institution
-        for person in found.people
-        if person.institution is not None
-    }
+    institution_ids_found = {person.institution_id for person in found.people}
     for institution_id in site_hours:
-        if institution_id not in institutions:
+        if institution_id not in institution_ids_found:
             raise ValidationFailed(
                 {f"site_hours.{institution_id}": "no one searched belongs to this institution"}
             )
@@ -479,234 +545,39 @@ def search(
         limit=limit,
         skip_weekends=skip_weekends,
         skip_holidays=skip_holidays,
+        costs=costs,
     )
     result = engine.find_slots(participants, options)
-    people = {person.id: person for person in found.people}
+    names = {person.id: person.name for person in found.people}
     return {
-        "slots": [
-            _slot_out(slot, result.placements(rank), people, institutions)
-            for rank, slot in enumerate(result.slots)
-        ],
+        **explanations.explain(result, names, home_zones(found.people), mode=explain),
         "window_start": times.format_instant(start),
         "window_end": times.format_instant(end),
         "timezone": zone_name,
         "step_minutes": step_minutes,
         "duration_minutes": duration_minutes,
+        "explain": explain,
+        "costs": dict(options.costs),
     }
 
 
-# --- explanations ------------------------------------------------------------------------
+def home_zones(people: Iterable[Member]) -> dict[int, str]:
+    """Each institution's own zone, whose people are listed first among its sites."""
+    return {p.institution.id: p.institution.timezone for p in people if p.institution}
 
 
-def _worst(items: Iterable[tuple[int, str]]) -> tuple[int, str]:
-    """The highest (cost, category), the more serious category first on equal cost."""
-    return max(items, key=lambda item: (item[0], -SEVERITY[item[1]]))
+def sites_at(person_ids: Iterable[int], start: dt.datetime, end: dt.datetime) -> list[SiteTime]:
+    """Where a booked time falls for each invitee's site: local times, facts and costs.
 
-
-def _local(instant: dt.datetime, zone_name: str) -> tuple[dt.datetime, str]:
-    local = times.to_local(instant, zone_name)
-    return local, WEEKDAY_NAMES[local.weekday()]
-
-
-def _slot_out(
-    slot: RankedSlot,
-    placements: list[Placement],
-    people: Mapping[int, Person],
-    institutions: Mapping[int, Institution],
-) -> dict[str, Any]:
-    participants = []
-    for placement in placements:
-        who = placement.participant
-        person = people[who.person_id]
-        participants.append(
-            {
-                "person_id": who.person_id,
-                "name": person.name,
-                "institution_id": who.institution_id,
-                "country": who.country,
-                "timezone": who.timezone,
-                "local_start": times.format_local(placement.local_start),
-                "local_end": times.format_local(placement.local_end),
-                "weekday": WEEKDAY_NAMES[placement.local_start.weekday()],
-                "category": placement.category,
-                "cost": placement.cost,
-                "required": who.required,
-                "available": placement.available,
-            }
-        )
-    participants.sort(
-        key=lambda p: (
-            p["country"] or "",
-            institutions[p["institution_id"]].name if p["institution_id"] else "",
-            p["name"],
-            p["person_id"],
-        )
-    )
-
-    sites = site_times(slot.start, slot.end, placements, people, institutions)
-    institution_rows = [
-        {
-            "institution_id": site.institution_id,
-            "name": site.name,
-            "country": site.country,
-            "people": site.people,
-            "worst_category": site.category,
-            "worst_cost": site.cost,
-            "local_start": times.format_local(site.local_start),
-            "local_end": times.format_local(site.local_end),
-            "weekday": site.weekday,
-        }
-        for site in sites
-        if site.institution_id is not None
-    ]
-    countries = [
-        {
-            "country": group.country,
-            "name": group.name,
-            "institutions": len(group.sites),
-            "people": sum(site.people for site in group.sites),
-            "worst_category": group.category,
-            "worst_cost": group.cost,
-        }
-        for group in country_groups(sites)
-        if group.country is not None
-    ]
-    summary_sites = [
-        (site.name, site.category, site.cost, site.weekday, times.format_local(site.local_start))
-        for site in sites
-    ]
-    unaffiliated = any(site.institution_id is None for site in sites)
-    return {
-        "start": times.format_instant(slot.start),
-        "end": times.format_instant(slot.end),
-        "required_available": slot.required_available,
-        "required_total": slot.required_total,
-        "feasible": slot.feasible,
-        "worst_cost": slot.worst_cost,
-        "total_cost": slot.total_cost,
-        "participants": participants,
-        "institutions": institution_rows,
-        "countries": countries,
-        "summary": summarise(summary_sites, noun="institutions" if not unaffiliated else "sites"),
-    }
-
-
-@dataclass(frozen=True)
-class SiteTime:
-    """One site in a slot: an institution (its people's worst situation), or a person of none.
-
-    ``local_start`` and ``local_end`` are naive wall-clock times in ``timezone``.
+    The same rules as the slot search (working hours, working calendars, blackouts), for
+    one slot; people's other engagements are not looked at.
     """
-
-    name: str
-    country: str | None
-    timezone: str
-    local_start: dt.datetime
-    local_end: dt.datetime
-    category: str
-    cost: int
-    people: int
-    institution_id: int | None = None
-    person_id: int | None = None
-
-    @property
-    def weekday(self) -> str:
-        return WEEKDAY_NAMES[self.local_start.weekday()]
-
-    @property
-    def end_weekday(self) -> str:
-        return WEEKDAY_NAMES[self.local_end.weekday()]
-
-
-def site_times(
-    start: dt.datetime,
-    end: dt.datetime,
-    placements: Iterable[Placement],
-    people: Mapping[int, Person],
-    institutions: Mapping[int, Institution],
-) -> list[SiteTime]:
-    """The slot at each institution (most affected first), then for each person of none.
-
-    An institution's times are read in its own zone; its category is the worst of its
-    people's (they may keep other hours, or live elsewhere).
-    """
-    by_institution: dict[int, list[Placement]] = defaultdict(list)
-    unaffiliated: list[SiteTime] = []
-    for placement in placements:
-        who = placement.participant
-        if who.institution_id is not None:
-            by_institution[who.institution_id].append(placement)
-            continue
-        unaffiliated.append(
-            SiteTime(
-                name=people[who.person_id].name,
-                country=None,
-                timezone=who.timezone,
-                local_start=placement.local_start,
-                local_end=placement.local_end,
-                category=placement.category,
-                cost=placement.cost,
-                people=1,
-                person_id=who.person_id,
-            )
-        )
-    found = []
-    for institution_id, members in by_institution.items():
-        institution = institutions[institution_id]
-        worst_cost, worst_category = _worst((m.cost, m.category) for m in members)
-        found.append(
-            SiteTime(
-                name=institution.name,
-                country=institution.country,
-                timezone=institution.timezone,
-                local_start=_local(start, institution.timezone)[0],
-                local_end=_local(end, institution.timezone)[0],
-                category=worst_category,
-                cost=worst_cost,
-                people=len(members),
-                institution_id=institution_id,
-            )
-        )
-    found.sort(key=lambda site: (-site.cost, site.name, site.institution_id))
-    return found + unaffiliated
-
-
-@dataclass(frozen=True)
-class CountryGroup:
-    """The sites of one country (``country`` None: people of no institution)."""
-
-    country: str | None
-    name: str
-    category: str
-    cost: int
-    sites: list[SiteTime]
-
-
-def country_groups(sites: Iterable[SiteTime]) -> list[CountryGroup]:
-    """Sites by country, the most affected country first; people of no institution last."""
-    by_country: dict[str | None, list[SiteTime]] = defaultdict(list)
-    for site in sites:
-        by_country[site.country].append(site)
-    groups = []
-    for country, members in by_country.items():
-        worst_cost, worst_category = _worst((site.cost, site.category) for site in members)
-        name = pytz.country_names.get(country, country) if country else "No institution"
-        groups.append(CountryGroup(country, name, worst_category, worst_cost, members))
-    groups.sort(key=lambda group: (group.country is None, -group.cost, group.name))
-    return groups
-
-
-def sites_at(people: Sequence[Person], start: dt.datetime, end: dt.datetime) -> list[SiteTime]:
-    """Where a booked time falls for each invitee's site: local times, working or not.
-
-    The same rules as the slot search (working hours, weekends, public holidays,
-    blackouts), for one slot; people's other engagements are not looked at. ``people``
-    come with their institution and its blackouts loaded (see load_people).
-    """
-    if not people:
+    members = load_members(person_ids)
+    if not members:
         return []
+    people = [members[person_id] for person_id in sorted(members)]
     participants = participants_for(
-        people, required_ids={p.id for p in people}, weights={}, site_hours={}, busy={}
+        people, required_ids=set(members), weights={}, site_hours={}, busy={}
     )
     options = SearchOptions(
         duration=end - start,
@@ -718,41 +589,13 @@ def sites_at(people: Sequence[Person], start: dt.datetime, end: dt.datetime) -> 
     result = engine.find_slots(participants, options)
     if not result.slots:
         return []
-    institutions = {p.institution.id: p.institution for p in people if p.institution is not None}
-    return site_times(start, end, result.placements(0), {p.id: p for p in people}, institutions)
-
-
-def summarise(sites: Sequence[tuple[str, str, int, str, str]], *, noun: str) -> str:
-    """One sentence on who pays: "Working hours for 31 of 40 institutions; late for ...".
-
-    ``sites`` holds (name, worst category, worst cost, weekday, local start) per site.
-    """
-    working = sum(1 for _, category, *_ in sites if category == WORKING)
-    if len(sites) == 1 and working:
-        return f"Working hours for {sites[0][0]}."
-    if working == len(sites):
-        return f"Working hours for all {len(sites)} {noun}."
-    counted = noun if len(sites) > 1 else noun.removesuffix("s")
-    parts = [f"Working hours for {working} of {len(sites)} {counted}"]
-    for category, phrase in SUMMARY_PHRASES.items():
-        members = sorted(
-            (site for site in sites if site[1] == category), key=lambda s: (-s[2], s[0])
-        )
-        if not members:
-            continue
-        named = [f"{name} ({weekday} {local[11:16]})" for name, _, _, weekday, local in members]
-        shown = ", ".join(named[:NAMED_PER_CATEGORY])
-        if len(named) > NAMED_PER_CATEGORY:
-            shown += f" and {len(named) - NAMED_PER_CATEGORY} more"
-        parts.append(f"{phrase} {shown}")
-    return "; ".join(parts) + "."
+    sites, site_of = site_groups(participants, {p.id: p.name for p in people}, home_zones(people))
+    return site_times(result, sites, site_facts(result, site_of, len(sites)), 0)
 
 
 # --- the planner's grid ------------------------------------------------------------------
 
 HOUR = dt.timedelta(hours=1)
-# The group of the people searched who belong to no institution (and so to no country).
-NO_COUNTRY = "No institution"
 
 
 @dataclass(frozen=True)
@@ -768,13 +611,14 @@ class GridHour:
 
 @dataclass(frozen=True)
 class GridSite:
-    """One row: an institution (or a person without one) and its category in each hour."""
+    """One row: a site (explanations.Site) and its situation in each hour."""
 
     institution_id: int | None
-    name: str
+    name: str  # the site's label: the institution's name, with its zone when it has several
     timezone: str
     people: int
-    cells: tuple[str, ...]  # one of CATEGORIES per column
+    cells: tuple[str, ...]  # the most serious fact per column (one of CATEGORIES)
+    facts: tuple[tuple[str, ...], ...]  # every fact per column, most serious first
     # The site's wall-clock hour at each column's start, floored: 19:00 UTC is 00:30 in
     # Kolkata, shown as hour 0.
     local_hours: tuple[int, ...]
@@ -784,12 +628,12 @@ class GridSite:
 class GridCountry:
     code: str | None  # ISO country code; None for people without an institution
     name: str
-    sites: tuple[GridSite, ...]  # sorted by name
+    sites: tuple[GridSite, ...]  # as explanations.site_groups orders them
 
 
 @dataclass(frozen=True)
 class Grid:
-    """Sites by hours over a window, each cell the worst situation of the site's people."""
+    """Sites by hours over a window, each cell what holds for the site's people."""
 
     timezone: str
     hours: tuple[GridHour, ...]
@@ -815,17 +659,19 @@ def planner_grid(
     timezone: str | None = None,
     skip_weekends: bool = False,
     skip_holidays: bool = True,
+    costs: Mapping[str, int] | None = None,
 ) -> Grid:
     """The planner's grid: a row per site, a column per hour of the window.
 
-    The people and window are read as ``search`` reads them. Columns are the whole UTC
-    hours inside the window: a window from local midnight in a zone at a :30 offset
-    starts at its first UTC hour, half an hour later. Each cell is the most serious
-    category (busy first, in CATEGORIES order) among the site's people for that hour,
-    each person's category being the one the search gives a one-hour slot. Nothing is
-    written, and the statements sent to the database do not grow with the sites.
-    ``skip_weekends`` changes no category (only what a search may offer); it is taken
-    so that the grid and the search beside it read the same options.
+    The people and window are read as ``search`` reads them, and the rows are the sites of
+    its explanations. Columns are the whole UTC hours inside the window: a window from
+    local midnight in a zone at a :30 offset starts at its first UTC hour, half an hour
+    later. Each cell holds what the search says of the site in a one-hour slot at that
+    hour: its people's facts, busy if one of them is, and the most serious of them (under
+    ``costs``). Nothing is written, and the statements sent to the database do not grow
+    with the sites. ``skip_weekends`` and ``skip_holidays`` change no fact (only what a
+    search may offer); they are taken so that the grid and the search beside it read the
+    same options.
     """
     found, zone_name, start, end = search_scope(
         actor,
@@ -838,6 +684,9 @@ def planner_grid(
         event_id=event_id,
         timezone=timezone,
     )
+    wrong = check_costs(dict(costs or {}))
+    if wrong:
+        raise ValidationFailed(wrong)
     first = start.replace(minute=0)
     if first < start:
         first += HOUR
@@ -863,23 +712,16 @@ def planner_grid(
         limit=1,
         skip_weekends=skip_weekends,
         skip_holidays=skip_holidays,
+        costs=dict(costs or {}),
     )
-    starts, category = engine.slot_categories(participants, options)
-
-    # A site is an institution, or a person who belongs to none; its first member (by
-    # person id) gives its name and zone.
-    first_member: dict[tuple[str, int], Person] = {}
-    site_index: dict[tuple[str, int], int] = {}
-    site_of = np.zeros(len(people), dtype=np.int64)
-    for row, person in enumerate(people):
-        key = (
-            ("institution", person.institution_id) if person.institution else ("person", person.id)
-        )
-        first_member.setdefault(key, person)
-        site_of[row] = site_index.setdefault(key, len(site_index))
-    worst = np.full((len(first_member), len(starts)), len(CATEGORIES), dtype=np.int8)
-    np.minimum.at(worst, site_of, category)
-    members = np.bincount(site_of, minlength=len(first_member))
+    starts, masks = engine.slot_masks(participants, options)
+    sites, site_of = site_groups(
+        participants, {person.id: person.name for person in people}, home_zones(people)
+    )
+    order = np.argsort(site_of, kind="stable")
+    boundaries = np.flatnonzero(np.concatenate(([True], np.diff(site_of[order]) != 0)))
+    site_masks = np.bitwise_or.reduceat(masks[order], boundaries, axis=0)
+    names = engine.category_names(options)
 
     hours_in: dict[str, tuple[int, ...]] = {}
 
@@ -889,28 +731,26 @@ def planner_grid(
         return hours_in[zone]
 
     by_country: dict[str | None, list[GridSite]] = defaultdict(list)
-    for index, person in enumerate(first_member.values()):
-        institution = person.institution
-        zone = institution.timezone if institution else person.timezone
-        by_country[institution.country if institution else None].append(
+    country_names: dict[str | None, str] = {}
+    for site in sites:
+        row = site_masks[site.index].tolist()
+        country_names[site.country] = site.country_name
+        by_country[site.country].append(
             GridSite(
-                institution_id=institution.id if institution else None,
-                name=institution.name if institution else person.name,
-                timezone=zone,
-                people=int(members[index]),
-                cells=tuple(CATEGORIES[code] for code in worst[index]),
-                local_hours=hours_of(zone),
+                institution_id=site.institution_id,
+                name=site.label,
+                timezone=site.timezone,
+                people=site.people,
+                cells=tuple(names[mask] for mask in row),
+                facts=tuple(engine.FACTS[mask] for mask in row),
+                local_hours=hours_of(site.timezone),
             )
         )
     countries = [
-        GridCountry(
-            code=code,
-            name=pytz.country_names.get(code, code) if code else NO_COUNTRY,
-            sites=tuple(sorted(sites, key=lambda s: (s.name, s.institution_id or 0))),
-        )
-        for code, sites in by_country.items()
+        GridCountry(code=code, name=country_names[code], sites=tuple(rows))
+        for code, rows in by_country.items()
     ]
-    countries.sort(key=lambda c: (c.name, c.code or ""))
+    countries.sort(key=lambda c: (c.code is None, c.name, c.code or ""))
 
     offsets = engine.offsets_at(zone_name, starts)
     hours = []

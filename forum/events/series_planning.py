@@ -11,7 +11,7 @@ from typing import Any
 from forum.accounts.models import Organiser
 from forum.core import times
 from forum.core.errors import ValidationFailed
-from forum.events.planning import WEEKDAY_NAMES
+from forum.events.explanations import WEEKDAY_NAMES
 from forum.events.planning import busy_in_window
 from forum.events.planning import local_midnight
 from forum.events.planning import participants_for
@@ -98,6 +98,7 @@ def _site_rows(candidate: Candidate, plan: RotationPlan) -> list[dict[str, Any]]
                 "country": site.country,
                 "cost": candidate.burden[index],
                 "category": placement.category,
+                "categories": list(placement.categories),
                 "local_start": times.format_local(placement.local_start),
                 "weekday": WEEKDAY_NAMES[placement.local_start.weekday()],
             }
@@ -108,7 +109,7 @@ def _site_rows(candidate: Candidate, plan: RotationPlan) -> list[dict[str, Any]]
 def _rotation_out(plan: RotationPlan, zone_name: str, duration_minutes: int) -> dict[str, Any]:
     per_occurrence = [_site_rows(c, plan) for c in plan.chosen]
     nights: Counter[str] = Counter(
-        row["site"] for rows in per_occurrence for row in rows if row["category"] == "night"
+        row["site"] for rows in per_occurrence for row in rows if "night" in row["categories"]
     )
     fixed = None
     if plan.fixed is not None:

@@ -1,4 +1,7 @@
-"""Weekends and public holidays by country and subdivision, from the `holidays` package."""
+"""Working calendars by country and subdivision, from the `holidays` package: weekend days,
+public holidays, and weekend dates declared working days (China's adjusted Saturdays and
+Sundays around its Golden Weeks, and likewise in Taiwan, Belarus, Kazakhstan, Uzbekistan,
+Vietnam, Hungary...)."""
 
 from __future__ import annotations
 
@@ -58,3 +61,42 @@ def holiday_dates(
 
 def is_holiday(country: str | None, subdivision: str | None, day: dt.date) -> bool:
     return day in holidays_in_year(country, subdivision, day.year)
+
+
+@lru_cache(maxsize=4096)
+def working_weekend_days_in_year(
+    country: str | None, subdivision: str | None, year: int
+) -> frozenset[dt.date]:
+    """Weekend dates of ``year`` that the country declared working days."""
+    if not country:
+        return frozenset()
+    calendar = _calendar(country, subdivision, year)
+    if calendar is None:
+        return frozenset()
+    # The package keeps these for every year it has computed: keep this year's.
+    return frozenset(d for d in calendar.weekend_workdays if d.year == year)
+
+
+def working_weekend_days(
+    country: str | None, subdivision: str | None, first: dt.date, last: dt.date
+) -> frozenset[dt.date]:
+    """Weekend dates declared working days between two dates, inclusive."""
+    found: set[dt.date] = set()
+    for year in range(first.year, last.year + 1):
+        found.update(
+            d
+            for d in working_weekend_days_in_year(country, subdivision, year)
+            if first <= d <= last
+        )
+    return frozenset(found)
+
+
+def is_working_weekend_day(country: str | None, subdivision: str | None, day: dt.date) -> bool:
+    return day in working_weekend_days_in_year(country, subdivision, day.year)
+
+
+def is_weekend(country: str | None, subdivision: str | None, day: dt.date) -> bool:
+    """A weekend day of the country, unless it was declared a working day."""
+    return day.weekday() in weekend(country) and not is_working_weekend_day(
+        country, subdivision, day
+    )

@@ -1,14 +1,16 @@
 """The fast slot search: whole arrays of slots at once, one zone computation per profile.
 
-People who share a zone, hours, country and institution share a *profile*: their local
-times, weekends, holidays and blackouts are computed once per profile for every slot with
-numpy, and each person then only adds their own busy times. The answer is the same as
+People who share a zone, hours, working calendar and blackouts share a *profile*: their
+local times and facts (hour class, weekend, holiday, blackout) are computed once per
+profile for every slot with numpy, and kept for the next search over the same slots; each
+person then only adds their own busy times. The answer is the same as
 ``reference.find_slots`` gives (the tests compare them on random inputs).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
@@ -17,22 +19,33 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from forum.scheduling import calendars
-from forum.scheduling.model import CATEGORIES
+from forum.scheduling.model import BIT
+from forum.scheduling.model import BLACKOUT
+from forum.scheduling.model import BUSY
+from forum.scheduling.model import EARLY
 from forum.scheduling.model import EPOCH
+from forum.scheduling.model import HOLIDAY
+from forum.scheduling.model import LATE
+from forum.scheduling.model import MASKS
+from forum.scheduling.model import NIGHT
+from forum.scheduling.model import WEEKEND
 from forum.scheduling.model import Participant
 from forum.scheduling.model import Placement
 from forum.scheduling.model import RankedSlot
 from forum.scheduling.model import SearchOptions
 from forum.scheduling.model import WeekHours
+from forum.scheduling.model import category_of
 from forum.scheduling.model import check_options
+from forum.scheduling.model import cost_of
 from forum.scheduling.model import epoch_minute
+from forum.scheduling.model import facts_of
+from forum.scheduling.model import hours_weekdays
 
 EPOCH_DATE = dt.date(1970, 1, 1)
 DAY = 1440
 WEEK = 7 * DAY
 # 1970-01-01 was a Thursday: shifting by three days puts Monday 00:00 at week minute 0.
 WEEK_SHIFT = 3 * DAY
-CODE = {name: index for index, name in enumerate(CATEGORIES)}
 
 
 def _offset(zone: ZoneInfo, minute: int) -> int:
@@ -77,19 +90,13 @@ def offsets_at(zone_name: str, minutes: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=256)
-def _week_prefix(hours: WeekHours) -> np.ndarray:
-    """Prefix sums of a week of minutes (twice over) marking the minutes inside ``hours``."""
-    week = np.zeros(WEEK, dtype=np.int32)
+def _day_prefix(hours: WeekHours) -> np.ndarray:
+    """Per weekday (rows, Monday first), prefix sums of the day's minutes inside ``hours``."""
+    days = np.zeros((7, DAY), dtype=np.int32)
     for weekday, ranges in enumerate(hours):
         for start, end in ranges:
-            week[weekday * DAY + start : weekday * DAY + end] = 1
-    return np.concatenate(([0], np.cumsum(np.concatenate((week, week)))))
-
-
-def _covered(hours: WeekHours, first: np.ndarray, length: np.ndarray) -> np.ndarray:
-    prefix = _week_prefix(hours)
-    position = (first + WEEK_SHIFT) % WEEK
-    return prefix[position + length] - prefix[position] == length
+            days[weekday, start:end] = 1
+    return np.concatenate((np.zeros((7, 1), dtype=np.int32), np.cumsum(days, axis=1)), axis=1)
 
 
 @dataclass(frozen=True)
@@ -117,24 +124,78 @@ class _ProfileKey:
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Profile:
-    """Every slot's local times and category for the people who share a profile."""
+    """Every slot's local times and facts for the people who share a profile (read-only)."""
 
     local_start: np.ndarray  # wall-clock minutes since 1970
     local_end: np.ndarray
-    category: np.ndarray  # codes into CATEGORIES, before busy times
+    mask: np.ndarray  # fact bits (model.BIT), before busy times
     within_bounds: np.ndarray
 
 
-def _day_mask(days: np.ndarray, marked: set[int]) -> np.ndarray:
-    if not marked:
-        return np.zeros(days.shape, dtype=bool)
-    return np.isin(days, np.fromiter(marked, dtype=np.int64))
+@lru_cache(maxsize=1024)
+def _calendar_days(
+    key: _ProfileKey, first_day: int, last_day: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each local day of the span: its day facts, and whose weekday's working and
+    acceptable hours apply (model.hours_weekdays)."""
+    first_date = EPOCH_DATE + dt.timedelta(days=first_day)
+    last_date = EPOCH_DATE + dt.timedelta(days=last_day)
+    holidays = calendars.holiday_dates(key.country, key.subdivision, first_date, last_date)
+    declared = calendars.working_weekend_days(key.country, key.subdivision, first_date, last_date)
+    weekend = calendars.weekend(key.country)
+    count = last_day - first_day + 1
+    facts = np.zeros(count, dtype=np.uint8)
+    working = np.zeros(count, dtype=np.int64)
+    acceptable = np.zeros(count, dtype=np.int64)
+    for index in range(count):
+        day = first_date + dt.timedelta(days=index)
+        weekday = day.weekday()
+        bits = 0
+        if day in holidays:
+            bits |= BIT[HOLIDAY]
+        if any(a <= day <= b for a, b in key.blackouts):
+            bits |= BIT[BLACKOUT]
+        if weekday in weekend and day not in declared:
+            bits |= BIT[WEEKEND]
+        facts[index] = bits
+        working[index], acceptable[index] = hours_weekdays(
+            key.working_hours, weekend, weekday, declared_working=day in declared
+        )
+    return facts, working, acceptable
 
 
-def _profile(key: _ProfileKey, starts: np.ndarray, options: SearchOptions) -> _Profile:
-    duration = int(options.duration.total_seconds() // 60)
+def _covered(
+    prefix: np.ndarray,
+    weekday_of_day: np.ndarray,
+    day0: int,
+    first: np.ndarray,
+    last: np.ndarray,
+) -> np.ndarray:
+    """Whether each slot's wall-clock minutes ``first``..``last`` (inclusive) all lie in the
+    hours, each local day read with its own weekday's hours. A slot of at most a day spans
+    three local days at most (a day and an hour across a fall-back change)."""
+    first_day, last_day = first // DAY, last // DAY
+    ok = np.ones(first.shape, dtype=bool)
+    for k in range(3):
+        day = first_day + k
+        active = day <= last_day
+        if not active.any():
+            break
+        lo = first % DAY if k == 0 else np.zeros_like(first)
+        hi = np.where(day == last_day, last % DAY + 1, DAY)
+        weekday = weekday_of_day[np.minimum(day, last_day) - day0]
+        inside = prefix[weekday, hi] - prefix[weekday, lo] == hi - lo
+        ok &= ~active | inside
+    return ok
+
+
+@lru_cache(maxsize=512)
+def _profile(key: _ProfileKey, t0: int, count: int, step: int, duration: int) -> _Profile:
+    """The profile's local times and facts for ``count`` slots of ``duration`` minutes from
+    UTC minute ``t0`` every ``step``; kept, since they depend on nothing else."""
+    starts = t0 + step * np.arange(count, dtype=np.int64)
     last = starts + duration - 1
     first_wall = starts + offsets_at(key.timezone, starts)
     last_wall = last + offsets_at(key.timezone, last)
@@ -144,45 +205,27 @@ def _profile(key: _ProfileKey, starts: np.ndarray, options: SearchOptions) -> _P
     last_wall = np.where(folded, first_wall + duration - 1, last_wall)
     end_wall = starts + duration + offsets_at(key.timezone, starts + duration)
     first_day, last_day = first_wall // DAY, last_wall // DAY
-    length = last_wall - first_wall + 1
 
-    span = range(int(first_day.min()), int(last_day.max()) + 1)
-    first_date = EPOCH_DATE + dt.timedelta(days=span.start)
-    last_date = EPOCH_DATE + dt.timedelta(days=span.stop - 1)
-    holidays: set[int] = set()
-    if options.skip_holidays:
-        holidays = {
-            (d - EPOCH_DATE).days
-            for d in calendars.holiday_dates(key.country, key.subdivision, first_date, last_date)
-        }
-    blackout_days = {
-        day
-        for a, b in key.blackouts
-        for day in range(
-            max((a - EPOCH_DATE).days, span.start), min((b - EPOCH_DATE).days, span.stop - 1) + 1
-        )
-    }
-    weekend = np.zeros(7, dtype=bool)
-    weekend[list(calendars.weekend(key.country))] = True
+    day0, day1 = int(first_day.min()), int(last_day.max())
+    day_facts, working_day, acceptable_day = _calendar_days(key, day0, day1)
+    facts = np.zeros(count, dtype=np.uint8)
+    for k in range(3):
+        day = first_day + k
+        active = day <= last_day
+        if not active.any():
+            break
+        facts |= np.where(active, day_facts[np.minimum(day, last_day) - day0], 0).astype(np.uint8)
 
-    holiday = _day_mask(first_day, holidays) | _day_mask(last_day, holidays)
-    blackout = _day_mask(first_day, blackout_days) | _day_mask(last_day, blackout_days)
-    weekend_day = weekend[(first_day + 3) % 7] | weekend[(last_day + 3) % 7]
-    acceptable = _covered(key.acceptable_hours, first_wall, length)
-    working = _covered(key.working_hours, first_wall, length)
+    acceptable = _covered(
+        _day_prefix(key.acceptable_hours), acceptable_day, day0, first_wall, last_wall
+    )
+    working = _covered(_day_prefix(key.working_hours), working_day, day0, first_wall, last_wall)
     morning = ((first_wall + last_wall + 1) // 2) % DAY < 720
-    category = np.select(
-        [holiday, blackout, weekend_day, ~acceptable, working, morning],
-        [
-            CODE["holiday"],
-            CODE["blackout"],
-            CODE["weekend"],
-            CODE["night"],
-            CODE["working"],
-            CODE["early"],
-        ],
-        default=CODE["late"],
-    ).astype(np.int8)
+    hour = np.select(
+        [~acceptable, working, morning],
+        [BIT[NIGHT], 0, BIT[EARLY]],
+        default=BIT[LATE],
+    ).astype(np.uint8)
     if (key.earliest_hour, key.latest_hour) == (0, 24):
         within = np.ones(starts.shape, dtype=bool)
     else:
@@ -191,7 +234,19 @@ def _profile(key: _ProfileKey, starts: np.ndarray, options: SearchOptions) -> _P
             & (first_wall % DAY >= key.earliest_hour * 60)
             & (last_wall % DAY + 1 <= key.latest_hour * 60)
         )
-    return _Profile(first_wall, end_wall, category, within)
+    profile = _Profile(first_wall, end_wall, hour | facts, within)
+    for array in (profile.local_start, profile.local_end, profile.mask, profile.within_bounds):
+        array.flags.writeable = False
+    return profile
+
+
+def _profiles(keys: Iterable[_ProfileKey], options: SearchOptions) -> list[_Profile]:
+    starts = _slot_starts(options)
+    if not len(starts):
+        return []
+    duration = int(options.duration.total_seconds() // 60)
+    t0, count = int(starts[0]), len(starts)
+    return [_profile(key, t0, count, options.step_minutes, duration) for key in keys]
 
 
 def _busy_marks(
@@ -231,40 +286,68 @@ def _busy_marks(
 
 @dataclass
 class SearchResult:
-    """The ranked slots, and what each participant's situation is in them."""
+    """The ranked slots, and what holds for each participant in them.
+
+    The arrays are people (in ``participants`` order) by returned slots (in rank order).
+    """
 
     slots: list[RankedSlot]
     participants: list[Participant]
     options: SearchOptions
-    _category: np.ndarray  # people x returned slots
-    _available: np.ndarray
-    _local_start: np.ndarray
-    _local_end: np.ndarray
+    masks: np.ndarray  # fact bits (model.BIT), busy included
+    local_start: np.ndarray  # wall-clock minutes since 1970
+    local_end: np.ndarray
+    within_bounds: np.ndarray
 
     def costs(self) -> np.ndarray:
         """Each participant's cost in each returned slot (people x slots)."""
-        table = np.asarray([self.options.costs[name] for name in CATEGORIES], dtype=np.int64)
         weights = np.asarray([p.weight for p in self.participants], dtype=np.int64)
-        return table[self._category] * weights[:, None]
+        return cost_table(self.options)[self.masks] * weights[:, None]
+
+    def available(self) -> np.ndarray:
+        """Whether each participant can come to each returned slot (people x slots)."""
+        return ~hard_table(self.options)[self.masks] & self.within_bounds
 
     def placements(self, rank: int) -> list[Placement]:
-        """Every participant's local times, category and cost in the slot at ``rank``."""
-        costs = self.options.costs
+        """Every participant's local times, facts and cost in the slot at ``rank``."""
+        costs = cost_table(self.options)
+        hard = hard_table(self.options)
+        names = category_names(self.options)
         wall = dt.datetime(1970, 1, 1)
         found = []
         for row, participant in enumerate(self.participants):
-            category = CATEGORIES[self._category[row, rank]]
+            mask = int(self.masks[row, rank])
             found.append(
                 Placement(
                     participant=participant,
-                    local_start=wall + dt.timedelta(minutes=int(self._local_start[row, rank])),
-                    local_end=wall + dt.timedelta(minutes=int(self._local_end[row, rank])),
-                    category=category,
-                    cost=costs[category] * participant.weight,
-                    available=bool(self._available[row, rank]),
+                    local_start=wall + dt.timedelta(minutes=int(self.local_start[row, rank])),
+                    local_end=wall + dt.timedelta(minutes=int(self.local_end[row, rank])),
+                    category=names[mask],
+                    cost=int(costs[mask]) * participant.weight,
+                    available=not hard[mask] and bool(self.within_bounds[row, rank]),
+                    categories=FACTS[mask],
                 )
             )
         return found
+
+
+# Every mask's facts, most serious first.
+FACTS = tuple(facts_of(mask) for mask in range(MASKS))
+
+
+def cost_table(options: SearchOptions) -> np.ndarray:
+    """The cost of every mask under the search's costs."""
+    return np.asarray([cost_of(mask, options.costs) for mask in range(MASKS)], dtype=np.int64)
+
+
+def hard_table(options: SearchOptions) -> np.ndarray:
+    """Whether every mask keeps a required participant away."""
+    return (np.arange(MASKS) & options.hard_mask()) != 0
+
+
+def category_names(options: SearchOptions) -> tuple[str, ...]:
+    """The most serious fact of every mask under the search's costs."""
+    return tuple(category_of(mask, options.costs) for mask in range(MASKS))
 
 
 def _slot_starts(options: SearchOptions) -> np.ndarray:
@@ -285,27 +368,33 @@ def _profile_keys(participants: list[Participant]) -> tuple[dict[_ProfileKey, in
     return keys, profile_of
 
 
-def slot_categories(
+def profile_index(participants: list[Participant]) -> np.ndarray:
+    """Each participant's profile number: people with the same number share their zone,
+    hours, working calendar and blackouts, so that only busy times set them apart."""
+    return _profile_keys(participants)[1]
+
+
+def slot_masks(
     participants: list[Participant], options: SearchOptions
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Every slot's UTC start minute, and each participant's category code in each slot.
+    """Every slot's UTC start minute, and each participant's facts (model.BIT) in each slot.
 
-    The codes (people x slots, indexes into CATEGORIES) are those ``find_slots`` gives
-    the same slots, busy times included; the step and duration need not be equal, though
-    the planner's grid takes hour-long slots an hour apart.
+    The masks (people x slots) are those ``find_slots`` gives the same slots, busy times
+    included; the step and duration need not be equal, though the planner's grid takes
+    hour-long slots an hour apart.
     """
     check_options(options)
     starts = _slot_starts(options)
     if not participants or not len(starts):
-        return starts, np.zeros((len(participants), len(starts)), dtype=np.int8)
+        return starts, np.zeros((len(participants), len(starts)), dtype=np.uint8)
     profile_keys, profile_of = _profile_keys(participants)
-    profiles = [_profile(key, starts, options) for key in profile_keys]
-    category = np.stack([pr.category for pr in profiles])[profile_of]
+    profiles = _profiles(profile_keys, options)
+    masks = np.stack([pr.mask for pr in profiles])[profile_of]
     mark_rows, mark_slots = _busy_marks(
         participants, epoch_minute(options.window_start), len(starts), options
     )
-    category[mark_rows, mark_slots] = CODE["busy"]
-    return starts, category
+    masks[mark_rows, mark_slots] |= BIT[BUSY]
+    return starts, masks
 
 
 def local_hours(zone_name: str, starts: np.ndarray) -> np.ndarray:
@@ -334,7 +423,7 @@ def find_slots(participants: list[Participant], options: SearchOptions) -> Searc
             (int(profile_of[row]), p.weight, p.required), len(group_keys)
         )
     n_groups = len(group_keys)
-    profiles = [_profile(key, starts, options) for key in profile_keys] if count else []
+    profiles = _profiles(profile_keys, options) if count else []
     marks = _busy_marks(participants, t0, count, options)
     if n_groups == 0 or count == 0:
         zeros = np.zeros(count, dtype=np.int64)
@@ -347,12 +436,12 @@ def find_slots(participants: list[Participant], options: SearchOptions) -> Searc
     required = np.asarray([r for _, _, r in group_keys], dtype=bool)
     size = np.bincount(group_of, minlength=n_groups)[:, None]
 
-    cost_table, hard_table = _tables(options)
-    category = np.stack([pr.category for pr in profiles])[group_profile]  # groups x slots
+    costs, hard = cost_table(options), hard_table(options)
+    mask = np.stack([pr.mask for pr in profiles])[group_profile]  # groups x slots
     within = np.stack([pr.within_bounds for pr in profiles])[group_profile]
-    cost = cost_table[category] * weight
-    available = ~hard_table[category] & within
-    busy_cost = cost_table[CODE["busy"]] * weight
+    cost = costs[mask] * weight
+    busy_cost = costs[mask | BIT[BUSY]] * weight
+    available = ~hard[mask] & within
 
     mark_rows, mark_slots = marks
     busy = np.bincount(
@@ -380,13 +469,6 @@ def find_slots(participants: list[Participant], options: SearchOptions) -> Searc
     )
 
 
-def _tables(options: SearchOptions) -> tuple[np.ndarray, np.ndarray]:
-    """Cost and hardness of each category code."""
-    hard = options.hard_categories()
-    costs = np.asarray([options.costs[name] for name in CATEGORIES], dtype=np.int64)
-    return costs, np.asarray([name in hard for name in CATEGORIES])
-
-
 def _answer(
     participants: list[Participant],
     options: SearchOptions,
@@ -396,7 +478,7 @@ def _answer(
     profile_of: np.ndarray,
     marks: tuple[np.ndarray, np.ndarray],
 ) -> SearchResult:
-    """Rank the slots and keep each participant's situation in the ones returned."""
+    """Rank the slots and keep what holds for each participant in the ones returned."""
     required_available, worst, total = scores
     duration = int(options.duration.total_seconds() // 60)
     order = np.lexsort((starts, total, worst, -required_available))[: options.limit]
@@ -414,25 +496,26 @@ def _answer(
     ]
     if not participants or not len(starts):
         empty = np.zeros((len(participants), len(order)), dtype=np.int64)
-        return SearchResult(slots, participants, options, empty, empty.astype(bool), empty, empty)
+        return SearchResult(
+            slots, participants, options, empty.astype(np.uint8), empty, empty, empty.astype(bool)
+        )
 
     def chosen(name: str) -> np.ndarray:
-        return np.stack([getattr(pr, name) for pr in profiles])[profile_of][:, order]
+        # The profiles' rows for the returned slots first, then one row per person.
+        return np.stack([getattr(pr, name)[order] for pr in profiles])[profile_of]
 
-    category = chosen("category")
+    masks = chosen("mask")
     mark_rows, mark_slots = marks
     rank_of = np.full(len(starts), -1, dtype=np.int64)
     rank_of[order] = np.arange(len(order))
     hit = rank_of[mark_slots] >= 0
-    category[mark_rows[hit], rank_of[mark_slots[hit]]] = CODE["busy"]
-    _, hard_table = _tables(options)
-    available = ~hard_table[category] & chosen("within_bounds")
+    masks[mark_rows[hit], rank_of[mark_slots[hit]]] |= BIT[BUSY]
     return SearchResult(
         slots,
         participants,
         options,
-        category,
-        available,
+        masks,
         chosen("local_start"),
         chosen("local_end"),
+        chosen("within_bounds"),
     )

@@ -1,36 +1,89 @@
-"""The engine's inputs and answers, and the rules that give each slot a category and a cost."""
+"""The engine's inputs and answers, and the rules that give each slot its facts and a cost."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 
-# A participant's situation in a slot, from the most to the least serious: the first that
-# applies is the one reported.
+# What can hold for a participant in a slot. The hour class (one of working, early, late,
+# night) comes from their hours; the day facts (weekend, holiday, blackout) from their
+# country's working calendar and their institution; busy from their engagements. Listed
+# from the most to the least serious: on equal cost, the first is the one reported.
 BUSY = "busy"
-HOLIDAY = "holiday"
 BLACKOUT = "blackout"
-WEEKEND = "weekend"
+HOLIDAY = "holiday"
 NIGHT = "night"
+WEEKEND = "weekend"
 EARLY = "early"
 LATE = "late"
 WORKING = "working"
-CATEGORIES = (BUSY, HOLIDAY, BLACKOUT, WEEKEND, NIGHT, EARLY, LATE, WORKING)
+CATEGORIES = (BUSY, BLACKOUT, HOLIDAY, NIGHT, WEEKEND, EARLY, LATE, WORKING)
+HOUR_CLASSES = (WORKING, EARLY, LATE, NIGHT)
+DAY_CLASSES = (WEEKEND, HOLIDAY, BLACKOUT)
+
+# The facts as bits of one small integer: a slot's hour class, day facts and busy at once.
+BIT = {EARLY: 1, LATE: 2, NIGHT: 4, WEEKEND: 8, HOLIDAY: 16, BLACKOUT: 32, BUSY: 64}
+MASKS = 128
 
 DEFAULT_COSTS = {
     WORKING: 0,
     EARLY: 2,
     LATE: 2,
-    WEEKEND: 5,
     NIGHT: 8,
-    BUSY: 20,
-    HOLIDAY: 20,
+    WEEKEND: 5,
+    HOLIDAY: 6,
     BLACKOUT: 20,
+    BUSY: 20,
 }
+MAX_COST = 1000
 STEPS = (5, 10, 15, 30, 60)
 MAX_WINDOW = dt.timedelta(days=90)
 MAX_DURATION = dt.timedelta(hours=24)
+
+
+def facts_of(mask: int) -> tuple[str, ...]:
+    """The facts a mask holds, most serious first; ("working",) when none does."""
+    found = tuple(name for name in CATEGORIES if name != WORKING and mask & BIT[name])
+    return found or (WORKING,)
+
+
+def mask_of(facts: tuple[str, ...] | list[str]) -> int:
+    mask = 0
+    for name in facts:
+        mask |= BIT.get(name, 0)
+    return mask
+
+
+def cost_of(mask: int, costs: Mapping[str, int]) -> int:
+    """The hour class's cost plus the day's (its most costly fact), plus busy.
+
+    A weekend night costs a night and a weekend; a holiday that falls on a weekend is one
+    day off, not two.
+    """
+    hour = next((costs[name] for name in (EARLY, LATE, NIGHT) if mask & BIT[name]), 0)
+    day = max((costs[name] for name in DAY_CLASSES if mask & BIT[name]), default=0)
+    hour += costs[WORKING] if not mask & (BIT[EARLY] | BIT[LATE] | BIT[NIGHT]) else 0
+    return hour + day + (costs[BUSY] if mask & BIT[BUSY] else 0)
+
+
+def category_of(mask: int, costs: Mapping[str, int]) -> str:
+    """The most serious fact: the most costly, the first in CATEGORIES on equal cost."""
+    facts = facts_of(mask)
+    return max(facts, key=lambda name: (costs[name], -CATEGORIES.index(name)))
+
+
+def check_costs(costs: Mapping[str, int]) -> dict[str, str]:
+    """What is wrong with a cost table, by field ("costs.night"); empty when it is fine."""
+    wrong = {}
+    for name, value in costs.items():
+        if name not in DEFAULT_COSTS:
+            wrong[f"costs.{name}"] = f"unknown; the costs are {', '.join(DEFAULT_COSTS)}"
+        elif isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COST:
+            wrong[f"costs.{name}"] = f"must be a whole number from 0 to {MAX_COST}"
+    return wrong
+
 
 # Local ranges per weekday, Monday first: ((start_minute, end_minute), ...) with end up to
 # 1440, e.g. ((540, 1080),) for 09:00-18:00.
@@ -48,6 +101,31 @@ def parse_hours(hours: dict[str, list[list[str]]]) -> WeekHours:
     return tuple(
         tuple(sorted((minutes(a), minutes(b)) for a, b in hours.get(day, []))) for day in days
     )
+
+
+def reference_weekday(working: WeekHours, weekend: frozenset[int]) -> int | None:
+    """The weekday whose hours stand for a working day: the first of the country's working
+    days with working hours (Monday first), else the first with any; None without hours."""
+    days = [day for day in range(7) if working[day]]
+    usual = [day for day in days if day not in weekend]
+    return (usual or days or [None])[0]
+
+
+def hours_weekdays(
+    working: WeekHours, weekend: frozenset[int], weekday: int, *, declared_working: bool
+) -> tuple[int, int]:
+    """Whose weekday's working and acceptable hours apply on a date.
+
+    A person's own hours apply on their days. On a weekend day for which they keep no
+    working hours, the hour is judged as on a working day, so that Saturday 14:00 reads
+    "weekend" and not "late", and Saturday 02:00 "night" as well as "weekend"; and a
+    weekend date declared a working day (China's adjusted Sundays) takes a working day's
+    hours outright.
+    """
+    reference = reference_weekday(working, weekend)
+    if working[weekday] or weekday not in weekend or reference is None:
+        return weekday, weekday
+    return (reference, reference) if declared_working else (reference, weekday)
 
 
 @dataclass(frozen=True)
@@ -105,16 +183,23 @@ class SearchOptions:
     limit: int = 10
     skip_weekends: bool = False
     skip_holidays: bool = True
-    costs: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_COSTS))
+    # Every fact's cost; a search may give some and keep the defaults for the others.
+    costs: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_COSTS))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "costs", {**DEFAULT_COSTS, **self.costs})
 
     def hard_categories(self) -> frozenset[str]:
-        """Categories that keep a required participant from attending."""
+        """Facts that keep a required participant from attending."""
         hard = {BUSY, BLACKOUT}
         if self.skip_holidays:
             hard.add(HOLIDAY)
         if self.skip_weekends:
             hard.add(WEEKEND)
         return frozenset(hard)
+
+    def hard_mask(self) -> int:
+        return mask_of(tuple(self.hard_categories()))
 
 
 @dataclass(frozen=True)
@@ -124,9 +209,10 @@ class Placement:
     participant: Participant
     local_start: dt.datetime  # naive local wall-clock time
     local_end: dt.datetime
-    category: str
+    category: str  # the most serious of ``categories``
     cost: int
     available: bool
+    categories: tuple[str, ...] = (WORKING,)  # every fact that holds, most serious first
 
 
 @dataclass(frozen=True)
@@ -160,3 +246,6 @@ def check_options(options: SearchOptions) -> None:
         raise ValueError("the window must be at most 90 days")
     if options.duration.total_seconds() % 60:
         raise ValueError("duration must be whole minutes")
+    wrong = check_costs(options.costs)
+    if wrong:
+        raise ValueError("; ".join(f"{name}: {message}" for name, message in wrong.items()))

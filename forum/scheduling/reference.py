@@ -1,7 +1,9 @@
 """The straightforward slot search: every slot, every person, one zone conversion each.
 
-It states the rules as plainly as they can be written. The fast engine must give exactly
-the same answer (the tests check it on random inputs), and the benchmark measures against it.
+It states the rules as plainly as they can be written, as a reader would write them without
+trying to be slow: the calendars' answers are looked up per year and kept, zones are
+ZoneInfo's own cache. The fast engine must give exactly the same answer (the tests check it
+on random inputs), and the benchmarks measure against it.
 """
 
 from __future__ import annotations
@@ -18,13 +20,17 @@ from forum.scheduling.model import HOLIDAY
 from forum.scheduling.model import LATE
 from forum.scheduling.model import NIGHT
 from forum.scheduling.model import WEEKEND
-from forum.scheduling.model import WORKING
 from forum.scheduling.model import Participant
 from forum.scheduling.model import Placement
 from forum.scheduling.model import RankedSlot
 from forum.scheduling.model import SearchOptions
 from forum.scheduling.model import WeekHours
+from forum.scheduling.model import category_of
+from forum.scheduling.model import cost_of
 from forum.scheduling.model import epoch_minute
+from forum.scheduling.model import facts_of
+from forum.scheduling.model import hours_weekdays
+from forum.scheduling.model import mask_of
 
 EPOCH = dt.datetime(1970, 1, 1)
 MINUTE = dt.timedelta(minutes=1)
@@ -58,14 +64,14 @@ def wall_span(
     return first, last
 
 
-def covered(hours: WeekHours, first: int, last: int) -> bool:
-    """Whether every wall-clock minute from ``first`` to ``last`` lies in ``hours``."""
+def covered(hours: WeekHours, weekdays: dict[int, int], first: int, last: int) -> bool:
+    """Whether every wall-clock minute from ``first`` to ``last`` lies in ``hours``, each
+    local day read with the weekday ``weekdays`` gives it (see hours_weekdays)."""
     day = first // 1440
     while day * 1440 <= last:
         lo = max(first, day * 1440) - day * 1440
         hi = min(last, day * 1440 + 1439) - day * 1440 + 1
-        weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
-        if not _inside(hours[weekday], lo, hi):
+        if not _inside(hours[weekdays[day]], lo, hi):
             return False
         day += 1
     return True
@@ -83,39 +89,45 @@ def _inside(ranges: tuple[tuple[int, int], ...], lo: int, hi: int) -> bool:
 
 
 def place(participant: Participant, start: dt.datetime, options: SearchOptions) -> Placement:
-    """The participant's local times, category, cost and availability for one slot."""
+    """The participant's local times, facts, cost and availability for one slot."""
     zone = ZoneInfo(participant.timezone)
     end = start + options.duration
     local_start = start.astimezone(zone).replace(tzinfo=None)
     local_end = end.astimezone(zone).replace(tzinfo=None)
     last_minute = (end - MINUTE).astimezone(zone).replace(tzinfo=None)
     first, last = wall_span(local_start, last_minute, options.duration)
-    days = {
-        dt.date(1970, 1, 1) + dt.timedelta(days=first // 1440),
-        dt.date(1970, 1, 1) + dt.timedelta(days=last // 1440),
-    }
+
+    country, subdivision = participant.country, participant.subdivision
+    weekend = calendars.weekend(country)
+    facts = set()
+    working_days, acceptable_days = {}, {}
+    for day_number in range(first // 1440, last // 1440 + 1):
+        day = dt.date(1970, 1, 1) + dt.timedelta(days=day_number)
+        if calendars.is_holiday(country, subdivision, day):
+            facts.add(HOLIDAY)
+        if any(a <= day <= b for a, b in participant.blackouts):
+            facts.add(BLACKOUT)
+        declared = calendars.is_working_weekend_day(country, subdivision, day)
+        if day.weekday() in weekend and not declared:
+            facts.add(WEEKEND)
+        working_days[day_number], acceptable_days[day_number] = hours_weekdays(
+            participant.working_hours, weekend, day.weekday(), declared_working=declared
+        )
 
     start_minute = epoch_minute(start)
     end_minute = start_minute + options.duration // MINUTE
     if any(b_start < end_minute and b_end > start_minute for b_start, b_end in participant.busy):
-        category = BUSY
-    elif options.skip_holidays and any(
-        calendars.is_holiday(participant.country, participant.subdivision, day) for day in days
-    ):
-        category = HOLIDAY
-    elif any(a <= day <= b for day in days for a, b in participant.blackouts):
-        category = BLACKOUT
-    elif any(day.weekday() in calendars.weekend(participant.country) for day in days):
-        category = WEEKEND
-    elif not covered(participant.acceptable_hours, first, last):
-        category = NIGHT
-    elif covered(participant.working_hours, first, last):
-        category = WORKING
+        facts.add(BUSY)
+    if not covered(participant.acceptable_hours, acceptable_days, first, last):
+        facts.add(NIGHT)
+    elif covered(participant.working_hours, working_days, first, last):
+        pass  # working hours: no fact to add
     elif ((first + last + 1) // 2) % 1440 < 720:
-        category = EARLY
+        facts.add(EARLY)
     else:
-        category = LATE
+        facts.add(LATE)
 
+    mask = mask_of(tuple(facts))
     within_bounds = (participant.earliest_hour, participant.latest_hour) == (0, 24) or (
         first // 1440 == last // 1440
         and first % 1440 >= participant.earliest_hour * 60
@@ -125,9 +137,10 @@ def place(participant: Participant, start: dt.datetime, options: SearchOptions) 
         participant=participant,
         local_start=local_start,
         local_end=local_end,
-        category=category,
-        cost=options.costs[category] * participant.weight,
-        available=within_bounds and category not in options.hard_categories(),
+        category=category_of(mask, options.costs),
+        cost=cost_of(mask, options.costs) * participant.weight,
+        available=within_bounds and not facts & options.hard_categories(),
+        categories=facts_of(mask),
     )
 
 

@@ -126,8 +126,11 @@ def _candidates(
     return (feasible or found), result
 
 
-def _score(totals: np.ndarray) -> tuple[int, int]:
-    return int(totals.max(initial=0)), int(totals.sum())
+def _score(totals: np.ndarray) -> tuple[int, int, int]:
+    """The largest burden, then the total, then how unevenly the rest is shared (the sum
+    of squares): of two plans with the same worst and total, the one where fewer sites
+    carry near the worst."""
+    return int(totals.max(initial=0)), int(totals.sum()), int((totals * totals).sum())
 
 
 def _improve(burden: list[np.ndarray], choice: list[int]) -> list[int]:
@@ -140,8 +143,9 @@ def _improve(burden: list[np.ndarray], choice: list[int]) -> list[int]:
         for i, options in enumerate(burden):
             trial = totals - options[choice[i]] + options  # every candidate of occurrence i
             maxima, sums = trial.max(axis=1), trial.sum(axis=1)
-            pick = int(np.lexsort((sums, maxima))[0])
-            if (int(maxima[pick]), int(sums[pick])) < best:
+            squares = (trial * trial).sum(axis=1)
+            pick = int(np.lexsort((squares, sums, maxima))[0])
+            if (int(maxima[pick]), int(sums[pick]), int(squares[pick])) < best:
                 totals = trial[pick]
                 choice[i] = pick
                 best = _score(totals)

@@ -21,10 +21,10 @@ from forum.directory.models import Institution
 from forum.directory.models import Person
 from forum.events import calendars
 from forum.events import services
+from forum.events.explanations import country_groups
 from forum.events.models import EventSession
 from forum.events.models import Invitation
 from forum.events.occurrences import session_occurrences
-from forum.events.planning import country_groups
 from forum.events.planning import sites_at
 from forum.extensions import db
 from forum.web import bp
@@ -97,7 +97,7 @@ def session_page(session_id: int):
         answer_labels=ANSWER_LABELS,
         category_labels=CATEGORY_LABELS,
         provider_labels=PROVIDER_LABELS,
-        sites=country_groups(sites_at(people, shown_start, shown_end)),
+        sites=country_groups(sites_at([p.id for p in people], shown_start, shown_end)),
         sites_start=shown_start,
         sites_for_next=session.rrule is not None and shown is not None,
         rule=(
