@@ -31,8 +31,10 @@ TARGET_SPEED_UP = 100.0
 
 def _clear_engine_caches() -> None:
     # Zone transitions and week masks are worked out per input: a run must pay for its own.
-    engine._transitions.cache_clear()
-    engine._week_prefix.cache_clear()
+    engine.transitions.cache_clear()
+    engine._day_prefix.cache_clear()
+    engine._calendar_days.cache_clear()
+    engine._profile.cache_clear()
 
 
 def measure(run: Callable[[], Any], runs: int) -> tuple[list[float], Any]:

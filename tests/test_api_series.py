@@ -94,6 +94,22 @@ def test_the_exchange_moves_an_hour_in_ann_arbor_only(demo):
     ]
     assert {c["shift_minutes"] for c in michigan["changes"]} == {60}
     assert all(c["anchor_local_start"].endswith("T21:00:00") for c in michigan["changes"])
+    # One stretch, and the day the clocks changed in Ann Arbor.
+    (stretch,) = michigan["stretches"]
+    assert (stretch["occurrences"], stretch["shift_minutes"]) == (3, 60)
+    assert stretch["first"]["local_start"] == "2027-03-17T09:00:00"
+    assert stretch["clock_changes"] == [
+        {
+            "zone": "America/Detroit",
+            "whose": "site",
+            "at": "2027-03-14T07:00:00Z",
+            "local_before": "2027-03-14T02:00:00",
+            "local_after": "2027-03-14T03:00:00",
+            "weekday": "Sun",
+            "minutes": 60,
+        }
+    ]
+    assert stretch["ended_by"] == []
     for name, site in sites.items():
         if site["timezone"] == "Asia/Shanghai":
             assert site["changes"] == [], name

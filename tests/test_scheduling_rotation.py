@@ -132,3 +132,63 @@ def test_dst_preview_lists_who_moves_when():
     assert sydney.shifts[0].site_local == dt.datetime(2020, 4, 8, 23, 0)
     assert {s.minutes for s in sydney.shifts} == {-60}
     assert by_key["tokyo"].shifts == ()
+
+
+def test_dst_preview_names_the_clock_change_behind_each_move():
+    # Weekly at 12:00 in London from 10 March 2027. The US moves forward on 14 March,
+    # London itself on 28 March (the series keeps 12:00, so every other site moves), and
+    # Sydney and Auckland go back on 4 April; Beijing never changes.
+    previews = dst_preview(
+        [
+            ("umich", "Ann Arbor", "America/Detroit"),
+            ("sydney", "Sydney", "Australia/Sydney"),
+            ("auckland", "Auckland", "Pacific/Auckland"),
+            ("pku", "Beijing", "Asia/Shanghai"),
+        ],
+        start=dt.datetime(2027, 3, 10, 12, tzinfo=UTC),
+        duration=dt.timedelta(hours=1),
+        timezone="Europe/London",
+        rrule="FREQ=WEEKLY;COUNT=6",
+    )
+    by_key = {p.key: p for p in previews}
+
+    (ann_arbor,) = by_key["umich"].stretches
+    assert (ann_arbor.first.start.date(), ann_arbor.last.start.date(), ann_arbor.count) == (
+        dt.date(2027, 3, 17),
+        dt.date(2027, 3, 24),
+        2,
+    )
+    assert ann_arbor.minutes == 60
+    (spring,) = ann_arbor.changes
+    assert (spring.zone, spring.local_before, spring.local_after, spring.minutes) == (
+        "America/Detroit",
+        dt.datetime(2027, 3, 14, 2, 0),
+        dt.datetime(2027, 3, 14, 3, 0),
+        60,
+    )
+    assert spring.at == dt.datetime(2027, 3, 14, 7, 0, tzinfo=UTC)
+    # London catching up on 28 March ends Ann Arbor's stretch.
+    (london,) = ann_arbor.ended_by
+    assert (london.zone, london.local_before, london.local_after) == (
+        "Europe/London",
+        dt.datetime(2027, 3, 28, 1, 0),
+        dt.datetime(2027, 3, 28, 2, 0),
+    )
+
+    sydney = by_key["sydney"].stretches
+    assert [(s.first.start.date(), s.count, s.minutes) for s in sydney] == [
+        (dt.date(2027, 3, 31), 1, -60),
+        (dt.date(2027, 4, 7), 2, -120),
+    ]
+    assert [c.zone for c in sydney[0].changes] == ["Europe/London"]
+    assert [(c.zone, c.local_before, c.local_after) for c in sydney[1].changes] == [
+        ("Australia/Sydney", dt.datetime(2027, 4, 4, 3, 0), dt.datetime(2027, 4, 4, 2, 0))
+    ]
+    # Across the date line the same day: Auckland's 03:00 back to 02:00 on 4 April.
+    auckland = by_key["auckland"].stretches[1]
+    assert [(c.local_before, c.minutes) for c in auckland.changes] == [
+        (dt.datetime(2027, 4, 4, 3, 0), -60)
+    ]
+    # Beijing moves only because London does.
+    (beijing,) = by_key["pku"].stretches
+    assert beijing.minutes == -60 and [c.zone for c in beijing.changes] == ["Europe/London"]

@@ -190,9 +190,15 @@ def test_the_dst_table_shows_where_ann_arbor_moves(client, series):
     assert [row[0][0] for row in rows] == [s["name"] for s in preview["sites"]]
     michigan = by_name["University of Michigan"]
     assert (michigan[1][0], michigan[2][0]) == ("America/Detroit", "Tue 08:00")
-    assert michigan[3][0] == "Tue 16 Mar 2027 – Tue 06 Apr 2027 (4 occurrences): Tue 09:00, +60 min"
+    assert michigan[3][0] == (
+        "Tue 16 Mar 2027 – Tue 06 Apr 2027 (4 occurrences): Tue 09:00, +60 min"
+        " — clocks in America/Detroit go forward on Sun 14 Mar 2027 at 02:00 (to 03:00)"
+    )
     sydney = by_name[HOSTILE]
-    assert sydney[3][0] == "Tue 06 Apr 2027: Tue 23:00, -60 min"
+    assert sydney[3][0] == (
+        "Tue 06 Apr 2027: Tue 23:00, -60 min"
+        " — clocks in Australia/Sydney go back on Sun 04 Apr 2027 at 03:00 (to 02:00)"
+    )
     assert by_name["Peking University"][3][0] == "The same local time throughout"
     assert by_name["Qatar University"][3][0] == "The same local time throughout"
 

@@ -879,12 +879,38 @@ class DstChangeOut(Out):
     shift_minutes: int = Field(description="later (+) or earlier (-) than at the first occurrence")
 
 
+class ClockChangeOut(Out):
+    zone: str
+    whose: Literal["site", "series"] = Field(
+        description="the site's own clocks, or those of the series' anchor zone"
+    )
+    at: str = Field(description="the instant of the change (UTC)")
+    local_before: str = Field(description="the zone's wall clock just before: 02:00")
+    local_after: str = Field(description="and just after: 03:00")
+    weekday: str
+    minutes: int = Field(description="+60 when clocks go forward, -60 when they go back")
+
+
+class DstStretchOut(Out):
+    first: DstChangeOut = Field(description="the first occurrence that moves")
+    last: DstChangeOut = Field(description="the last of those moved by the same minutes")
+    occurrences: int
+    shift_minutes: int
+    clock_changes: list[ClockChangeOut] = Field(
+        description="the clock changes since the occurrence before the first one"
+    )
+    ended_by: list[ClockChangeOut] = Field(
+        description="the clock changes after the last one, before the next occurrence"
+    )
+
+
 class DstSiteOut(Out):
     site: str
     name: str
     timezone: str
     first_local_start: str
     changes: list[DstChangeOut]
+    stretches: list[DstStretchOut]
 
 
 class DstPreviewOut(Out):

@@ -155,6 +155,28 @@ def _rotation_out(plan: RotationPlan, zone_name: str, duration_minutes: int) -> 
     }
 
 
+def _shift_out(shift: dst.Shift) -> dict[str, Any]:
+    return {
+        "start": times.format_instant(shift.start),
+        "anchor_local_start": times.format_local(shift.anchor_local),
+        "local_start": times.format_local(shift.site_local),
+        "weekday": WEEKDAY_NAMES[shift.site_local.weekday()],
+        "shift_minutes": shift.minutes,
+    }
+
+
+def _clock_out(change: dst.ClockChange, site_zone: str) -> dict[str, Any]:
+    return {
+        "zone": change.zone,
+        "whose": "site" if change.zone == site_zone else "series",
+        "at": times.format_instant(change.at),
+        "local_before": times.format_local(change.local_before),
+        "local_after": times.format_local(change.local_after),
+        "weekday": WEEKDAY_NAMES[change.local_before.weekday()],
+        "minutes": change.minutes,
+    }
+
+
 def dst_preview(
     actor: Organiser | None,
     *,
@@ -194,15 +216,17 @@ def dst_preview(
                 "name": p.name,
                 "timezone": p.timezone,
                 "first_local_start": times.format_local(p.first_local),
-                "changes": [
+                "changes": [_shift_out(s) for s in p.shifts],
+                "stretches": [
                     {
-                        "start": times.format_instant(s.start),
-                        "anchor_local_start": times.format_local(s.anchor_local),
-                        "local_start": times.format_local(s.site_local),
-                        "weekday": WEEKDAY_NAMES[s.site_local.weekday()],
-                        "shift_minutes": s.minutes,
+                        "first": _shift_out(stretch.first),
+                        "last": _shift_out(stretch.last),
+                        "occurrences": stretch.count,
+                        "shift_minutes": stretch.minutes,
+                        "clock_changes": [_clock_out(c, p.timezone) for c in stretch.changes],
+                        "ended_by": [_clock_out(c, p.timezone) for c in stretch.ended_by],
                     }
-                    for s in p.shifts
+                    for stretch in p.stretches
                 ],
             }
             for p in sorted(previews, key=lambda p: (-len(p.shifts), p.name))

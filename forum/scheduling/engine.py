@@ -43,9 +43,6 @@ from forum.scheduling.model import hours_weekdays
 
 EPOCH_DATE = dt.date(1970, 1, 1)
 DAY = 1440
-WEEK = 7 * DAY
-# 1970-01-01 was a Thursday: shifting by three days puts Monday 00:00 at week minute 0.
-WEEK_SHIFT = 3 * DAY
 
 
 def _offset(zone: ZoneInfo, minute: int) -> int:
@@ -54,7 +51,7 @@ def _offset(zone: ZoneInfo, minute: int) -> int:
 
 
 @lru_cache(maxsize=256)
-def _transitions(
+def transitions(
     zone_name: str, first_day: int, last_day: int
 ) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """UTC minutes at which the zone's offset changes between two days, and the offsets.
@@ -84,7 +81,7 @@ def _transitions(
 def offsets_at(zone_name: str, minutes: np.ndarray) -> np.ndarray:
     """The zone's UTC offset, in minutes, at each UTC minute of ``minutes``."""
     first_day, last_day = int(minutes.min()) // DAY - 1, int(minutes.max()) // DAY + 1
-    at, offsets = _transitions(zone_name, first_day, last_day)
+    at, offsets = transitions(zone_name, first_day, last_day)
     index = np.searchsorted(np.asarray(at), minutes, side="right") - 1
     return np.asarray(offsets, dtype=np.int64)[index]
 

@@ -117,6 +117,18 @@ class OccurrenceRow:
 
 
 @dataclass(frozen=True)
+class ClockChange:
+    zone: str
+    local_before: dt.datetime  # the zone's wall clock just before the change, and after
+    local_after: dt.datetime
+    minutes: int
+
+    @property
+    def direction(self) -> str:
+        return "forward" if self.minutes > 0 else "back"
+
+
+@dataclass(frozen=True)
 class ShiftRun:
     """Consecutive occurrences at which a site's local time moved by the same amount."""
 
@@ -125,6 +137,7 @@ class ShiftRun:
     count: int
     local: dt.datetime  # the site's wall-clock start at the first of them
     minutes: int
+    changes: tuple[ClockChange, ...] = ()  # the clock changes that moved it
 
 
 @dataclass(frozen=True)
@@ -163,34 +176,37 @@ def rotation_tables(plan: dict[str, Any]) -> tuple[list[SiteColumn], list[Occurr
     return columns, rows
 
 
-def shift_runs(
-    changes: list[dict[str, Any]], *, first_date: dt.date, interval_days: int
-) -> tuple[ShiftRun, ...]:
-    """A site's changed occurrences, consecutive ones with the same shift taken together."""
-    runs: list[ShiftRun] = []
-    previous = None
-    for change in changes:
-        anchor = _local(change["anchor_local_start"])
-        index = (anchor.date() - first_date).days // interval_days
-        if runs and previous == index - 1 and runs[-1].minutes == change["shift_minutes"]:
-            last = runs[-1]
-            runs[-1] = ShiftRun(last.first, anchor, last.count + 1, last.local, last.minutes)
-        else:
-            runs.append(
-                ShiftRun(anchor, anchor, 1, _local(change["local_start"]), change["shift_minutes"])
-            )
-        previous = index
-    return tuple(runs)
+def shift_runs(stretches: list[dict[str, Any]]) -> tuple[ShiftRun, ...]:
+    """A site's stretches of moved occurrences, with the clock changes behind each."""
+    return tuple(
+        ShiftRun(
+            first=_local(stretch["first"]["anchor_local_start"]),
+            last=_local(stretch["last"]["anchor_local_start"]),
+            count=stretch["occurrences"],
+            local=_local(stretch["first"]["local_start"]),
+            minutes=stretch["shift_minutes"],
+            changes=tuple(
+                ClockChange(
+                    zone=change["zone"],
+                    local_before=_local(change["local_before"]),
+                    local_after=_local(change["local_after"]),
+                    minutes=change["minutes"],
+                )
+                for change in stretch["clock_changes"]
+            ),
+        )
+        for stretch in stretches
+    )
 
 
-def dst_rows(preview: dict[str, Any], *, first_date: dt.date, interval_days: int) -> list[DstRow]:
+def dst_rows(preview: dict[str, Any]) -> list[DstRow]:
     """The preview answer as a row per site (the sites that move most first)."""
     return [
         DstRow(
             name=site["name"],
             timezone=site["timezone"],
             first=_local(site["first_local_start"]),
-            runs=shift_runs(site["changes"], first_date=first_date, interval_days=interval_days),
+            runs=shift_runs(site["stretches"]),
         )
         for site in preview["sites"]
     ]
@@ -284,9 +300,7 @@ def series_planner(event_id: int):
     shifts: list[DstRow] = []
     preview_start = None
     if preview is not None:
-        shifts = dst_rows(
-            preview, first_date=form.first_date.data, interval_days=form.interval_days.data
-        )
+        shifts = dst_rows(preview)
         preview_start = times.parse_instant(preview["start"])
     return (
         render_template(
