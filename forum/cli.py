@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import BinaryIO
 
 import click
 import sqlalchemy as sa
@@ -12,8 +13,10 @@ from flask.cli import AppGroup
 
 from forum.accounts import services as accounts
 from forum.accounts.models import ApiToken
+from forum.api import directory_import
 from forum.core.errors import ForumError
 from forum.core.times import format_instant
+from forum.directory import bulk
 from forum.events import planning
 from forum.events.models import Event
 from forum.extensions import db
@@ -282,6 +285,82 @@ def send_pending(limit: int) -> None:
     click.echo(f"{sent} sent, {failed} failed, {skipped} skipped (superseded or taken)")
     if failed:
         raise SystemExit(1)
+
+
+# --- directory import ----------------------------------------------------------------------------
+
+
+def _import_command(kind: str, file: BinaryIO, file_format: str | None, dry_run: bool) -> None:
+    """Import a CSV or JSON file of ``kind``: counts, or every bad row and exit status 1."""
+    name = getattr(file, "name", "-")
+    media_type = {"csv": bulk.CSV, "json": bulk.JSON}.get(
+        file_format or "", bulk.media_type_for_filename(name)
+    )
+    try:
+        plan = directory_import.plan(kind, file.read(), media_type)
+        if plan.bad_rows:
+            raise bulk.ImportRefused(plan)
+        if not dry_run:
+            bulk.apply_import(plan)
+            db.session.commit()
+    except bulk.ImportRefused as exc:
+        for problem in exc.plan.problems:
+            where = f"{exc.plan.position_name} {problem.position}"
+            click.echo(f"{name}: {where}: {problem.field}: {problem.message}", err=True)
+        _fail(exc)
+    except ForumError as exc:
+        _fail(exc)
+    created, updated, unchanged = (
+        plan.count(outcome) for outcome in (bulk.CREATED, bulk.UPDATED, bulk.UNCHANGED)
+    )
+    if dry_run:
+        click.echo(
+            f"{kind}: {created} to create, {updated} to update, {unchanged} unchanged "
+            f"({_rows(len(plan.rows))}); nothing written (--dry-run)"
+        )
+    else:
+        click.echo(
+            f"{kind}: {created} created, {updated} updated, {unchanged} unchanged "
+            f"({_rows(len(plan.rows))})"
+        )
+
+
+def _rows(count: int) -> str:
+    return f"{count} row{'' if count == 1 else 's'}"
+
+
+_FILE = click.argument("file", type=click.File("rb"))
+_FORMAT = click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(["csv", "json"]),
+    help="The file's format (default: JSON for a .json file, else CSV).",
+)
+_DRY_RUN = click.option("--dry-run", is_flag=True, help="Check every row; write nothing.")
+
+
+@forum_cli.command("import-people")
+@_FILE
+@_FORMAT
+@_DRY_RUN
+def import_people(file: BinaryIO, file_format: str | None, dry_run: bool) -> None:
+    """Import people from a CSV or JSON file, all or nothing (matched by email).
+
+    CSV header: name,email,institution,timezone,role_title,working_hours,acceptable_hours.
+    """
+    _import_command("people", file, file_format, dry_run)
+
+
+@forum_cli.command("import-institutions")
+@_FILE
+@_FORMAT
+@_DRY_RUN
+def import_institutions(file: BinaryIO, file_format: str | None, dry_run: bool) -> None:
+    """Import institutions from a CSV or JSON file, all or nothing (matched by name).
+
+    CSV header: name,short_name,country,timezone,subdivision.
+    """
+    _import_command("institutions", file, file_format, dry_run)
 
 
 # --- video providers -----------------------------------------------------------------------------

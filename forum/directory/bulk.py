@@ -262,8 +262,14 @@ def _decode_csv(data: bytes) -> str:
 
 
 def _records(text: str) -> Iterator[tuple[int, list[str]]]:
-    """Each CSV record with the line it starts on (a quoted cell may span lines)."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    """Each CSV record with the line it starts on (a quoted cell may span lines).
+
+    Cells are separated by commas, or by semicolons when the header is (as spreadsheets
+    save "CSV" where the comma is the decimal separator, in much of Europe).
+    """
+    header = text.partition("\n")[0]
+    delimiter = ";" if ";" in header and "," not in header else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
     line = 1
     while True:
         try:
@@ -633,12 +639,7 @@ def apply_import(plan: ImportPlan) -> ImportResult:
     updated = [row for row in plan.rows if row.outcome == UPDATED]
     try:
         if created:
-            ids = db.session.scalars(
-                sa.insert(model).returning(model.id, sort_by_parameter_order=True),
-                [{**row.final, "created_at": now, "updated_at": now} for row in created],
-            ).all()
-            for row, record_id in zip(created, ids, strict=True):
-                row.record_id = record_id
+            _insert(model, created, now)
         if updated:
             _update(model, updated, now)
     except IntegrityError:
@@ -656,6 +657,22 @@ def apply_import(plan: ImportPlan) -> ImportResult:
         unchanged=plan.count(UNCHANGED),
         rows=[(row.position, row.record_id, row.outcome) for row in plan.rows],
     )
+
+
+def _insert(model: type[Person] | type[Institution], rows: list[SourceRow], now: Any) -> None:
+    """One INSERT sent with every new row (executemany), then their ids in one query.
+
+    The ids are read back by the exact email or name just written (unique) rather than with
+    RETURNING: SQLite can only match returned rows to their parameters one row at a time.
+    """
+    db.session.execute(
+        sa.insert(model), [{**row.final, "created_at": now, "updated_at": now} for row in rows]
+    )
+    key = model.email if model is Person else model.name
+    keys = [row.final[key.key] for row in rows]
+    ids = dict(db.session.execute(sa.select(key, model.id).where(key.in_(keys))).all())
+    for row in rows:
+        row.record_id = ids[row.final[key.key]]
 
 
 def _update(model: type[Person] | type[Institution], rows: list[SourceRow], now: Any) -> None:

@@ -17,6 +17,7 @@ bp = Blueprint("web", __name__)
 def init_app(app: Flask) -> None:
     from forum.web import apidocs  # noqa: F401
     from forum.web import calendars
+    from forum.web import directory_import  # noqa: F401
     from forum.web import events  # noqa: F401
     from forum.web import inbox  # noqa: F401
     from forum.web import outbox
