@@ -31,6 +31,7 @@ ZONES = [
     ("Asia/Kolkata", "IN"),
     ("America/Sao_Paulo", "BR"),
 ]
+INSTITUTIONS = 40
 WORKING = parse_hours({d: [["09:00", "18:00"]] for d in ("mon", "tue", "wed", "thu", "fri")})
 ACCEPTABLE = parse_hours(
     {d: [["07:00", "22:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
@@ -45,13 +46,15 @@ def participants(
     window_start: dt.datetime,
     days: int = 30,
 ) -> list[Participant]:
-    """``count`` people spread over the zones, each busy for ``busy_share`` of the window
-    in one-hour blocks, 10 % of them optional."""
+    """``count`` people at 40 institutions (as many as the forum of SPEC section 1) spread
+    over the zones, each busy for ``busy_share`` of the window in one-hour blocks, 10 % of
+    them optional. An institution's people share its zone."""
     rng = random.Random(seed)
     blocks = int(days * 24 * busy_share)
     people = []
     for person_id in range(count):
-        zone, country = ZONES[person_id % len(ZONES)]
+        institution_id = person_id % INSTITUTIONS
+        zone, country = ZONES[institution_id % len(ZONES)]
         busy = []
         for _ in range(blocks):
             start = window_start + dt.timedelta(minutes=15 * rng.randrange(days * 96))
@@ -63,7 +66,7 @@ def participants(
                 working_hours=WORKING,
                 acceptable_hours=ACCEPTABLE,
                 country=country,
-                institution_id=person_id % 60,
+                institution_id=institution_id,
                 busy=busy_minutes(busy),
                 required=rng.random() > 0.1,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 
 import pytest
@@ -70,4 +71,36 @@ def test_email_uniqueness_ignores_case_in_the_migrated_schema(empty_database):
         db.session.rollback()
         db.session.remove()
         downgrade(revision="base")
+        db.engine.dispose()
+
+
+def test_busy_times_already_stored_get_their_whole_minutes(empty_database):
+    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": empty_database})
+    with app.app_context():
+        upgrade(revision="0005")
+        with db.engine.begin() as connection:
+            person = connection.execute(
+                sa.text(
+                    "INSERT INTO people (name, email, timezone, role_title, working_hours,"
+                    " acceptable_hours, link_version, revision, created_at, updated_at)"
+                    " VALUES ('Li Wei', 'li@example.org', 'Asia/Shanghai', '', '{}', '{}',"
+                    " 0, 0, :now, :now) RETURNING id"
+                ),
+                {"now": "2027-01-01 00:00:00"},
+            ).scalar_one()
+            # 09:30:00 to 10:15:30 UTC on 1 March 2027: the end is widened to 10:16.
+            connection.execute(
+                sa.text(
+                    'INSERT INTO busy_intervals (person_id, start, "end", source)'
+                    " VALUES (:person, :start, :end, 'manual')"
+                ),
+                {"person": person, "start": "2027-03-01 09:30:00", "end": "2027-03-01 10:15:30"},
+            )
+        upgrade()
+        with db.engine.connect() as connection:
+            minutes = connection.execute(
+                sa.text("SELECT start_minute, end_minute FROM busy_intervals")
+            ).one()
+        first = int(dt.datetime(2027, 3, 1, 9, 30, tzinfo=dt.UTC).timestamp() // 60)
+        assert tuple(minutes) == (first, first + 46)
         db.engine.dispose()

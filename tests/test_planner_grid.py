@@ -245,7 +245,7 @@ def test_a_public_holiday_shows_whether_or_not_holidays_are_skipped(grid_for, si
     assert all("holiday" in facts for facts in kept.facts)
     assert kept.cells[9:12] == ("holiday",) * 3 and kept.facts[9:12] == (("holiday",),) * 3
     # The night and the early and late hours of the holiday say so too.
-    assert kept.facts[3] == ("holiday", "night") and kept.facts[8] == ("holiday", "early")
+    assert kept.facts[3] == ("night", "holiday") and kept.facts[8] == ("holiday", "early")
     assert skipped.local_hours == kept.local_hours == tuple(range(24))
 
 
@@ -306,7 +306,7 @@ def assert_agree(grid: planning.Grid, answer: dict[str, Any]) -> None:
         at = column(grid, dt.datetime.fromisoformat(slot["start"]))
         for site_row in slot["institutions"]:
             row = rows[site_row["site"]]
-            assert row.cells[at] == site_row["worst_category"], (row.name, slot["start"])
+            assert row.cells[at] == site_row["categories"][0], (row.name, slot["start"])
             assert list(row.facts[at]) == site_row["categories"], (row.name, slot["start"])
             local = dt.datetime.fromisoformat(site_row["local_start"])
             assert row.local_hours[at] == local.hour
@@ -340,7 +340,7 @@ def test_each_cell_is_the_reference_category_of_the_sites_worst_member(
         for at, hour in enumerate(grid.hours):
             placed = [reference.place(p, hour.start, options) for p in members]
             mask = mask_of([fact for p in placed for fact in p.categories])
-            assert row.facts[at] == facts_of(mask), (row.name, hour)
+            assert row.facts[at] == facts_of(mask, options.costs), (row.name, hour)
             assert row.cells[at] == category_of(mask, options.costs), (row.name, hour)
 
 
@@ -389,7 +389,10 @@ def test_the_engines_hourly_categories_are_the_references(window_start):
         start = reference.EPOCH.replace(tzinfo=UTC) + dt.timedelta(minutes=minute)
         for row, participant in enumerate(participants):
             expected = reference.place(participant, start, options).categories
-            assert facts_of(int(masks[row, column_index])) == expected, (participant, start)
+            assert facts_of(int(masks[row, column_index]), options.costs) == expected, (
+                participant,
+                start,
+            )
             seen.update(expected)
     assert {"busy", "blackout", "weekend", "night", "early", "late", "working"} <= seen
 

@@ -765,27 +765,28 @@ class SiteOut(Out):
 
 class SlotSiteOut(Out):
     site: int = Field(description="an index into the answer's sites")
-    institution_id: int | None
     local_start: str
     local_end: str
     weekday: str
-    worst_category: Category = Field(description="the most serious of categories")
     categories: list[Category] = Field(
-        description="every fact that holds for the site's people, busy if one of them is"
+        description="every fact that holds for the site's people (busy if one of them is), "
+        "the most serious (costliest) first"
     )
     worst_cost: int = Field(description="the highest cost among the site's people")
-    people: int
     busy: int = Field(description="how many of the site's people are busy")
 
 
 class SlotCountryOut(Out):
     country: str
+    categories: list[Category] = Field(description="every fact at one of its sites, worst first")
+    worst_cost: int
+
+
+class CountryOut(Out):
+    country: str
     name: str
     institutions: int
     people: int
-    worst_category: Category
-    categories: list[Category]
-    worst_cost: int
 
 
 class SlotOut(Out):
@@ -808,6 +809,7 @@ class SlotOut(Out):
 class SearchOut(Out):
     slots: list[SlotOut] = Field(description="best first")
     sites: list[SiteOut] | None = Field(None, description="with explain sites or people")
+    countries: list[CountryOut] | None = Field(None, description="the sites' countries")
     window_start: str
     window_end: str
     timezone: str

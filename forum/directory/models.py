@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,6 +13,7 @@ from sqlalchemy.orm import relationship
 
 from forum.db import now_utc
 from forum.extensions import db
+from forum.scheduling.model import busy_minutes
 
 DEFAULT_WORKING_HOURS: dict[str, list[list[str]]] = {
     "mon": [["09:00", "18:00"]],
@@ -112,6 +114,18 @@ class Person(db.Model):
 sa.Index("uq_people_email_lower", sa.func.lower(Person.email), unique=True)
 
 
+def _whole_minutes(column: str, *, ceil: bool) -> Callable[[Any], int]:
+    """A default that keeps a busy time's edge as whole UTC minutes since 1970 beside it."""
+
+    def default(context: Any) -> int:
+        value = context.get_current_parameters()[column]
+        if value.tzinfo is None:  # SQLite's parameters are naive UTC by then
+            value = value.replace(tzinfo=dt.UTC)
+        return busy_minutes([(value, value)])[0][1 if ceil else 0]
+
+    return default
+
+
 class BusyInterval(db.Model):
     """A time a person cannot meet, entered by hand or imported from their calendar."""
 
@@ -119,6 +133,7 @@ class BusyInterval(db.Model):
     __table_args__ = (
         sa.CheckConstraint('"end" > start', name="end_after_start"),
         sa.Index("ix_busy_intervals_person_start", "person_id", "start"),
+        sa.Index("ix_busy_intervals_person_start_minute", "person_id", "start_minute"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -126,5 +141,14 @@ class BusyInterval(db.Model):
     start: Mapped[dt.datetime]
     end: Mapped[dt.datetime]
     source: Mapped[str] = mapped_column(sa.String(20), default="manual")
+    # The same edges as the engine reads them (model.busy_minutes: the start floored, the
+    # end ceiled to the minute), so that a search fetches integers, not datetimes. Set on
+    # insert from start and end; busy times are replaced, never edited in place.
+    start_minute: Mapped[int] = mapped_column(
+        sa.BigInteger, default=_whole_minutes("start", ceil=False), server_default=sa.text("0")
+    )
+    end_minute: Mapped[int] = mapped_column(
+        sa.BigInteger, default=_whole_minutes("end", ceil=True), server_default=sa.text("0")
+    )
 
     person: Mapped[Person] = relationship(back_populates="busy")

@@ -25,9 +25,12 @@ from forum.scheduling import engine
 from forum.scheduling.model import BIT
 from forum.scheduling.model import BUSY
 from forum.scheduling.model import CATEGORIES
+from forum.scheduling.model import DEFAULT_COSTS
 from forum.scheduling.model import WORKING
 from forum.scheduling.model import Participant
 from forum.scheduling.model import RankedSlot
+from forum.scheduling.model import facts_of
+from forum.scheduling.model import mask_of
 from forum.scheduling.model import reference_weekday
 
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -220,14 +223,11 @@ class SiteTime:
     def out(self) -> dict[str, Any]:
         return {
             "site": self.site.index,
-            "institution_id": self.site.institution_id,
             "local_start": times.format_local(self.local_start),
             "local_end": times.format_local(self.local_end),
             "weekday": self.weekday,
-            "worst_category": self.category,
             "categories": list(self.categories),
             "worst_cost": self.cost,
-            "people": self.site.people,
             "busy": self.busy,
         }
 
@@ -241,6 +241,7 @@ def site_times(
 ) -> list[SiteTime]:
     """Every site in the slot at ``rank``, in the sites' order."""
     names = engine.category_names(result.options)
+    facts_table = engine.fact_lists(result.options)
     found = []
     for site in sites:
         row = facts.first_row[site.index]
@@ -251,7 +252,7 @@ def site_times(
                 local_start=_wall(int(result.local_start[row, rank])),
                 local_end=_wall(int(result.local_end[row, rank])),
                 category=names[mask],
-                categories=engine.FACTS[mask],
+                categories=facts_table[mask],
                 cost=int(facts.costs[site.index, rank]),
                 busy=int(facts.busy[site.index, rank]),
             )
@@ -271,26 +272,21 @@ class CountryGroup:
     sites: list[SiteTime]
 
     def out(self) -> dict[str, Any]:
+        """The country in one slot (its name and head count are in the answer's countries)."""
         return {
             "country": self.country,
-            "name": self.name,
-            "institutions": len({s.site.institution_id for s in self.sites}),
-            "people": sum(s.people for s in self.sites),
-            "worst_category": self.category,
             "categories": list(self.categories),
             "worst_cost": self.cost,
         }
 
 
-def _union(categories: Iterable[tuple[str, ...]]) -> tuple[str, ...]:
-    mask = 0
-    for facts in categories:
-        for name in facts:
-            mask |= BIT.get(name, 0)
-    return engine.FACTS[mask]
+def _union(categories: Iterable[tuple[str, ...]], costs: Mapping[str, int]) -> tuple[str, ...]:
+    return facts_of(mask_of([name for facts in categories for name in facts]), costs)
 
 
-def country_groups(sites: Iterable[SiteTime]) -> list[CountryGroup]:
+def country_groups(
+    sites: Iterable[SiteTime], costs: Mapping[str, int] = DEFAULT_COSTS
+) -> list[CountryGroup]:
     """Sites by country, the most affected country first; people of no institution last.
 
     A country's category is its costliest site's; its categories, every fact that holds
@@ -307,7 +303,7 @@ def country_groups(sites: Iterable[SiteTime]) -> list[CountryGroup]:
                 country=country,
                 name=members[0].site.country_name,
                 category=worst.category,
-                categories=_union(s.categories for s in members),
+                categories=_union((s.categories for s in members), costs),
                 cost=worst.cost,
                 sites=sorted(members, key=lambda s: (-s.cost, s.name)),
             )
@@ -389,17 +385,46 @@ def explain(
         out["worst_off"] = worst_off(rows)
         out["institutions"] = [row.out() for row in rows]
         out["countries"] = [
-            group.out() for group in country_groups(rows) if group.country is not None
+            group.out()
+            for group in country_groups(rows, result.options.costs)
+            if group.country is not None
         ]
         if people_rows is not None:
             out["participants"] = people_rows(rank)
-    return {"slots": slots, "sites": [site.out() for site in sites]}
+    return {
+        "slots": slots,
+        "sites": [site.out() for site in sites],
+        "countries": _countries(sites),
+    }
+
+
+def _countries(sites: Sequence[Site]) -> list[dict[str, Any]]:
+    """Each country of the sites: its name, institutions and people."""
+    found: dict[str, dict[str, Any]] = {}
+    for site in sites:
+        if site.country is None:
+            continue
+        row = found.setdefault(
+            site.country,
+            {
+                "country": site.country,
+                "name": site.country_name,
+                "institutions": set(),
+                "people": 0,
+            },
+        )
+        row["institutions"].add(site.institution_id)
+        row["people"] += site.people
+    for row in found.values():
+        row["institutions"] = len(row["institutions"])
+    return sorted(found.values(), key=lambda row: row["name"])
 
 
 def _people_rows(result: engine.SearchResult, names: Mapping[int, str], site_of: np.ndarray) -> Any:
     """A function of a rank: every participant in that slot, by country, site and name."""
     participants = result.participants
     category_names = engine.category_names(result.options)
+    facts_table = engine.fact_lists(result.options)
     costs = result.costs()
     available = result.available()
     order = sorted(
@@ -436,7 +461,7 @@ def _people_rows(result: engine.SearchResult, names: Mapping[int, str], site_of:
                     "local_end": local(int(result.local_end[row, rank])),
                     "weekday": WEEKDAY_NAMES[(start // 1440 + 3) % 7],
                     "category": category_names[mask],
-                    "categories": list(engine.FACTS[mask]),
+                    "categories": list(facts_table[mask]),
                     "cost": int(costs[row, rank]),
                     "required": who.required,
                     "available": bool(available[row, rank]),

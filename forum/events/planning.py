@@ -272,26 +272,26 @@ def busy_in_window(
     person_ids: Iterable[int], start: dt.datetime, end: dt.datetime
 ) -> dict[int, list[tuple[int, int]]]:
     """Each person's busy intervals that overlap [start, end), in one query, as the
-    engine reads them: whole UTC minutes since 1970 (see model.busy_minutes)."""
+    engine reads them: whole UTC minutes since 1970, widened to the minute (see
+    model.busy_minutes), as stored beside them."""
     ids = sorted(set(person_ids))
     found: dict[int, list[tuple[int, int]]] = defaultdict(list)
     if not ids:
         return found
     rows = db.session.execute(
-        sa.select(BusyInterval.person_id, BusyInterval.start, BusyInterval.end).where(
-            BusyInterval.person_id.in_(ids), BusyInterval.end > start, BusyInterval.start < end
+        sa.select(
+            BusyInterval.person_id,
+            BusyInterval.start_minute,
+            BusyInterval.end_minute,
+        ).where(
+            BusyInterval.person_id.in_(ids),
+            BusyInterval.end_minute > epoch_minute(start),
+            BusyInterval.start_minute < -(-(end - EPOCH) // dt.timedelta(minutes=1)),
         )
     )
-    for person_id, busy_start, busy_end in rows:
-        found[person_id].append(_minutes(busy_start, busy_end))
+    for person_id, first, last in rows:
+        found[person_id].append((first, last))
     return found
-
-
-def _minutes(start: dt.datetime, end: dt.datetime) -> tuple[int, int]:
-    # Every stored instant is UTC; SQLite hands them back naive.
-    start, end = start.replace(tzinfo=dt.UTC), end.replace(tzinfo=dt.UTC)
-    seconds = (end - EPOCH).total_seconds()
-    return epoch_minute(start), -int(-seconds // 60)
 
 
 def zone_for(timezone: str | None, event: Event | None) -> str:
@@ -722,6 +722,7 @@ def planner_grid(
     boundaries = np.flatnonzero(np.concatenate(([True], np.diff(site_of[order]) != 0)))
     site_masks = np.bitwise_or.reduceat(masks[order], boundaries, axis=0)
     names = engine.category_names(options)
+    facts_table = engine.fact_lists(options)
 
     hours_in: dict[str, tuple[int, ...]] = {}
 
@@ -742,7 +743,7 @@ def planner_grid(
                 timezone=site.timezone,
                 people=site.people,
                 cells=tuple(names[mask] for mask in row),
-                facts=tuple(engine.FACTS[mask] for mask in row),
+                facts=tuple(facts_table[mask] for mask in row),
                 local_hours=hours_of(site.timezone),
             )
         )

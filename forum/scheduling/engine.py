@@ -34,7 +34,6 @@ from forum.scheduling.model import Placement
 from forum.scheduling.model import RankedSlot
 from forum.scheduling.model import SearchOptions
 from forum.scheduling.model import WeekHours
-from forum.scheduling.model import category_of
 from forum.scheduling.model import check_options
 from forum.scheduling.model import cost_of
 from forum.scheduling.model import epoch_minute
@@ -310,6 +309,7 @@ class SearchResult:
         costs = cost_table(self.options)
         hard = hard_table(self.options)
         names = category_names(self.options)
+        facts = fact_lists(self.options)
         wall = dt.datetime(1970, 1, 1)
         found = []
         for row, participant in enumerate(self.participants):
@@ -322,14 +322,21 @@ class SearchResult:
                     category=names[mask],
                     cost=int(costs[mask]) * participant.weight,
                     available=not hard[mask] and bool(self.within_bounds[row, rank]),
-                    categories=FACTS[mask],
+                    categories=facts[mask],
                 )
             )
         return found
 
 
-# Every mask's facts, most serious first.
-FACTS = tuple(facts_of(mask) for mask in range(MASKS))
+def fact_lists(options: SearchOptions) -> tuple[tuple[str, ...], ...]:
+    """Every mask's facts, most serious first under the search's costs."""
+    return _fact_lists(tuple(sorted(options.costs.items())))
+
+
+@lru_cache(maxsize=64)
+def _fact_lists(costs: tuple[tuple[str, int], ...]) -> tuple[tuple[str, ...], ...]:
+    table = dict(costs)
+    return tuple(facts_of(mask, table) for mask in range(MASKS))
 
 
 def cost_table(options: SearchOptions) -> np.ndarray:
@@ -344,7 +351,7 @@ def hard_table(options: SearchOptions) -> np.ndarray:
 
 def category_names(options: SearchOptions) -> tuple[str, ...]:
     """The most serious fact of every mask under the search's costs."""
-    return tuple(category_of(mask, options.costs) for mask in range(MASKS))
+    return tuple(facts[0] for facts in fact_lists(options))
 
 
 def _slot_starts(options: SearchOptions) -> np.ndarray:

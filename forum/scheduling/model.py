@@ -43,10 +43,13 @@ MAX_WINDOW = dt.timedelta(days=90)
 MAX_DURATION = dt.timedelta(hours=24)
 
 
-def facts_of(mask: int) -> tuple[str, ...]:
-    """The facts a mask holds, most serious first; ("working",) when none does."""
-    found = tuple(name for name in CATEGORIES if name != WORKING and mask & BIT[name])
-    return found or (WORKING,)
+def facts_of(mask: int, costs: Mapping[str, int] | None = None) -> tuple[str, ...]:
+    """The facts a mask holds, most serious first: the costliest, then in CATEGORIES order
+    on equal cost (so the first is category_of's); ("working",) when none does."""
+    found = [name for name in CATEGORIES if name != WORKING and mask & BIT[name]]
+    if costs is not None:
+        found.sort(key=lambda name: -costs[name])  # stable: CATEGORIES order on ties
+    return tuple(found) or (WORKING,)
 
 
 def mask_of(facts: tuple[str, ...] | list[str]) -> int:
@@ -70,8 +73,7 @@ def cost_of(mask: int, costs: Mapping[str, int]) -> int:
 
 def category_of(mask: int, costs: Mapping[str, int]) -> str:
     """The most serious fact: the most costly, the first in CATEGORIES on equal cost."""
-    facts = facts_of(mask)
-    return max(facts, key=lambda name: (costs[name], -CATEGORIES.index(name)))
+    return facts_of(mask, costs)[0]
 
 
 def check_costs(costs: Mapping[str, int]) -> dict[str, str]:

@@ -140,7 +140,7 @@ def place(participant: Participant, start: dt.datetime, options: SearchOptions) 
         category=category_of(mask, options.costs),
         cost=cost_of(mask, options.costs) * participant.weight,
         available=within_bounds and not facts & options.hard_categories(),
-        categories=facts_of(mask),
+        categories=facts_of(mask, options.costs),
     )
 
 
