@@ -729,7 +729,21 @@ def test_the_preview_shows_parsed_rows_and_writes_nothing_until_confirmed(
     assert confirmed.status_code == 303
     assert row_count("people") == 2
     page = client.get(confirmed.headers["Location"]).text
-    assert "Imported directory.csv: 2 created, 0 updated, 0 unchanged." in html.unescape(page)
+    assert "Imported directory.csv: 2 added, 0 updated, 0 unchanged." in html.unescape(page)
+
+
+def test_the_preview_shows_what_an_update_replaces(client, organiser, sites, api):
+    make_person(api, "Li Wei", "li.wei@pku.example", sites["PKU"], role_title="Dean")
+
+    preview = upload(
+        client, "people", f"{PEOPLE_HEADER}\nLi Wei,li.wei@pku.example,QU,,President,,"
+    )
+
+    li = preview_row(preview.text, 2)
+    assert li.startswith("2 update Li Wei li.wei@pku.example")
+    assert "Qatar University (was Peking University)" in li
+    assert "President (was Dean)" in li
+    assert "Asia/Shanghai (kept)" in li
 
 
 def test_the_preview_puts_each_problem_next_to_its_row_and_offers_no_import(

@@ -140,10 +140,12 @@ class SourceRow:
     # How a field is called where the row came from (a CSV's "institution" column holds
     # what JSON calls "institution_id").
     aliases: dict[str, str] = field(default_factory=dict)
-    # Set by the plan: what the row will do, to which record, with which values.
+    # Set by the plan: what the row will do, to which record, with which values (and, for
+    # an update, the values it had).
     outcome: str | None = None
     record_id: int | None = None
     final: dict[str, Any] = field(default_factory=dict)
+    before: dict[str, Any] = field(default_factory=dict)
 
     def refuse(self, name: str, message: str) -> None:
         """Record a problem with field ``name``; the file's own name for it is shown."""
@@ -525,6 +527,7 @@ def _plan_people(plan: ImportPlan) -> None:
         if institution is not None:
             row.final["institution_id"] = institution.id
         row.record_id = current.id
+        row.before = before
         row.outcome = UPDATED if row.final != before else UNCHANGED
 
 
@@ -623,6 +626,7 @@ def _plan_institutions(plan: ImportPlan) -> None:
         }
         row.final = {**before, **_given(values, before)}
         row.record_id = current.id
+        row.before = before
         row.outcome = UPDATED if row.final != before else UNCHANGED
 
 

@@ -196,7 +196,7 @@ def confirm_directory_import():
     result = bulk.apply_import(plan)
     db.session.commit()
     flash(
-        f"Imported {filename}: {result.created} created, {result.updated} updated, "
+        f"Imported {filename}: {result.created} added, {result.updated} updated, "
         f"{result.unchanged} unchanged.",
         "info",
     )
@@ -312,16 +312,24 @@ def _raw_text(row: bulk.SourceRow, column: str) -> str:
 
 
 def _final_cell(plan: bulk.ImportPlan, row: bulk.SourceRow, column: str) -> Cell:
-    """The value the row will have once imported, marked when it is a default or kept."""
+    """The value the row will have once imported, noting a default, a kept or a former value."""
+    name = "institution_id" if column == "institution" else column
+    text = _shown(plan, column, row.final.get(name))
     given = row.raw.get(column) not in (None, "") or (
         column == "institution" and row.raw.get("institution_id") not in (None, "")
     )
-    note = "" if given else ("default" if row.outcome == bulk.CREATED else "kept")
+    if row.outcome == bulk.UPDATED and row.before.get(name) != row.final.get(name):
+        return Cell(text, f"was {_shown(plan, column, row.before.get(name)) or 'empty'}")
+    if given or not text:
+        return Cell(text)
+    return Cell(text, "default" if row.outcome == bulk.CREATED else "kept")
+
+
+def _shown(plan: bulk.ImportPlan, column: str, value: Any) -> str:
+    if value is None:
+        return ""
     if column == "institution":
-        institution_id = row.final.get("institution_id")
-        text = plan.institution_names.get(institution_id, "") if institution_id else ""
-        return Cell(text, note if text else "")
-    value = row.final.get(column)
+        return plan.institution_names.get(value, "")
     if column in bulk.HOURS_COLUMNS:
-        return Cell(format_hours(value), note)
-    return Cell("" if value is None else str(value), note if value not in (None, "") else "")
+        return format_hours(value)
+    return str(value)
