@@ -10,6 +10,7 @@ in a thread of the benchmark would.
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 import threading
@@ -69,6 +70,9 @@ def serve(database_url: str) -> None:
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, **SETTINGS})
     with app.app_context():
         engine = db.engine
+    # As wsgi.py does for the real server.
+    gc.collect()
+    gc.freeze()
     counted = CountQueries(app.wsgi_app, engine)
     app.wsgi_app = counted  # type: ignore[method-assign]
     # A threaded server speaks HTTP/1.1, so a client's connection is kept alive.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -322,13 +323,17 @@ def test_each_cell_is_the_reference_category_of_the_sites_worst_member(
     with app.app_context():
         found = planning.people_for_search(None, **selection)
         first, end = grid.hours[0].start, grid.hours[-1].start + HOUR
-        participants = planning.participants_for(
-            found.people,
-            required_ids=found.required_ids,
-            weights={},
-            site_hours={},
-            busy=planning.busy_in_window([p.id for p in found.people], first, end),
+        table = planning.busy_in_window([p.id for p in found.people], first, end)
+        busy = list(
+            zip(table.person_ids.tolist(), table.starts.tolist(), table.ends.tolist(), strict=True)
         )
+        # The reference reads each person's own busy times.
+        participants = [
+            replace(p, busy=tuple(sorted((a, b) for who, a, b in busy if who == p.person_id)))
+            for p in planning.participants_for(
+                found.people, required_ids=found.required_ids, weights={}, site_hours={}
+            )
+        ]
     options = SearchOptions(duration=HOUR, window_start=first, window_end=end, step_minutes=60)
     for row in (s for c in grid.countries for s in c.sites):
         members = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck
@@ -157,3 +158,30 @@ def test_the_engine_refuses_searches_outside_its_limits(change, message):
     }
     with pytest.raises(ValueError, match=message):
         engine.find_slots([], SearchOptions(**options))
+
+
+@settings(
+    max_examples=int(os.environ.get("FORUM_HYPOTHESIS_EXAMPLES", "300")) // 3,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+@given(searches(), st.data())
+def test_busy_times_given_as_a_table_count_as_the_participants_own(search, data):
+    people, options = search
+    # Each person's busy times split between their own and the table (as the database
+    # hands them over), in any order.
+    table_rows, kept = [], []
+    for person in people:
+        moved = (
+            data.draw(st.lists(st.sampled_from(person.busy), unique=True)) if person.busy else []
+        )
+        table_rows += [(person.person_id, a, b) for a, b in moved]
+        kept.append(replace(person, busy=tuple(b for b in person.busy if b not in moved)))
+    table_rows.append((-1, 0, 10**8))  # someone not searched changes nothing
+    table_rows = data.draw(st.permutations(table_rows))
+
+    whole = engine.find_slots(people, options)
+    split = engine.find_slots(kept, options, busy=engine.BusyTable.of(table_rows))
+
+    assert split.slots == whole.slots
+    assert (split.masks == whole.masks).all()

@@ -93,12 +93,15 @@ def site_groups(
     participants: Sequence[Participant],
     names: Mapping[int, str],
     home_zones: Mapping[int, str] | None = None,
+    profile: np.ndarray | None = None,
 ) -> tuple[list[Site], np.ndarray]:
     """The sites of a search, in the order explanations list them (by country, then name,
     the institution's own zone first, then the others), and each participant's site
-    number. ``names`` gives each person's name, ``home_zones`` each institution's zone."""
+    number. ``names`` gives each person's name, ``home_zones`` each institution's zone,
+    ``profile`` each participant's profile number if known (engine.profile_index)."""
     home_zones = home_zones or {}
-    profile = engine.profile_index(list(participants))
+    if profile is None:
+        profile = engine.profile_index(list(participants))
     keys: dict[tuple[int | None, int], list[int]] = defaultdict(list)
     for row, p in enumerate(participants):
         if p.institution_id is not None:
@@ -376,7 +379,7 @@ def explain(
     slots = [slot_scores(slot) for slot in result.slots]
     if mode == "none":
         return {"slots": slots}
-    sites, site_of = site_groups(result.participants, names, home_zones)
+    sites, site_of = site_groups(result.participants, names, home_zones, result.profile_of)
     facts = site_facts(result, site_of, len(sites)) if result.participants else None
     people_rows = _people_rows(result, names, site_of) if mode == "people" else None
     for rank, out in enumerate(slots):

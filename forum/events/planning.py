@@ -19,6 +19,7 @@ from forum.accounts.models import Organiser
 from forum.core import times
 from forum.core.errors import NotFound
 from forum.core.errors import ValidationFailed
+from forum.db import driver_rows
 from forum.directory.models import Blackout
 from forum.directory.models import BusyInterval
 from forum.directory.models import Institution
@@ -270,28 +271,23 @@ def load_members(person_ids: Iterable[int]) -> dict[int, Member]:
 
 def busy_in_window(
     person_ids: Iterable[int], start: dt.datetime, end: dt.datetime
-) -> dict[int, list[tuple[int, int]]]:
-    """Each person's busy intervals that overlap [start, end), in one query, as the
+) -> engine.BusyTable:
+    """The busy intervals of the people that overlap [start, end), in one query, as the
     engine reads them: whole UTC minutes since 1970, widened to the minute (see
     model.busy_minutes), as stored beside them."""
     ids = sorted(set(person_ids))
-    found: dict[int, list[tuple[int, int]]] = defaultdict(list)
     if not ids:
-        return found
-    rows = db.session.execute(
-        sa.select(
-            BusyInterval.person_id,
-            BusyInterval.start_minute,
-            BusyInterval.end_minute,
-        ).where(
-            BusyInterval.person_id.in_(ids),
-            BusyInterval.end_minute > epoch_minute(start),
-            BusyInterval.start_minute < -(-(end - EPOCH) // dt.timedelta(minutes=1)),
-        )
+        return engine.BusyTable.of([])
+    statement = sa.select(
+        BusyInterval.person_id,
+        BusyInterval.start_minute,
+        BusyInterval.end_minute,
+    ).where(
+        BusyInterval.person_id.in_(ids),
+        BusyInterval.end_minute > epoch_minute(start),
+        BusyInterval.start_minute < -(-(end - EPOCH) // dt.timedelta(minutes=1)),
     )
-    for person_id, first, last in rows:
-        found[person_id].append((first, last))
-    return found
+    return engine.BusyTable.of(driver_rows(db.session.connection(), statement))
 
 
 def zone_for(timezone: str | None, event: Event | None) -> str:
@@ -394,18 +390,15 @@ def participants_for(
     required_ids: set[int],
     weights: Mapping[int, int],
     site_hours: Mapping[int, tuple[int, int]],
-    busy: Mapping[int, Sequence[tuple[int, int]]],
 ) -> list[Participant]:
-    """The engine's view of each person: zone, hours, holidays, blackouts, busy times.
-
-    ``busy`` holds each person's busy minutes (see busy_in_window). ``site_hours`` bounds
-    the local hours of everyone at an institution.
+    """The engine's view of each person: zone, hours, holidays, blackouts (their busy
+    times go to the engine beside them: see busy_in_window). ``site_hours`` bounds the
+    local hours of everyone at an institution.
     """
     participants = []
     for person in people:
         institution = person.institution
         earliest, latest = site_hours.get(person.institution_id, (0, 24))  # type: ignore[arg-type]
-        intervals = busy.get(person.id, ())
         participants.append(
             Participant(
                 person_id=person.id,
@@ -417,7 +410,6 @@ def participants_for(
                 institution_id=institution.id if institution else None,
                 institution_name=institution.name if institution else "",
                 blackouts=institution.blackouts if institution else (),
-                busy=tuple(sorted(intervals)) if intervals else (),
                 required=person.id in required_ids,
                 weight=weights.get(person.id, 1),
                 earliest_hour=earliest,
@@ -535,7 +527,6 @@ def search(
         required_ids=found.required_ids,
         weights=weights,
         site_hours={key: (value[0], value[1]) for key, value in site_hours.items()},
-        busy=busy_in_window(person_ids_found, start, end),
     )
     options = SearchOptions(
         duration=duration,
@@ -547,7 +538,8 @@ def search(
         skip_holidays=skip_holidays,
         costs=costs,
     )
-    result = engine.find_slots(participants, options)
+    busy = busy_in_window(person_ids_found, start, end)
+    result = engine.find_slots(participants, options, busy=busy)
     names = {person.id: person.name for person in found.people}
     return {
         **explanations.explain(result, names, home_zones(found.people), mode=explain),
@@ -576,9 +568,7 @@ def sites_at(person_ids: Iterable[int], start: dt.datetime, end: dt.datetime) ->
     if not members:
         return []
     people = [members[person_id] for person_id in sorted(members)]
-    participants = participants_for(
-        people, required_ids=set(members), weights={}, site_hours={}, busy={}
-    )
+    participants = participants_for(people, required_ids=set(members), weights={}, site_hours={})
     options = SearchOptions(
         duration=end - start,
         window_start=start,
@@ -698,11 +688,7 @@ def planner_grid(
 
     people = found.people
     participants = participants_for(
-        people,
-        required_ids=found.required_ids,
-        weights={},
-        site_hours={},
-        busy=busy_in_window({person.id for person in people}, first, last),
+        people, required_ids=found.required_ids, weights={}, site_hours={}
     )
     options = SearchOptions(
         duration=HOUR,
@@ -714,7 +700,8 @@ def planner_grid(
         skip_holidays=skip_holidays,
         costs=dict(costs or {}),
     )
-    starts, masks = engine.slot_masks(participants, options)
+    busy = busy_in_window({person.id for person in people}, first, last)
+    starts, masks = engine.slot_masks(participants, options, busy=busy)
     sites, site_of = site_groups(
         participants, {person.id: person.name for person in people}, home_zones(people)
     )

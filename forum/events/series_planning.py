@@ -66,7 +66,6 @@ def rotation(
         required_ids=found.required_ids,
         weights=dict(weights or {}),
         site_hours={key: (value[0], value[1]) for key, value in (site_hours or {}).items()},
-        busy=busy_in_window({p.id for p in found.people}, start, end),
     )
     options = SearchOptions(
         duration=duration,
@@ -76,7 +75,13 @@ def rotation(
         skip_weekends=skip_weekends,
         skip_holidays=skip_holidays,
     )
-    plan = plan_rotation(participants, dates=dates, anchor_timezone=zone_name, options=options)
+    plan = plan_rotation(
+        participants,
+        dates=dates,
+        anchor_timezone=zone_name,
+        options=options,
+        busy=busy_in_window({p.id for p in found.people}, start, end),
+    )
     return _rotation_out(plan, zone_name, duration_minutes)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
@@ -245,22 +246,60 @@ def _profiles(keys: Iterable[_ProfileKey], options: SearchOptions) -> list[_Prof
     return [_profile(key, t0, count, options.step_minutes, duration) for key in keys]
 
 
-def _busy_marks(
-    participants: list[Participant], t0: int, n: int, options: SearchOptions
+@dataclass(frozen=True)
+class BusyTable:
+    """Busy times of many people at once, as a database hands them over: parallel arrays
+    of person ids and whole UTC minutes since 1970 (start floored, end ceiled: see
+    model.busy_minutes). They add to each participant's own ``busy``."""
+
+    person_ids: np.ndarray
+    starts: np.ndarray
+    ends: np.ndarray
+
+    @classmethod
+    def of(cls, rows: Sequence[tuple[int, int, int]]) -> BusyTable:
+        """From (person id, start minute, end minute) rows."""
+        table = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+        return cls(table[:, 0], table[:, 1], table[:, 2])
+
+
+def _busy_rows(
+    participants: list[Participant], busy: BusyTable | None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(person row, slot index) of every slot a person's busy times overlap, each pair once."""
-    duration = int(options.duration.total_seconds() // 60)
-    step = options.step_minutes
+    """Every busy time as (participant row, [start, end] minutes), from both sources."""
     counts = np.fromiter(
         (len(p.busy) for p in participants), dtype=np.int64, count=len(participants)
     )
-    if not counts.sum():
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     rows = np.repeat(np.arange(len(participants), dtype=np.int64), counts)
     flat = np.asarray(
         list(chain.from_iterable(chain.from_iterable(p.busy for p in participants))),
         dtype=np.int64,
     ).reshape(-1, 2)
+    if busy is not None and len(busy.person_ids) and participants:
+        ids = np.fromiter(
+            (p.person_id for p in participants), dtype=np.int64, count=len(participants)
+        )
+        by_id = np.argsort(ids, kind="stable")
+        position = np.clip(np.searchsorted(ids[by_id], busy.person_ids), 0, len(ids) - 1)
+        known = ids[by_id][position] == busy.person_ids
+        rows = np.concatenate((rows, by_id[position][known]))
+        flat = np.concatenate((flat, np.stack((busy.starts, busy.ends), axis=1)[known]))
+    return rows, flat
+
+
+def _busy_marks(
+    participants: list[Participant],
+    t0: int,
+    n: int,
+    options: SearchOptions,
+    busy: BusyTable | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(person row, slot index) of every slot a person's busy times overlap, each pair once."""
+    duration = int(options.duration.total_seconds() // 60)
+    step = options.step_minutes
+    rows, flat = _busy_rows(participants, busy)
+    if not len(rows):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     # Slot k overlaps [bs, be) when start_k < be and start_k + duration > bs.
     low = np.clip((flat[:, 0] - duration - t0) // step + 1, 0, n)
     high = np.clip(-((t0 - flat[:, 1]) // step), 0, n)
@@ -294,6 +333,8 @@ class SearchResult:
     local_start: np.ndarray  # wall-clock minutes since 1970
     local_end: np.ndarray
     within_bounds: np.ndarray
+    # Each participant's profile number (see profile_index).
+    profile_of: np.ndarray | None = None
 
     def costs(self) -> np.ndarray:
         """Each participant's cost in each returned slot (people x slots)."""
@@ -379,7 +420,7 @@ def profile_index(participants: list[Participant]) -> np.ndarray:
 
 
 def slot_masks(
-    participants: list[Participant], options: SearchOptions
+    participants: list[Participant], options: SearchOptions, *, busy: BusyTable | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every slot's UTC start minute, and each participant's facts (model.BIT) in each slot.
 
@@ -395,7 +436,7 @@ def slot_masks(
     profiles = _profiles(profile_keys, options)
     masks = np.stack([pr.mask for pr in profiles])[profile_of]
     mark_rows, mark_slots = _busy_marks(
-        participants, epoch_minute(options.window_start), len(starts), options
+        participants, epoch_minute(options.window_start), len(starts), options, busy
     )
     masks[mark_rows, mark_slots] |= BIT[BUSY]
     return starts, masks
@@ -408,8 +449,12 @@ def local_hours(zone_name: str, starts: np.ndarray) -> np.ndarray:
     return (starts + offsets_at(zone_name, starts)) % DAY // 60
 
 
-def find_slots(participants: list[Participant], options: SearchOptions) -> SearchResult:
+def find_slots(
+    participants: list[Participant], options: SearchOptions, *, busy: BusyTable | None = None
+) -> SearchResult:
     """The best ``options.limit`` slots for ``participants``, ranked as SPEC section 4 says.
+
+    ``busy`` adds busy times to the participants' own, by person id.
 
     People with the same profile, weight and required flag form a group whose rows would
     be identical but for busy times; sums and maxima are taken over groups, with each
@@ -420,24 +465,25 @@ def find_slots(participants: list[Participant], options: SearchOptions) -> Searc
     starts = _slot_starts(options)
     t0, count = epoch_minute(options.window_start), len(starts)
     profile_keys, profile_of = _profile_keys(participants)
-    group_keys: dict[tuple[int, int, bool], int] = {}
-    group_of = np.zeros(len(participants), dtype=np.int64)
-    for row, p in enumerate(participants):
-        group_of[row] = group_keys.setdefault(
-            (int(profile_of[row]), p.weight, p.required), len(group_keys)
-        )
-    n_groups = len(group_keys)
+    people = len(participants)
+    weights = np.fromiter((p.weight for p in participants), dtype=np.int64, count=people)
+    flags = np.fromiter((p.required for p in participants), dtype=np.int64, count=people)
+    groups, group_of = np.unique(
+        np.stack((profile_of, weights, flags)), axis=1, return_inverse=True
+    )
+    group_of = group_of.reshape(-1)
+    n_groups = groups.shape[1]
     profiles = _profiles(profile_keys, options) if count else []
-    marks = _busy_marks(participants, t0, count, options)
+    marks = _busy_marks(participants, t0, count, options, busy)
     if n_groups == 0 or count == 0:
         zeros = np.zeros(count, dtype=np.int64)
         return _answer(
             participants, options, starts, (zeros, zeros, zeros), profiles, profile_of, marks
         )
 
-    group_profile = np.asarray([profile for profile, _, _ in group_keys], dtype=np.int64)
-    weight = np.asarray([w for _, w, _ in group_keys], dtype=np.int64)[:, None]
-    required = np.asarray([r for _, _, r in group_keys], dtype=bool)
+    group_profile = groups[0]
+    weight = groups[1][:, None]
+    required = groups[2].astype(bool)
     size = np.bincount(group_of, minlength=n_groups)[:, None]
 
     costs, hard = cost_table(options), hard_table(options)
@@ -448,17 +494,17 @@ def find_slots(participants: list[Participant], options: SearchOptions) -> Searc
     available = ~hard[mask] & within
 
     mark_rows, mark_slots = marks
-    busy = np.bincount(
+    busy_count = np.bincount(
         group_of[mark_rows] * count + mark_slots, minlength=n_groups * count
     ).reshape(n_groups, count)
-    free = size - busy
+    free = size - busy_count
 
-    total = (free * cost + busy * busy_cost).sum(axis=0)
+    total = (free * cost + busy_count * busy_cost).sum(axis=0)
     # The worst cost is taken over required people (over everyone if none is required).
     judged = (required if required.any() else np.ones(n_groups, dtype=bool))[:, None]
     worst = np.maximum(
         np.where((free > 0) & judged, cost, -1).max(axis=0),
-        np.where((busy > 0) & judged, busy_cost, -1).max(axis=0),
+        np.where((busy_count > 0) & judged, busy_cost, -1).max(axis=0),
     )
     worst = np.maximum(worst, 0)
     required_available = (np.where(available, free, 0) * required[:, None]).sum(axis=0)
@@ -522,4 +568,5 @@ def _answer(
         chosen("local_start"),
         chosen("local_end"),
         chosen("within_bounds"),
+        profile_of,
     )

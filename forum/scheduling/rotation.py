@@ -93,6 +93,7 @@ def _candidates(
     date: dt.date,
     anchor: str,
     options: SearchOptions,
+    busy: engine.BusyTable | None,
 ) -> tuple[list[Candidate], engine.SearchResult]:
     """Every start on the date (the feasible ones when there are), with each site's burden.
 
@@ -107,7 +108,7 @@ def _candidates(
         window_end=window_end + options.duration,
         limit=10_000,
     )
-    result = engine.find_slots(participants, search)
+    result = engine.find_slots(participants, search, busy=busy)
     cost = result.costs()  # people x slots
     burden = np.zeros((n_sites, cost.shape[1]), dtype=np.int64)
     np.maximum.at(burden, site_index, cost)
@@ -171,10 +172,12 @@ def plan_rotation(
     dates: list[dt.date],
     anchor_timezone: str,
     options: SearchOptions,
+    busy: engine.BusyTable | None = None,
 ) -> RotationPlan:
     """Start times for the occurrences on ``dates`` (local dates in ``anchor_timezone``).
 
-    ``options`` gives the duration, step and rules; its window is ignored.
+    ``options`` gives the duration, step and rules; its window is ignored. ``busy`` adds
+    busy times to the participants' own (engine.find_slots).
     """
     if not 1 <= len(dates) <= MAX_OCCURRENCES:
         raise ValueError(f"a rotation has 1 to {MAX_OCCURRENCES} occurrences")
@@ -184,7 +187,7 @@ def plan_rotation(
     position = {site.key: i for i, site in enumerate(sites)}
     site_index = np.asarray([position[site_of(p).key] for p in participants], dtype=np.int64)
     searched = [
-        _candidates(participants, site_index, len(sites), d, anchor_timezone, options)
+        _candidates(participants, site_index, len(sites), d, anchor_timezone, options, busy)
         for d in dates
     ]
     per_date = [cands for cands, _ in searched]
