@@ -493,6 +493,20 @@ def test_a_body_over_the_byte_cap_is_413(api, row_count):
     assert row_count("people") == 0
 
 
+@pytest.mark.parametrize("app_settings", [{"MAX_CONTENT_LENGTH": 4096}], indirect=True)
+def test_an_import_may_be_larger_than_other_request_bodies(app, api, row_count):
+    lines = [PEOPLE_HEADER] + [
+        f"Person {n},person.{n}@uni.example,,UTC,{'Visiting professor ' * 10},," for n in range(30)
+    ]
+    body = "\n".join(lines).encode()
+    assert len(body) > app.config["MAX_CONTENT_LENGTH"]
+
+    answer = imported(api.post(PEOPLE, data=body, headers={"Content-Type": "text/csv"}))
+
+    assert answer["created"] == 30
+    assert row_count("people") == 30
+
+
 @pytest.mark.parametrize(
     ("data", "content_type", "status", "code", "field"),
     [
@@ -776,6 +790,29 @@ def test_the_preview_names_unknown_columns_on_the_form(client, organiser):
 
     assert response.status_code == 422
     assert "unknown column phone" in html.unescape(response.text)
+
+
+def test_a_file_over_the_byte_cap_is_refused_on_the_form(client, organiser):
+    token = csrf_token(client.get("/directory/import").text)
+    # Encoded here: the test client would spool so large a body to a file it never closes.
+    body = b"".join(
+        [
+            b'--b\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n',
+            token.encode(),
+            b'\r\n--b\r\nContent-Disposition: form-data; name="kind"\r\n\r\npeople',
+            b'\r\n--b\r\nContent-Disposition: form-data; name="file"; filename="big.csv"\r\n',
+            b"Content-Type: text/csv\r\n\r\n",
+            PEOPLE_HEADER.encode() + b"\n" + b"x" * (16 * 1024 * 1024),
+            b"\r\n--b--\r\n",
+        ]
+    )
+
+    response = client.post(
+        "/directory/import", data=body, content_type="multipart/form-data; boundary=b"
+    )
+
+    assert response.status_code == 413
+    assert "larger than 16 MB" in text_of(response.text)
 
 
 def test_a_changed_or_foreign_confirmation_is_refused(app, client, organiser, row_count):

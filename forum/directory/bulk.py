@@ -7,8 +7,8 @@ matched by email (whatever its case), institutions by name and country: a match 
 updated with the fields the row gives, anything else is created.
 
 The number of SQL statements does not grow with the rows: the directory is read in one
-query per table, new rows are inserted in bulk (SQLAlchemy sends them a thousand to a
-statement) and changed rows are updated with one executemany.
+query per table, new rows are inserted with one executemany (and their ids read back in one
+query), changed rows updated with another.
 """
 
 from __future__ import annotations

@@ -139,10 +139,8 @@ def directory_import_page():
 @csrf.exempt
 @login_required
 def preview_directory_import():
-    form = UploadForm(formdata=None)
     if (refused := _read_form()) is not None:
-        form.form_errors.append(refused)
-        return _page(form), 413
+        return refused
     form = UploadForm()
     if not form.validate():
         return _page(form), 422
@@ -152,17 +150,16 @@ def preview_directory_import():
         form.file.errors.append(_too_large())
         return _page(form), 413
     filename = upload.filename or "the file"
+    media_type = bulk.media_type_for_filename(upload.filename or "")
     try:
-        plan = directory_import.plan(
-            form.kind.data, data, bulk.media_type_for_filename(upload.filename or "")
-        )
+        plan = directory_import.plan(form.kind.data, data, media_type)
     except ForumError as exc:
         show_service_error(form, exc)
         return _page(form), 422
     confirm = None
     if not plan.bad_rows:
         try:
-            confirm = ConfirmForm(upload=_sign(form.kind.data, filename, data))
+            confirm = ConfirmForm(upload=_sign(form.kind.data, filename, media_type, data))
         except UnicodeDecodeError:
             form.file.errors.append("Save the file as UTF-8 and upload it again.")
             return _page(form), 422
@@ -174,17 +171,13 @@ def preview_directory_import():
 @login_required
 def confirm_directory_import():
     if (refused := _read_form()) is not None:
-        form = UploadForm(formdata=None)
-        form.form_errors.append(refused)
-        return _page(form), 413
+        return refused
     upload = _unsign(ConfirmForm().upload.data or "", _organiser())
     if upload is None:
         flash("This preview is too old or was changed: upload the file again.", "error")
         return redirect(url_for("web.directory_import_page")), 303
     kind, filename = upload["kind"], upload["filename"]
-    plan = directory_import.plan(
-        kind, upload["data"].encode("utf-8"), bulk.media_type_for_filename(filename)
-    )
+    plan = directory_import.plan(kind, upload["data"].encode("utf-8"), upload["media_type"])
     if plan.bad_rows:
         # The directory changed since the preview (an institution deleted, an email taken).
         form = UploadForm(formdata=None, kind=kind)
@@ -210,8 +203,8 @@ def _too_large() -> str:
     )
 
 
-def _read_form() -> str | None:
-    """Read the form under this page's limits and check its CSRF token; a refusal's message.
+def _read_form() -> tuple[str, int] | None:
+    """Read the form under this page's limits and check its CSRF token; None if it passes.
 
     These views are exempt from the app-wide CSRF check because that check reads the form
     before the view runs, under the ordinary limits (FORUM_MAX_REQUEST_BYTES, and Werkzeug's
@@ -222,7 +215,9 @@ def _read_form() -> str | None:
     try:
         csrf.protect()
     except RequestEntityTooLarge:
-        return _too_large()
+        form = UploadForm(formdata=None)
+        form.form_errors.append(_too_large())
+        return _page(form), 413
     return None
 
 
@@ -234,12 +229,13 @@ def _serializer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key, salt=_SIGNING_SALT)
 
 
-def _sign(kind: str, filename: str, data: bytes) -> str:
+def _sign(kind: str, filename: str, media_type: str, data: bytes) -> str:
     return _serializer().dumps(
         {
             "organiser": _organiser().id,
             "kind": kind,
             "filename": filename,
+            "media_type": media_type,
             "data": data.decode("utf-8"),
         }
     )
@@ -251,7 +247,7 @@ def _unsign(token: str, organiser: Organiser) -> dict[str, Any] | None:
         upload = _serializer().loads(token, max_age=CONFIRM_WITHIN_SECONDS)
     except BadSignature:
         return None
-    if upload.get("organiser") != organiser.id or upload.get("kind") not in bulk.KINDS:
+    if upload.get("organiser") != organiser.id:
         return None
     return upload
 
