@@ -785,6 +785,20 @@ def test_the_preview_puts_each_problem_next_to_its_row_and_offers_no_import(
     assert row_count("people") == 0
 
 
+def test_the_page_takes_a_json_file_too(client, organiser, sites, row_count):
+    rows = [{"name": "Li Wei", "email": "li.wei@pku.example", "institution_id": sites["PKU"]}]
+
+    preview = upload(client, "people", json.dumps(rows), filename="people.json")
+
+    assert '<th scope="col">Index</th>' in preview.text
+    assert "Peking University" in preview_row(preview.text, 0)
+    client.post(
+        "/directory/import/confirm",
+        data={"csrf_token": csrf_token(preview.text), "upload": hidden_upload(preview.text)},
+    )
+    assert row_count("people") == 1
+
+
 def test_the_preview_names_unknown_columns_on_the_form(client, organiser):
     response = upload(client, "institutions", "name,country,phone\nPKU,CN,1\n")
 
