@@ -302,13 +302,13 @@ def test_each_cell_is_the_searchs_worst_category_for_that_hour(
 def assert_agree(grid: planning.Grid, answer: dict[str, Any]) -> None:
     """Every site row of the grid says what the search answer says of it, cell by cell."""
     rows = [s for c in grid.countries for s in c.sites]
-    assert [row.name for row in rows] == [s["label"] for s in answer["sites"]]
+    assert [row.label for row in rows] == [s["label"] for s in answer["sites"]]
     for slot in answer["slots"]:
         at = column(grid, dt.datetime.fromisoformat(slot["start"]))
         for site_row in slot["institutions"]:
             row = rows[site_row["site"]]
-            assert row.cells[at] == site_row["categories"][0], (row.name, slot["start"])
-            assert list(row.facts[at]) == site_row["categories"], (row.name, slot["start"])
+            assert row.cells[at] == site_row["categories"][0], (row.label, slot["start"])
+            assert list(row.facts[at]) == site_row["categories"], (row.label, slot["start"])
             local = dt.datetime.fromisoformat(site_row["local_start"])
             assert row.local_hours[at] == local.hour
 
@@ -417,12 +417,13 @@ def test_a_site_with_people_in_two_zones_has_a_row_per_zone(app, api, grid_for):
 
     (country,) = grid.countries
     in_london, in_beijing = country.sites
-    assert (in_london.name, in_london.timezone, in_london.people) == (
+    assert (in_london.label, in_london.timezone, in_london.people) == (
         "University College London · Europe/London · 1 person",
         "Europe/London",
         1,
     )
-    assert in_beijing.name == "University College London · Asia/Shanghai · 1 person"
+    assert in_beijing.label == "University College London · Asia/Shanghai · 1 person"
+    assert in_london.name == in_beijing.name == "University College London"
     # Friday 09:00 UTC: 09:00 in London, 17:00 in Beijing: both at work.
     assert in_london.cells[9] == in_beijing.cells[9] == "working"
     # Friday 15:00 UTC: London works, Beijing's 23:00 is night.

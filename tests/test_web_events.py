@@ -454,9 +454,11 @@ def grid_rows(page: str) -> dict[str, list[tuple[str, str]]]:
     """Each site's row of the grid: [(category, local hour)] per column."""
     rows = {}
     for name, cells in re.findall(
-        r'<th scope="row" class="site">([^<]+)<span class="site-zone">.*?</th>(.*?)</tr>', page
+        r'<th scope="row" class="site"[^>]*>([^<]+)<span class="site-zone">.*?</th>(.*?)</tr>', page
     ):
-        rows[html.unescape(name)] = re.findall(r'<td class="k-(\w+)(?: hl)?">(\d+)</td>', cells)
+        rows[html.unescape(name)] = re.findall(
+            r'<td class="k-(\w+)(?: off)?(?: hl)?"(?: title="[^"]*")?>(\d+)</td>', cells
+        )
     return rows
 
 
@@ -515,8 +517,8 @@ def test_selecting_a_slot_highlights_its_hours(
     column = int((top - first_column) / dt.timedelta(hours=1))
     # A 60-minute slot on the hour covers one column; on the half hour, two.
     expected = [column] if top.minute == 0 else [column, column + 1]
-    row = re.search(r'<th scope="row" class="site">Peking.*?</tr>', page).group(0)
-    cells = re.findall(r'<td class="k-\w+( hl)?">', row)
+    row = re.search(r'<th scope="row" class="site"[^>]*>Peking.*?</tr>', page).group(0)
+    cells = re.findall(r'<td class="k-\w+(?: off)?( hl)?"', row)
     assert [i for i, mark in enumerate(cells) if mark] == expected
     assert 'id="slot-1" data-cols="' + " ".join(map(str, expected)) + '" aria-current="true"' in (
         page.replace('class="slot selected" ', "")

@@ -604,7 +604,8 @@ class GridSite:
     """One row: a site (explanations.Site) and its situation in each hour."""
 
     institution_id: int | None
-    name: str  # the site's label: the institution's name, with its zone when it has several
+    name: str  # the institution's (or the person's)
+    label: str  # the name, with the zone and head count when the institution has several sites
     timezone: str
     people: int
     cells: tuple[str, ...]  # the most serious fact per column (one of CATEGORIES)
@@ -726,7 +727,8 @@ def planner_grid(
         by_country[site.country].append(
             GridSite(
                 institution_id=site.institution_id,
-                name=site.label,
+                name=site.name,
+                label=site.label,
                 timezone=site.timezone,
                 people=site.people,
                 cells=tuple(names[mask] for mask in row),

@@ -121,16 +121,40 @@ def _columns(
     )
 
 
+DAYS_OFF = frozenset({"weekend", "holiday"})
+
+
+def facts_label(facts: tuple[str, ...] | list[str]) -> str:
+    """Every fact of a slot in words, the most serious first: "night, weekend"."""
+    return ", ".join(CATEGORY_LABELS.get(fact, fact) for fact in facts)
+
+
 def _cells(site: planning.GridSite, highlighted: frozenset[int]) -> Markup:
     """A site's row of cells, built here: 40 sites by 168 hours is 6,720 cells, and a
-    Jinja loop over them costs more than the search. Only category names and hour
-    numbers go in, and they are escaped all the same."""
-    cell = Markup('<td class="k-{}">{}</td>')
-    lit = Markup('<td class="k-{} hl">{}</td>')
-    return Markup("").join(
-        (lit if index in highlighted else cell).format(category, hour)
-        for index, (category, hour) in enumerate(zip(site.cells, site.local_hours, strict=True))
-    )
+    Jinja loop over them costs more than the search. Only category names, hour numbers
+    and their labels go in, and they are escaped all the same.
+
+    A cell is coloured by its most serious fact; a day off (weekend or holiday) under
+    another colour (a weekend night) is marked as well, and every fact is in its title.
+    """
+    cells = []
+    for index, (category, facts, hour) in enumerate(
+        zip(site.cells, site.facts, site.local_hours, strict=True)
+    ):
+        classes = f"k-{category}"
+        if category not in DAYS_OFF and DAYS_OFF.intersection(facts):
+            classes += " off"
+        if index in highlighted:
+            classes += " hl"
+        if len(facts) > 1:
+            cells.append(
+                Markup('<td class="{}" title="{}">{}</td>').format(
+                    classes, facts_label(facts), hour
+                )
+            )
+        else:
+            cells.append(Markup('<td class="{}">{}</td>').format(classes, hour))
+    return Markup("").join(cells)
 
 
 def _day_spans(hours: tuple[planning.GridHour, ...]) -> list[tuple[dt.datetime, int]]:

@@ -41,6 +41,7 @@ from forum.web.forms import show_errors
 from forum.web.forms import validated
 from forum.web.planner import CATEGORY_LABELS
 from forum.web.planner import PlanningForm
+from forum.web.planner import facts_label
 
 MAX_INTERVAL_DAYS = 31
 # Where the services' field names differ from the form's (the preview's first local start
@@ -106,6 +107,7 @@ class SiteCell:
     local: dt.datetime  # the site's wall-clock start
     category: str
     cost: int
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,7 @@ def rotation_tables(plan: dict[str, Any]) -> tuple[list[SiteColumn], list[Occurr
                         _local(by_site[c.key]["local_start"]),
                         by_site[c.key]["category"],
                         by_site[c.key]["cost"],
+                        tuple(by_site[c.key]["categories"]),
                     )
                     for c in columns
                 ),
@@ -316,6 +319,7 @@ def series_planner(event_id: int):
             preview_start=preview_start,
             shifts=shifts,
             category_labels=CATEGORY_LABELS,
+            facts_label=facts_label,
         ),
         status,
     )

@@ -30,6 +30,7 @@ from forum.extensions import db
 from forum.web import bp
 from forum.web.events import PROVIDER_LABELS
 from forum.web.planner import CATEGORY_LABELS
+from forum.web.planner import facts_label
 from forum.webhooks.inbound import attendance_of
 
 # The answers in the order the page counts them; "needs-action" is iCalendar's "no answer".
@@ -96,6 +97,7 @@ def session_page(session_id: int):
         answers=[(state, label, answers[state]) for state, label in ANSWER_LABELS.items()],
         answer_labels=ANSWER_LABELS,
         category_labels=CATEGORY_LABELS,
+        facts_label=facts_label,
         provider_labels=PROVIDER_LABELS,
         sites=country_groups(sites_at([p.id for p in people], shown_start, shown_end)),
         sites_start=shown_start,
