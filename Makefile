@@ -44,17 +44,23 @@ icalcheck:
 	  echo "icalcheck not built: npm is missing (apt-get install nodejs npm)"; \
 	else tests/tools/icalcheck/build.sh; fi
 
+# The tests run in PYTEST_WORKERS processes (pytest-xdist): `auto` for one per core, 0 for
+# a single process (as --pdb needs).
+PYTEST_WORKERS ?= 2
+
 test: install icalcheck
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
 test-fast: install icalcheck
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -m "not slow"
 
 test-postgresql: install icalcheck
-	FORUM_TEST_DB=postgresql $(BIN)/python -m pytest
+	FORUM_TEST_DB=postgresql $(BIN)/python -m pytest -n $(PYTEST_WORKERS)
 
+# Each benchmark prints its figures beside a baseline measured in the same run (the slot
+# search's through HTTP on SQLite and PostgreSQL, beside the plain per-person reference).
 bench: install
-	$(BIN)/python -m benchmarks.bench_slots && $(BIN)/python -m benchmarks.bench_feed && $(BIN)/python -m benchmarks.bench_planner
+	$(BIN)/python -m benchmarks.bench_slots && $(BIN)/python -m benchmarks.bench_search && $(BIN)/python -m benchmarks.bench_feed && $(BIN)/python -m benchmarks.bench_planner
 
 lint: install
 	$(BIN)/ruff check .

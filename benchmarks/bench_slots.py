@@ -25,7 +25,7 @@ from forum.scheduling import engine
 from forum.scheduling import reference
 
 WINDOW_START = dt.datetime(2027, 3, 1, tzinfo=dt.UTC)
-TARGET_MEDIAN_MS = 50.0
+TARGET_MEDIAN_MS = 20.0
 TARGET_SPEED_UP = 100.0
 
 
