@@ -6,7 +6,6 @@ import html
 import io
 import json
 import re
-import time
 from typing import Any
 
 import pytest
@@ -290,7 +289,7 @@ def test_institution_rows_that_cannot_be_written_are_listed(api, sites, row_coun
 
 
 def test_one_bad_row_among_a_thousand_writes_nothing_and_names_it(api, sites, row_count):
-    """The same file, fixed, is then imported through HTTP well within two seconds."""
+    """The same file, fixed, is then imported whole (benchmarks.bench_import times it)."""
     lines = [PEOPLE_HEADER] + [
         f"Person {n},person.{n}@uni.example,{('PKU', 'UTokyo', 'QU')[n % 3]},,Lecturer,,"
         for n in range(1000)
@@ -312,13 +311,10 @@ def test_one_bad_row_among_a_thousand_writes_nothing_and_names_it(api, sites, ro
     assert row_count("people") == 0
 
     lines[516] = "Person 515,person.515@uni.example,PKU,,Lecturer,,"
-    started = time.perf_counter()
     answer = imported(post_csv(api, PEOPLE, *lines))
-    elapsed = time.perf_counter() - started
 
     assert answer["created"] == 1000
     assert row_count("people") == 1000
-    assert elapsed < 2.0, f"1,000 people took {elapsed:.2f} s"
 
 
 def test_the_statements_do_not_grow_with_the_rows(app, api, sites):
