@@ -112,3 +112,42 @@ def test_quick_search_benchmark_runs_on_both_databases_and_agrees_with_the_refer
     assert "same slots from both: yes" in lines
     per_backend = 5 if modes[0] else 2
     assert sum(line.startswith("target ") for line in lines) == 2 * per_backend
+
+
+@pytest.mark.slow
+def test_quick_import_benchmark_runs_on_both_databases_and_everything_lands():
+    postgres_admin_engine().dispose()  # skips (fails in CI) when PostgreSQL is not there
+    result = subprocess.run(
+        [
+            sys.executable,
+            *("-m", "benchmarks.bench_import", "--quick", "--backend", "both"),
+            *("--postgres-url", POSTGRES_URL),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("Directory import through HTTP: 100 people a CSV file")
+    assert lines[0].endswith("on sqlite and postgresql")
+    for backend in ("sqlite", "postgresql"):
+        for label, runs in (
+            ("import, new people", 5),
+            ("import, updates", 5),
+            ("one POST /people each", 1),
+        ):
+            line = next(line for line in lines if line.startswith(f"{backend}: {label} "))
+            assert "median" in line and "p90" in line and "min" in line
+            assert line.endswith(f"({runs} runs)")
+        assert any(
+            line.startswith(f"{backend}: one POST per person / import median: ") for line in lines
+        )
+        # A warm-up and 5 timed files, each of 100 new people, then 100 created one by one.
+        assert f"{backend}: people in the directory: 700 (expected 700)" in lines
+        assert f"{backend}: people as sent, 10 read back from each file: yes" in lines
+        target = f"target {backend}: import of 1,000 people <= 2 s: not judged on the quick input"
+        assert any(line.startswith(target) for line in lines)
+    assert sum(line.startswith("target ") for line in lines) == 2
