@@ -681,6 +681,14 @@ def with_ids(value: Any, ids: dict[str, int]) -> Any:
         ({"site_hours": {"@pku": [8]}}, "site_hours.{pku}"),
         ({"site_hours": {"@umich": [8, 20]}}, "site_hours.{umich}"),
         ({"organiser_id": 1}, "organiser_id"),
+        ({"costs": {"lunch": 3}}, "costs.lunch"),
+        ({"costs": {"night": -1}}, "costs.night"),
+        ({"costs": {"night": 1001}}, "costs.night"),
+        ({"costs": {"night": "8"}}, "costs.night"),
+        ({"costs": {"night": 2.5}}, "costs.night"),
+        ({"costs": [8]}, "costs"),
+        ({"explain": "everything"}, "explain"),
+        ({"explain": None}, "explain"),
     ],
 )
 def test_search_refuses_bad_input(api, sites, row_count, changes, field):
@@ -690,6 +698,36 @@ def test_search_refuses_bad_input(api, sites, row_count, changes, field):
     response = api.post(SEARCH, json=with_ids(body_of(VALID, changes), ids))
 
     assert_error(response, 422, "validation_error", field.format(**ids))
+
+
+def test_an_unknown_cost_is_named_with_the_costs_there_are(api, sites):
+    body = with_ids(body_of(VALID, {"costs": {"lunch": 3, "night": 10}}), {"li": sites["li"]["id"]})
+
+    response = api.post(SEARCH, json=body)
+
+    assert_error(response, 422, "validation_error", "costs.lunch")
+    message = response.get_json()["error"]["details"]["fields"]["costs.lunch"]
+    assert message == (
+        "unknown; the costs are working, early, late, night, weekend, holiday, blackout, busy"
+    )
+
+
+def test_costs_given_per_search_change_the_ranking(api, sites):
+    smith, li = sites["smith"]["id"], sites["li"]["id"]
+    window = {"window_start": "2020-03-02", "window_end": "2020-03-06", "timezone": "UTC"}
+
+    plain = search(api, person_ids=[li, smith], **window)
+    # An organiser who does not mind evenings in Ann Arbor: they cost nothing, and are
+    # still reported as late.
+    evenings = search(api, person_ids=[li, smith], costs={"late": 0, "early": 5}, **window)
+
+    assert evenings["costs"] == {**plain["costs"], "late": 0, "early": 5}
+    assert plain["slots"][0]["worst_cost"] == 2
+    best = evenings["slots"][0]
+    assert (best["worst_cost"], best["total_cost"]) == (0, 0)
+    assert placement(best, smith)["categories"] == ["late"]
+    assert placement(best, smith)["cost"] == 0
+    assert placement(best, li)["categories"] == ["working"]
 
 
 def test_an_unknown_event_is_not_found(api, sites):

@@ -693,10 +693,14 @@ class SearchRequest(SearchRules):
         None, description="zone the window's dates are read in; default: the event's, else UTC"
     )
     limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] = 10
-    costs: dict[Literal[tuple(DEFAULT_COSTS)], Annotated[int, Field(ge=0, le=MAX_COST)]] = Field(  # type: ignore[valid-type]
+    # The names and ranges are checked by the search itself, so that a wrong one is named
+    # in the same words as everywhere else ("costs.lunch: unknown; the costs are ...").
+    costs: dict[Annotated[str, Field(max_length=20)], int] = Field(
         default_factory=dict,
+        max_length=len(DEFAULT_COSTS),
         description=(
-            "the cost of each fact, replacing the defaults given; a participant's cost in a "
+            f"the cost of each fact (whole numbers from 0 to {MAX_COST}), replacing the "
+            "defaults given; a participant's cost in a "
             "slot is their hour class's cost (working, early, late, night) plus their day's "
             "(weekend, holiday, blackout: the costliest that holds), plus busy, times their "
             f"weight. Defaults: {', '.join(f'{k} {v}' for k, v in DEFAULT_COSTS.items())}"
