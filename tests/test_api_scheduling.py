@@ -501,6 +501,9 @@ def test_a_search_writes_nothing_and_its_queries_do_not_grow_with_people(
     assert {table: row_count(table) for table in tables} == before
 
 
+DEMO_WEEK = {"window_start": "2027-03-15", "window_end": "2027-03-21"}
+
+
 @pytest.fixture
 def demo_forum(runner, client) -> tuple[dict[str, str], int]:
     """The demo data's 40-university forum: the API headers and the event's id."""
@@ -517,12 +520,7 @@ def test_the_demo_forums_best_slots_fall_on_a_working_day_at_every_site(
     client, demo_forum, duration
 ):
     headers, event_id = demo_forum
-    body = {
-        "event_id": event_id,
-        "duration_minutes": duration,
-        "window_start": "2027-03-15",
-        "window_end": "2027-03-21",
-    }
+    body = {"event_id": event_id, "duration_minutes": duration, **DEMO_WEEK}
 
     response = client.post(SEARCH, json=body, headers=headers)
 
@@ -556,13 +554,7 @@ def test_the_demo_forums_best_slots_fall_on_a_working_day_at_every_site(
 
 def test_the_demo_forum_with_every_participant_explained(client, demo_forum):
     headers, event_id = demo_forum
-    body = {
-        "event_id": event_id,
-        "duration_minutes": 60,
-        "window_start": "2027-03-15",
-        "window_end": "2027-03-21",
-        "explain": "people",
-    }
+    body = {"event_id": event_id, "duration_minutes": 60, **DEMO_WEEK, "explain": "people"}
 
     answer = client.post(SEARCH, json=body, headers=headers).get_json()
 
@@ -580,12 +572,7 @@ def test_the_demo_forum_with_every_participant_explained(client, demo_forum):
 
 def test_explain_none_gives_the_scores_alone(client, demo_forum):
     headers, event_id = demo_forum
-    body = {
-        "event_id": event_id,
-        "duration_minutes": 60,
-        "window_start": "2027-03-15",
-        "window_end": "2027-03-21",
-    }
+    body = {"event_id": event_id, "duration_minutes": 60, **DEMO_WEEK}
 
     plain = client.post(SEARCH, json={**body, "explain": "none"}, headers=headers).get_json()
     explained = client.post(SEARCH, json=body, headers=headers).get_json()

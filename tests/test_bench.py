@@ -8,17 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from forum.api.schemas import SearchRequest
 from tests.conftest import POSTGRES_URL
 from tests.conftest import postgres_admin_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def quick_run(module: str) -> list[str]:
+def quick_run(module: str, *options: str) -> list[str]:
     """Run a benchmark on its quick input; it must exit 0. Its output's lines."""
     result = subprocess.run(
-        [sys.executable, "-m", module, "--quick"],
+        [sys.executable, "-m", module, "--quick", *options],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -79,29 +78,15 @@ def test_quick_planner_benchmark_runs_and_agrees_with_the_reference():
 @pytest.mark.slow
 def test_quick_search_benchmark_runs_on_both_databases_and_agrees_with_the_reference():
     postgres_admin_engine().dispose()  # skips (fails in CI) when PostgreSQL is not there
-    # Until the search request takes `explain`, the benchmark times the default answer.
-    modes = ["sites", "people"] if "explain" in SearchRequest.model_fields else [None]
-    flags = [] if modes[0] else ["--no-explain"]
-    result = subprocess.run(
-        [
-            sys.executable,
-            *("-m", "benchmarks.bench_search", "--quick", "--backend", "both"),
-            *("--postgres-url", POSTGRES_URL, *flags),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    lines = quick_run(
+        "benchmarks.bench_search", "--backend", "both", "--postgres-url", POSTGRES_URL
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.splitlines()
     assert lines[0].startswith("Slot search through HTTP: 200 participants in 18 zones, 7 days")
     assert lines[0].endswith("on sqlite and postgresql")
     for backend in ("sqlite", "postgresql"):
         assert any(line.startswith(f"{backend}: 200 people, ") for line in lines)
-        for mode in modes:
-            label = f"{backend}: {'explain=' + mode if mode else 'no explain'}"
+        for mode in ("sites", "people"):
+            label = f"{backend}: explain={mode}"
             line = next(line for line in lines if line.startswith(f"HTTP {label} "))
             assert "median" in line and "p90" in line and "min" in line
             answer = next(line for line in lines if line.startswith(f"  answer {label}: "))
@@ -110,27 +95,15 @@ def test_quick_search_benchmark_runs_on_both_databases_and_agrees_with_the_refer
     line = next(line for line in lines if line.startswith("reference find_slots"))
     assert "median" in line
     assert "same slots from both: yes" in lines
-    per_backend = 5 if modes[0] else 2
-    assert sum(line.startswith("target ") for line in lines) == 2 * per_backend
+    assert sum(line.startswith("target ") for line in lines) == 2 * 5
 
 
 @pytest.mark.slow
 def test_quick_import_benchmark_runs_on_both_databases_and_everything_lands():
     postgres_admin_engine().dispose()  # skips (fails in CI) when PostgreSQL is not there
-    result = subprocess.run(
-        [
-            sys.executable,
-            *("-m", "benchmarks.bench_import", "--quick", "--backend", "both"),
-            *("--postgres-url", POSTGRES_URL),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
+    lines = quick_run(
+        "benchmarks.bench_import", "--backend", "both", "--postgres-url", POSTGRES_URL
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    lines = result.stdout.splitlines()
     assert lines[0].startswith("Directory import through HTTP: 100 people a CSV file")
     assert lines[0].endswith("on sqlite and postgresql")
     for backend in ("sqlite", "postgresql"):
