@@ -63,7 +63,7 @@ def test_quick_feed_benchmark_runs_and_matches_icalendar():
 @pytest.mark.slow
 def test_quick_planner_benchmark_runs_and_agrees_with_the_reference():
     lines = quick_run("benchmarks.bench_planner")
-    assert lines[0].startswith("Planner: demo forum, 40 sites x 168 hours")
+    assert lines[0].startswith("Planner: demo forum, 41 sites x 168 hours")
     for label in (
         "planner page (full request)",
         "grid: ours (planner_grid)",
