@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.orm import registry
@@ -58,6 +60,15 @@ class Base(DeclarativeBase):
         metadata=sa.MetaData(naming_convention=NAMING_CONVENTION),
         type_annotation_map={dt.datetime: UTCDateTime(), dict[str, Any]: JSONType},
     )
+
+
+def one_of(column: Any, values: Sequence[Any], dialect: sa.Dialect) -> Any:
+    """``column IN values`` for a long list: on PostgreSQL one array parameter
+    (``= ANY(...)``), which the driver sends as is, rather than thousands of placeholders
+    to convert on every call."""
+    if dialect.name == "postgresql":
+        return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
+    return column.in_(values)
 
 
 def driver_rows(connection: sa.Connection, statement: sa.Select) -> list[tuple[Any, ...]]:

@@ -20,6 +20,7 @@ from forum.core import times
 from forum.core.errors import NotFound
 from forum.core.errors import ValidationFailed
 from forum.db import driver_rows
+from forum.db import one_of
 from forum.directory.models import Blackout
 from forum.directory.models import BusyInterval
 from forum.directory.models import Institution
@@ -232,7 +233,7 @@ def load_members(person_ids: Iterable[int]) -> dict[int, Member]:
             sa.cast(Person.working_hours, sa.Text),
             sa.cast(Person.acceptable_hours, sa.Text),
             Person.institution_id,
-        ).where(Person.id.in_(ids))
+        ).where(one_of(Person.id, ids, db.session.get_bind().dialect))
     ).all()
     institution_ids = {row[5] for row in rows if row[5] is not None}
     blackouts: dict[int, list[tuple[dt.date, dt.date]]] = defaultdict(list)
@@ -278,16 +279,17 @@ def busy_in_window(
     ids = sorted(set(person_ids))
     if not ids:
         return engine.BusyTable.of([])
+    connection = db.session.connection()
     statement = sa.select(
         BusyInterval.person_id,
         BusyInterval.start_minute,
         BusyInterval.end_minute,
     ).where(
-        BusyInterval.person_id.in_(ids),
+        one_of(BusyInterval.person_id, ids, connection.dialect),
         BusyInterval.end_minute > epoch_minute(start),
         BusyInterval.start_minute < -(-(end - EPOCH) // dt.timedelta(minutes=1)),
     )
-    return engine.BusyTable.of(driver_rows(db.session.connection(), statement))
+    return engine.BusyTable.of(driver_rows(connection, statement))
 
 
 def zone_for(timezone: str | None, event: Event | None) -> str:
