@@ -407,9 +407,26 @@ def _slot_starts(options: SearchOptions) -> np.ndarray:
 def _profile_keys(participants: list[Participant]) -> tuple[dict[_ProfileKey, int], np.ndarray]:
     """The distinct profiles (each with its index) and each participant's profile index."""
     keys: dict[_ProfileKey, int] = {}
+    # People mostly share the very same hours and blackouts objects: telling them apart by
+    # identity first hashes each distinct set of hours once, not once per person. Equal
+    # values in distinct objects still meet in ``keys``.
+    by_identity: dict[tuple[object, ...], int] = {}
     profile_of = np.zeros(len(participants), dtype=np.int64)
     for row, p in enumerate(participants):
-        profile_of[row] = keys.setdefault(_ProfileKey.of(p), len(keys))
+        cheap = (
+            p.timezone,
+            id(p.working_hours),
+            id(p.acceptable_hours),
+            p.country,
+            p.subdivision,
+            id(p.blackouts),
+            p.earliest_hour,
+            p.latest_hour,
+        )
+        index = by_identity.get(cheap)
+        if index is None:
+            index = by_identity[cheap] = keys.setdefault(_ProfileKey.of(p), len(keys))
+        profile_of[row] = index
     return keys, profile_of
 
 
