@@ -217,11 +217,21 @@ def phone_page(make_page: Callable[..., Page]) -> Page:
 # --- hooks -------------------------------------------------------------------------------
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test that uses the browser is marked ``browser`` (``-m "not browser"``)."""
+# Before xdist's own hook, which reads the groups.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test that uses the browser is marked ``browser`` (``-m "not browser"``).
+
+    With pytest-xdist they are one group, run one after the other by one worker
+    (``--dist loadgroup``): that worker starts Chromium once, and only it writes into the
+    artifacts folder.
+    """
+    grouped = config.pluginmanager.hasplugin("xdist")
     for item in items:
         if "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.browser)
+            if grouped:
+                item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 @pytest.hookimpl(wrapper=True)

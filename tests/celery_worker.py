@@ -18,15 +18,22 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.workers import WORKER
+from tests.workers import worker_index
+
 ROOT = Path(__file__).resolve().parent.parent
 CELERY = Path(sys.executable).parent / "celery"
-REDIS_URL = "redis://127.0.0.1:6379/0"
+# A Redis database per xdist worker (1 to 15; 0 is left to `make run`): besides the queues,
+# Celery and the app keep keys that every client of a database shares (kombu's unacked
+# messages and bindings, the webhook intake's drain-pending flag), and one worker's must
+# never be another's.
+REDIS_URL = f"redis://127.0.0.1:6379/{1 + worker_index() % 15}"
 READY_TIMEOUT_SECONDS = 30.0
 
 
 def unique_queue() -> str:
     """A queue name of its own, so parallel runs on one Redis never take each other's jobs."""
-    return f"forum-test-{uuid.uuid4().hex[:12]}"
+    return f"forum-test-{WORKER or 'main'}-{uuid.uuid4().hex[:12]}"
 
 
 def redis_available(url: str = REDIS_URL) -> bool:

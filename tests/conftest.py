@@ -2,6 +2,7 @@
 
 ``FORUM_TEST_DB=postgresql`` runs the whole suite on a fresh PostgreSQL database created
 for the run (``FORUM_TEST_POSTGRES_URL`` points at the server); the default is SQLite.
+With pytest-xdist (``make test``) each worker creates, migrates and drops its own.
 The schema is always built by running the migrations, never by ``create_all``.
 """
 
@@ -27,8 +28,9 @@ from forum.accounts.services import issue_token
 from forum.extensions import db
 from tests.smtp_server import SmtpServer
 
-# The browser fixtures (live_server, browser, page, phone_page, make_page): tests/browser.py.
-pytest_plugins = ["tests.browser"]
+# The browser fixtures (live_server, browser, page, phone_page, make_page): tests/browser.py;
+# what keeps parallel workers apart (ports, the machine lock): tests/workers.py.
+pytest_plugins = ["tests.browser", "tests.workers"]
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 POSTGRES_URL = os.environ.get(
@@ -60,7 +62,10 @@ class TempPostgres:
 
     def __init__(self) -> None:
         self.admin = postgres_admin_engine()
-        self.name = f"forum_test_{uuid.uuid4().hex[:12]}"
+        # Named after the xdist worker too ("gw0"), for a database a crashed worker leaves.
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+        worker = f"{worker}_" if worker else ""
+        self.name = f"forum_test_{worker}{uuid.uuid4().hex[:12]}"
         with self.admin.connect() as conn:
             conn.execute(sa.text(f'CREATE DATABASE "{self.name}"'))
         self.url = (
@@ -77,7 +82,7 @@ class TempPostgres:
 
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A database for the whole run, upgraded to the latest migration."""
+    """A database for the whole run (for each xdist worker), upgraded to the latest migration."""
     from flask_migrate import upgrade
 
     if BACKEND == "postgresql":
@@ -98,13 +103,23 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _empty_tables() -> None:
-    tables = [t.name for t in db.metadata.sorted_tables]
+    """Delete every row, dependent tables first, and start the ids at 1 again.
+
+    DELETE on PostgreSQL too, not TRUNCATE: TRUNCATE gives each table and index new files,
+    and every checkpoint (each DROP DATABASE asks for one) must then sync tens of thousands of
+    files, which stalls every database on the server for minutes on a busy machine.
+    """
+    for table in reversed(db.metadata.sorted_tables):
+        db.session.execute(sa.text(f'DELETE FROM "{table.name}"'))
     if db.engine.dialect.name == "postgresql":
-        quoted = ", ".join(f'"{name}"' for name in tables)
-        db.session.execute(sa.text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
-    else:
-        for name in reversed(tables):
-            db.session.execute(sa.text(f'DELETE FROM "{name}"'))
+        # What RESTART IDENTITY did; setval changes the sequence in place, with no new file.
+        db.session.execute(
+            sa.text(
+                "SELECT setval(c.oid, 1, false) FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE c.relkind = 'S' AND n.nspname = current_schema()"
+            )
+        )
     db.session.commit()
 
 

@@ -19,6 +19,7 @@ from forum import create_app
 from forum.extensions import db
 from forum.notifications.models import EmailMessage
 from tests.calendars import check_email
+from tests.celery_worker import REDIS_URL
 from tests.celery_worker import purge_queue
 from tests.celery_worker import redis_available
 from tests.celery_worker import running_worker
@@ -38,7 +39,6 @@ WEEKLY_UTC = [
     "2027-03-24T13:00:00Z",
     "2027-03-31T13:00:00Z",
 ]
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import os
 import re
-import socket
 import threading
 from email.message import EmailMessage
 from email.policy import default
@@ -29,6 +28,7 @@ from tests.conftest import csrf_token
 from tests.smtp_server import PASSWORD
 from tests.smtp_server import USERNAME
 from tests.smtp_server import SmtpServer
+from tests.workers import free_port
 
 SENDER = "forum <forum@forum.example.org>"
 CHINESE_SUBJECT = "邀请：中英大学视频会议（第一次）"
@@ -83,13 +83,6 @@ def invite(**overrides: Any) -> EmailMessage:
     }
     fields.update(overrides)
     return compose(**fields)
-
-
-def free_port() -> int:
-    """A port nothing listens on: bound by the system, then released."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- SmtpSender against a real server ------------------------------------------------------
