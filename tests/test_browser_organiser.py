@@ -134,9 +134,7 @@ def test_an_organiser_books_the_top_slot_and_sees_the_participants_answer(
     save_screenshot(organiser, "dashboard")
 
 
-def test_the_planner_of_the_40_university_forum_shows_every_site(
-    demo: Flask, make_page
-) -> None:
+def test_the_planner_of_the_40_university_forum_shows_every_site(demo: Flask, make_page) -> None:
     with demo.app_context():
         event = db.session.scalar(sa.select(Event).where(Event.kind == "forum"))
         sites = {p.person.institution.name for p in event.participants}
