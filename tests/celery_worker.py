@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -14,20 +15,45 @@ from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from pathlib import Path
+from typing import IO
 
 import pytest
 import redis
 
+from forum.webhooks.inbound import DRAIN_PENDING_KEY
 from tests.workers import WORKER
 from tests.workers import worker_index
 
 ROOT = Path(__file__).resolve().parent.parent
 CELERY = Path(sys.executable).parent / "celery"
-# A Redis database per xdist worker (1 to 15; 0 is left to `make run`): besides the queues,
-# Celery and the app keep keys that every client of a database shares (kombu's unacked
-# messages and bindings, the webhook intake's drain-pending flag), and one worker's must
-# never be another's.
-REDIS_URL = f"redis://127.0.0.1:6379/{1 + worker_index() % 15}"
+_claimed: list[IO[bytes]] = []
+
+
+def _claim_redis_database() -> int:
+    """A Redis database (1 to 15) that no other test process on this machine is using.
+
+    Besides the queues, Celery and the app keep keys that every client of a database shares
+    (kombu's unacked messages and bindings, the webhook intake's drain-pending flag): a flag
+    left by another worker, or by another run of the tests, would keep this one's intake from
+    queueing its drain. Each process claims a database with a lock file, held until it exits;
+    0 is left to `make run`. Past 15 processes, databases are shared.
+    """
+    first = worker_index() % 15
+    for offset in range(15):
+        number = 1 + (first + offset) % 15
+        path = Path(tempfile.gettempdir()) / f"forum-tests-redis-{number}.lock"
+        lock = open(path, "ab")  # noqa: SIM115 (kept open: the claim lasts while it is)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        _claimed.append(lock)
+        return number
+    return 1 + first
+
+
+REDIS_URL = f"redis://127.0.0.1:6379/{_claim_redis_database()}"
 READY_TIMEOUT_SECONDS = 30.0
 
 
@@ -47,14 +73,16 @@ def redis_available(url: str = REDIS_URL) -> bool:
 
 
 def purge_queue(queue: str, url: str = REDIS_URL) -> None:
-    """Delete a queue's messages and kombu's bindings for it from Redis."""
+    """Delete a queue's messages, kombu's bindings for it and the intake's drain flag."""
     client = redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
     try:
         # kombu's Redis transport keeps a list per queue and one more per priority
         # ("<queue>\x06\x16<n>"); Celery's default exchange bears the queue's name.
         priorities = list(client.scan_iter(match=f"{queue}\x06\x16*"))
         bindings = [f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"]
-        client.delete(queue, *priorities, *bindings)
+        # The flag stands for a drain job queued and not started: purged with the queue, it
+        # would keep the next test's intake from queueing one until it expires.
+        client.delete(queue, *priorities, *bindings, DRAIN_PENDING_KEY)
         client.zrem("_kombu.binding_deadlines", queue)
     finally:
         client.close()
