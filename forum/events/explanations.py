@@ -176,9 +176,15 @@ class SiteFacts:
     first_row: np.ndarray  # a participant row of each site (they share local times)
 
 
-def site_facts(result: engine.SearchResult, site_of: np.ndarray, n_sites: int) -> SiteFacts:
+def by_site(site_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Participant rows ordered by site, and where each site's run begins: the arguments
+    of numpy's ``reduceat`` for a value per site (sites numbered 0..n-1, none empty)."""
     order = np.argsort(site_of, kind="stable")
-    starts = np.flatnonzero(np.concatenate(([True], np.diff(site_of[order]) != 0)))
+    return order, np.flatnonzero(np.concatenate(([True], np.diff(site_of[order]) != 0)))
+
+
+def site_facts(result: engine.SearchResult, site_of: np.ndarray, n_sites: int) -> SiteFacts:
+    order, starts = by_site(site_of)
     if len(starts) != n_sites:
         raise ValueError("every site needs at least one participant")
     masks = result.masks[order]

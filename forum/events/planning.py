@@ -27,6 +27,7 @@ from forum.directory.models import Institution
 from forum.directory.models import Person
 from forum.events import explanations
 from forum.events.explanations import SiteTime
+from forum.events.explanations import by_site
 from forum.events.explanations import site_facts
 from forum.events.explanations import site_groups
 from forum.events.explanations import site_times
@@ -708,8 +709,7 @@ def planner_grid(
     sites, site_of = site_groups(
         participants, {person.id: person.name for person in people}, home_zones(people)
     )
-    order = np.argsort(site_of, kind="stable")
-    boundaries = np.flatnonzero(np.concatenate(([True], np.diff(site_of[order]) != 0)))
+    order, boundaries = by_site(site_of)
     site_masks = np.bitwise_or.reduceat(masks[order], boundaries, axis=0)
     names = engine.category_names(options)
     facts_table = engine.fact_lists(options)

@@ -20,7 +20,6 @@ EARLY = "early"
 LATE = "late"
 WORKING = "working"
 CATEGORIES = (BUSY, BLACKOUT, HOLIDAY, NIGHT, WEEKEND, EARLY, LATE, WORKING)
-HOUR_CLASSES = (WORKING, EARLY, LATE, NIGHT)
 DAY_CLASSES = (WEEKEND, HOLIDAY, BLACKOUT)
 
 # The facts as bits of one small integer: a slot's hour class, day facts and busy at once.
@@ -65,9 +64,8 @@ def cost_of(mask: int, costs: Mapping[str, int]) -> int:
     A weekend night costs a night and a weekend; a holiday that falls on a weekend is one
     day off, not two.
     """
-    hour = next((costs[name] for name in (EARLY, LATE, NIGHT) if mask & BIT[name]), 0)
+    hour = next((costs[name] for name in (EARLY, LATE, NIGHT) if mask & BIT[name]), costs[WORKING])
     day = max((costs[name] for name in DAY_CLASSES if mask & BIT[name]), default=0)
-    hour += costs[WORKING] if not mask & (BIT[EARLY] | BIT[LATE] | BIT[NIGHT]) else 0
     return hour + day + (costs[BUSY] if mask & BIT[BUSY] else 0)
 
 
