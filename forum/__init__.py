@@ -32,9 +32,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from forum import cli
     from forum import errors
     from forum import extensions
+    from forum import followups
     from forum import jobs
     from forum import models  # noqa: F401  (every table known to the metadata)
     from forum import web
+    from forum.jobs import tasks  # noqa: F401  (the jobs that services queue by name)
+    from forum.webhooks import outbound_tasks  # noqa: F401
     from forum.webhooks import views as webhooks_views
 
     extensions.db.init_app(app)
@@ -50,6 +53,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     cli.init_app(app)
     jobs.celery_init_app(app)
+    followups.connect()
     return app
 
 

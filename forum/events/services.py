@@ -20,6 +20,8 @@ from forum.db import now_utc
 from forum.directory.models import Person
 from forum.directory.services import get_institution
 from forum.directory.services import get_person
+from forum.events import changes
+from forum.events.changes import announce
 from forum.events.conflicts import find_clashes
 from forum.events.conflicts import lock_people
 from forum.events.conflicts import raise_for_clashes
@@ -35,15 +37,6 @@ from forum.events.occurrences import Occurrence
 from forum.events.occurrences import find_occurrence
 from forum.events.occurrences import session_occurrences
 from forum.extensions import db
-from forum.jobs.queue import enqueue
-from forum.jobs.tasks import close_meeting
-from forum.jobs.tasks import open_meeting
-from forum.jobs.tasks import sync_meeting
-from forum.notifications.dispatch import queue_session_emails
-from forum.providers.meetings import reserve_host
-from forum.webhooks.outbound import emit
-from forum.webhooks.outbound import organisers_of
-from forum.webhooks.outbound import session_data
 
 MAX_DURATION = dt.timedelta(hours=24)
 RSVP_ANSWERS = ("accepted", "tentative", "declined")
@@ -264,12 +257,9 @@ def create_session(
         provider=kind, data={"manual_url": join_url} if kind == "manual" else {}
     )
     db.session.add(session)
-    reserve_host(session, session.meeting)
+    announce(changes.host_needed, session, meeting=session.meeting)
     db.session.flush()
-    if notify:
-        queue_session_emails(session, "invite", hold=True)
-    emit("session.scheduled", session_data(session), organiser_ids=organisers_of(event))
-    enqueue(open_meeting, session.id)
+    announce(changes.booked, session, notify=notify)
     return session
 
 
@@ -373,20 +363,11 @@ def reschedule_session(
     if time_changed or rrule_changed:
         for invitation in session.invitations:
             invitation.rsvp, invitation.rsvp_at = "needs-action", None
-        meeting = session.meeting
-        if meeting is not None:
-            previous_host = meeting.host_account
-            reserve_host(session, meeting)
-            if previous_host and meeting.host_account != previous_host and meeting.external_id:
-                # Its host is busy at the new time: the meeting moves to another host.
-                meeting.data = {
-                    **(meeting.data or {}),
-                    "replaced": {"external_id": meeting.external_id, "host": previous_host},
-                }
+        if session.meeting is not None:
+            # Its host may be busy at the new time: then the meeting moves to another host.
+            announce(changes.host_needed, session, meeting=session.meeting)
     db.session.flush()
-    queue_session_emails(session, "update", hold=True)
-    emit("session.rescheduled", session_data(session), organiser_ids=organisers_of(session.event))
-    enqueue(sync_meeting, session.id)
+    announce(changes.rescheduled, session)
     return session
 
 
@@ -401,9 +382,7 @@ def cancel_session(session: EventSession) -> EventSession:
     session.cancelled_at = now_utc()
     session.sequence += 1
     db.session.flush()
-    queue_session_emails(session, "cancel")
-    emit("session.cancelled", session_data(session), organiser_ids=organisers_of(session.event))
-    enqueue(close_meeting, session.id)
+    announce(changes.cancelled, session)
     return session
 
 
@@ -417,7 +396,7 @@ def retry_meeting(session: EventSession) -> EventSession:
         raise Conflict("the meeting exists: there is nothing to retry", code="meeting_exists")
     meeting.status, meeting.error = "pending", None
     db.session.flush()
-    enqueue(open_meeting, session.id)
+    announce(changes.meeting_retried, session)
     return session
 
 
@@ -438,13 +417,13 @@ def resend_invitations(session: EventSession, *, person_id: int | None = None) -
         if not invitations:
             raise NotFound(f"person {person_id} is not invited to this session")
     meeting = session.meeting
-    messages = queue_session_emails(
+    announce(
+        changes.invitations_resent,
         session,
-        "invite",
-        hold=meeting is not None and meeting.status == "pending",
         invitations=invitations,
+        hold=meeting is not None and meeting.status == "pending",
     )
-    return len(messages)
+    return len(invitations)
 
 
 # --- one occurrence of a series ------------------------------------------------------------
@@ -517,7 +496,7 @@ def move_occurrence(
         override.title = title
     override.sequence = session.sequence
     db.session.flush()
-    queue_session_emails(session, "occurrence-update", recurrence_id=recurrence_id)
+    announce(changes.occurrence_moved, session, recurrence_id=recurrence_id)
     return override
 
 
@@ -538,7 +517,7 @@ def cancel_occurrence(session: EventSession, recurrence_id: dt.datetime) -> Sess
     override.cancelled = True
     override.sequence = session.sequence
     db.session.flush()
-    queue_session_emails(session, "occurrence-cancel", recurrence_id=recurrence_id)
+    announce(changes.occurrence_cancelled, session, recurrence_id=recurrence_id)
     return override
 
 
@@ -644,16 +623,7 @@ def answer_invitation(invitation: Invitation, answer: str) -> Invitation:
     if invitation.rsvp != answer:
         invitation.rsvp, invitation.rsvp_at = answer, now_utc()
         db.session.flush()
-        emit(
-            "rsvp.updated",
-            {
-                "session_id": invitation.session_id,
-                "person_id": invitation.person_id,
-                "email": invitation.person.email,
-                "rsvp": invitation.rsvp,
-            },
-            organiser_ids=organisers_of(invitation.session.event),
-        )
+        announce(changes.answered, invitation)
     return invitation
 
 

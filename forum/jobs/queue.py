@@ -39,8 +39,11 @@ class _Job:
     action: Callable[[], None] | None = None
 
 
-def enqueue(task: Task, *args: Any, **kwargs: Any) -> None:
+def enqueue(task: Task | str, *args: Any, **kwargs: Any) -> None:
     """Queue ``task(*args, **kwargs)`` to run once the current ``db.session`` transaction commits.
+
+    ``task`` is a task or its name ("forum.send_email"): the services name the jobs they
+    queue, since the jobs module imports the services whose work it runs.
 
     Nothing is sent before the commit, so a worker never looks for rows that are not there
     yet, and a rollback (of the transaction, or of the savepoint open at the call) drops the
@@ -50,7 +53,7 @@ def enqueue(task: Task, *args: Any, **kwargs: Any) -> None:
     """
     celery_app: Celery = current_app.extensions["celery"]
     # An unknown task fails now, in the caller, rather than after the commit.
-    name = celery_app.tasks[task.name].name
+    name = celery_app.tasks[task if isinstance(task, str) else task.name].name
     try:
         payload = json.dumps([args, kwargs], allow_nan=False)
     except (TypeError, ValueError) as exc:

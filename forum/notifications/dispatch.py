@@ -48,7 +48,6 @@ def queue_session_emails(
     only to these invitees of the session (default: every one).
     """
     from forum.jobs.queue import enqueue
-    from forum.jobs.tasks import send_email
 
     messages = [
         EmailMessage(
@@ -65,14 +64,13 @@ def queue_session_emails(
     db.session.flush()
     if not hold:
         for message in messages:
-            enqueue(send_email, message.id)
+            enqueue("forum.send_email", message.id)
     return messages
 
 
 def release_held_emails(session_id: int) -> int:
     """Queue the session's emails not sent yet, to go after the current transaction commits."""
     from forum.jobs.queue import enqueue
-    from forum.jobs.tasks import send_email
 
     ids = db.session.scalars(
         sa.select(EmailMessage.id).where(
@@ -80,7 +78,7 @@ def release_held_emails(session_id: int) -> int:
         )
     ).all()
     for message_id in ids:
-        enqueue(send_email, message_id)
+        enqueue("forum.send_email", message_id)
     return len(ids)
 
 

@@ -121,7 +121,9 @@ def reserve_host(session: EventSession, meeting: VideoMeeting) -> None:
 
     The current host is kept if it is still free; otherwise the first free host of the pool
     with quota left today; with quota left nowhere, the first free host (the meeting will
-    wait as deferred until the quota resets).
+    wait as deferred until the quota resets). A meeting that exists on the provider and
+    changes host (its host is busy at the session's new time) notes the one it replaces,
+    which the update job deletes.
     """
     kind = meeting.provider
     if not adapter_class(kind).uses_hosts:
@@ -150,8 +152,14 @@ def reserve_host(session: EventSession, meeting: VideoMeeting) -> None:
     else:
         with_quota = [h for h in free if quota is None or _used_today(account, h) < quota]
         chosen = (with_quota or free)[0]
+    previous_host = meeting.host_account
     meeting.account_id = account.id
     meeting.host_account = chosen
+    if previous_host and chosen != previous_host and meeting.external_id:
+        meeting.data = {
+            **(meeting.data or {}),
+            "replaced": {"external_id": meeting.external_id, "host": previous_host},
+        }
 
 
 # --- the provider calls (the jobs' work) -----------------------------------------------------

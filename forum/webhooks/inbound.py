@@ -178,14 +178,14 @@ def _schedule_processing(entry_ids: list[int]) -> None:
     """
     from forum.jobs.queue import after_commit
     from forum.jobs.queue import enqueue
-    from forum.jobs.tasks import drain_inbox
-    from forum.jobs.tasks import process_delivery
 
     broker = current_app.config.get("CELERY_BROKER_URL") or ""
     if not broker.startswith(("redis://", "rediss://")):
         for entry_id in entry_ids:
-            enqueue(process_delivery, entry_id)
+            enqueue("forum.process_delivery", entry_id)
         return
+
+    drain_inbox = current_app.extensions["celery"].tasks["forum.drain_inbox"]
 
     def request_drain() -> None:
         if _redis(broker).set(DRAIN_PENDING_KEY, "1", nx=True, px=DRAIN_PENDING_MS):

@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 import requests
 import sqlalchemy as sa
 import urllib3.exceptions
-from celery import Task
 from flask import current_app
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
@@ -64,6 +63,9 @@ API_VERSION = "v1"
 SIGNATURE_HEADER = "Forum-Signature"
 USER_AGENT = "forum-webhooks/1 (+outbound events)"
 MAX_URL_LENGTH = 2000
+# The job that makes one delivery attempt (forum.webhooks.outbound_tasks, which imports this
+# module for its work, so the job is queued by name).
+DELIVERY_TASK = "forum.deliver_webhook"
 CONNECT_TIMEOUT_SECONDS = 5.0
 READ_TIMEOUT_SECONDS = 10.0
 # Ten attempts: the first at once, then after 1, 3, 9, 27 and 81 minutes, 4 h 3 min, and
@@ -318,7 +320,7 @@ def redeliver(delivery: WebhookDelivery) -> WebhookDelivery:
     delivery.status = "pending"
     delivery.next_attempt_at = now_utc()
     db.session.flush()
-    enqueue(_delivery_task(), delivery.id)
+    enqueue(DELIVERY_TASK, delivery.id)
     return delivery
 
 
@@ -389,17 +391,9 @@ def emit(
     ]
     db.session.add_all(deliveries)
     db.session.flush()
-    task = _delivery_task()
     for delivery in deliveries:
-        enqueue(task, delivery.id)
+        enqueue(DELIVERY_TASK, delivery.id)
     return deliveries
-
-
-def _delivery_task() -> Task:
-    # The tasks module imports this one for the work it does, so the task is looked up here.
-    from forum.webhooks.outbound_tasks import deliver_webhook
-
-    return deliver_webhook
 
 
 def organisers_of(event: Event) -> list[int]:
