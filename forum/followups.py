@@ -1,4 +1,4 @@
-"""What follows each change of a session (forum.events.changes), in one place.
+"""What follows each change of a session (forum.events.signals), in one place.
 
 Each listener runs inside the transaction of the change: emails and outbound webhook
 deliveries are written as rows beside it, and jobs are handed to the queue only once it
@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from forum.events import changes
+from forum.events import signals
 from forum.events.models import EventSession
 from forum.events.models import Invitation
 from forum.events.models import VideoMeeting
@@ -81,15 +81,15 @@ def _answered(invitation: Invitation) -> None:
 
 
 _LISTENERS = {
-    changes.host_needed: _host_needed,
-    changes.booked: _booked,
-    changes.rescheduled: _rescheduled,
-    changes.cancelled: _cancelled,
-    changes.occurrence_moved: _occurrence_moved,
-    changes.occurrence_cancelled: _occurrence_cancelled,
-    changes.invitations_resent: _invitations_resent,
-    changes.meeting_retried: _meeting_retried,
-    changes.answered: _answered,
+    signals.host_needed: _host_needed,
+    signals.booked: _booked,
+    signals.rescheduled: _rescheduled,
+    signals.cancelled: _cancelled,
+    signals.occurrence_moved: _occurrence_moved,
+    signals.occurrence_cancelled: _occurrence_cancelled,
+    signals.invitations_resent: _invitations_resent,
+    signals.meeting_retried: _meeting_retried,
+    signals.answered: _answered,
 }
 
 

@@ -2,7 +2,7 @@
 
 Read from the source, every import counted (also those inside functions, which only hide a
 circle from the interpreter): booking (forum.events) says what changed through
-forum.events.changes and never reaches for the mail, the jobs, the providers or the
+forum.events.signals and never reaches for the mail, the jobs, the providers or the
 webhooks itself.
 """
 

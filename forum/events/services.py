@@ -20,8 +20,7 @@ from forum.db import now_utc
 from forum.directory.models import Person
 from forum.directory.services import get_institution
 from forum.directory.services import get_person
-from forum.events import changes
-from forum.events.changes import announce
+from forum.events import signals
 from forum.events.conflicts import find_clashes
 from forum.events.conflicts import lock_people
 from forum.events.conflicts import raise_for_clashes
@@ -36,6 +35,7 @@ from forum.events.models import event_co_organisers
 from forum.events.occurrences import Occurrence
 from forum.events.occurrences import find_occurrence
 from forum.events.occurrences import session_occurrences
+from forum.events.signals import announce
 from forum.extensions import db
 
 MAX_DURATION = dt.timedelta(hours=24)
@@ -257,9 +257,9 @@ def create_session(
         provider=kind, data={"manual_url": join_url} if kind == "manual" else {}
     )
     db.session.add(session)
-    announce(changes.host_needed, session, meeting=session.meeting)
+    announce(signals.host_needed, session, meeting=session.meeting)
     db.session.flush()
-    announce(changes.booked, session, notify=notify)
+    announce(signals.booked, session, notify=notify)
     return session
 
 
@@ -365,9 +365,9 @@ def reschedule_session(
             invitation.rsvp, invitation.rsvp_at = "needs-action", None
         if session.meeting is not None:
             # Its host may be busy at the new time: then the meeting moves to another host.
-            announce(changes.host_needed, session, meeting=session.meeting)
+            announce(signals.host_needed, session, meeting=session.meeting)
     db.session.flush()
-    announce(changes.rescheduled, session)
+    announce(signals.rescheduled, session)
     return session
 
 
@@ -382,7 +382,7 @@ def cancel_session(session: EventSession) -> EventSession:
     session.cancelled_at = now_utc()
     session.sequence += 1
     db.session.flush()
-    announce(changes.cancelled, session)
+    announce(signals.cancelled, session)
     return session
 
 
@@ -396,7 +396,7 @@ def retry_meeting(session: EventSession) -> EventSession:
         raise Conflict("the meeting exists: there is nothing to retry", code="meeting_exists")
     meeting.status, meeting.error = "pending", None
     db.session.flush()
-    announce(changes.meeting_retried, session)
+    announce(signals.meeting_retried, session)
     return session
 
 
@@ -418,7 +418,7 @@ def resend_invitations(session: EventSession, *, person_id: int | None = None) -
             raise NotFound(f"person {person_id} is not invited to this session")
     meeting = session.meeting
     announce(
-        changes.invitations_resent,
+        signals.invitations_resent,
         session,
         invitations=invitations,
         hold=meeting is not None and meeting.status == "pending",
@@ -496,7 +496,7 @@ def move_occurrence(
         override.title = title
     override.sequence = session.sequence
     db.session.flush()
-    announce(changes.occurrence_moved, session, recurrence_id=recurrence_id)
+    announce(signals.occurrence_moved, session, recurrence_id=recurrence_id)
     return override
 
 
@@ -517,7 +517,7 @@ def cancel_occurrence(session: EventSession, recurrence_id: dt.datetime) -> Sess
     override.cancelled = True
     override.sequence = session.sequence
     db.session.flush()
-    announce(changes.occurrence_cancelled, session, recurrence_id=recurrence_id)
+    announce(signals.occurrence_cancelled, session, recurrence_id=recurrence_id)
     return override
 
 
@@ -623,7 +623,7 @@ def answer_invitation(invitation: Invitation, answer: str) -> Invitation:
     if invitation.rsvp != answer:
         invitation.rsvp, invitation.rsvp_at = answer, now_utc()
         db.session.flush()
-        announce(changes.answered, invitation)
+        announce(signals.answered, invitation)
     return invitation
 
 
