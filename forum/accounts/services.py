@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import secrets
+
 import sqlalchemy as sa
 from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
@@ -28,9 +31,14 @@ def find_organiser(email: str) -> Organiser | None:
 
 
 def create_organiser(
-    *, email: str, name: str, password: str | None = None, timezone: str = "UTC"
+    *,
+    email: str,
+    name: str,
+    password: str | None = None,
+    timezone: str = "UTC",
+    is_admin: bool = False,
 ) -> Organiser:
-    """A new organiser account (the caller commits)."""
+    """A new organiser account, an administrator if ``is_admin`` (the caller commits)."""
     email = email.strip()
     if "@" not in email or len(email) > 254:
         raise ValidationFailed({"email": "must be an email address"})
@@ -49,8 +57,24 @@ def create_organiser(
         name=name or email.split("@")[0],
         password_hash=generate_password_hash(password) if password else None,
         timezone=timezone,
+        is_admin=is_admin,
     )
     db.session.add(organiser)
+    db.session.flush()
+    return organiser
+
+
+def set_admin(email: str, *, admin: bool = True) -> Organiser:
+    """Make the organiser with this email an administrator, or an organiser only again
+    (404 for an unknown email; the caller commits).
+
+    Administrators manage provider accounts, see every webhook delivery, and may change any
+    entry of the directory.
+    """
+    organiser = find_organiser(email)
+    if organiser is None:
+        raise NotFound(f"no organiser with email {email.strip()}")
+    organiser.is_admin = admin
     db.session.flush()
     return organiser
 
@@ -59,12 +83,19 @@ def set_password(organiser: Organiser, password: str) -> None:
     organiser.password_hash = generate_password_hash(password)
 
 
+@functools.cache
+def _dummy_password_hash() -> str:
+    """A hash made like every account's (same method and cost), of a password no one has."""
+    return generate_password_hash(secrets.token_urlsafe(32))
+
+
 def authenticate(email: str, password: str) -> Organiser | None:
     """The organiser if the password matches, else None (same answer for unknown emails)."""
     organiser = find_organiser(email)
     if organiser is None or not organiser.password_hash:
-        # Spend the same time as a real check, so response times do not reveal accounts.
-        check_password_hash(generate_password_hash("x"), password)
+        # One check against a hash of the same cost, as for a real account, so that the
+        # response time does not tell which emails have accounts.
+        check_password_hash(_dummy_password_hash(), password)
         return None
     if not check_password_hash(organiser.password_hash, password):
         return None

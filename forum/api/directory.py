@@ -1,10 +1,15 @@
-"""API v1: institutions and people (a directory shared by every organiser of the instance)."""
+"""API v1: institutions and people, a directory every organiser of the instance reads and
+invites from; changing an entry is for those forum.directory.services names."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 from flask import current_app
 from flask import request
+from pydantic import BaseModel
+from pydantic import ConfigDict
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.exceptions import UnsupportedMediaType
@@ -13,6 +18,7 @@ from forum.api import MAX_ID
 from forum.api import bp
 from forum.api import directory_import
 from forum.api import schemas
+from forum.api.util import current_organiser
 from forum.api.util import load_body
 from forum.api.util import paginate
 from forum.core.errors import ValidationFailed
@@ -22,6 +28,7 @@ from forum.directory import bulk
 from forum.directory import imports
 from forum.directory import services
 from forum.directory.freebusy import check_url_host
+from forum.directory.models import DirectoryChange
 from forum.directory.models import Institution
 from forum.directory.models import Person
 from forum.extensions import db
@@ -64,6 +71,45 @@ def person_out(person: Person) -> dict:
     ).model_dump(mode="json")
 
 
+class ChangedByOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    email: str
+    name: str
+
+
+class DirectoryChangeOut(BaseModel):
+    """One recorded change of a person's or an institution's field."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int
+    field: str
+    old: Any
+    new: Any
+    changed_at: str
+    # null: the command line on no one's behalf, or an account since deleted.
+    changed_by: ChangedByOut | None
+
+
+def change_out(change: DirectoryChange) -> dict:
+    by = change.changed_by
+    return DirectoryChangeOut(
+        id=change.id,
+        field=change.field,
+        old=change.old_value,
+        new=change.new_value,
+        changed_at=format_instant(change.changed_at),
+        changed_by=ChangedByOut(id=by.id, email=by.email, name=by.name) if by else None,
+    ).model_dump(mode="json")
+
+
+def _history(entry: Person | Institution) -> dict:
+    query = services.changes_of(entry).options(selectinload(DirectoryChange.changed_by))
+    return paginate(query, lambda rows: [change_out(c) for c in rows])
+
+
 @bp.get("/institutions")
 def list_institutions():
     query = (
@@ -82,7 +128,7 @@ def list_institutions():
 @bp.post("/institutions")
 def create_institution():
     body = load_body(schemas.InstitutionCreate)
-    institution = services.create_institution(**body.model_dump())
+    institution = services.create_institution(**body.model_dump(), created_by=current_organiser())
     db.session.commit()
     return institution_out(institution), 201
 
@@ -96,16 +142,23 @@ def get_institution(institution_id: int):
 def update_institution(institution_id: int):
     institution = services.get_institution(institution_id)
     body = load_body(schemas.InstitutionUpdate)
-    services.update_institution(institution, body.model_dump(exclude_unset=True))
+    services.update_institution(
+        institution, body.model_dump(exclude_unset=True), actor=current_organiser()
+    )
     db.session.commit()
     return institution_out(institution)
 
 
 @bp.delete("/institutions/<int:institution_id>")
 def delete_institution(institution_id: int):
-    services.delete_institution(services.get_institution(institution_id))
+    services.delete_institution(services.get_institution(institution_id), actor=current_organiser())
     db.session.commit()
     return "", 204
+
+
+@bp.get("/institutions/<int:institution_id>/history")
+def institution_history(institution_id: int):
+    return _history(services.get_institution(institution_id))
 
 
 @bp.get("/people")
@@ -129,7 +182,9 @@ def list_people():
 def create_person():
     body = load_body(schemas.PersonCreate)
     _check_ics_url(body.ics_url)
-    person = services.create_person(**body.model_dump(exclude_unset=True))
+    person = services.create_person(
+        **body.model_dump(exclude_unset=True), created_by=current_organiser()
+    )
     db.session.commit()
     return person_out(person), 201
 
@@ -144,7 +199,7 @@ def update_person(person_id: int):
     person = services.get_person(person_id)
     body = load_body(schemas.PersonUpdate)
     _check_ics_url(body.ics_url)
-    services.update_person(person, body.model_dump(exclude_unset=True))
+    services.update_person(person, body.model_dump(exclude_unset=True), actor=current_organiser())
     db.session.commit()
     return person_out(person)
 
@@ -154,16 +209,24 @@ def set_availability(person_id: int):
     person = services.get_person(person_id)
     body = load_body(schemas.AvailabilityIn)
     _check_ics_url(body.ics_url)
-    services.set_availability(person, body.model_dump(exclude_unset=True))
+    services.set_availability(
+        person, body.model_dump(exclude_unset=True), actor=current_organiser()
+    )
     db.session.commit()
     return person_out(person)
 
 
 @bp.delete("/people/<int:person_id>")
 def delete_person(person_id: int):
-    services.delete_person(services.get_person(person_id))
+    services.delete_person(services.get_person(person_id), actor=current_organiser())
     db.session.commit()
     return "", 204
+
+
+@bp.get("/people/<int:person_id>/history")
+def person_history(person_id: int):
+    """Changes of the person's email, zone and availability, newest first."""
+    return _history(services.get_person(person_id))
 
 
 # --- bulk import ----------------------------------------------------------------------
@@ -193,7 +256,7 @@ def _import_file(kind: str) -> dict:
         data = request.get_data(cache=False)
     except RequestEntityTooLarge:
         raise too_large from None
-    result = directory_import.run(kind, data, media_type)
+    result = directory_import.run(kind, data, media_type, actor=current_organiser())
     db.session.commit()
     return schemas.ImportOut.model_validate(result.as_dict()).model_dump(
         mode="json", exclude_none=True
@@ -222,6 +285,9 @@ def _check_ics_url(url: str | None) -> None:
 @bp.post("/people/<int:person_id>/availability/ics")
 def import_availability_ics(person_id: int):
     person = services.get_person(person_id)
+    # An uploaded calendar is the person's own times: as PUT availability, for those who
+    # may change the person.
+    services.check_can_change(current_organiser(), person)
     if request.mimetype != "text/calendar":
         raise UnsupportedMediaType(
             "send the .ics file itself as the request body, with Content-Type: text/calendar"
@@ -230,6 +296,7 @@ def import_availability_ics(person_id: int):
     if not ics_bytes.strip():
         raise ValidationFailed({"ics": "is empty: send the .ics file as the request body"})
     window_start, window_end = imports.default_window(now_utc())
+    before = services.person_snapshot(person)
     imports.import_busy(
         person,
         ics_bytes,
@@ -237,14 +304,20 @@ def import_availability_ics(person_id: int):
         window_end=window_end,
         source=imports.SOURCE_UPLOAD,
     )
+    services.record_changes(
+        person, before, services.person_snapshot(person), actor=current_organiser()
+    )
     db.session.commit()
     return person_out(person)
 
 
 @bp.post("/people/<int:person_id>/availability/refresh")
 def refresh_availability(person_id: int):
+    # Any organiser may refresh: the times come from the address set by those who may
+    # change the person, and the refresh is recorded.
     person = services.get_person(person_id)
     window_start, window_end = imports.default_window(now_utc())
+    before = services.person_snapshot(person)
     imports.refresh_from_url(
         person,
         window_start=window_start,
@@ -252,6 +325,9 @@ def refresh_availability(person_id: int):
         allow_private=current_app.config["FORUM_ALLOW_PRIVATE_URLS"],
         timeout=current_app.config["FORUM_FETCH_TIMEOUT_SECONDS"],
         max_bytes=current_app.config["FORUM_ICS_MAX_BYTES"],
+    )
+    services.record_changes(
+        person, before, services.person_snapshot(person), actor=current_organiser()
     )
     db.session.commit()
     return person_out(person)

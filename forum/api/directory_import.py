@@ -3,17 +3,33 @@
 The file is read by forum.directory.bulk, each row is checked by the API's own schemas
 (the rules of POST /people and POST /institutions), then the import service plans and
 writes it. One path for every edge, so a file gets the same answer everywhere.
+
+An import acts for an organiser: the entries it creates are theirs, a row that would change
+an entry they may not change (forum.directory.services) is refused like any bad row, and
+what it changes is recorded under their name. The command line may import on no one's
+behalf (``actor=None``): it is trusted with the whole directory, and what it creates has no
+recorded creator.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import sqlalchemy as sa
 from pydantic import BaseModel
 from pydantic import ValidationError
 
+from forum.accounts.models import Organiser
 from forum.api import schemas
 from forum.api.util import field_errors
 from forum.core.errors import ValidationFailed
+from forum.db import now_utc
 from forum.directory import bulk
+from forum.directory import services
+from forum.directory.models import DirectoryChange
+from forum.directory.models import Institution
+from forum.directory.models import Person
+from forum.extensions import db
 
 ROW_SCHEMAS: dict[str, type[BaseModel]] = {
     bulk.PEOPLE: schemas.PersonImportRow,
@@ -40,13 +56,85 @@ def check_rows(kind: str, rows: list[bulk.SourceRow]) -> None:
             row.refuse("row" if name == "body" else name, message)
 
 
-def plan(kind: str, data: bytes, media_type: str) -> bulk.ImportPlan:
-    """Read and check a whole file against the directory; nothing is written."""
+def plan(kind: str, data: bytes, media_type: str, *, actor: Organiser | None) -> bulk.ImportPlan:
+    """Read and check a whole file against the directory as ``actor``; nothing is written."""
     position_name, rows = bulk.read_file(kind, data, media_type)
     check_rows(kind, rows)
-    return bulk.plan_import(kind, position_name, rows)
+    import_plan = bulk.plan_import(kind, position_name, rows)
+    if actor is not None and not actor.is_admin:
+        refuse_others_entries(import_plan, actor)
+    return import_plan
 
 
-def run(kind: str, data: bytes, media_type: str) -> bulk.ImportResult:
-    """Import a whole file, or raise ImportRefused listing every bad row. The caller commits."""
-    return bulk.apply_import(plan(kind, data, media_type))
+def refuse_others_entries(import_plan: bulk.ImportPlan, actor: Organiser) -> None:
+    """Refuse each row that would change an entry ``actor`` may not change.
+
+    A row that matches such an entry but changes nothing passes: a shared file can be
+    imported again by everyone who uses it.
+    """
+    updates = [row for row in import_plan.rows if row.outcome == bulk.UPDATED and not row.problems]
+    if not updates:
+        return
+    model = Person if import_plan.kind == bulk.PEOPLE else Institution
+    key = "email" if model is Person else "name"
+    entries = db.session.execute(
+        sa.select(model.id, model.name, model.created_by_id, Organiser.email)
+        .outerjoin(Organiser, Organiser.id == model.created_by_id)
+        .where(model.id.in_({row.record_id for row in updates}))
+    ).all()
+    trusted = services.creators_trusting(actor)
+    refused = {entry.id: entry for entry in entries if entry.created_by_id not in trusted}
+    what = "this person" if model is Person else "this institution"
+    for row in updates:
+        entry = refused.get(row.record_id)
+        if entry is None:
+            continue
+        if entry.email is None:
+            who = f"has no recorded creator: only administrators may change {what}"
+        else:
+            who = (
+                f"was added by {entry.email}: only they, the co-organisers of their events "
+                f"and administrators may change {what}"
+            )
+        row.refuse(
+            key,
+            f"{entry.name} (id {entry.id}) {who}; leave the row out or give the values stored now",
+        )
+
+
+def apply(import_plan: bulk.ImportPlan, *, actor: Organiser | None) -> bulk.ImportResult:
+    """Write a checked plan as ``actor`` and record what it changed. The caller commits."""
+    result = bulk.apply_import(import_plan, created_by=actor.id if actor is not None else None)
+    _record_changes(import_plan, actor)
+    return result
+
+
+def _record_changes(import_plan: bulk.ImportPlan, actor: Organiser | None) -> None:
+    """One DirectoryChange per recorded field an updated row changed, in one INSERT."""
+    if import_plan.kind == bulk.PEOPLE:
+        key, tracked = "person_id", services.PERSON_TRACKED
+    else:
+        key, tracked = "institution_id", services.INSTITUTION_TRACKED
+    now = now_utc()
+    changes: list[dict[str, Any]] = [
+        {
+            key: row.record_id,
+            "changed_by_id": actor.id if actor is not None else None,
+            "changed_at": now,
+            "field": name,
+            "old_value": row.before[name],
+            "new_value": row.final[name],
+        }
+        for row in import_plan.rows
+        if row.outcome == bulk.UPDATED
+        for name in tracked
+        if name in row.before and row.before[name] != row.final[name]
+    ]
+    if changes:
+        db.session.execute(sa.insert(DirectoryChange), changes)
+
+
+def run(kind: str, data: bytes, media_type: str, *, actor: Organiser | None) -> bulk.ImportResult:
+    """Import a whole file as ``actor``, or raise ImportRefused listing every bad row.
+    The caller commits."""
+    return apply(plan(kind, data, media_type, actor=actor), actor=actor)

@@ -1,4 +1,5 @@
-"""Institutions, their blackout periods, people and their busy intervals."""
+"""Institutions, their blackout periods, people and their busy intervals; who added them and
+what was changed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 from sqlalchemy.orm import relationship
 
+from forum.accounts.models import Organiser
+from forum.db import JSONType
 from forum.db import now_utc
 from forum.extensions import db
 from forum.scheduling.model import busy_minutes
@@ -40,9 +43,15 @@ class Institution(db.Model):
     country: Mapped[str] = mapped_column(sa.String(2))
     timezone: Mapped[str] = mapped_column(sa.String(64))
     subdivision: Mapped[str | None] = mapped_column(sa.String(10))
+    # The organiser who added it: they, the co-organisers of their events and administrators
+    # may change it (forum.directory.services.check_can_change). None: added before owners
+    # were recorded, or by the command line on no one's behalf; administrators maintain it.
+    # An account that added entries cannot be deleted, as one that owns events cannot.
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisers.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
     updated_at: Mapped[dt.datetime] = mapped_column(default=now_utc, onupdate=now_utc)
 
+    created_by: Mapped[Organiser | None] = relationship()
     blackouts: Mapped[list[Blackout]] = relationship(
         back_populates="institution",
         cascade="all, delete-orphan",
@@ -96,9 +105,12 @@ class Person(db.Model):
     link_version: Mapped[int] = mapped_column(default=0)
     # Raised on every change of the row, so calendar feeds know when to rebuild.
     revision: Mapped[int] = mapped_column(default=0)
+    # As Institution.created_by_id.
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("organisers.id"), index=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
     updated_at: Mapped[dt.datetime] = mapped_column(default=now_utc, onupdate=now_utc)
 
+    created_by: Mapped[Organiser | None] = relationship()
     institution: Mapped[Institution | None] = relationship(back_populates="people")
     busy: Mapped[list[BusyInterval]] = relationship(
         back_populates="person",
@@ -152,3 +164,39 @@ class BusyInterval(db.Model):
     )
 
     person: Mapped[Person] = relationship(back_populates="busy")
+
+
+class DirectoryChange(db.Model):
+    """One field of a person or an institution changed: who, when, the value before and after.
+
+    Kept for the fields that decide where invitations go and when people can meet (a
+    person's email, zone, hours, busy times and ICS URL; an institution's country, zone,
+    subdivision and blackouts), so that a wrong invitation can be traced to its cause.
+    """
+
+    __tablename__ = "directory_changes"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(person_id IS NULL) <> (institution_id IS NULL)", name="person_or_institution"
+        ),
+        sa.Index("ix_directory_changes_person_id_changed_at", "person_id", "changed_at"),
+        sa.Index("ix_directory_changes_institution_id_changed_at", "institution_id", "changed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int | None] = mapped_column(sa.ForeignKey("people.id", ondelete="CASCADE"))
+    institution_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("institutions.id", ondelete="CASCADE")
+    )
+    # None: the command line on no one's behalf, or an organiser account since deleted.
+    changed_by_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("organisers.id", ondelete="SET NULL"), index=True
+    )
+    changed_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
+    field: Mapped[str] = mapped_column(sa.String(40))
+    # The values as the API shows them (hours as {"mon": [["09:00", "18:00"]]}, busy times
+    # and blackouts as lists); null for a value that was not set.
+    old_value: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    new_value: Mapped[Any] = mapped_column(JSONType, nullable=True)
+
+    changed_by: Mapped[Organiser | None] = relationship()

@@ -152,7 +152,7 @@ def preview_directory_import():
     filename = upload.filename or "the file"
     media_type = bulk.media_type_for_filename(upload.filename or "")
     try:
-        plan = directory_import.plan(form.kind.data, data, media_type)
+        plan = directory_import.plan(form.kind.data, data, media_type, actor=_organiser())
     except ForumError as exc:
         show_service_error(form, exc)
         return _page(form), 422
@@ -177,7 +177,9 @@ def confirm_directory_import():
         flash("This preview is too old or was changed: upload the file again.", "error")
         return redirect(url_for("web.directory_import_page")), 303
     kind, filename = upload["kind"], upload["filename"]
-    plan = directory_import.plan(kind, upload["data"].encode("utf-8"), upload["media_type"])
+    plan = directory_import.plan(
+        kind, upload["data"].encode("utf-8"), upload["media_type"], actor=_organiser()
+    )
     if plan.bad_rows:
         # The directory changed since the preview (an institution deleted, an email taken).
         form = UploadForm(formdata=None, kind=kind)
@@ -186,7 +188,7 @@ def confirm_directory_import():
             "was imported. Fix the rows marked below and upload the file again."
         )
         return _page(form, preview=_preview(kind, filename, plan)), 422
-    result = bulk.apply_import(plan)
+    result = directory_import.apply(plan, actor=_organiser())
     db.session.commit()
     flash(
         f"Imported {filename}: {result.created} added, {result.updated} updated, "
