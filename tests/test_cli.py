@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from forum.accounts import services as accounts
 from forum.directory.models import Institution
 from forum.directory.models import Person
 from forum.events.models import Event
 from forum.events.models import EventSession
 from forum.extensions import db
+from tests.conftest import csrf_token
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -122,3 +124,65 @@ def test_the_demo_organiser_sees_the_demo_events_through_the_api(runner, client)
     ).get_json()
     assert len({p["institution_id"] for p in participants["items"]}) == 40
     assert len({p["country"] for p in participants["items"]}) == 18
+
+
+# --- administrators ----------------------------------------------------------------------------
+
+ADMIN_PAGE = "/providers/new/zoom"
+
+
+def log_in(client, email: str, password: str) -> None:
+    page = client.get("/login")
+    response = client.post(
+        "/login", data={"email": email, "password": password, "csrf_token": csrf_token(page.text)}
+    )
+    assert response.status_code == 302, response.text
+
+
+def test_create_organiser_admin_makes_an_administrator_who_opens_the_admin_pages(runner, client):
+    result = runner.invoke(
+        args=["forum", "create-organiser", "it@uni.example", "--password", "a long one", "--admin"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Created administrator it@uni.example" in result.output
+    log_in(client, "it@uni.example", "a long one")
+    page = client.get(ADMIN_PAGE)
+    assert page.status_code == 200
+    assert "Zoom" in page.text
+    assert "you are an administrator" in client.get("/inbox").text
+
+
+def test_set_admin_turns_an_organiser_into_an_administrator_and_back(runner, client):
+    runner.invoke(args=["forum", "create-organiser", "ada@uni.example", "--password", "pw-ada-1"])
+    log_in(client, "ada@uni.example", "pw-ada-1")
+    assert client.get(ADMIN_PAGE).status_code == 403
+
+    on = runner.invoke(args=["forum", "set-admin", "ADA@uni.example"])
+    assert on.exit_code == 0, on.output
+    assert on.output.strip() == "ada@uni.example is now an administrator."
+    assert client.get(ADMIN_PAGE).status_code == 200
+
+    off = runner.invoke(args=["forum", "set-admin", "ada@uni.example", "--off"])
+    assert off.exit_code == 0, off.output
+    assert off.output.strip() == "ada@uni.example is no longer an administrator."
+    assert client.get(ADMIN_PAGE).status_code == 403
+
+
+def test_set_admin_of_an_unknown_email_fails_and_says_so(runner):
+    result = runner.invoke(args=["forum", "set-admin", "nobody@uni.example"])
+    assert result.exit_code != 0
+    assert "no organiser with email nobody@uni.example" in result.output
+
+
+def test_the_demo_organiser_administers_the_demo_and_owns_its_directory(runner, app, client):
+    result = runner.invoke(args=["forum", "seed-demo"])
+    assert result.exit_code == 0, result.output
+    assert "Log in at /login as organiser@forum.example.org / forum-demo" in result.output
+    with app.app_context():
+        organiser = accounts.find_organiser("organiser@forum.example.org")
+        assert organiser.is_admin
+        for model in (Institution, Person):
+            creators = set(db.session.scalars(sa.select(model.created_by_id).distinct()))
+            assert creators == {organiser.id}
+    log_in(client, "organiser@forum.example.org", "forum-demo")
+    assert client.get(ADMIN_PAGE).status_code == 200

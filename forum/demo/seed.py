@@ -38,11 +38,14 @@ class SeedReport:
 def seed_demo() -> SeedReport:
     """Create whatever part of the demo data is missing (the caller commits)."""
     report = SeedReport()
+    # The demo's organiser administers the demo instance, so that every page can be tried
+    # (provider accounts, the whole webhook inbox) and the directory it loads is its own.
     organiser = find_organiser(DEMO_ORGANISER_EMAIL) or create_organiser(
         email=DEMO_ORGANISER_EMAIL,
         name="Demo Organiser (PKU International Office)",
         password=DEMO_ORGANISER_PASSWORD,
         timezone="Asia/Shanghai",
+        is_admin=True,
     )
     existing = set(db.session.scalars(sa.select(Institution.name)))
     for item in INSTITUTIONS:
@@ -57,6 +60,7 @@ def seed_demo() -> SeedReport:
                 country=item["country"],
                 timezone=item["timezone"],
                 subdivision=item["subdivision"],
+                created_by=organiser,
                 blackouts=[
                     {
                         "start_date": dt.date.fromisoformat(b["start_date"]),
@@ -75,6 +79,7 @@ def seed_demo() -> SeedReport:
                     institution_id=institution.id,
                     timezone=person["timezone"],
                     role_title=person["role_title"],
+                    created_by=organiser,
                 )
                 report.people += 1
     for item in EVENTS:
