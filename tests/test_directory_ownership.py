@@ -15,12 +15,17 @@ from forum.directory.models import Institution
 from forum.directory.models import Person
 from forum.extensions import db
 from tests.conftest import ApiClient
+from tests.conftest import csrf_token
 from tests.factories import make_event
 from tests.factories import make_institution
 from tests.factories import make_person
 from tests.factories import make_session
 from tests.helpers import assert_error
+from tests.test_directory_import import hidden_upload
+from tests.test_directory_import import preview_row
+from tests.test_directory_import import upload
 from tests.test_migrations import empty_database  # noqa: F401  (the fixture)
+from tests.test_web import log_in
 
 PEOPLE = "/api/v1/people"
 INSTITUTIONS = "/api/v1/institutions"
@@ -347,3 +352,27 @@ def test_the_migration_gives_existing_entries_the_sole_organiser(
         assert db.session.scalar(sa.select(Institution.created_by_id)) == expected
         db.session.remove()
         db.engine.dispose()
+
+
+# --- the import page ---------------------------------------------------------------------
+
+
+def test_the_import_page_refuses_rows_of_others_and_imports_as_the_logged_in_organiser(
+    client, ada, bo, adas
+):
+    assert log_in(client, BO).status_code == 302
+    header = "name,email,institution,timezone,role_title,working_hours,acceptable_hours"
+    refused = upload(client, "people", f"{header}\nLi Wei,{CHAIR},,,Dean,,\n")
+    assert refused.status_code == 200
+    assert hidden_upload(refused.text) is None  # nothing to confirm
+    assert f"was added by {ADA}" in preview_row(refused.text, 2)
+
+    preview = upload(client, "people", f"{header}\nMei Chen,mei@other.example.org,,UTC,,,\n")
+    confirmed = client.post(
+        "/directory/import/confirm",
+        data={"csrf_token": csrf_token(preview.text), "upload": hidden_upload(preview.text)},
+    )
+    assert confirmed.status_code == 303
+    [mei] = bo.get(PEOPLE, query_string={"email": "mei@other.example.org"}).get_json()["items"]
+    assert_forbidden(ada.patch(f"{PEOPLE}/{mei['id']}", json={"role_title": "Dean"}), BO)
+    assert ada.get(f"{PEOPLE}/{adas['li']['id']}").get_json()["role_title"] == ""
