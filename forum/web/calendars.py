@@ -12,13 +12,13 @@ from email.utils import parsedate_to_datetime
 
 from flask import Blueprint
 from flask import Response
-from flask import abort
 from flask import request
 
 from forum.core.times import InvalidTime
 from forum.core.times import get_zone
 from forum.events import calendars
 from forum.events.calendars import BuiltCalendar
+from forum.security import refuse_link
 
 bp = Blueprint("calendar", __name__)
 
@@ -60,7 +60,7 @@ def calendar_response(built: BuiltCalendar, filename: str) -> Response:
 def personal_feed(token: str) -> Response:
     person = calendars.person_for_feed(token)
     if person is None:
-        abort(404)
+        refuse_link()
     return calendar_response(calendars.person_feed(person), "forum.ics")
 
 
@@ -68,7 +68,7 @@ def personal_feed(token: str) -> Response:
 def event_calendar(event_id: int) -> Response:
     event = calendars.event_for_calendar(event_id, request.args.get("token", ""))
     if event is None:
-        abort(404)
+        refuse_link()
     return calendar_response(calendars.event_calendar(event), f"event-{event.id}.ics")
 
 
@@ -76,7 +76,7 @@ def event_calendar(event_id: int) -> Response:
 def session_file(uid: str) -> Response:
     session = calendars.session_for_file(uid, request.args.get("token", ""))
     if session is None:
-        abort(404)
+        refuse_link()
     zone = request.args.get("tz")
     body = calendars.session_file(session, viewer_zone=zone if _known_zone(zone) else None)
     return Response(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 
-from flask import abort
 from flask import flash
 from flask import redirect
 from flask import render_template
@@ -24,6 +23,7 @@ from forum.events.models import Invitation
 from forum.events.occurrences import session_occurrences
 from forum.extensions import csrf
 from forum.extensions import db
+from forum.security import refuse_link
 from forum.web import bp
 
 ANSWER_LABELS = {"accepted": "Accept", "tentative": "Maybe", "declined": "Decline"}
@@ -87,7 +87,7 @@ def _calendar_links(item: services.AgendaItem) -> dict[str, str]:
 def agenda(token: str):
     person = calendars.person_for_agenda(token)
     if person is None:
-        abort(404)
+        refuse_link()
     zone, zone_problem = _zone_choice(person.timezone)
     if zone_problem:
         flash(zone_problem, "error")
@@ -144,7 +144,7 @@ def _answer_anchors(items: list[services.AgendaItem]) -> dict[int, str]:
 def _invitation(token: str) -> Invitation:
     invitation = calendars.invitation_for_rsvp(token)
     if invitation is None:
-        abort(404)
+        refuse_link()
     return invitation
 
 

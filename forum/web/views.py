@@ -19,6 +19,9 @@ from forum.accounts.services import authenticate
 from forum.db import now_utc
 from forum.events.services import event_summaries
 from forum.events.services import upcoming_occurrences
+from forum.security import RateLimited
+from forum.security import check_login_allowed
+from forum.security import count_failed_login
 from forum.web import bp
 from forum.web.events import rsvp_counts
 from forum.web.forms import LoginForm
@@ -29,19 +32,9 @@ log = logging.getLogger(__name__)
 LOGIN_FAILED = "That email and password do not match an organiser account."
 
 
-# Pages load nothing from elsewhere and run no inline code, so the policy can be strict;
-# frame-ancestors keeps the login form out of other sites' frames (clickjacking).
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data:; base-uri 'none'; "
-    "form-action 'self'; frame-ancestors 'none'"
-)
-
-
+# The security headers every response carries are set in one place: forum.security.
 @bp.after_request
 def page_headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
     # Organisers' pages are personal: no shared cache keeps them, and after logging out
     # the back button does not show them again.
     response.headers.setdefault("Cache-Control", "no-store")
@@ -62,10 +55,19 @@ def login():
 
     failed = False
     if form.validate_on_submit():
+        try:
+            # Checked before the password: a right one is refused too while the limit lasts.
+            check_login_allowed(form.email.data)
+        except RateLimited as limited:
+            page = render_template(
+                "login.html", form=form, login_failed=True, message=limited.message
+            )
+            return page, 429, {"Retry-After": str(limited.seconds)}
         organiser = authenticate(form.email.data, form.password.data)
         if organiser is not None:
             login_user(organiser)
             return redirect(next_path)
+        count_failed_login(form.email.data)
         # One message for an unknown email and a wrong password: the page must not
         # reveal which addresses have accounts.
         failed = True

@@ -11,6 +11,8 @@ from flask import jsonify
 from flask import request
 
 from forum.extensions import db
+from forum.security import BAD_WEBHOOKS
+from forum.security import count_failure
 from forum.webhooks import inbound
 
 bp = Blueprint("webhooks", __name__)
@@ -27,6 +29,9 @@ def receive(provider: str):
     except inbound.DeliveryRefused as refused:
         # Nothing is stored; one line says why, for whoever configures the provider.
         log.warning("refused a %s delivery from %s: %s", provider, request.remote_addr, refused)
+        # Past the limit of failures from this address the answer is 429; verified
+        # deliveries never count, so a provider's burst is never refused.
+        count_failure(BAD_WEBHOOKS, "webhook deliveries that did not verify")
         return jsonify(
             error={
                 "code": "unauthorized",
