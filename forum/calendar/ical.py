@@ -24,10 +24,13 @@ from icalendar import Event
 from icalendar import vCalAddress
 from icalendar import vDuration
 from icalendar import vRecur
+from icalendar import vText
 from icalendar import vUri
 
 from forum.calendar.vtimezone import vtimezone
 from forum.calendar.writer import to_bytes
+from forum.calendar.writer import without_controls
+from forum.core import text
 from forum.core.times import get_zone
 
 PRODID = "-//forum//Video conferences between universities//EN"
@@ -107,9 +110,24 @@ class SessionEntry:
 
 def _text(value: str) -> str:
     # Line breaks inside SUMMARY, LOCATION or names would be escaped by icalendar anyway;
-    # for these single-line fields a line break typed by someone is turned into a space
-    # so no client shows a broken title. DESCRIPTION keeps its line breaks (escaped \n).
-    return " ".join(value.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    # for these single-line fields a line break is turned into a space so no client shows
+    # a broken title, and control characters (rows older than forum.core.text) go.
+    # DESCRIPTION keeps its line breaks (escaped \n).
+    return text.scrub_line(value)
+
+
+def _clean_entry(entry: SessionEntry) -> SessionEntry:
+    """The entry with descriptions fit for a file: LF line breaks, no control characters."""
+    description = text.scrub_text(entry.description)
+    overrides = tuple(
+        replace(o, description=text.scrub_text(o.description))
+        if o.description and text.scrub_text(o.description) is not o.description
+        else o
+        for o in entry.overrides
+    )
+    if description is entry.description and overrides == entry.overrides:
+        return entry  # the usual case: nothing to copy
+    return replace(entry, description=description, overrides=overrides)
 
 
 def _cal_address(person: Person, **params: str) -> vCalAddress:
@@ -172,9 +190,9 @@ def _common(
         event.add("location", _text(entry.join_url))
     url = entry.join_url or entry.page_url
     if url:
-        event.add("url", vUri(url))
+        event.add("url", vUri(_text(url)))
     if entry.join_url:
-        conference = vUri(entry.join_url)
+        conference = vUri(_text(entry.join_url))
         conference.params["VALUE"] = "URI"
         conference.params["FEATURE"] = "VIDEO,AUDIO"
         conference.params["LABEL"] = "Join the video call"
@@ -282,11 +300,13 @@ def _calendar(
     calendar.add("calscale", "GREGORIAN")
     if method:
         calendar.add("method", method)
+    # icalendar writes NAME and the X-WR- properties as unknown values, unescaped: as
+    # TEXT (RFC 7986 section 5.1), a name keeps its "," ";" and "\\" (RFC 5545 3.3.11).
     if name:
-        calendar.add("name", _text(name))
-        calendar.add("x-wr-calname", _text(name))
+        calendar.add("name", vText(_text(name)))
+        calendar.add("x-wr-calname", vText(_text(name)))
     if description:
-        calendar.add("x-wr-caldesc", _text(description))
+        calendar.add("x-wr-caldesc", vText(_text(description)))
     if refresh:
         calendar.add("refresh-interval", refresh, parameters={"VALUE": "DURATION"})
         # Microsoft's equivalent; icalendar does not know its type, so say it is a duration.
@@ -324,8 +344,9 @@ def invite(entry: SessionEntry, *, method: str, stamp: dt.datetime) -> bytes:
         raise ValueError(f"an invite is a REQUEST or a CANCEL, not {method}")
     if method == "CANCEL" and not entry.cancelled:
         entry = replace(entry, cancelled=True)
+    entry = _clean_entry(entry)
     components = session_components(entry, stamp=stamp, scheduling=True, organizer=True)
-    return to_bytes(_calendar(components, [entry], method=method))
+    return without_controls(to_bytes(_calendar(components, [entry], method=method)))
 
 
 def occurrence_message(
@@ -337,8 +358,10 @@ def occurrence_message(
         raise ValueError("no override for this occurrence")
     if method == "CANCEL" and not override.cancelled:
         raise ValueError("a CANCEL is for a cancelled occurrence")
+    entry = _clean_entry(entry)
+    override = next(o for o in entry.overrides if o.recurrence_id == recurrence_id)
     component = _override(entry, override, stamp=stamp, scheduling=True, organizer=True)
-    return to_bytes(_calendar([component], [entry], method=method))
+    return without_controls(to_bytes(_calendar([component], [entry], method=method)))
 
 
 def calendar_file(
@@ -352,6 +375,7 @@ def calendar_file(
 ) -> bytes:
     """A calendar of whole sessions: PUBLISH (with ORGANIZER) or a feed (no METHOD, nobody)."""
     publish = method == "PUBLISH"
+    entries = [_clean_entry(entry) for entry in entries]
     components: list[Event] = []
     for entry in entries:
         components.extend(
@@ -360,4 +384,4 @@ def calendar_file(
     calendar = _calendar(
         components, entries, method=method, name=name, description=description, refresh=refresh
     )
-    return to_bytes(calendar)
+    return without_controls(to_bytes(calendar))

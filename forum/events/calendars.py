@@ -23,6 +23,7 @@ from sqlalchemy.orm import selectinload
 from forum.calendar import ical
 from forum.calendar.links import webcal_url
 from forum.core import signing
+from forum.core import text
 from forum.core.times import get_zone
 from forum.core.times import parse_instant
 from forum.db import now_utc
@@ -230,7 +231,9 @@ def describe(
 ) -> str:
     """The DESCRIPTION of a session for one reader (their zone first); never a host link."""
     event = session.event
-    lines = [session.title, event.title]
+    # Titles stay on their line even if stored before forum.core.text (a U+2028 in one
+    # would otherwise become a line break once the description is written).
+    lines = [text.scrub_line(session.title), text.scrub_line(event.title)]
     if event.description.strip():
         lines.append(event.description.strip()[:MAX_EVENT_TEXT])
     lines.append("")

@@ -9,6 +9,7 @@ from email.utils import parseaddr
 from flask import current_app
 from flask import render_template
 
+from forum.core import text
 from forum.events import calendars
 from forum.events.models import Invitation
 from forum.events.occurrences import find_occurrence
@@ -82,16 +83,19 @@ def render(message: EmailMessage, invitation: Invitation) -> MimeMessage:
         "subscribe_url": calendars.subscribe_url(person),
         "organiser": event.owner,
     }
-    text = render_template("email/session.txt", **context)
+    body = render_template("email/session.txt", **context)
     html = render_template("email/session.html", **context)
     sender_name, sender_address = parseaddr(current_app.config["MAIL_FROM"])
+    # Names and titles stored before forum.core.text may hold a line break or a control
+    # character, which no header may carry (the email package refuses them): out they go.
+    owner_name = text.scrub_line(event.owner.name)
     return compose(
-        sender=formataddr((f"{event.owner.name} via forum", sender_address)),
-        to=formataddr((person.name, person.email)),
-        subject=f"{prefix}: {session.title} ({first_line})",
-        text=text,
+        sender=formataddr((f"{owner_name} via forum", sender_address)),
+        to=formataddr((text.scrub_line(person.name), person.email)),
+        subject=f"{prefix}: {text.scrub_line(session.title)} ({first_line})",
+        text=body,
         html=html,
         calendar=calendar,
         method=method,
-        reply_to=formataddr((event.owner.name, event.owner.email)),
+        reply_to=formataddr((owner_name, event.owner.email)),
     )
