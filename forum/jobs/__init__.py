@@ -74,6 +74,8 @@ def celery_init_app(app: Flask) -> Celery:
                 "schedule": 900.0,
             },
             "deliver-due-webhooks": {"task": "forum.deliver_due_webhooks", "schedule": 60.0},
+            # Retries of emails whose time has come, and emails a dead worker left behind.
+            "send-due-emails": {"task": "forum.send_due_emails", "schedule": 60.0},
         },
     )
     celery_app.set_default()

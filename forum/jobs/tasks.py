@@ -6,29 +6,32 @@ from celery import shared_task
 
 from forum.extensions import db
 from forum.notifications.dispatch import release_held_emails
+from forum.notifications.dispatch import send_due_messages
 from forum.notifications.dispatch import send_message
-from forum.notifications.senders import SendError
 from forum.providers import accounts
 from forum.providers import meetings
 
-# Mail servers that refuse for a while (greylisting, rate limits) usually accept later:
-# retry with a growing pause, for about a day in all.
-EMAIL_RETRIES = 10
+
+@shared_task(name="forum.send_email")
+def send_email(message_id: int) -> str:
+    """Send one recorded email (forum.notifications.dispatch); safe to run twice.
+
+    A failure is recorded on the message, not raised: one that may pass is retried by
+    ``send_due_emails`` at the message's next_attempt_at, after a growing pause.
+    """
+    return send_message(message_id)
 
 
-@shared_task(bind=True, name="forum.send_email", max_retries=EMAIL_RETRIES)
-def send_email(self, message_id: int) -> str:
-    """Send one recorded email (forum.notifications.dispatch); safe to run twice."""
-    try:
-        return send_message(message_id)
-    except SendError as error:
-        if self.request.is_eager or not error.temporary:
-            # Inline, nothing waits to retry: the message stays "failed" and
-            # `forum send-pending` (or the next worker run) sends it later.
-            return "failed"
-        raise self.retry(
-            exc=error, countdown=min(4 * 3600, 60 * 2**self.request.retries)
-        ) from error
+@shared_task(name="forum.send_due_emails")
+def send_due_emails() -> dict[str, int]:
+    """Periodic: send the emails that are due (retries whose time has come, any left behind)."""
+    run = send_due_messages()
+    return {
+        "sent": run.sent,
+        "failed": run.failed,
+        "retrying": run.retrying,
+        "skipped": run.skipped,
+    }
 
 
 # --- video meetings --------------------------------------------------------------------------

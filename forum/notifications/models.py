@@ -18,15 +18,19 @@ from forum.extensions import db
 # cancel: CANCEL of the whole session; occurrence-update / occurrence-cancel: one date of a
 # series, written with its RECURRENCE-ID.
 EMAIL_KINDS = ("invite", "update", "cancel", "occurrence-update", "occurrence-cancel")
-EMAIL_STATUSES = ("pending", "sending", "sent", "failed", "superseded")
+# pending: waiting to be sent (at next_attempt_at); sending: a job has it; retrying: a
+# transient failure (the mail server said "try later", or could not be reached), tried again
+# at next_attempt_at; failed: for good, error says why; superseded: a later message replaced it.
+EMAIL_STATUSES = ("pending", "sending", "sent", "retrying", "failed", "superseded")
 
 
 class EmailMessage(db.Model):
     """One email to one invitee about one change of a session.
 
     The row is written in the same transaction as the change, so a committed change always
-    has its emails recorded even if the job queue is down; `forum send-pending` sends what
-    is left. The message itself is rendered when it is sent, from the session as it is then.
+    has its emails recorded even if the job queue is down; a periodic job (and
+    `forum send-pending`) sends what is due. The message itself is rendered when it is sent,
+    from the session as it is then.
     """
 
     __tablename__ = "email_messages"
@@ -39,6 +43,7 @@ class EmailMessage(db.Model):
         ),
         sa.Index("ix_email_messages_status_created", "status", "created_at"),
         sa.Index("ix_email_messages_session_person", "session_id", "person_id"),
+        sa.Index("ix_email_messages_status_next_attempt", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -51,12 +56,17 @@ class EmailMessage(db.Model):
     recurrence_id: Mapped[dt.datetime | None]
     status: Mapped[str] = mapped_column(sa.String(20), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
+    # Why the last attempt failed, for a person to read ("could not build the message: ...").
     error: Mapped[str | None] = mapped_column(sa.Text)
     recipient: Mapped[str] = mapped_column(sa.String(254))
     subject: Mapped[str | None] = mapped_column(sa.String(500))
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
     # When a job last took the message to send it (status sending).
     claimed_at: Mapped[dt.datetime | None]
+    # When the message is due: set when it is queued (later while it waits for the meeting's
+    # link) and after each transient failure; a job sends pending and retrying messages
+    # whose time has come.
+    next_attempt_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
 
     session: Mapped[EventSession] = relationship()
