@@ -27,6 +27,8 @@ from forum.events.models import Invitation
 from forum.events.occurrences import session_occurrences
 from forum.events.planning import sites_at
 from forum.extensions import db
+from forum.notifications import dispatch
+from forum.notifications.models import EmailMessage
 from forum.web import bp
 from forum.web.events import PROVIDER_LABELS
 from forum.web.planner import CATEGORY_LABELS
@@ -109,6 +111,7 @@ def session_page(session_id: int):
         ),
         coming=coming,
         attendance=attendance,
+        emails=dispatch.latest_messages(session.id),
         show_attendance=bool(attendance) or session.status in ("live", "ended"),
         refreshing=(
             meeting is not None and meeting.status == "pending" and session.status != "cancelled"
@@ -171,6 +174,33 @@ def resend_invites(session_id: int):
     else:
         noun = "invitee" if count == 1 else "invitees"
         flash(f"The invitation is being emailed again to {count} {noun}.", "ok")
+    return _back(session_id)
+
+
+@bp.post("/sessions/<int:session_id>/emails/<int:message_id>/retry")
+@login_required
+def retry_email_page(session_id: int, message_id: int):
+    session = services.get_session_for(_organiser(), session_id)
+    message = db.session.get(EmailMessage, message_id)
+    if message is None or message.session_id != session.id:
+        abort(404)
+    name = message.person.name
+    try:
+        dispatch.retry_message(message)
+    except ForumError as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return _back(session_id)
+    db.session.commit()
+    # With jobs run inline the email is sent (or failed again) by now; with a worker it is
+    # on its way.
+    db.session.refresh(message)
+    if message.status == "sent":
+        flash(f"The email to {name} is sent.", "ok")
+    elif message.status in ("failed", "retrying"):
+        flash(f"The email to {name} could not be sent: {message.error}", "error")
+    else:
+        flash(f"The email to {name} is being sent.", "info")
     return _back(session_id)
 
 

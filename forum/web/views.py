@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
+import sqlalchemy as sa
 from flask import Response
 from flask import flash
 from flask import redirect
@@ -14,11 +16,18 @@ from flask_login import current_user
 from flask_login import login_required
 from flask_login import login_user
 from flask_login import logout_user
+from sqlalchemy.orm import selectinload
 
+from forum.accounts.models import Organiser
 from forum.accounts.services import authenticate
 from forum.db import now_utc
+from forum.events.models import Event
+from forum.events.models import EventSession
 from forum.events.services import event_summaries
 from forum.events.services import upcoming_occurrences
+from forum.events.services import visible_events
+from forum.extensions import db
+from forum.notifications import dispatch
 from forum.security import RateLimited
 from forum.security import check_login_allowed
 from forum.security import count_failed_login
@@ -99,4 +108,27 @@ def home():
         events=event_summaries(organiser),
         upcoming=upcoming,
         rsvps=rsvp_counts(sorted({item.session.id for item in upcoming})),
+        failed_emails=_failed_invitations(organiser, now),
     )
+
+
+def _failed_invitations(organiser: Organiser, now: dt.datetime) -> list[tuple[EventSession, int]]:
+    """The organiser's sessions still to come (a series: any) whose newest email to some
+    invitee failed for good, with how many, in two queries."""
+    events = visible_events(organiser).with_only_columns(Event.id).order_by(None)
+    sessions = sa.select(EventSession.id).where(
+        EventSession.event_id.in_(events),
+        sa.or_(EventSession.end > now, EventSession.rrule.is_not(None)),
+    )
+    counts = dispatch.failed_invitations(sessions)
+    if not counts:
+        return []
+    loaded = {
+        session.id: session
+        for session in db.session.scalars(
+            sa.select(EventSession)
+            .where(EventSession.id.in_([session_id for session_id, _ in counts]))
+            .options(selectinload(EventSession.event))
+        )
+    }
+    return [(loaded[session_id], count) for session_id, count in counts]
