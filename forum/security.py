@@ -79,6 +79,7 @@ BAD_LINKS = "FORUM_RATE_LIMIT_BAD_LINKS"
 LINKS = "FORUM_RATE_LIMIT_LINKS"
 BAD_WEBHOOKS = "FORUM_RATE_LIMIT_BAD_WEBHOOKS"
 KEY_PREFIX = "forum"
+REDIS_TIMEOUTS = {"socket_timeout": 2, "socket_connect_timeout": 2}
 
 
 class RateLimited(TooManyRequests):
@@ -304,10 +305,13 @@ def init_app(app: Flask) -> None:
     # One limiter per app, not one unbound in extensions.py: Flask-Limiter keeps its storage
     # and settings on the instance, and two apps (two tests, or two apps on one Redis) must
     # each count in the storage they were configured with.
+    storage = app.config.get("RATELIMIT_STORAGE_URI") or "memory://"
     limiter = Limiter(
         key_func=client_address,
         key_prefix=KEY_PREFIX,
-        storage_uri=app.config.get("RATELIMIT_STORAGE_URI") or "memory://",
+        storage_uri=storage,
+        # A Redis that does not answer must not hold requests up (see swallow_errors).
+        storage_options={} if storage.startswith("memory") else REDIS_TIMEOUTS,
         strategy="fixed-window",
         application_limits=[
             ApplicationLimit(

@@ -34,6 +34,7 @@ from tests.conftest import missing_service
 from tests.factories import make_institution
 from tests.factories import make_person
 from tests.helpers import assert_error
+from tests.workers import free_port
 
 PASSWORD = "secret-password"
 ZOOM_SECRET = "zoom-secret-for-rate-limit-tests"
@@ -451,6 +452,29 @@ def test_behind_a_trusted_proxy_the_forwarded_address_counts(database_url: str) 
         assert [from_client("198.51.100.17") for _ in range(3)] == [401, 401, 429]
         # Another client behind the same proxy has its own count.
         assert from_client("198.51.100.18") == 401
+    finally:
+        with app.app_context():
+            db.engine.dispose()
+
+
+def test_an_unreachable_storage_lets_requests_through_and_says_so(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    nothing_there = f"redis://127.0.0.1:{free_port()}/0"
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "RATELIMIT_STORAGE_URI": nothing_there,
+            **settings(FORUM_RATE_LIMIT_BAD_TOKENS="1 per minute"),
+        }
+    )
+    try:
+        client = app.test_client()
+        for _ in range(3):
+            response = client.get("/api/v1/events", headers={"Authorization": "Bearer forum_x"})
+            assert response.status_code == 401
+        assert "rate limit storage unreachable" in caplog.text
     finally:
         with app.app_context():
             db.engine.dispose()
