@@ -213,6 +213,71 @@ def _mail_settings(environ: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+# Rate limits (forum.security): each setting is a limit such as "5 per minute", or several
+# separated by ";" ("5 per minute; 30 per hour").
+RATE_LIMIT_DEFAULTS = {
+    # Failed logins for one account (the email tried), and from one client address.
+    "FORUM_RATE_LIMIT_LOGIN_ACCOUNT": "5 per minute; 30 per hour",
+    "FORUM_RATE_LIMIT_LOGIN_ADDRESS": "20 per minute; 100 per hour",
+    # Unknown or revoked API tokens from one address (a valid token is never refused).
+    "FORUM_RATE_LIMIT_BAD_TOKENS": "20 per minute",
+    # Unknown or broken participant, RSVP and calendar links from one address.
+    "FORUM_RATE_LIMIT_BAD_LINKS": "30 per minute",
+    # Every request to those links from one address: generous, for a campus behind one
+    # NAT address whose calendar apps poll their feeds.
+    "FORUM_RATE_LIMIT_LINKS": "3000 per minute",
+    # Webhook deliveries whose signature does not verify, from one address.
+    "FORUM_RATE_LIMIT_BAD_WEBHOOKS": "20 per minute",
+}
+RATE_LIMIT_STORAGE_SCHEMES = ("memory", "redis", "rediss")
+
+
+def check_rate_limit(name: str, value: str) -> str:
+    """Return the rate limit ``value`` ("5 per minute") or raise ConfigError naming the setting."""
+    from limits import parse_many
+
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(
+            f"{name} must be a rate limit such as '5 per minute' "
+            f"(several separated by ';'), got {value!r}"
+        ) from None
+    return value
+
+
+def check_rate_limit_storage(name: str, value: str) -> str:
+    """Return the rate limit storage URL ``value`` (memory:// or Redis) or raise ConfigError."""
+    scheme, separator, _ = value.strip().partition("://")
+    if not separator or scheme.lower() not in RATE_LIMIT_STORAGE_SCHEMES:
+        # Only the scheme is echoed: the rest of a Redis URL may hold a password.
+        shown = f"{scheme}://..." if separator else "a value with no scheme"
+        raise ConfigError(f"{name} must be memory:// or a redis:// or rediss:// URL, got {shown}")
+    return value.strip()
+
+
+def _rate_limit_settings(environ: Mapping[str, str], env: str, broker: str) -> dict[str, Any]:
+    storage = environ.get("RATELIMIT_STORAGE_URL", "").strip()
+    if not storage:
+        # Production shares its counts between app processes through the Redis that
+        # carries the jobs; elsewhere each process counts alone.
+        redis_broker = broker.startswith(("redis://", "rediss://"))
+        storage = broker if env == "production" and redis_broker else "memory://"
+    return {
+        # Flask-Limiter's own names: false switches every limit off (development only).
+        "RATELIMIT_ENABLED": _bool(environ, "FORUM_RATE_LIMITS", True),
+        "RATELIMIT_STORAGE_URI": check_rate_limit_storage("RATELIMIT_STORAGE_URL", storage),
+        **{
+            name: check_rate_limit(name, environ.get(name, "").strip() or default)
+            for name, default in RATE_LIMIT_DEFAULTS.items()
+        },
+        # How many proxies (load balancer, nginx) stand in front of the app and append to
+        # X-Forwarded-For; 0 trusts no forwarding header. Rate limits count by the client
+        # address this gives.
+        "FORUM_TRUSTED_PROXIES": _int(environ, "FORUM_TRUSTED_PROXIES", 0, minimum=0),
+    }
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask settings from environment variables; raise ConfigError on a bad value."""
     environ = os.environ if environ is None else environ
@@ -231,6 +296,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     database_url = environ.get("DATABASE_URL", "")
     if database_url:
         database_url = normalise_database_url("DATABASE_URL", database_url)
+    broker_url = check_broker_url("CELERY_BROKER_URL", environ.get("CELERY_BROKER_URL", ""))
 
     return {
         "FORUM_ENV": env,
@@ -266,9 +332,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         ),
         # Background jobs: with no broker URL each job runs inline, right after the commit
         # that queued it; with one, a worker (`make worker`) runs it.
-        "CELERY_BROKER_URL": check_broker_url(
-            "CELERY_BROKER_URL", environ.get("CELERY_BROKER_URL", "")
-        ),
+        "CELERY_BROKER_URL": broker_url,
         # Optional: jobs are fire-and-forget, so results are stored only when this is set.
         "CELERY_RESULT_BACKEND": environ.get("CELERY_RESULT_BACKEND", "").strip(),
         "FORUM_JOBS_QUEUE": environ.get("FORUM_JOBS_QUEUE", "").strip() or "forum",
@@ -276,4 +340,5 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # want to see a failing job raise instead.
         "FORUM_JOBS_EAGER_PROPAGATE": _bool(environ, "FORUM_JOBS_EAGER_PROPAGATE", False),
         **_mail_settings(environ),
+        **_rate_limit_settings(environ, env, broker_url),
     }

@@ -35,6 +35,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from forum import followups
     from forum import jobs
     from forum import models  # noqa: F401  (every table known to the metadata)
+    from forum import security
     from forum import web
     from forum.jobs import tasks  # noqa: F401  (the jobs that services queue by name)
     from forum.webhooks import outbound_tasks  # noqa: F401
@@ -51,6 +52,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(webhooks_views.bp)
     extensions.csrf.exempt(webhooks_views.bp)  # providers sign their deliveries instead
     errors.init_app(app)
+    security.init_app(app)
     cli.init_app(app)
     jobs.celery_init_app(app)
     followups.connect()
