@@ -1,7 +1,8 @@
 """How every error becomes a response: JSON on the machine paths, an HTML page elsewhere.
 
-Paths under /api/, /healthz and /webhooks/ are called by programs and always answer
-{"error": {"code", "message", "details"}}; every other path is a page for a person.
+Paths under /api/, /healthz, /webhooks/ and /ical/ are called by programs (calendar apps
+fetch /ical/ files and feeds) and always answer {"error": {"code", "message", "details"}};
+every other path is a page for a person.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from forum.web import errors as html_errors
 
 log = logging.getLogger(__name__)
 
-JSON_PREFIXES = ("/api/", "/healthz", "/webhooks/")
+JSON_PREFIXES = ("/api/", "/healthz", "/webhooks/", "/ical/")
 
 
 def wants_json() -> bool:

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from forum.api import bp
 from forum.api import schemas as s
+from forum.api.directory import DirectoryChangeOut
 from forum.directory import bulk
 
 # (method, path, summary, request schema, response schema, success status, list?)
@@ -62,6 +63,15 @@ OPERATIONS: list[
         200,
         False,
     ),
+    (
+        "get",
+        "/institutions/{institution_id}/history",
+        "Recorded changes of an institution's country, zone, subdivision and blackouts",
+        None,
+        DirectoryChangeOut,
+        200,
+        True,
+    ),
     ("get", "/people", "List people (?institution_id=, ?email=)", None, s.PersonOut, 200, True),
     ("post", "/people", "Create a person", s.PersonCreate, s.PersonOut, 201, False),
     (
@@ -76,6 +86,15 @@ OPERATIONS: list[
     ("get", "/people/{person_id}", "Read a person", None, s.PersonOut, 200, False),
     ("patch", "/people/{person_id}", "Change a person", s.PersonUpdate, s.PersonOut, 200, False),
     ("delete", "/people/{person_id}", "Delete a person invited nowhere", None, None, 204, False),
+    (
+        "get",
+        "/people/{person_id}/history",
+        "Recorded changes of a person's email, zone and availability, newest first",
+        None,
+        DirectoryChangeOut,
+        200,
+        True,
+    ),
     (
         "put",
         "/people/{person_id}/availability",
@@ -367,8 +386,33 @@ _ERRORS = {
     "401": "Missing, unknown or revoked token",
     "404": "Unknown id, or an event you do not organise",
     "409": "Conflict with existing data",
-    "413": "Request body too large",
+    "413": "Request body larger than the cap (FORUM_MAX_REQUEST_BYTES, 1 MiB by default)",
     "422": "Validation failed: details.fields names each field",
+    "429": "Too many requests (failed tokens are counted per client); retry after Retry-After",
+}
+_ADMIN_ONLY = "Only administrators manage provider accounts"
+_DIRECTORY_OWNERS = (
+    "Only the organiser who added the entry, the co-organisers of their events and "
+    "administrators may change it (details.created_by names who added it)"
+)
+# Operations that answer 403 to an organiser the rule does not allow.
+_FORBIDDEN = {
+    ("get", "/provider-accounts"): _ADMIN_ONLY,
+    ("post", "/provider-accounts"): _ADMIN_ONLY,
+    ("delete", "/provider-accounts/{account_id}"): _ADMIN_ONLY,
+    ("post", "/provider-accounts/{account_id}/check"): _ADMIN_ONLY,
+    ("patch", "/institutions/{institution_id}"): _DIRECTORY_OWNERS,
+    ("delete", "/institutions/{institution_id}"): _DIRECTORY_OWNERS,
+    ("patch", "/people/{person_id}"): _DIRECTORY_OWNERS,
+    ("delete", "/people/{person_id}"): _DIRECTORY_OWNERS,
+    ("put", "/people/{person_id}/availability"): _DIRECTORY_OWNERS,
+    ("post", "/people/{person_id}/availability/ics"): _DIRECTORY_OWNERS,
+}
+# Operations that take a file in a body of a given type, and answer 415 to any other type.
+_MEDIA_TYPE_CHECKED = {
+    ("post", "/people/import"): "Not text/csv or application/json, or not UTF-8",
+    ("post", "/institutions/import"): "Not text/csv or application/json, or not UTF-8",
+    ("post", "/people/{person_id}/availability/ics"): "Not text/calendar",
 }
 # The imports also take a CSV file: its header, and what a refusal lists.
 _CSV_IMPORTS = {
@@ -398,11 +442,320 @@ def _add_csv_body(operation: dict[str, Any], kind: str) -> None:
     }
     responses = operation["responses"]
     responses["413"]["description"] = f"File over {bulk.MAX_IMPORT_BYTES} bytes"
-    responses["415"] = {**responses["413"], "description": "Not text/csv or application/json"}
     responses["422"]["description"] = (
         "Nothing imported: details.rows lists every problem as {line (CSV) or index (JSON), "
         "field, message}; code too_many_rows over the row cap"
     )
+
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "schema": {"type": "integer", "minimum": 0},
+    }
+}
+
+
+def _error_response(
+    description: str, error_ref: dict[str, str], *, retry_after: bool = False
+) -> dict[str, Any]:
+    """An answer with the error body; a 429 also says when to try again (Retry-After)."""
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": error_ref}},
+    }
+    if retry_after:
+        response["headers"] = _RETRY_AFTER
+    return response
+
+
+def _too_many(what: str, error_ref: dict[str, str]) -> dict[str, Any]:
+    return _error_response(
+        f"Too many {what} from this client; retry after Retry-After", error_ref, retry_after=True
+    )
+
+
+_CALENDAR = {"text/calendar": {"schema": {"type": "string"}}}
+_CALENDAR_HEADERS = {
+    "ETag": {"description": "The calendar's version", "schema": {"type": "string"}},
+    "Last-Modified": {"description": "When it last changed", "schema": {"type": "string"}},
+    "Cache-Control": {"schema": {"type": "string", "const": "private, no-cache"}},
+}
+_CONDITIONAL = [
+    {
+        "name": "If-None-Match",
+        "in": "header",
+        "description": "An ETag this client holds: 304 if the calendar has not changed",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "If-Modified-Since",
+        "in": "header",
+        "description": "An HTTP date; used only without If-None-Match (RFC 9110 13.1.2)",
+        "schema": {"type": "string"},
+    },
+]
+_TOKEN_QUERY = {
+    "name": "token",
+    "in": "query",
+    "required": True,
+    "description": "The signed token of the link given out with the calendar",
+    "schema": {"type": "string"},
+}
+
+
+def _calendar_paths(error_ref: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The calendar files at secret links: a session's file, an event's calendar, feeds."""
+    not_found = _error_response("Unknown or wrong token, or no such calendar", error_ref)
+    too_many = _too_many("failed calendar links", error_ref)
+
+    def served(summary: str, operation_id: str, parameters: list, conditional: bool) -> dict:
+        ok: dict[str, Any] = {"description": "The iCalendar file", "content": _CALENDAR}
+        responses: dict[str, Any] = {"200": ok, "404": not_found, "429": too_many}
+        if conditional:
+            ok["headers"] = _CALENDAR_HEADERS
+            parameters = [*parameters, *_CONDITIONAL]
+            responses["304"] = {
+                "description": "Not modified since the ETag (or date) the client sent",
+                "headers": _CALENDAR_HEADERS,
+            }
+        return {
+            "get": {
+                "summary": summary,
+                "operationId": operation_id,
+                "security": [],
+                "parameters": parameters,
+                "responses": dict(sorted(responses.items())),
+            }
+        }
+
+    return {
+        "/ical/sessions/{uid}.ics": served(
+            "A session's iCalendar file (METHOD:PUBLISH), from a participant's page",
+            "get_ical_session",
+            [
+                {"name": "uid", "in": "path", "required": True, "schema": {"type": "string"}},
+                _TOKEN_QUERY,
+                {
+                    "name": "tz",
+                    "in": "query",
+                    "description": "IANA zone the description shows times in (else the "
+                    "session's); an unknown one is ignored",
+                    "schema": {"type": "string"},
+                },
+            ],
+            conditional=False,
+        ),
+        "/ical/events/{event_id}.ics": served(
+            "All sessions of an event (METHOD:PUBLISH), to subscribe with webcal://",
+            "get_ical_event",
+            [
+                {"name": "event_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                _TOKEN_QUERY,
+            ],
+            conditional=True,
+        ),
+        "/ical/feeds/{token}.ics": served(
+            "A person's feed: every session they are invited to, to subscribe with webcal://",
+            "get_ical_feed",
+            [{"name": "token", "in": "path", "required": True, "schema": {"type": "string"}}],
+            conditional=True,
+        ),
+    }
+
+
+def _rsvp_paths() -> dict[str, dict[str, Any]]:
+    """The RSVP page of an invitation, for a person: its answers are pages, not JSON."""
+    page = {"text/html": {"schema": {"type": "string"}}}
+    token = {
+        "name": "token",
+        "in": "path",
+        "required": True,
+        "description": "The signed token of the invitation, from the invite email",
+        "schema": {"type": "string"},
+    }
+    not_found = {"description": "Unknown or wrong token: an error page", "content": page}
+    too_many = {
+        "description": "Too many failed links from this client: an error page; retry after "
+        "Retry-After",
+        "headers": _RETRY_AFTER,
+        "content": page,
+    }
+    return {
+        "/rsvp/{token}": {
+            "get": {
+                "summary": "The RSVP page: the session in the person's zone and the answers "
+                "to choose from (a GET never answers: mail scanners open links)",
+                "operationId": "get_rsvp",
+                "security": [],
+                "parameters": [
+                    token,
+                    {
+                        "name": "answer",
+                        "in": "query",
+                        "description": "The answer the email's button proposed, preselected",
+                        "schema": {"type": "string"},
+                    },
+                ],
+                "responses": {
+                    "200": {"description": "The page", "content": page},
+                    "404": not_found,
+                    "429": too_many,
+                },
+            },
+            "post": {
+                "summary": "Answer the invitation (no CSRF token: the link's secret authorises)",
+                "operationId": "post_rsvp",
+                "security": [],
+                "parameters": [token],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/x-www-form-urlencoded": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["answer"],
+                                "properties": {
+                                    "answer": {
+                                        "type": "string",
+                                        "enum": ["accepted", "tentative", "declined"],
+                                    },
+                                    "back": {
+                                        "type": "string",
+                                        "description": "`agenda` to go back to the agenda",
+                                    },
+                                    "tz": {
+                                        "type": "string",
+                                        "description": "The agenda's zone, kept on the way back",
+                                    },
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "303": {
+                        "description": "Answer recorded (or refused, with a message on the page "
+                        "it leads to): see the RSVP page or the agenda",
+                        "headers": {"Location": {"schema": {"type": "string"}}},
+                    },
+                    "404": not_found,
+                    "413": {"description": "Body larger than the cap", "content": page},
+                    "429": too_many,
+                },
+            },
+        }
+    }
+
+
+# Each provider's request, as it documents it; the signature is over the raw body.
+_PROVIDER_DELIVERIES: dict[str, tuple[str, list[dict[str, Any]]]] = {
+    "zoom": (
+        "Zoom event notifications (meeting.started/ended, participant joined/left, "
+        "recording.completed, meeting.deleted/updated) and endpoint.url_validation. "
+        "Signed: x-zm-signature = v0=hex(HMAC-SHA256(secret, v0:<timestamp>:<raw body>)), "
+        "the timestamp within 5 minutes.",
+        [
+            {"name": "x-zm-signature", "in": "header", "schema": {"type": "string"}},
+            {"name": "x-zm-request-timestamp", "in": "header", "schema": {"type": "string"}},
+        ],
+    ),
+    "webex": (
+        "Webex webhooks (meetings started/ended, participants joined/left, recordings). "
+        "Signed: X-Spark-Signature = hex(HMAC-SHA1(secret, raw body)).",
+        [{"name": "X-Spark-Signature", "in": "header", "schema": {"type": "string"}}],
+    ),
+    "teams": (
+        "Microsoft Graph change notifications for online meetings: each item of value[] "
+        "carries the subscription's clientState. With ?validationToken= (the subscription "
+        "handshake) the token is echoed as text/plain.",
+        [
+            {
+                "name": "validationToken",
+                "in": "query",
+                "description": "Graph's handshake before it creates a subscription",
+                "schema": {"type": "string"},
+            }
+        ],
+    ),
+    "google_meet": (
+        "Google Calendar push notifications (no body): the channel's token in "
+        "X-Goog-Channel-Token, with X-Goog-Channel-ID, X-Goog-Resource-State "
+        "(sync, exists, not_exists), X-Goog-Resource-ID and X-Goog-Message-Number.",
+        [
+            {"name": name, "in": "header", "schema": {"type": "string"}}
+            for name in (
+                "X-Goog-Channel-Token",
+                "X-Goog-Channel-ID",
+                "X-Goog-Resource-State",
+                "X-Goog-Resource-ID",
+                "X-Goog-Message-Number",
+            )
+        ],
+    ),
+}
+_RECEIVED = {
+    "type": "object",
+    "required": ["received", "duplicates"],
+    "properties": {
+        "received": {"type": "integer", "description": "Facts stored, each processed once"},
+        "duplicates": {"type": "integer", "description": "Facts already stored, dropped"},
+    },
+}
+
+
+def _webhook_paths(error_ref: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """``POST /webhooks/{provider}``, one path per provider: what each sends, what it gets."""
+    paths = {}
+    for provider, (description, parameters) in _PROVIDER_DELIVERIES.items():
+        ok: dict[str, Any] = {
+            "description": "Verified and stored (repeats dropped); processed in the background",
+            "content": {"application/json": {"schema": _RECEIVED}},
+        }
+        if provider == "zoom":
+            ok["description"] += "; an endpoint.url_validation gets its encryptedToken"
+            ok["content"]["application/json"]["schema"] = {
+                "oneOf": [
+                    _RECEIVED,
+                    {
+                        "type": "object",
+                        "required": ["plainToken", "encryptedToken"],
+                        "properties": {
+                            "plainToken": {"type": "string"},
+                            "encryptedToken": {
+                                "type": "string",
+                                "description": "hex(HMAC-SHA256(secret, plainToken))",
+                            },
+                        },
+                    },
+                ]
+            }
+        if provider == "teams":
+            ok["description"] += "; a validationToken handshake gets the token back"
+            ok["content"]["text/plain"] = {"schema": {"type": "string"}}
+        operation: dict[str, Any] = {
+            "summary": f"Deliveries from {provider}: {description}",
+            "operationId": f"post_webhooks_{provider}",
+            "security": [],
+            "parameters": parameters,
+            "responses": {
+                "200": ok,
+                "401": _error_response(
+                    "Signature, token or clientState missing or wrong, or no account of "
+                    "this provider configured: nothing stored",
+                    error_ref,
+                ),
+                "413": _error_response(_ERRORS["413"], error_ref),
+                "429": _too_many("deliveries with bad signatures", error_ref),
+            },
+        }
+        if provider != "google_meet":
+            operation["requestBody"] = {
+                "required": provider != "teams",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        paths[f"/webhooks/{provider}"] = {"post": operation}
+    return paths
 
 
 def build_document() -> dict[str, Any]:
@@ -420,10 +773,16 @@ def build_document() -> dict[str, Any]:
                 if part.startswith("{")
             ],
             "responses": {
-                code: {"description": text, "content": {"application/json": {"schema": error_ref}}}
+                code: _error_response(text, error_ref, retry_after=code == "429")
                 for code, text in _ERRORS.items()
             },
         }
+        if (method, path) in _FORBIDDEN:
+            operation["responses"]["403"] = _error_response(_FORBIDDEN[(method, path)], error_ref)
+        if (method, path) in _MEDIA_TYPE_CHECKED:
+            operation["responses"]["415"] = _error_response(
+                _MEDIA_TYPE_CHECKED[(method, path)], error_ref
+            )
         if method == "get" and is_list:
             operation["parameters"] += [
                 {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
@@ -456,6 +815,10 @@ def build_document() -> dict[str, Any]:
         paths.setdefault("/api/v1" + path, {})[method] = operation
     for path, kind in _CSV_IMPORTS.items():
         _add_csv_body(paths[path]["post"], kind)
+    paths["/api/v1/people/{person_id}/availability/ics"]["post"]["requestBody"] = {
+        "required": True,
+        "content": {"text/calendar": {"schema": {"type": "string"}}},
+    }
     # The document and its page are public: no token needed to learn how to get one.
     paths["/api/v1/openapi.json"] = {
         "get": {
@@ -483,10 +846,16 @@ def build_document() -> dict[str, Any]:
                     "description": "OK",
                     "content": {"application/json": {"schema": _ref(s.HealthOut, components)}},
                 },
-                "503": {"description": "Database unreachable"},
+                "503": {
+                    "description": "Database unreachable",
+                    "content": {"application/json": {"schema": _ref(s.HealthOut, components)}},
+                },
             },
         }
     }
+    paths.update(_calendar_paths(error_ref))
+    paths.update(_rsvp_paths())
+    paths.update(_webhook_paths(error_ref))
     return {
         "openapi": "3.1.0",
         "info": {

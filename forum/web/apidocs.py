@@ -26,6 +26,16 @@ class DocField:
 
 
 @dataclass
+class DocResponse:
+    status: str
+    description: str
+    media_types: list[str] = field(default_factory=list)
+    # The JSON body's type, linked like a field's.
+    returns: list[tuple[str, str]] = field(default_factory=list)
+    headers: list[str] = field(default_factory=list)
+
+
+@dataclass
 class DocOperation:
     method: str
     path: str
@@ -34,11 +44,15 @@ class DocOperation:
     public: bool
     path_params: list[DocField] = field(default_factory=list)
     query_params: list[DocField] = field(default_factory=list)
+    header_params: list[DocField] = field(default_factory=list)
     body_schema: str = ""
     body_fields: list[DocField] = field(default_factory=list)
+    # Request bodies other than JSON (a CSV or .ics file, a form), with what they hold.
+    other_bodies: list[tuple[str, str]] = field(default_factory=list)
     success_status: str = ""
     success_description: str = ""
     returns: list[tuple[str, str]] = field(default_factory=list)
+    responses: list[DocResponse] = field(default_factory=list)
 
 
 @dataclass
@@ -168,6 +182,31 @@ def _status_line(code: str) -> str:
         return code
 
 
+def _response(code: str, response: dict[str, Any]) -> DocResponse:
+    content = response.get("content", {})
+    schema = content.get("application/json", {}).get("schema")
+    return DocResponse(
+        status=_status_line(code),
+        description=response.get("description", ""),
+        media_types=list(content),
+        returns=_type_pieces(schema) if schema is not None else [],
+        headers=list(response.get("headers", {})),
+    )
+
+
+def _other_bodies(content: dict[str, Any]) -> list[tuple[str, str]]:
+    bodies = []
+    for media_type, spec in content.items():
+        if media_type == "application/json":
+            continue
+        schema = spec.get("schema", {})
+        described = schema.get("description", "")
+        if not described and schema.get("properties"):
+            described = "fields " + ", ".join(schema["properties"])
+        bodies.append((media_type, described))
+    return bodies
+
+
 @bp.app_template_global("describe_openapi")
 def describe_openapi(document: dict[str, Any]) -> dict[str, Any]:
     """What the docs page shows of an OpenAPI 3 document, with ``$ref`` bodies resolved."""
@@ -188,21 +227,21 @@ def describe_openapi(document: dict[str, Any]) -> dict[str, Any]:
                 public=spec.get("security", default_security) == [],
                 path_params=[_parameter(p) for p in parameters if p.get("in") == "path"],
                 query_params=[_parameter(p) for p in parameters if p.get("in") == "query"],
+                header_params=[_parameter(p) for p in parameters if p.get("in") == "header"],
             )
-            body = (
-                spec.get("requestBody", {})
-                .get("content", {})
-                .get("application/json", {})
-                .get("schema")
-            )
+            content = spec.get("requestBody", {}).get("content", {})
+            operation.other_bodies = _other_bodies(content)
+            body = content.get("application/json", {}).get("schema")
             if body is not None:
                 if "$ref" in body:
                     operation.body_schema = _schema_name(body["$ref"])
                     body = schemas.get(operation.body_schema, {})
                 operation.body_fields = _fields(body)
-            successes = sorted(code for code in spec.get("responses", {}) if code.startswith("2"))
+            responses = spec.get("responses", {})
+            operation.responses = [_response(code, responses[code]) for code in sorted(responses)]
+            successes = sorted(code for code in responses if code[0] in "23")
             if successes:
-                response = spec["responses"][successes[0]]
+                response = responses[successes[0]]
                 operation.success_status = _status_line(successes[0])
                 operation.success_description = response.get("description", "")
                 schema = response.get("content", {}).get("application/json", {}).get("schema")
