@@ -180,6 +180,17 @@ def test_duplicate_institution_name_whatever_its_case(api, row_count):
     assert row_count("institutions") == 1
 
 
+def test_duplicate_institution_name_with_a_capital_accented_letter(api, row_count):
+    # SQLite's lower() leaves "É" as it is: the same name again is still a 409, not a 500.
+    name = "École normale supérieure"
+    api.post(INSTITUTIONS, json={"name": name, "country": "FR"})
+
+    response = api.post(INSTITUTIONS, json={"name": name, "country": "FR"})
+
+    assert_error(response, 409, "duplicate", "name")
+    assert row_count("institutions") == 1
+
+
 def test_list_institutions_paginated_by_name(api):
     for name in ("Qatar University", "Peking University", "University of Tokyo"):
         api.post(INSTITUTIONS, json={"name": name, "country": "JP"})
