@@ -6,14 +6,12 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from forum.core.recurrence import MAX_OCCURRENCES
+from forum.core.recurrence import exdate_local_times
 from forum.core.recurrence import occurrences
 from forum.events.models import EventSession
 from forum.events.models import SessionOverride
 
-# An unbounded series is looked at this far ahead when two series are compared.
-CONFLICT_HORIZON = dt.timedelta(days=2 * 366)
-# And at most this many occurrences of it, whatever the horizon.
-MAX_OCCURRENCES = 2000
 ZERO = dt.timedelta(0)
 
 
@@ -64,14 +62,74 @@ def session_occurrences(
             return
 
 
-def series_end(session: EventSession) -> dt.datetime | None:
-    """When the last occurrence ends, or None for a series without end (COUNT/UNTIL absent)."""
+@dataclass(frozen=True)
+class Change:
+    """A moved or cancelled occurrence as plain values: its new times, or cancelled."""
+
+    start: dt.datetime
+    end: dt.datetime
+    cancelled: bool
+
+
+def meeting_times(
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    timezone: str,
+    rrule: str | None,
+    exdates: list[str] | None,
+    changes: dict[dt.datetime, Change],
+    after: dt.datetime,
+    before: dt.datetime,
+) -> Iterator[tuple[dt.datetime, dt.datetime]]:
+    """(start, end) of each meeting of a session, as ``session_occurrences`` gives them
+    (cancelled ones left out), from the session's columns rather than its loaded object:
+    what a conflict check reads for hundreds of sessions at once. ``changes`` are its
+    overrides by RECURRENCE-ID."""
+    slack = max((abs(c.start - rid) for rid, c in changes.items()), default=ZERO)
+    for original_start, original_end in occurrences(
+        start=start,
+        end=end,
+        timezone=timezone,
+        rrule=rrule,
+        exdates=exdates,
+        after=after - slack,
+    ):
+        if original_start >= before + slack:
+            return
+        change = changes.get(original_start)
+        if change is not None:
+            if change.cancelled:
+                continue
+            original_start, original_end = change.start, change.end
+        if original_end > after and original_start < before:
+            yield original_start, original_end
+
+
+def series_end(session: EventSession) -> dt.datetime:
+    """When the session's last occurrence ends, moved ones included.
+
+    A series without COUNT or UNTIL ends at the horizon of its expansion (ten years), as
+    far as anything here looks.
+    """
     if not session.rrule:
         return session.end
-    rule = session.rrule.upper()
-    if "COUNT=" not in rule and "UNTIL=" not in rule:
-        return None
-    return max((o.end for o in session_occurrences(session)), default=session.end)
+    ends = [o.end for o in session_occurrences(session, include_cancelled=True)]
+    return max([session.end, *ends])
+
+
+def exdate_times(session: EventSession) -> tuple[dt.datetime, ...]:
+    """The session's EXDATEs as its rule's wall-clock times in its anchor zone, for calendars."""
+    if not session.rrule or not session.exdates:
+        return ()
+    return tuple(
+        exdate_local_times(
+            start=session.start,
+            timezone=session.timezone,
+            rrule=session.rrule,
+            exdates=list(session.exdates),
+        )
+    )
 
 
 def find_occurrence(session: EventSession, recurrence_id: dt.datetime) -> Occurrence | None:
