@@ -529,3 +529,19 @@ def test_a_stored_endless_rule_does_not_stall_booking_its_chair(
     else:
         assert clash.status_code == 409, clash.text
         assert clash.json()["error"]["details"]["conflicts"][0]["session_id"] == stored
+
+
+@pytest.mark.parametrize(
+    "rrule", ["FREQ=HOURLY;COUNT=5", "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "FREQ=DAILY"]
+)
+def test_the_dst_preview_keeps_the_same_bounds(api, people, rrule):
+    response = api.post(
+        "/api/v1/scheduling/dst-preview",
+        json={
+            "person_ids": [people["chair"]["id"], people["guest"]["id"]],
+            "local_start": "2027-01-04T09:00",
+            "timezone": "Asia/Shanghai",
+            "rrule": rrule,
+        },
+    )
+    assert_error(response, 422, "validation_error", "rrule")
