@@ -25,6 +25,7 @@ from forum.events.models import EventSession
 from forum.extensions import db
 from forum.jobs.tasks import send_due_emails
 from forum.notifications import dispatch
+from forum.notifications.models import EMAIL_STATUSES
 from forum.notifications.models import EmailMessage
 from tests.conftest import TempPostgres
 from tests.conftest import _require_smtp_tools
@@ -418,6 +419,20 @@ def test_another_organisers_email_cannot_be_retried(
     )
     assert response.status_code == 404
     assert messages_to(app, UNWRITABLE_ADDRESS)[0].status == "failed"
+
+
+def test_the_openapi_document_describes_the_email_status(client):
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    email = schemas["InvitationEmailOut"]
+    assert set(email["properties"]) == {
+        "status",
+        "error",
+        "attempts",
+        "sent_at",
+        "next_attempt_at",
+    }
+    assert email["properties"]["status"]["enum"] == list(EMAIL_STATUSES)
+    assert "email_status" in schemas["InvitationOut"]["properties"]
 
 
 # --- the migration ---------------------------------------------------------------------------
