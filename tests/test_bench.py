@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.celery_worker import REDIS_URL
+from tests.celery_worker import redis_available
 from tests.conftest import POSTGRES_URL
+from tests.conftest import missing_service
 from tests.conftest import postgres_admin_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,3 +127,21 @@ def test_quick_import_benchmark_runs_on_both_databases_and_everything_lands():
         target = f"target {backend}: import of 1,000 people <= 2 s: not judged on the quick input"
         assert any(line.startswith(target) for line in lines)
     assert sum(line.startswith("target ") for line in lines) == 2
+
+
+@pytest.mark.slow
+def test_quick_webhook_benchmark_runs_beside_its_baseline_and_loses_nothing():
+    postgres_admin_engine().dispose()  # skips (fails in CI) when PostgreSQL is not there
+    if not redis_available(REDIS_URL):
+        missing_service(f"Redis at {REDIS_URL}")
+    lines = quick_run("benchmarks.webhook_load", "--postgres-url", POSTGRES_URL)
+    assert lines[0].startswith("Webhook intake under gunicorn (3 workers x 4 threads)")
+    assert lines[0].endswith("beside GET /healthz")
+    for label in ("baseline GET /healthz", "intake POST /webhooks/zoom"):
+        line = next(line for line in lines if line.startswith(label))
+        assert "per second" in line and "333 of 333 answered 2xx" in line
+    assert any(line.startswith("intake / baseline: ") for line in lines)
+    assert "stored: 300 (expected 300; repeats dropped)" in lines
+    assert any(line.startswith("processed exactly once: 300 of 300 ") for line in lines)
+    assert "none lost or doubled: yes" in lines
+    assert sum(line.startswith("target ") for line in lines) == 1
