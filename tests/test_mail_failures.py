@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
@@ -27,9 +28,15 @@ from forum.jobs.tasks import send_due_emails
 from forum.notifications import dispatch
 from forum.notifications.models import EMAIL_STATUSES
 from forum.notifications.models import EmailMessage
+from tests.celery_worker import REDIS_URL
+from tests.celery_worker import purge_queue
+from tests.celery_worker import redis_available
+from tests.celery_worker import running_worker
+from tests.celery_worker import unique_queue
 from tests.conftest import TempPostgres
 from tests.conftest import _require_smtp_tools
 from tests.conftest import csrf_token
+from tests.conftest import missing_service
 from tests.factories import SESSIONS
 from tests.factories import invitee
 from tests.factories import make_event
@@ -336,6 +343,56 @@ def test_a_row_that_cannot_be_built_fails_with_its_reason_and_the_rest_still_go(
     assert "ben@pku.example.org" not in recipients(smtp_server)[already:]
     # Recorded, so a second pass finds nothing to do.
     assert send_due_emails() == {"sent": 0, "failed": 0, "retrying": 0, "skipped": 0}
+
+
+def test_a_real_worker_runs_the_periodic_job_past_a_row_that_cannot_be_built(
+    app, api, people, smtp_server, database_url
+):
+    if not redis_available(REDIS_URL):
+        missing_service(f"Redis at {REDIS_URL}")
+    ids = store_old_rows(app, api, people)
+    queue = unique_queue()
+    broker_app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": app.config["SECRET_KEY"],
+            "CELERY_BROKER_URL": REDIS_URL,
+            "FORUM_JOBS_QUEUE": queue,
+        }
+    )
+    worker_env = {
+        "MAIL_BACKEND": "smtp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_server.port),
+        "SMTP_SECURITY": "none",
+        "MAIL_FROM": "forum <forum@forum.example.org>",
+    }
+    try:
+        with running_worker(database_url, queue, extra_env=worker_env):
+            # What beat sends every minute.
+            broker_app.extensions["celery"].send_task("forum.send_due_emails", queue=queue)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                with app.app_context():
+                    left = db.session.scalar(
+                        sa.select(sa.func.count(EmailMessage.id)).where(
+                            EmailMessage.id.in_(ids.values()),
+                            EmailMessage.status.in_(("pending", "sending")),
+                        )
+                    )
+                if not left:
+                    break
+                time.sleep(0.1)
+    finally:
+        purge_queue(queue, REDIS_URL)
+        with broker_app.app_context():
+            db.engine.dispose()
+    with app.app_context():
+        zone = db.session.get(EmailMessage, ids["zone"])
+        assert (zone.status, zone.error.startswith(BUILD_FAILURE)) == ("failed", True)
+        assert db.session.get(EmailMessage, ids["good"]).status == "sent"
+        assert db.session.get(EmailMessage, ids["stuck"]).status in ("sent", "failed")
 
 
 def test_a_row_that_cannot_be_built_fails_at_booking_without_stopping_the_others(
