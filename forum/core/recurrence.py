@@ -92,7 +92,10 @@ def _may_occur(parts: dict[str, str], first: dt.datetime, last: dt.datetime) -> 
     return False
 
 
-def _bounded(rrule: str, local_start: dt.datetime, last: dt.datetime, count: int):
+def _bounded(
+    rrule: str, local_start: dt.datetime, last: dt.datetime, count: int
+) -> Iterator[dt.datetime]:
+    """At most ``count`` local dates of the rule, none after ``last``."""
     parts = rule_parts(rrule)
     rule = rrulestr(rrule.removeprefix("RRULE:"), dtstart=local_start)
     if not _may_occur(parts, local_start, last):
@@ -129,7 +132,7 @@ def occurrences(
     after: dt.datetime | None = None,
     limit: int = MAX_OCCURRENCES,
 ) -> Iterator[tuple[dt.datetime, dt.datetime]]:
-    """(start, end) in UTC of each occurrence that ends after ``after``, in order.
+    """(start, end) in UTC of each occurrence that ends after ``after``, in time order.
 
     The rule repeats the first start's local time in ``timezone``, so a weekly 21:00 in
     Beijing stays 21:00 in Beijing whatever other countries' clocks do. A repeated local
@@ -147,9 +150,9 @@ def occurrences(
     local_start = start.astimezone(zone).replace(tzinfo=None)
     instants = rule_instants(rrule, local_start, timezone)
     excluded = set()
-    for exdate in exdates or ():
-        index = bisect.bisect_left(instants, parse_instant(exdate))
-        if index < len(instants) and instants[index] == parse_instant(exdate):
+    for exdate in map(parse_instant, exdates or ()):
+        index = bisect.bisect_left(instants, exdate)
+        if index < len(instants) and instants[index] == exdate:
             excluded.add(index)
     # The first date that ends after ``after``.
     first = 0 if after is None else bisect.bisect_right(instants, after - duration)
@@ -163,7 +166,7 @@ def occurrences(
             return
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=512)
 def rule_instants(rrule: str, local_start: dt.datetime, timezone: str) -> tuple[dt.datetime, ...]:
     """The UTC instants of the rule's local dates (read with fold=0), in time order.
 
