@@ -106,18 +106,6 @@ def meeting_times(
             yield original_start, original_end
 
 
-def series_end(session: EventSession) -> dt.datetime:
-    """When the session's last occurrence ends, moved ones included.
-
-    A series without COUNT or UNTIL ends at the horizon of its expansion (ten years), as
-    far as anything here looks.
-    """
-    if not session.rrule:
-        return session.end
-    ends = [o.end for o in session_occurrences(session, include_cancelled=True)]
-    return max([session.end, *ends])
-
-
 def exdate_times(session: EventSession) -> tuple[dt.datetime, ...]:
     """The session's EXDATEs as its rule's wall-clock times in its anchor zone, for calendars."""
     if not session.rrule or not session.exdates:
