@@ -245,6 +245,9 @@ class FakeProvider:
             )
 
 
+POLL_INTERVAL = 0.05
+
+
 class RunningFake:
     """A fake served on loopback in a thread; ``url`` is its base URL."""
 
@@ -253,7 +256,11 @@ class RunningFake:
         self.server = make_server(host, port, app, threaded=True)
         self.url = f"http://{host}:{self.server.server_port}"
         app.base_url = self.url
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # shutdown() waits for the loop to look at its flag, every poll_interval (0.5 s by
+        # default): a short one lets tests stop their fakes at once.
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": POLL_INTERVAL}, daemon=True
+        )
 
     def __enter__(self) -> RunningFake:
         self.thread.start()
