@@ -193,7 +193,7 @@ def test_a_refused_recipient_fails_for_good_with_the_reason(app, api, people, sm
     make_due(app)
     assert send_due_emails()["sent"] == 0
     result = runner.invoke(args=["forum", "send-pending", "--now"])
-    assert "0 sent, 0 failed, 0 to retry" in result.output
+    assert "0 sent, 0 failed, 0 skipped (superseded or taken), 0 to retry" in result.output
     assert messages_to(app, GONE)[0].attempts == 1
     assert recipients(smtp_server) == ["ana@umich.example.org"]
     shown = email_status(api, session["id"])[GONE]
@@ -232,13 +232,13 @@ def test_send_pending_sends_what_is_due_and_now_what_waits(app, api, people, smt
 
     result = runner.invoke(args=["forum", "send-pending"])
     assert result.exit_code == 0, result.output
-    assert "0 sent, 0 failed, 0 to retry" in result.output
+    assert "0 sent, 0 failed, 0 skipped (superseded or taken), 0 to retry" in result.output
     assert "2 waiting to be retried, the next at 20" in result.output
     assert smtp_server.received == []
 
     result = runner.invoke(args=["forum", "send-pending", "--now"])
     assert result.exit_code == 0, result.output
-    assert "2 sent, 0 failed, 0 to retry" in result.output
+    assert "2 sent, 0 failed, 0 skipped (superseded or taken), 0 to retry" in result.output
     assert sorted(recipients(smtp_server)) == ["ana@umich.example.org", "li.wei@pku.example.org"]
     assert "waiting" not in result.output
 
@@ -335,7 +335,8 @@ def test_a_row_that_cannot_be_built_fails_with_its_reason_and_the_rest_still_go(
         assert run["sent"] == statuses.count("sent")
         assert run["failed"] == statuses.count("failed")
     else:
-        counts = f"{statuses.count('sent')} sent, {statuses.count('failed')} failed, 0 to retry"
+        sent, failed = statuses.count("sent"), statuses.count("failed")
+        counts = f"{sent} sent, {failed} failed, 0 skipped (superseded or taken), 0 to retry"
         assert counts in result.output
     assert [r.rcpt_tos for r in smtp_server.received[already:]].count(
         ["ana@umich.example.org"]
