@@ -24,6 +24,7 @@ from forum.api import schemas
 from forum.api.util import field_errors
 from forum.core.errors import ValidationFailed
 from forum.db import now_utc
+from forum.db import one_of
 from forum.directory import bulk
 from forum.directory import services
 from forum.directory.models import DirectoryChange
@@ -80,7 +81,7 @@ def refuse_others_entries(import_plan: bulk.ImportPlan, actor: Organiser) -> Non
     entries = db.session.execute(
         sa.select(model.id, model.name, model.created_by_id, Organiser.email)
         .outerjoin(Organiser, Organiser.id == model.created_by_id)
-        .where(model.id.in_({row.record_id for row in updates}))
+        .where(one_of(model.id, sorted({row.record_id for row in updates}), db.engine.dialect))
     ).all()
     trusted = services.creators_trusting(actor)
     refused = {entry.id: entry for entry in entries if entry.created_by_id not in trusted}
