@@ -255,7 +255,10 @@ def test_an_import_refuses_rows_that_change_someone_elses_entries(ada, bo, adas)
     error = assert_error(refused, 422, "validation_error", "rows")
     [problem] = error["details"]["rows"]
     assert (problem["line"], problem["field"]) == (2, "email")
-    assert f"was added by {ADA}" in problem["message"]
+    assert (
+        f"Li Wei (id {adas['li']['id']}) was added to the directory by {ADA}"
+        in (problem["message"])
+    )
     assert bo.get(PEOPLE).get_json()["total"] == 1  # nothing was written
     li = bo.get(f"{PEOPLE}/{adas['li']['id']}").get_json()
     assert li["working_hours"]["mon"] == [["09:00", "18:00"]]
@@ -307,7 +310,9 @@ def test_the_command_line_imports_as_the_organiser_it_is_told(app, runner, ada, 
     people.write_text("name,email,timezone\nGuest,guest@example.org,Asia/Tokyo\n")
     refused = runner.invoke(args=["forum", "import-people", "--as", ADA, str(people)])
     assert refused.exit_code != 0
-    assert f"line 2: email: Guest (id {guest['id']}) was added by {BO}" in refused.output
+    assert f"line 2: email: Guest (id {guest['id']}) was added to the directory by {BO}" in (
+        refused.output
+    )
 
 
 # --- the migration -----------------------------------------------------------------------
@@ -365,7 +370,7 @@ def test_the_import_page_refuses_rows_of_others_and_imports_as_the_logged_in_org
     refused = upload(client, "people", f"{header}\nLi Wei,{CHAIR},,,Dean,,\n")
     assert refused.status_code == 200
     assert hidden_upload(refused.text) is None  # nothing to confirm
-    assert f"was added by {ADA}" in preview_row(refused.text, 2)
+    assert f"was added to the directory by {ADA}" in preview_row(refused.text, 2)
 
     preview = upload(client, "people", f"{header}\nMei Chen,mei@other.example.org,,UTC,,,\n")
     confirmed = client.post(

@@ -85,22 +85,14 @@ def refuse_others_entries(import_plan: bulk.ImportPlan, actor: Organiser) -> Non
     ).all()
     trusted = services.creators_trusting(actor)
     refused = {entry.id: entry for entry in entries if entry.created_by_id not in trusted}
-    what = "this person" if model is Person else "this institution"
     for row in updates:
         entry = refused.get(row.record_id)
         if entry is None:
             continue
-        if entry.email is None:
-            who = f"has no recorded creator: only administrators may change {what}"
-        else:
-            who = (
-                f"was added by {entry.email}: only they, the co-organisers of their events "
-                f"and administrators may change {what}"
-            )
-        row.refuse(
-            key,
-            f"{entry.name} (id {entry.id}) {who}; leave the row out or give the values stored now",
+        who = services.who_may_change(
+            f"{entry.name} (id {entry.id})", entry.email, person=model is Person
         )
+        row.refuse(key, f"{who}; leave the row out or give the values stored now")
 
 
 def apply(import_plan: bulk.ImportPlan, *, actor: Organiser | None) -> bulk.ImportResult:

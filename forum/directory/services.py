@@ -97,14 +97,13 @@ def can_change(actor: Organiser, entry: Person | Institution) -> bool:
     return entry.created_by_id in creators_trusting(actor)
 
 
-def who_may_change(entry: Person | Institution) -> str:
-    """Who may change an entry, in words, for a refusal."""
-    what = "this person" if isinstance(entry, Person) else "this institution"
-    creator = entry.created_by
-    if creator is None:
-        return f"{entry.name} has no recorded creator: only administrators may change {what}"
+def who_may_change(named: str, creator_email: str | None, *, person: bool) -> str:
+    """Who may change an entry called ``named``, in words, for a refusal."""
+    what = "this person" if person else "this institution"
+    if creator_email is None:
+        return f"{named} has no recorded creator: only administrators may change {what}"
     return (
-        f"{entry.name} was added to the directory by {creator.email}: only they, the "
+        f"{named} was added to the directory by {creator_email}: only they, the "
         f"co-organisers of their events and administrators may change {what}"
     )
 
@@ -113,14 +112,15 @@ def check_can_change(actor: Organiser, entry: Person | Institution) -> None:
     """403 ``forbidden`` unless ``actor`` may change the entry; reading and inviting stay open."""
     if can_change(actor, entry):
         return
-    creator = entry.created_by
+    person = isinstance(entry, Person)
+    creator_email = entry.created_by.email if entry.created_by is not None else None
     raise Forbidden(
-        f"{who_may_change(entry)}; you may still invite "
-        f"{'them' if isinstance(entry, Person) else 'its people'}",
+        f"{who_may_change(entry.name, creator_email, person=person)}; "
+        f"you may still invite {'them' if person else 'its people'}",
         code="forbidden",
         details={
-            "created_by": creator.email if creator is not None else None,
-            "person_id" if isinstance(entry, Person) else "institution_id": entry.id,
+            "created_by": creator_email,
+            "person_id" if person else "institution_id": entry.id,
         },
     )
 
