@@ -110,10 +110,8 @@ def upgrade():
     organisers = bind.execute(sa.text("SELECT id FROM organisers LIMIT 2")).scalars().all()
     if len(organisers) == 1:
         for table in OWNED_TABLES:
-            bind.execute(
-                sa.text(f"UPDATE {table} SET created_by_id = :organiser"),
-                {"organiser": organisers[0]},
-            )
+            owned = sa.table(table, sa.column("created_by_id", sa.Integer))
+            bind.execute(owned.update().values(created_by_id=organisers[0]))
 
 
 def downgrade():
