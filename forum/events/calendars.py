@@ -25,13 +25,13 @@ from forum.calendar.links import webcal_url
 from forum.core import signing
 from forum.core import text
 from forum.core.times import get_zone
-from forum.core.times import parse_instant
 from forum.db import now_utc
 from forum.directory.models import Person
 from forum.events.models import Event
 from forum.events.models import EventSession
 from forum.events.models import Invitation
 from forum.events.models import VideoMeeting
+from forum.events.occurrences import exdate_times
 from forum.events.occurrences import session_occurrences
 from forum.extensions import db
 
@@ -298,7 +298,7 @@ def session_entry(
         end=session.end,
         timezone=session.timezone,
         rrule=session.rrule,
-        exdates=tuple(parse_instant(x) for x in session.exdates or ()),
+        exdates=exdate_times(session),
         overrides=tuple(
             ical.Override(
                 recurrence_id=o.recurrence_id,

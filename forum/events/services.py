@@ -16,6 +16,7 @@ from forum.core import times
 from forum.core.errors import Conflict
 from forum.core.errors import NotFound
 from forum.core.errors import ValidationFailed
+from forum.core.recurrence import check_series
 from forum.db import now_utc
 from forum.directory.models import Person
 from forum.directory.services import get_institution
@@ -222,17 +223,28 @@ def create_session(
     allow_conflicts: bool = False,
     join_url: str | None = None,
     notify: bool = True,
+    skip_invalid_local_times: bool = False,
 ) -> EventSession:
     """Book a session of ``event``; invitees default to the event's participants.
 
     Refused with 409 ``conflict`` when a chair or speaker would be in two overlapping
-    sessions, unless ``allow_conflicts``. Invitations are emailed after the commit.
+    sessions, unless ``allow_conflicts``. Invitations are emailed after the commit. A
+    series' rule is checked by ``check_series`` (bounds, dates in a DST gap or fold).
     """
     start, anchor = _resolve_times(
         {"start": start, "local_start": local_start, "timezone": timezone, "fold": fold},
         default_timezone=event.timezone,
     )
     end = _end_from(start, duration_minutes=duration_minutes, end=end)
+    exdates: list[str] = []
+    if rrule:
+        exdates = check_series(
+            start=start,
+            timezone=anchor,
+            rrule=rrule,
+            exdates=[],
+            skip_invalid_local_times=skip_invalid_local_times,
+        )
     if invitees is None:
         invitations = [
             Invitation(person=p.person, role=p.role, required=p.required)
@@ -242,7 +254,7 @@ def create_session(
         invitations = _invitations(invitees)
     with db.session.no_autoflush:
         session = EventSession(
-            title=title, start=start, end=end, timezone=anchor, rrule=rrule, exdates=[]
+            title=title, start=start, end=end, timezone=anchor, rrule=rrule, exdates=exdates
         )
         if not allow_conflicts:
             _check_conflicts(
@@ -336,13 +348,24 @@ def reschedule_session(
     if not (time_changed or rrule_changed or title_changed):
         return session
 
+    new_rrule = changes["rrule"] if rrule_changed else session.rrule
+    # EXDATEs name dates of the old times, as overrides do: a new time or rule starts afresh.
+    new_exdates = list(session.exdates or []) if not (time_changed or rrule_changed) else []
+    if new_rrule and (time_changed or rrule_changed):
+        new_exdates = check_series(
+            start=new_start,
+            timezone=anchor,
+            rrule=new_rrule,
+            exdates=new_exdates,
+            skip_invalid_local_times=bool(changes.get("skip_invalid_local_times")),
+        )
     if (time_changed or rrule_changed) and not changes.get("allow_conflicts"):
         planned = EventSession(
             start=new_start,
             end=new_end,
             timezone=anchor,
-            rrule=changes["rrule"] if rrule_changed else session.rrule,
-            exdates=[] if rrule_changed else session.exdates,
+            rrule=new_rrule,
+            exdates=new_exdates,
         )
         _check_conflicts(
             session_intervals(planned),
@@ -354,8 +377,8 @@ def reschedule_session(
     session.start, session.end, session.timezone = new_start, new_end, anchor
     if rrule_changed:
         session.rrule = changes["rrule"]
-        session.exdates = []
     if time_changed or rrule_changed:
+        session.exdates = new_exdates
         session.overrides.clear()
     if title_changed:
         session.title = changes["title"]
