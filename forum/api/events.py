@@ -30,6 +30,8 @@ from forum.events.models import Invitation
 from forum.events.occurrences import MAX_OCCURRENCES
 from forum.events.occurrences import Occurrence
 from forum.extensions import db
+from forum.notifications import dispatch
+from forum.notifications.models import EmailMessage
 
 
 def event_out(event: Event) -> dict:
@@ -96,7 +98,20 @@ def session_out(session: EventSession) -> dict:
     ).model_dump(mode="json")
 
 
-def invitation_out(invitation: Invitation) -> dict:
+def invitation_out(invitation: Invitation, message: EmailMessage | None = None) -> dict:
+    email_status = None
+    if message is not None:
+        email_status = schemas.InvitationEmailOut(
+            status=message.status,
+            error=message.error,
+            attempts=message.attempts,
+            sent_at=format_instant(message.sent_at) if message.sent_at else None,
+            next_attempt_at=(
+                format_instant(message.next_attempt_at)
+                if message.next_attempt_at and message.status in ("pending", "retrying")
+                else None
+            ),
+        )
     return schemas.InvitationOut(
         person_id=invitation.person_id,
         name=invitation.person.name,
@@ -105,6 +120,7 @@ def invitation_out(invitation: Invitation) -> dict:
         required=invitation.required,
         rsvp=invitation.rsvp,
         rsvp_at=format_instant(invitation.rsvp_at) if invitation.rsvp_at else None,
+        email_status=email_status,
     ).model_dump(mode="json")
 
 
@@ -229,7 +245,12 @@ def cancel_session(session_id: int):
 def list_invitations(session_id: int):
     session = services.get_session_for(current_organiser(), session_id)
     query = services.invitations_of(session).options(selectinload(Invitation.person))
-    return paginate(query, lambda rows: [invitation_out(i) for i in rows])
+
+    def page(rows: list[Invitation]) -> list[dict]:
+        emails = dispatch.latest_messages(session.id, person_ids=[i.person_id for i in rows])
+        return [invitation_out(i, emails.get(i.person_id)) for i in rows]
+
+    return paginate(query, page)
 
 
 # --- occurrences of a series ---------------------------------------------------------------

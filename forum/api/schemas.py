@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from typing import Annotated
 from typing import Any
 from typing import ClassVar
@@ -15,6 +16,7 @@ import pytz
 from dateutil.rrule import rrulestr
 from pydantic import AfterValidator
 from pydantic import BaseModel
+from pydantic import BeforeValidator
 from pydantic import ConfigDict
 from pydantic import EmailStr
 from pydantic import Field
@@ -24,6 +26,8 @@ from pydantic import WithJsonSchema
 from pydantic import model_validator
 
 from forum.api import MAX_ID
+from forum.core import recurrence
+from forum.core import text
 from forum.core import times
 from forum.core.errors import ValidationFailed
 from forum.directory import bulk
@@ -38,6 +42,7 @@ from forum.events.planning import MAX_LIMIT
 from forum.events.planning import MAX_PARTICIPANTS
 from forum.events.planning import MAX_WEIGHT
 from forum.events.planning import window_bound
+from forum.notifications.models import EMAIL_STATUSES
 from forum.scheduling.model import CATEGORIES
 from forum.scheduling.model import DEFAULT_COSTS
 from forum.scheduling.model import MAX_COST
@@ -54,10 +59,21 @@ EARLIEST_YEAR, LATEST_YEAR = 1900, 2999
 
 def _no_line_breaks(value: str) -> str:
     # Text ends up in iCalendar properties and email headers, where a line break would
-    # let input write its own properties.
-    if "\r" in value or "\n" in value:
-        raise ValueError("must be a single line")
+    # let input write its own properties (forum.core.text: no control characters either).
+    if (found := text.problem(value)) is not None:
+        raise ValueError(found)
     return value
+
+
+def _clean(check: Callable[[str], str]) -> BeforeValidator:
+    # Runs before the type's own checks (put it after Field in Annotated), so that lengths
+    # count the text as stored, stripped: a name of spaces is "at least 1 character".
+    return BeforeValidator(lambda value: check(value) if isinstance(value, str) else value)
+
+
+# forum.core.text: the one rule for names, titles (single line) and descriptions.
+CleanLine = _clean(text.clean_line)
+CleanText = _clean(text.clean_text)
 
 
 def _country(value: object) -> str:
@@ -104,9 +120,13 @@ def _plausible_year(value: dt.datetime) -> dt.datetime:
     return value
 
 
-SingleLine = Annotated[str, AfterValidator(_no_line_breaks)]
+SingleLine = Annotated[str, CleanLine]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
-Name = Annotated[SingleLine, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=200), CleanLine]
+Title = Annotated[str, Field(min_length=1, max_length=300), CleanLine]
+Description = Annotated[str, Field(max_length=20000), CleanText]
+IcsUrl = Annotated[str, Field(max_length=2000, pattern=r"^(https?|webcal)://\S+$"), CleanLine]
+JoinUrl = Annotated[str, Field(max_length=2000, pattern=r"^https://\S+$"), CleanLine]
 ZoneName = Annotated[
     str,
     PlainValidator(times.check_zone_name),
@@ -161,9 +181,9 @@ RRule = Annotated[
         }
     ),
 ]
-ShortName = Annotated[SingleLine, Field(max_length=50)]
+ShortName = Annotated[str, Field(max_length=50), CleanLine]
 Subdivision = Annotated[str, Field(pattern=r"^[A-Z0-9]{1,3}$")]
-RoleTitle = Annotated[SingleLine, Field(max_length=200)]
+RoleTitle = Annotated[str, Field(max_length=200), CleanLine]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 Role = Literal[ROLES]  # type: ignore[valid-type]
 
@@ -239,7 +259,7 @@ class Page(Out, Generic[T]):
 class BlackoutIn(Schema):
     start_date: Date
     end_date: Date
-    reason: Annotated[SingleLine, Field(max_length=200)] = ""
+    reason: Annotated[str, Field(max_length=200), CleanLine] = ""
 
     @model_validator(mode="after")
     def _in_order(self) -> BlackoutIn:
@@ -306,9 +326,7 @@ class AvailabilityIn(Patch):
     working_hours: WeeklyHours | None = None
     acceptable_hours: WeeklyHours | None = None
     busy: list[BusyIn] | None = Field(None, max_length=5000)
-    ics_url: Annotated[str, Field(max_length=2000, pattern=r"^(https?|webcal)://\S+$")] | None = (
-        None
-    )
+    ics_url: IcsUrl | None = None
 
 
 class PersonCreate(AvailabilityIn):
@@ -416,9 +434,9 @@ class ImportOut(Out):
 
 
 class EventCreate(Schema):
-    title: Annotated[SingleLine, Field(min_length=1, max_length=300)]
+    title: Title
     kind: Literal[EVENT_KINDS]  # type: ignore[valid-type]
-    description: Annotated[str, Field(max_length=20000)] = ""
+    description: Description = ""
     timezone: ZoneName | None = Field(None, description="home zone; default: the organiser's")
     default_provider: Literal[PROVIDERS] = "jitsi"  # type: ignore[valid-type]
     organisers: list[EmailStr] = Field(
@@ -427,9 +445,9 @@ class EventCreate(Schema):
 
 
 class EventUpdate(Patch):
-    title: Annotated[SingleLine, Field(min_length=1, max_length=300)] | None = None
+    title: Title | None = None
     kind: Literal[EVENT_KINDS] | None = None  # type: ignore[valid-type]
-    description: Annotated[str, Field(max_length=20000)] | None = None
+    description: Description | None = None
     timezone: ZoneName | None = None
     default_provider: Literal[PROVIDERS] | None = None  # type: ignore[valid-type]
     status: Literal[EVENT_STATUSES] | None = None  # type: ignore[valid-type]
@@ -519,16 +537,24 @@ class SessionTimes(Schema):
 
 
 class SessionCreate(SessionTimes):
-    title: Annotated[SingleLine, Field(min_length=1, max_length=300)]
+    title: Title
     rrule: RRule | None = None
     provider: Literal[PROVIDERS] | None = None  # type: ignore[valid-type]
-    join_url: Annotated[str, Field(max_length=2000, pattern=r"^https://\S+$")] | None = Field(
+    join_url: JoinUrl | None = Field(
         None, description="the meeting link, for provider manual (https)"
     )
     invitees: list[InviteeIn] | None = Field(
         None, description="default: the event's participants", max_length=2000
     )
     allow_conflicts: bool = False
+    skip_invalid_local_times: bool = Field(
+        False,
+        description=(
+            "leave out, as EXDATEs, the dates of the series whose local time does not exist "
+            "(clocks jump forward) or happens twice (clocks go back) in its zone; without it "
+            "such a series is refused, listing those dates"
+        ),
+    )
 
 
 class SessionUpdate(SessionTimes, Patch):
@@ -538,9 +564,17 @@ class SessionUpdate(SessionTimes, Patch):
         {"start", "local_start", "timezone", "fold", "duration_minutes", "end", "rrule"}
     )
 
-    title: Annotated[SingleLine, Field(min_length=1, max_length=300)] | None = None
+    title: Title | None = None
     rrule: RRule | None = None
     allow_conflicts: bool = False
+    skip_invalid_local_times: bool = Field(
+        False,
+        description=(
+            "leave out, as EXDATEs, the dates of the series whose local time does not exist "
+            "(clocks jump forward) or happens twice (clocks go back) in its zone; without it "
+            "such a series is refused, listing those dates"
+        ),
+    )
 
 
 class MeetingOut(Out):
@@ -575,7 +609,7 @@ class SessionOut(Out):
 class OccurrenceUpdate(SessionTimes, Patch):
     nullable = frozenset({"start", "local_start", "timezone", "fold", "duration_minutes", "end"})
 
-    title: Annotated[SingleLine, Field(min_length=1, max_length=300)] | None = None
+    title: Title | None = None
     allow_conflicts: bool = False
 
 
@@ -588,6 +622,14 @@ class OccurrenceOut(Out):
     status: Literal["scheduled", "moved", "cancelled"]
 
 
+class InvitationEmailOut(Out):
+    status: Literal[EMAIL_STATUSES]  # type: ignore[valid-type]
+    error: str | None = Field(description="why the last attempt failed, for a person to read")
+    attempts: int
+    sent_at: str | None
+    next_attempt_at: str | None = Field(description="when it is tried (again), if it waits")
+
+
 class InvitationOut(Out):
     person_id: int
     name: str
@@ -596,6 +638,9 @@ class InvitationOut(Out):
     required: bool
     rsvp: Literal[RSVP_STATES]  # type: ignore[valid-type]
     rsvp_at: str | None
+    email_status: InvitationEmailOut | None = Field(
+        description="the newest email to this invitee about the session (null: none yet)"
+    )
 
 
 class ErrorBody(Out):
@@ -731,6 +776,13 @@ class DstPreviewRequest(PeopleSelection):
     fold: Annotated[int, Field(ge=0, le=1)] | None = None
     duration_minutes: Annotated[int, Field(ge=1, le=MAX_SESSION_MINUTES)] = 60
     rrule: RRule
+
+    @model_validator(mode="after")
+    def _rule_within_bounds(self) -> DstPreviewRequest:
+        # The bounds of a booked series (forum.core.recurrence), so that a preview shows
+        # only what could be booked: 422 naming rrule otherwise.
+        recurrence.check_rule(self.rrule, local_start=self.local_start)
+        return self
 
 
 Category = Literal[CATEGORIES]  # type: ignore[valid-type]
@@ -928,8 +980,8 @@ class DstPreviewOut(Out):
 
 # --- video provider accounts -------------------------------------------------------------------
 
-ProviderUrl = Annotated[str, Field(max_length=500, pattern=r"^https?://[^\s/?#]+\S*$")]
-Setting = Annotated[SingleLine, Field(min_length=1, max_length=500)]
+ProviderUrl = Annotated[str, Field(max_length=500, pattern=r"^https?://[^\s/?#]+\S*$"), CleanLine]
+Setting = Annotated[str, Field(min_length=1, max_length=500), CleanLine]
 
 
 class ProviderAccountCreate(Schema):
@@ -943,7 +995,7 @@ class ProviderAccountCreate(Schema):
     tenant_id: Setting | None = None
     token: Annotated[str, Field(min_length=1, max_length=10000)] | None = None
     webhook_secret: Setting | None = None
-    hosts: list[Annotated[SingleLine, Field(min_length=1, max_length=254)]] = Field(
+    hosts: list[Annotated[str, Field(min_length=1, max_length=254), CleanLine]] = Field(
         default_factory=list, max_length=200
     )
     api_base_url: ProviderUrl | None = None
@@ -1012,7 +1064,7 @@ WebhookSecret = Annotated[
 
 
 class WebhookSubscriptionCreate(Schema):
-    url: Annotated[str, Field(min_length=1, max_length=2000)] = Field(
+    url: Annotated[str, Field(min_length=1, max_length=2000), CleanLine] = Field(
         description="http(s) URL that receives a POST per event; no user name or password"
     )
     event_types: list[Literal[WEBHOOK_EVENT_TYPES]] = Field(  # type: ignore[valid-type]

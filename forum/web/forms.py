@@ -24,6 +24,7 @@ from wtforms.validators import ValidationError as InvalidField
 from forum.accounts.models import Organiser
 from forum.api.util import field_errors
 from forum.core import crypto
+from forum.core import text
 from forum.core.errors import ForumError
 from forum.core.errors import ValidationFailed
 
@@ -116,9 +117,23 @@ def validated(schema: type[M], data: dict[str, Any], form: FlaskForm) -> M | Non
 
 
 def single_line(form: FlaskForm, field: Field) -> None:
-    """Text that ends up in headers, logs and listings may not break a line."""
-    if field.data and any(char in field.data for char in "\r\n"):
+    """Text that ends up in headers, logs and listings: one line, no control characters.
+
+    The rule of the API's schemas (forum.core.text), for fields no schema checks.
+    """
+    if not field.data:
+        return
+    found = text.first_unclean(field.data)
+    if found is not None and found[0] in text.LINE_BREAKS:
         raise InvalidField("Write it on one line.")
+    if found is not None:
+        raise InvalidField(_sentence(text.problem(field.data) or ""))
+
+
+def clean_lines(form: FlaskForm, field: Field) -> None:
+    """A text area read line by line: line breaks, and no other control characters."""
+    if field.data and (found := text.problem(field.data, multi_line=True)) is not None:
+        raise InvalidField(_sentence(found))
 
 
 # --- a secret shown on the next page only ----------------------------------------------------

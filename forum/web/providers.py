@@ -24,6 +24,7 @@ from wtforms.validators import ValidationError
 
 from forum.accounts.models import Organiser
 from forum.core import crypto
+from forum.core import text
 from forum.core.errors import ForumError
 from forum.core.errors import ValidationFailed
 from forum.extensions import db
@@ -34,6 +35,7 @@ from forum.providers.base import ProviderError
 from forum.providers.models import ACCOUNT_KINDS
 from forum.providers.models import ProviderAccount
 from forum.web import bp
+from forum.web.forms import clean_lines
 from forum.web.forms import show_service_error
 from forum.web.forms import single_line
 
@@ -148,6 +150,9 @@ def _hosts(form: FlaskForm, field: Field) -> None:
         raise ValidationError("At most 200 host users.")
     if any(len(host) > 254 for host in hosts):
         raise ValidationError("A host user is at most 254 characters.")
+    for host in hosts:
+        if (found := text.problem(host)) is not None:
+            raise ValidationError(f"The host user “{text.scrub_line(host)}” {found}.")
 
 
 def _split_hosts(text: str | None) -> list[str]:
@@ -177,6 +182,7 @@ def _url(label: str) -> StringField:
         validators=[
             Optional(),
             Length(max=500, message="At most 500 characters."),
+            single_line,
             Regexp(URL_PATTERN, message=URL_MESSAGE),
         ],
         render_kw={"type": "url", "spellcheck": "false", "autocomplete": "off"},
@@ -206,7 +212,7 @@ class ProviderAccountForm(FlaskForm):
     webhook_secret = _secret("Webhook secret")
     hosts = TextAreaField(
         "Host users",
-        validators=[_hosts],
+        validators=[clean_lines, _hosts],
         render_kw={"rows": 3, "spellcheck": "false", "autocomplete": "off"},
     )
     api_base_url = _url("API base URL")
@@ -214,7 +220,11 @@ class ProviderAccountForm(FlaskForm):
     jitsi_base_url = _url("Jitsi server")
     options = TextAreaField(
         "Extra settings",
-        validators=[_options, Length(max=10000, message="At most 10000 characters.")],
+        validators=[
+            clean_lines,
+            _options,
+            Length(max=10000, message="At most 10000 characters."),
+        ],
         render_kw={"rows": 2, "spellcheck": "false", "autocomplete": "off"},
     )
 

@@ -28,6 +28,7 @@ from forum.extensions import db
 from forum.web import bp
 from forum.web.forms import keep_secret_for_next_page
 from forum.web.forms import show_service_error
+from forum.web.forms import single_line
 from forum.web.forms import take_kept_secret
 from forum.webhooks import outbound
 from forum.webhooks.outbound import EVENT_TYPES
@@ -65,6 +66,7 @@ class SubscriptionForm(FlaskForm):
         validators=[
             DataRequired("Enter the URL that should receive the events."),
             Length(max=MAX_URL_LENGTH, message=f"At most {MAX_URL_LENGTH} characters."),
+            single_line,
         ],
         render_kw={"type": "url", "spellcheck": "false", "autocomplete": "url"},
     )
