@@ -14,6 +14,7 @@ from flask.cli import AppGroup
 from forum.accounts import services as accounts
 from forum.accounts.models import ApiToken
 from forum.api import directory_import
+from forum.core import text
 from forum.core.errors import ForumError
 from forum.core.times import format_instant
 from forum.directory import bulk
@@ -21,7 +22,6 @@ from forum.events import planning
 from forum.events.models import Event
 from forum.extensions import db
 from forum.notifications import dispatch
-from forum.notifications.senders import SendError
 from forum.providers import accounts as provider_accounts
 from forum.providers import meetings
 from forum.providers.fakes import FAKE_KINDS
@@ -41,32 +41,68 @@ def _fail(exc: ForumError) -> None:
     raise click.ClickException(exc.message)
 
 
+def _clean_line(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A name or setting given on the command line, by the rule of every input."""
+    if value is None:
+        return None
+    try:
+        return text.clean_line(value)
+    except text.UncleanText as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @forum_cli.command("create-organiser")
 @click.argument("email")
-@click.option("--name", default="", help="Display name (default: the email's local part).")
+@click.option(
+    "--name",
+    default="",
+    callback=_clean_line,
+    help="Display name (default: the email's local part).",
+)
 @click.option("--password", default=None, help="Password for the web UI (omit for API only).")
 @click.option(
     "--timezone", default=None, help="The organiser's IANA zone (default: FORUM_DEFAULT_TIMEZONE)."
 )
-def create_organiser(email: str, name: str, password: str | None, timezone: str | None) -> None:
+@click.option("--admin", is_flag=True, help="Make the account an administrator.")
+def create_organiser(
+    email: str, name: str, password: str | None, timezone: str | None, admin: bool
+) -> None:
     """Create an organiser account and print a new API token for it."""
     timezone = timezone or current_app.config["FORUM_DEFAULT_TIMEZONE"]
     try:
         organiser = accounts.create_organiser(
-            email=email, name=name, password=password, timezone=timezone
+            email=email, name=name, password=password, timezone=timezone, is_admin=admin
         )
         token = accounts.issue_token(organiser, name="created with the account")
     except ForumError as exc:
         _fail(exc)
     db.session.commit()
-    click.echo(f"Created organiser {organiser.email} (id {organiser.id}).", err=True)
+    kind = "administrator" if admin else "organiser"
+    click.echo(f"Created {kind} {organiser.email} (id {organiser.id}).", err=True)
     click.echo("API token (shown once; keep it secret):", err=True)
     click.echo(token)
 
 
+@forum_cli.command("set-admin")
+@click.argument("email")
+@click.option("--off", is_flag=True, help="Make the administrator an organiser only again.")
+def set_admin(email: str, off: bool) -> None:
+    """Make an organiser an administrator (provider accounts, every webhook delivery, the
+    whole directory), or with --off an organiser only again."""
+    try:
+        organiser = accounts.set_admin(email, admin=not off)
+    except ForumError as exc:
+        _fail(exc)
+    db.session.commit()
+    if off:
+        click.echo(f"{organiser.email} is no longer an administrator.")
+    else:
+        click.echo(f"{organiser.email} is now an administrator.")
+
+
 @forum_cli.command("create-token")
 @click.argument("email")
-@click.option("--name", default="", help="A label to tell tokens apart.")
+@click.option("--name", default="", callback=_clean_line, help="A label to tell tokens apart.")
 def create_token(email: str, name: str) -> None:
     """Print a new API token for an existing organiser."""
     try:
@@ -268,40 +304,56 @@ def find_slots(
 
 @forum_cli.command("send-pending")
 @click.option("--limit", default=1000, show_default=True, help="At most this many emails.")
-def send_pending(limit: int) -> None:
-    """Send the invite emails not sent yet (the job queue was down, or the mail server)."""
-    sent = failed = skipped = 0
-    for message_id in dispatch.pending_message_ids(limit=limit):
-        try:
-            status = dispatch.send_message(message_id)
-        except SendError as error:
-            failed += 1
-            click.echo(f"email {message_id}: {error}", err=True)
-            continue
-        if status == "sent":
-            sent += 1
-        else:
-            skipped += 1
-    click.echo(f"{sent} sent, {failed} failed, {skipped} skipped (superseded or taken)")
-    if failed:
+@click.option(
+    "--now",
+    "waiting_too",
+    is_flag=True,
+    help="Also the retries whose time has not come (the mail server is back).",
+)
+def send_pending(limit: int, waiting_too: bool) -> None:
+    """Send the emails that are due: new ones, retries whose time has come, and any a job
+    left unfinished. A message that fails is recorded and the others still go; exits with
+    status 1 if any failed for good."""
+    run = dispatch.send_due_messages(limit=limit, waiting_too=waiting_too)
+    for message_id, recipient, reason in run.problems:
+        to = f" to {recipient}" if recipient else ""
+        click.echo(f"email {message_id}{to}: {reason}", err=True)
+    click.echo(
+        f"{run.sent} sent, {run.failed} failed, {run.skipped} skipped (superseded or taken), "
+        f"{run.retrying} to retry"
+    )
+    waiting = dispatch.waiting_retries()
+    if waiting:
+        click.echo(
+            f"{waiting} waiting to be retried, the next at "
+            f"{format_instant(dispatch.next_retry_at())} (--now sends them now)"
+        )
+    if run.failed:
         raise SystemExit(1)
 
 
 # --- directory import ----------------------------------------------------------------------------
 
 
-def _import_command(kind: str, file: BinaryIO, file_format: str | None, dry_run: bool) -> None:
+def _import_command(
+    kind: str, file: BinaryIO, file_format: str | None, dry_run: bool, as_email: str | None
+) -> None:
     """Import a CSV or JSON file of ``kind``: counts, or every bad row and exit status 1."""
     name = getattr(file, "name", "-")
     media_type = {"csv": bulk.CSV, "json": bulk.JSON}.get(
         file_format or "", bulk.media_type_for_filename(name)
     )
+    actor = None
+    if as_email is not None:
+        actor = accounts.find_organiser(as_email)
+        if actor is None:
+            raise click.ClickException(f"no organiser with email {as_email}")
     try:
-        plan = directory_import.plan(kind, file.read(), media_type)
+        plan = directory_import.plan(kind, file.read(), media_type, actor=actor)
         if plan.bad_rows:
             raise bulk.ImportRefused(plan)
         if not dry_run:
-            bulk.apply_import(plan)
+            directory_import.apply(plan, actor=actor)
             db.session.commit()
     except bulk.ImportRefused as exc:
         for problem in exc.plan.problems:
@@ -337,30 +389,44 @@ _FORMAT = click.option(
     help="The file's format (default: JSON for a .json file, else CSV).",
 )
 _DRY_RUN = click.option("--dry-run", is_flag=True, help="Check every row; write nothing.")
+_AS = click.option(
+    "--as",
+    "as_email",
+    default=None,
+    metavar="EMAIL",
+    help="Import as this organiser: new entries are theirs, and only entries they may change "
+    "are updated (default: no one's; new entries are left to administrators).",
+)
 
 
 @forum_cli.command("import-people")
 @_FILE
 @_FORMAT
 @_DRY_RUN
-def import_people(file: BinaryIO, file_format: str | None, dry_run: bool) -> None:
+@_AS
+def import_people(
+    file: BinaryIO, file_format: str | None, dry_run: bool, as_email: str | None
+) -> None:
     """Import people from a CSV or JSON file, all or nothing (matched by email).
 
     CSV header: name,email,institution,timezone,role_title,working_hours,acceptable_hours.
     """
-    _import_command("people", file, file_format, dry_run)
+    _import_command("people", file, file_format, dry_run, as_email)
 
 
 @forum_cli.command("import-institutions")
 @_FILE
 @_FORMAT
 @_DRY_RUN
-def import_institutions(file: BinaryIO, file_format: str | None, dry_run: bool) -> None:
+@_AS
+def import_institutions(
+    file: BinaryIO, file_format: str | None, dry_run: bool, as_email: str | None
+) -> None:
     """Import institutions from a CSV or JSON file, all or nothing (matched by name).
 
     CSV header: name,short_name,country,timezone,subdivision.
     """
-    _import_command("institutions", file, file_format, dry_run)
+    _import_command("institutions", file, file_format, dry_run, as_email)
 
 
 # --- video providers -----------------------------------------------------------------------------
@@ -372,13 +438,22 @@ forum_cli.add_command(provider_cli)
 @provider_cli.command("add")
 @click.argument("name")
 @click.option("--kind", required=True, type=click.Choice(ACCOUNT_KINDS))
-@click.option("--account-id", help="Zoom: the Server-to-Server OAuth app's account id.")
-@click.option("--client-id")
+@click.option(
+    "--account-id",
+    callback=_clean_line,
+    help="Zoom: the Server-to-Server OAuth app's account id.",
+)
+@click.option("--client-id", callback=_clean_line)
 @click.option("--client-secret", help="Stored encrypted; never shown again.")
-@click.option("--tenant-id", help="Teams: the Microsoft Entra tenant.")
+@click.option("--tenant-id", callback=_clean_line, help="Teams: the Microsoft Entra tenant.")
 @click.option("--token", help="Webex: a bot or integration token. Stored encrypted.")
 @click.option("--webhook-secret", help="Stored encrypted.")
-@click.option("--hosts", default="", help="Host users, comma-separated: a@uni.example,b@...")
+@click.option(
+    "--hosts",
+    default="",
+    callback=_clean_line,
+    help="Host users, comma-separated: a@uni.example,b@...",
+)
 @click.option("--api-base-url", help="The API's base URL (regional endpoints, a fake server).")
 @click.option("--oauth-url", help="The token endpoint's base URL.")
 @click.option("--jitsi-base-url", help="Jitsi: the server, e.g. https://meet.uni.example.")

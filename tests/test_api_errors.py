@@ -182,6 +182,12 @@ def ids(app, api) -> dict[str, int]:
         "/api/v1/people",
         {"name": "Li Wei", "email": "li.wei@example.org", "institution_id": institution_id},
     )
+    # One recorded change each, for their histories.
+    api.patch(f"/api/v1/institutions/{institution_id}", json={"subdivision": "BJ"})
+    api.put(
+        f"/api/v1/people/{person_id}/availability",
+        json={"acceptable_hours": {"mon": [["07:00", "21:00"]]}},
+    )
     event_id = post("/api/v1/events", VALID_BODIES["/api/v1/events"])
     api.post(f"/api/v1/events/{event_id}/participants", json={"person_id": person_id})
     session_id = post(

@@ -633,8 +633,11 @@ def _plan_institutions(plan: ImportPlan) -> None:
 # --- writing -------------------------------------------------------------------------------------
 
 
-def apply_import(plan: ImportPlan) -> ImportResult:
-    """Write a plan without problems (else ImportRefused, nothing written). The caller commits."""
+def apply_import(plan: ImportPlan, *, created_by: int | None = None) -> ImportResult:
+    """Write a plan without problems (else ImportRefused, nothing written). The caller commits.
+
+    ``created_by``: the organiser the new rows are recorded as added by.
+    """
     if plan.bad_rows:
         raise ImportRefused(plan)
     model = Person if plan.kind == PEOPLE else Institution
@@ -643,7 +646,7 @@ def apply_import(plan: ImportPlan) -> ImportResult:
     updated = [row for row in plan.rows if row.outcome == UPDATED]
     try:
         if created:
-            _insert(model, created, now)
+            _insert(model, created, now, created_by)
         if updated:
             _update(model, updated, now)
     except IntegrityError:
@@ -663,14 +666,23 @@ def apply_import(plan: ImportPlan) -> ImportResult:
     )
 
 
-def _insert(model: type[Person] | type[Institution], rows: list[SourceRow], now: Any) -> None:
+def _insert(
+    model: type[Person] | type[Institution],
+    rows: list[SourceRow],
+    now: Any,
+    created_by: int | None,
+) -> None:
     """One INSERT sent with every new row (executemany), then their ids in one query.
 
     The ids are read back by the exact email or name just written (unique) rather than with
     RETURNING: SQLite can only match returned rows to their parameters one row at a time.
     """
     db.session.execute(
-        sa.insert(model), [{**row.final, "created_at": now, "updated_at": now} for row in rows]
+        sa.insert(model),
+        [
+            {**row.final, "created_at": now, "updated_at": now, "created_by_id": created_by}
+            for row in rows
+        ],
     )
     key = model.email if model is Person else model.name
     keys = [row.final[key.key] for row in rows]
