@@ -9,6 +9,7 @@ the document says of that status.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -41,13 +42,14 @@ CHECKS = [
     response_schema_conformance,
 ]
 # A few requests per operation and mode keep the run well under a minute; the examples
-# are derived from the operation, so every run sends the same requests.
-EXAMPLES = 4
+# are derived from the operation, so every run sends the same requests. FORUM_FUZZ_EXAMPLES
+# asks for a deeper run with random examples: FORUM_FUZZ_EXAMPLES=50 takes a few minutes.
+DEEPER = os.environ.get("FORUM_FUZZ_EXAMPLES")
 FUZZ = settings(
-    max_examples=EXAMPLES,
+    max_examples=int(DEEPER or 4),
     deadline=None,
     database=None,
-    derandomize=True,
+    derandomize=not DEEPER,
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )
