@@ -65,6 +65,7 @@ def test_create_institution_and_read_it_back(api, row_count):
         "blackouts": [
             {"start_date": "2020-01-18", "end_date": "2020-02-09", "reason": "Spring Festival"}
         ],
+        "created_by_id": api.organiser_id,
     }
     assert api.get(f"{INSTITUTIONS}/{created['id']}").get_json() == created
     assert row_count("institutions") == 1
@@ -356,6 +357,7 @@ def test_create_person_takes_the_institutions_zone_and_default_hours(api, row_co
         "acceptable_hours": DEFAULT_ACCEPTABLE_HOURS,
         "busy": [],
         "ics_url": None,
+        "created_by_id": api.organiser_id,
     }
     assert api.get(f"{PEOPLE}/{person['id']}").get_json() == person
     assert row_count("people") == 1

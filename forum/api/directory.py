@@ -50,6 +50,7 @@ def institution_out(institution: Institution) -> dict:
             )
             for b in institution.blackouts
         ],
+        created_by_id=institution.created_by_id,
     ).model_dump(mode="json")
 
 
@@ -68,6 +69,7 @@ def person_out(person: Person) -> dict:
             for b in person.busy
         ],
         ics_url=person.ics_url,
+        created_by_id=person.created_by_id,
     ).model_dump(mode="json")
 
 

@@ -304,6 +304,10 @@ class InstitutionOut(Out):
     timezone: str
     subdivision: str | None
     blackouts: list[BlackoutOut]
+    created_by_id: int | None = Field(
+        description="the organiser who added it: they, the co-organisers of their events and "
+        "administrators may change it (null: administrators only)"
+    )
 
 
 # --- people ------------------------------------------------------------------------------
@@ -365,6 +369,10 @@ class PersonOut(Out):
     acceptable_hours: dict[str, list[list[str]]]
     busy: list[BusyOut]
     ics_url: str | None
+    created_by_id: int | None = Field(
+        description="the organiser who added them: they, the co-organisers of their events and "
+        "administrators may change them (null: administrators only)"
+    )
 
 
 # --- bulk directory import -------------------------------------------------------------
