@@ -456,16 +456,18 @@ def invitations_to(app, address: str) -> list[email.message.EmailMessage]:
 
 
 def display_name(message: email.message.EmailMessage, header: str) -> str:
-    """The name in an address header, read as RFC 2047 says: white space between two
-    encoded words goes.
+    """The name in an address header, read as mail clients read it.
 
-    A long name is written as several encoded words (each at most 75 characters) on folded
-    lines; mail clients join them, while the address parser of Python's email package keeps
-    a space between them, so the header is decoded from its source instead.
+    A long or non-ASCII name is written as encoded words (each at most 75 characters) on
+    folded lines, and RFC 2047 drops the white space between two of them; the address
+    parser of Python's email package keeps a space there, so such a name is decoded from
+    the header's source. A plain or quoted ASCII name is read by that parser.
     """
     source = email.message_from_bytes(message.as_bytes(), policy=email.policy.compat32)
-    decoded = str(email.header.make_header(email.header.decode_header(source[header])))
-    return email.utils.parseaddr(decoded)[0]
+    phrase = source[header].rpartition("<")[0].strip()
+    if "=?" not in phrase:
+        return message[header].addresses[0].display_name
+    return str(email.header.make_header(email.header.decode_header(phrase)))
 
 
 def calendar_part(message: email.message.EmailMessage, method: str) -> bytes:
