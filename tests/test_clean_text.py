@@ -554,6 +554,22 @@ def test_name_and_calendar_name_carry_separators_every_parser_reads_back(app, ap
     check_batch([(event_file, "PUBLISH"), (feed, None), (invite, "REQUEST")])
 
 
+@pytest.mark.parametrize("name", ["\\", "Wang\\Wei", "Li\\"])
+def test_a_backslash_in_a_name_keeps_the_attendees_parameters(app, api, name):
+    pku = make_institution(api, "Peking University", "CN", "Asia/Shanghai")
+    someone = make_person(api, name, "someone@pku.example.org", pku["id"])
+    event = make_event(api, title="Panel", kind="forum", timezone="Asia/Shanghai")
+    make_session(api, event["id"], title="Panel", invitees=[invitee(someone)])
+    [invitation] = invitations_to(app, "someone@pku.example.org")
+    invite = calendar_part(invitation, "REQUEST")
+
+    attendee = icalendar.Calendar.from_ical(invite).walk("VEVENT")[0]["ATTENDEE"]
+    assert attendee.params["CN"] == name
+    assert attendee.params["PARTSTAT"] == "NEEDS-ACTION"
+    assert vobject_calendar(invite).vevent.attendee.params["CN"] == [name]
+    check_batch([(invite, "REQUEST")])
+
+
 def store_as_before_the_rule(app, **values: tuple[type, int, dict[str, str]]) -> None:
     """Write text straight into rows, as it was stored before the rule."""
     with app.app_context():

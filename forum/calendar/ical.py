@@ -26,6 +26,7 @@ from icalendar import vDuration
 from icalendar import vRecur
 from icalendar import vText
 from icalendar import vUri
+from icalendar.parser import Parameters
 
 from forum.calendar.vtimezone import vtimezone
 from forum.calendar.writer import to_bytes
@@ -130,8 +131,20 @@ def _clean_entry(entry: SessionEntry) -> SessionEntry:
     return replace(entry, description=description, overrides=overrides)
 
 
+class _Parameters(Parameters):
+    r"""Parameters whose CN is quoted when it holds a backslash, as well as the usual ``,;:``.
+
+    RFC 5545 gives a backslash no meaning in a parameter value, but icalendar's parser reads
+    ``CN=\;CUTYPE=...`` as an escaped ";" and loses the parameters after it; quoted, every
+    parser reads the name.
+    """
+
+    quote_also = {**Parameters.quote_also, "CN": Parameters.quote_also["CN"] + "\\"}
+
+
 def _cal_address(person: Person, **params: str) -> vCalAddress:
     address = vCalAddress(f"mailto:{person.email}")
+    address.params = _Parameters(address.params)
     address.params["CN"] = _text(person.name)
     for key, value in params.items():
         address.params[key.replace("_", "-").upper()] = value
