@@ -662,3 +662,21 @@ def test_a_cancelled_session_is_not_resent(app, api, people) -> None:
     assert api.delete(f"/api/v1/sessions/{session['id']}").status_code == 200
     with app.app_context(), pytest.raises(Conflict):
         services.resend_invitations(db.session.get(EventSession, session["id"]))
+
+
+def test_a_series_shows_the_dates_it_leaves_out(logged_in, api, people) -> None:
+    # 02:30 in Detroit does not exist on 8 March 2020 (clocks jump from 02:00 to 03:00).
+    session = book_for(
+        api,
+        people[:1],
+        local_start="2020-03-01T02:30:00",
+        timezone="America/Detroit",
+        rrule="FREQ=WEEKLY;COUNT=3",
+        skip_invalid_local_times=True,
+    )
+    assert session["exdates"] == ["2020-03-08T07:30:00Z"]
+
+    when = html.unescape(section(page_of(logged_in, session["id"]), "when-heading"))
+
+    assert "Left out" in when
+    assert "Sun 08 Mar 2020 02:30" in when

@@ -15,6 +15,7 @@ from flask_login import current_user
 from flask_login import login_required
 from sqlalchemy.orm import selectinload
 
+from forum.core import recurrence
 from forum.core.errors import ForumError
 from forum.db import now_utc
 from forum.directory.models import Institution
@@ -108,6 +109,16 @@ def session_page(session_id: int):
             calendars.describe_rule(session.rrule, session.timezone, session.start)
             if session.rrule
             else None
+        ),
+        left_out=(
+            recurrence.exdate_local_times(
+                start=session.start,
+                timezone=session.timezone,
+                rrule=session.rrule,
+                exdates=session.exdates,
+            )
+            if session.rrule and session.exdates
+            else []
         ),
         coming=coming,
         attendance=attendance,
