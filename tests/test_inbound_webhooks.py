@@ -22,6 +22,7 @@ from tests.factories import make_event
 from tests.factories import make_institution
 from tests.factories import make_person
 from tests.factories import make_session
+from tests.fake_setups.zoom import add_signing_account
 from tests.helpers import assert_error
 
 SECRET = "zoom-secret-token-for-webhooks"
@@ -33,16 +34,7 @@ UUID = "aDYlohsHRtCd4ii1uC2+hA=="
 def session(app, api) -> dict[str, Any]:
     """A session whose meeting is Zoom meeting MEETING_ID, with Li invited."""
     with app.app_context():
-        accounts.add_account(
-            name="uni-zoom",
-            kind="zoom",
-            account_id="a",
-            client_id="c",
-            client_secret="s",
-            webhook_secret=SECRET,
-            hosts=["host1@uni.example"],
-        )
-        db.session.commit()
+        add_signing_account(SECRET)
     pku = make_institution(api, "Peking University", "CN", "Asia/Shanghai")
     li = make_person(api, "Li Wei", "Li.Wei@pku.example.org", pku["id"])
     event = make_event(api)

@@ -24,7 +24,6 @@ from forum.accounts.models import Organiser
 from forum.directory.models import Person
 from forum.events import calendars
 from forum.extensions import db
-from forum.providers import accounts
 from forum.providers.fakes import webhooks as deliveries
 from tests.celery_worker import REDIS_URL
 from tests.celery_worker import redis_available
@@ -33,6 +32,7 @@ from tests.conftest import csrf_token
 from tests.conftest import missing_service
 from tests.factories import make_institution
 from tests.factories import make_person
+from tests.fake_setups.zoom import add_signing_account
 from tests.helpers import assert_error
 from tests.workers import free_port
 
@@ -326,16 +326,7 @@ def test_every_request_to_the_links_has_a_generous_limit_by_address(
 @pytest.fixture
 def zoom_account(app: Flask) -> None:
     with app.app_context():
-        accounts.add_account(
-            name="uni-zoom",
-            kind="zoom",
-            account_id="a",
-            client_id="c",
-            client_secret="s",
-            webhook_secret=ZOOM_SECRET,
-            hosts=["host1@uni.example"],
-        )
-        db.session.commit()
+        add_signing_account(ZOOM_SECRET)
 
 
 def zoom_delivery(secret: str = ZOOM_SECRET, *, meeting_id: int = 92674392836):

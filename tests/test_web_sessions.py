@@ -39,6 +39,7 @@ from tests.factories import make_session
 from tests.fake_setups.zoom import ACCOUNT_ID
 from tests.fake_setups.zoom import CLIENT_ID
 from tests.fake_setups.zoom import CLIENT_SECRET
+from tests.fake_setups.zoom import add_signing_account
 from tests.helpers import recorded_statements
 from tests.test_meetings import add_zoom
 from tests.test_web import log_in
@@ -395,15 +396,7 @@ def use_zoom_meeting(app: Flask, session_id: int) -> int:
     """Make the session's meeting a Zoom meeting, whose deliveries are signed; its id."""
     with app.app_context():
         if not accounts.accounts():
-            accounts.add_account(
-                name="uni-zoom",
-                kind="zoom",
-                account_id="a",
-                client_id="c",
-                client_secret="s",
-                webhook_secret=WEBHOOK_SECRET,
-                hosts=["host1@uni.example"],
-            )
+            add_signing_account(WEBHOOK_SECRET)
         meeting = db.session.scalar(
             sa.select(VideoMeeting).where(VideoMeeting.session_id == session_id)
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
+from forum.extensions import db
+from forum.providers import accounts
 from forum.providers.fakes.zoom import FakeZoomProvider
 from forum.providers.registry import AccountSettings
 
@@ -14,6 +16,23 @@ CREATE_PATH = "/v2/users/"
 ACCOUNT_ID = "forum-test-account"
 CLIENT_ID = "forum-test-client"
 CLIENT_SECRET = "forum-test-secret"
+
+
+def add_signing_account(webhook_secret: str) -> None:
+    """A Zoom account that only signs its webhook deliveries, for the intake tests.
+
+    Run in an app context; commits. Its API is never called, so its credentials are dummies.
+    """
+    accounts.add_account(
+        name="uni-zoom",
+        kind="zoom",
+        account_id="a",
+        client_id="c",
+        client_secret="s",
+        webhook_secret=webhook_secret,
+        hosts=["host1@uni.example"],
+    )
+    db.session.commit()
 
 
 def make_fake() -> FakeZoomProvider:
