@@ -192,6 +192,95 @@ def test_a_weekly_rule_becomes_a_zoom_recurrence(fake, provider):
     }
 
 
+@pytest.mark.parametrize(
+    ("start", "timezone", "weekly_days"),
+    [
+        # Wednesday 21:00 in Beijing.
+        (START, "Asia/Shanghai", "4"),
+        # Tuesday 23:30 in UTC is Wednesday 08:30 in Tokyo, across the date line in Auckland
+        # Wednesday 12:30, and still Tuesday 19:30 in Ann Arbor: Zoom reads the meeting's zone.
+        (dt.datetime(2027, 3, 2, 23, 30, tzinfo=dt.UTC), "Asia/Tokyo", "4"),
+        (dt.datetime(2027, 3, 2, 23, 30, tzinfo=dt.UTC), "Pacific/Auckland", "4"),
+        (dt.datetime(2027, 3, 2, 23, 30, tzinfo=dt.UTC), "America/Detroit", "3"),
+    ],
+)
+def test_a_weekly_rule_without_days_repeats_on_the_start_s_weekday_in_its_zone(
+    fake, provider, start, timezone, weekly_days
+):
+    created = provider.create_meeting(
+        meeting_request(
+            start=start,
+            end=start + dt.timedelta(hours=1),
+            timezone=timezone,
+            rrule="FREQ=WEEKLY;COUNT=4",
+        )
+    )
+    stored = fake.app.state.meetings[created.external_id]
+    assert stored["timezone"] == timezone
+    assert stored["recurrence"] == {
+        "type": 2,
+        "repeat_interval": 1,
+        "weekly_days": weekly_days,
+        "end_times": 4,
+    }
+
+
+def test_a_monthly_rule_without_a_day_repeats_on_the_start_s_day_in_its_zone(fake, provider):
+    # 31 March 23:30 UTC is 1 April in Beijing.
+    start = dt.datetime(2027, 3, 31, 23, 30, tzinfo=dt.UTC)
+    created = provider.create_meeting(
+        meeting_request(
+            start=start, end=start + dt.timedelta(hours=1), rrule="FREQ=MONTHLY;COUNT=3"
+        )
+    )
+    recurrence = fake.app.state.meetings[created.external_id]["recurrence"]
+    assert recurrence == {"type": 3, "repeat_interval": 1, "monthly_day": 1, "end_times": 3}
+
+
+def test_a_monthly_rule_by_weekday_becomes_zoom_s_week_and_day(fake, provider):
+    created = provider.create_meeting(meeting_request(rrule="FREQ=MONTHLY;BYDAY=-1FR;COUNT=3"))
+    recurrence = fake.app.state.meetings[created.external_id]["recurrence"]
+    assert (recurrence["monthly_week"], recurrence["monthly_week_day"]) == (-1, 6)
+
+
+@pytest.mark.parametrize(
+    ("rrule", "words"),
+    [
+        ("FREQ=MONTHLY;BYDAY=TU;BYSETPOS=2;COUNT=3", "BYSETPOS"),
+        ("FREQ=MONTHLY;BYDAY=5TU;COUNT=3", "first to fourth or the last"),
+        ("FREQ=MONTHLY;BYDAY=1TU,3TU;COUNT=3", "first to fourth or the last"),
+        ("FREQ=WEEKLY;INTERVAL=13;COUNT=3", "at most every 12 weeks"),
+        ("FREQ=DAILY;BYDAY=MO,WE;COUNT=3", "make it weekly"),
+        ("FREQ=WEEKLY;BYMONTH=3;COUNT=3", "BYMONTH"),
+    ],
+)
+def test_a_rule_zoom_cannot_express_is_refused_with_the_reason(fake, provider, rrule, words):
+    with pytest.raises(RequestRejected, match=words):
+        provider.create_meeting(meeting_request(rrule=rrule))
+    assert fake.app.state.calls == []
+
+
+def test_the_fake_refuses_a_weekly_series_without_its_days_as_zoom_requires(fake):
+    token = fake.app.issue_token().value
+    response = requests.post(
+        f"{fake.url}{setup.CREATE_PATH}{setup.HOSTS[0]}/meetings",
+        json={
+            "topic": "x",
+            "type": 8,
+            "start_time": "2027-03-10T13:00:00Z",
+            "duration": 60,
+            "timezone": "Asia/Shanghai",
+            "recurrence": {"type": 2, "repeat_interval": 1, "end_times": 4},
+        },
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        timeout=5,
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == 300
+    assert body["errors"] == [{"field": "recurrence.weekly_days", "message": "Invalid field."}]
+
+
 def test_a_yearly_rule_is_refused_before_calling_zoom(fake, provider):
     with pytest.raises(RequestRejected, match="daily, weekly or monthly"):
         provider.create_meeting(meeting_request(rrule="FREQ=YEARLY;COUNT=3"))

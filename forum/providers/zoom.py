@@ -18,6 +18,7 @@ from urllib.parse import unquote
 
 import requests
 
+from forum.core.times import get_zone
 from forum.providers.base import AuthenticationFailed
 from forum.providers.base import HostNotFound
 from forum.providers.base import MeetingInfo
@@ -111,41 +112,93 @@ def has_marker(agenda: Any, marker: str) -> bool:
     return any(part.strip() == line for part in agenda.splitlines())
 
 
-def recurrence_from_rrule(rrule: str) -> dict[str, Any]:
-    """Zoom's ``recurrence`` object (type 8 meetings) for an RFC 5545 rule, or RequestRejected."""
+def recurrence_from_rrule(rrule: str, start: dt.datetime, timezone: str) -> dict[str, Any]:
+    """Zoom's ``recurrence`` object (type 8 meetings) for an RFC 5545 rule, or RequestRejected.
+
+    Zoom reads its days in the meeting's ``timezone``, so a rule without BYDAY (or, monthly,
+    without BYMONTHDAY) repeats on the weekday (the day of the month) of ``start`` there, as
+    RFC 5545 says; Zoom would otherwise put a weekly series on Sundays. A rule Zoom cannot
+    express is refused with the reason, never sent half-understood.
+    """
     try:
-        return _recurrence(rrule)
+        return _recurrence(rrule, start.astimezone(get_zone(timezone)))
     except ValueError:
         raise RequestRejected(f"forum cannot read the repeat rule {rrule!r}") from None
 
 
-def _recurrence(rrule: str) -> dict[str, Any]:
+# Rule parts Zoom's recurrence object has no field for.
+UNSUPPORTED_PARTS = (
+    "BYSETPOS",
+    "BYMONTH",
+    "BYYEARDAY",
+    "BYWEEKNO",
+    "BYHOUR",
+    "BYMINUTE",
+    "BYSECOND",
+)
+INTERVAL_UNITS = {"DAILY": "days", "WEEKLY": "weeks", "MONTHLY": "months"}
+# Zoom's largest repeat_interval for daily, weekly and monthly meetings (Zoom's docs).
+ZOOM_MAX_INTERVAL = {"DAILY": 90, "WEEKLY": 12, "MONTHLY": 3}
+
+
+def _recurrence(rrule: str, local_start: dt.datetime) -> dict[str, Any]:
     parts: dict[str, str] = dict(
         item.split("=", 1) for item in rrule.removeprefix("RRULE:").split(";") if "=" in item
     )
     freq = parts.get("FREQ", "")
-    recurrence: dict[str, Any] = {"repeat_interval": int(parts.get("INTERVAL", "1"))}
-    byday = [day for day in parts.get("BYDAY", "").split(",") if day]
-    if freq == "DAILY":
-        recurrence["type"] = 1
-    elif freq == "WEEKLY":
-        recurrence["type"] = 2
-        if byday:
-            try:
-                recurrence["weekly_days"] = ",".join(str(ZOOM_WEEKDAYS[d]) for d in byday)
-            except KeyError:
-                raise RequestRejected(f"Zoom cannot repeat on {parts['BYDAY']}") from None
-    elif freq == "MONTHLY":
-        recurrence["type"] = 3
-        if parts.get("BYMONTHDAY"):
-            recurrence["monthly_day"] = int(parts["BYMONTHDAY"])
-        elif len(byday) == 1 and (match := re.fullmatch(r"(-?\d)([A-Z]{2})", byday[0])):
-            recurrence["monthly_week"] = int(match.group(1))
-            recurrence["monthly_week_day"] = ZOOM_WEEKDAYS.get(match.group(2), 0)
-    else:
+    if freq not in ZOOM_MAX_INTERVAL:
         raise RequestRejected(
             f"Zoom meetings repeat daily, weekly or monthly only, not {freq.lower() or rrule}"
         )
+    unsupported = [part for part in UNSUPPORTED_PARTS if part in parts]
+    if unsupported:
+        raise RequestRejected(
+            f"Zoom cannot repeat a meeting by {', '.join(unsupported)} ({rrule}); "
+            "book the dates as separate sessions"
+        )
+    interval = int(parts.get("INTERVAL", "1"))
+    if not 1 <= interval <= ZOOM_MAX_INTERVAL[freq]:
+        raise RequestRejected(
+            f"Zoom repeats a {freq.lower()} meeting at most every {ZOOM_MAX_INTERVAL[freq]} "
+            f"{INTERVAL_UNITS[freq]}, not {interval}"
+        )
+    recurrence: dict[str, Any] = {"repeat_interval": interval}
+    byday = [day for day in parts.get("BYDAY", "").split(",") if day]
+    own_weekday = ZOOM_WEEKDAYS[("MO", "TU", "WE", "TH", "FR", "SA", "SU")[local_start.weekday()]]
+    if freq == "DAILY":
+        if byday or "BYMONTHDAY" in parts:
+            raise RequestRejected(
+                f"Zoom cannot repeat a daily meeting on chosen days ({rrule}); "
+                "make it weekly on those days"
+            )
+        recurrence["type"] = 1
+    elif freq == "WEEKLY":
+        recurrence["type"] = 2
+        try:
+            days = [ZOOM_WEEKDAYS[d] for d in byday] if byday else [own_weekday]
+        except KeyError:
+            raise RequestRejected(f"Zoom cannot repeat on {parts['BYDAY']}") from None
+        recurrence["weekly_days"] = ",".join(str(d) for d in sorted(set(days)))
+    else:
+        recurrence["type"] = 3
+        monthday = parts.get("BYMONTHDAY")
+        if monthday is not None:
+            if not monthday.isdigit() or not 1 <= int(monthday) <= 31 or byday:
+                raise RequestRejected(
+                    f"Zoom repeats a monthly meeting on one day of the month (1-31), not {rrule}"
+                )
+            recurrence["monthly_day"] = int(monthday)
+        elif byday:
+            match = re.fullmatch(r"(-1|[1-4])([A-Z]{2})", byday[0])
+            if len(byday) != 1 or match is None or match.group(2) not in ZOOM_WEEKDAYS:
+                raise RequestRejected(
+                    "Zoom repeats a monthly meeting on the first to fourth or the last "
+                    f"weekday of the month, not {parts['BYDAY']}"
+                )
+            recurrence["monthly_week"] = int(match.group(1))
+            recurrence["monthly_week_day"] = ZOOM_WEEKDAYS[match.group(2)]
+        else:
+            recurrence["monthly_day"] = local_start.day
     if "COUNT" in parts:
         recurrence["end_times"] = int(parts["COUNT"])
     elif "UNTIL" in parts:
@@ -381,7 +434,9 @@ class ZoomProvider(VideoProvider):
         }
         if request.rrule:
             body["type"] = 8
-            body["recurrence"] = recurrence_from_rrule(request.rrule)
+            body["recurrence"] = recurrence_from_rrule(
+                request.rrule, request.start, request.timezone
+            )
         return body
 
     def _info(self, meeting: dict[str, Any], host: str | None) -> MeetingInfo:

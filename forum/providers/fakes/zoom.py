@@ -271,6 +271,37 @@ class FakeZoomProvider(FakeProvider):
             return self._invalid("start_time")
         if creating and body.get("type", 2) == 8 and not isinstance(body.get("recurrence"), dict):
             return self._invalid("recurrence")
+        if isinstance(body.get("recurrence"), dict):
+            return self._invalid_recurrence(body["recurrence"])
+        return None
+
+    def _invalid_recurrence(self, recurrence: dict[str, Any]) -> dict[str, Any] | None:
+        """Zoom's rules for the recurrence object (Zoom's docs, "Recurrence Object Definitions").
+
+        The real API fills a weekly series' missing weekly_days with 1 (Sunday); this fake
+        refuses it instead, so that a client that leaves it out cannot pass unnoticed.
+        """
+        kind = recurrence.get("type")
+        if kind not in (1, 2, 3):
+            return self._invalid("recurrence.type")
+        interval = recurrence.get("repeat_interval", 1)
+        if not isinstance(interval, int) or not 1 <= interval <= {1: 90, 2: 12, 3: 3}[kind]:
+            return self._invalid("recurrence.repeat_interval")
+        if kind == 2:
+            days = recurrence.get("weekly_days")
+            if not isinstance(days, str) or not all(
+                day in {"1", "2", "3", "4", "5", "6", "7"} for day in days.split(",")
+            ):
+                return self._invalid("recurrence.weekly_days")
+        if kind == 3:
+            monthly_day = recurrence.get("monthly_day")
+            by_week = recurrence.get("monthly_week") in (-1, 1, 2, 3, 4) and recurrence.get(
+                "monthly_week_day"
+            ) in range(1, 8)
+            if not by_week and not (isinstance(monthly_day, int) and 1 <= monthly_day <= 31):
+                return self._invalid("recurrence.monthly_day")
+        if "end_times" in recurrence and "end_date_time" in recurrence:
+            return self._invalid("recurrence.end_times")
         return None
 
     @staticmethod
