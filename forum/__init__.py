@@ -37,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from forum import models  # noqa: F401  (every table known to the metadata)
     from forum import security
     from forum import web
+    from forum.jobs import periodic
     from forum.jobs import tasks  # noqa: F401  (the jobs that services queue by name)
     from forum.webhooks import outbound_tasks  # noqa: F401
     from forum.webhooks import views as webhooks_views
@@ -55,6 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     cli.init_app(app)
     jobs.celery_init_app(app)
+    periodic.init_app(app)  # without a broker, the periodic jobs run in this process
     followups.connect()
     return app
 

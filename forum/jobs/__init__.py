@@ -14,6 +14,19 @@ from forum.extensions import db
 from forum.jobs.queue import enqueue
 from forum.jobs.queue import register_session_hooks
 
+# The periodic jobs, each with its interval in seconds: with a broker `make beat` runs them
+# next to the workers; without one the web process or `flask forum run-periodic` does
+# (forum.jobs.periodic). This is the one schedule both read.
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "check-providers": {"task": "forum.check_providers", "schedule": 3600.0},
+    # A net under the webhook intake's drain jobs (forum.webhooks.inbound).
+    "drain-webhook-inbox": {"task": "forum.drain_inbox", "schedule": 60.0},
+    "retry-deferred-meetings": {"task": "forum.retry_deferred_meetings", "schedule": 900.0},
+    "deliver-due-webhooks": {"task": "forum.deliver_due_webhooks", "schedule": 60.0},
+    # Retries of emails whose time has come, and emails a dead worker left behind.
+    "send-due-emails": {"task": "forum.send_due_emails", "schedule": 60.0},
+}
+
 
 def celery_init_app(app: Flask) -> Celery:
     """Create the Celery app for ``app`` (``app.extensions["celery"]``); tasks run in its context.
@@ -64,19 +77,8 @@ def celery_init_app(app: Flask) -> Celery:
         task_eager_propagates=False,
         enable_utc=True,
         timezone="UTC",
-        # Periodic jobs, run by `make beat` next to the workers.
-        beat_schedule={
-            "check-providers": {"task": "forum.check_providers", "schedule": 3600.0},
-            # A net under the webhook intake's drain jobs (forum.webhooks.inbound).
-            "drain-webhook-inbox": {"task": "forum.drain_inbox", "schedule": 60.0},
-            "retry-deferred-meetings": {
-                "task": "forum.retry_deferred_meetings",
-                "schedule": 900.0,
-            },
-            "deliver-due-webhooks": {"task": "forum.deliver_due_webhooks", "schedule": 60.0},
-            # Retries of emails whose time has come, and emails a dead worker left behind.
-            "send-due-emails": {"task": "forum.send_due_emails", "schedule": 60.0},
-        },
+        # A copy each: Celery beat keeps its own state in the entries it is given.
+        beat_schedule={name: dict(entry) for name, entry in BEAT_SCHEDULE.items()},
     )
     celery_app.set_default()
     app.extensions["celery"] = celery_app
@@ -95,4 +97,4 @@ def _refuse_inline_worker(sender: Any = None, **_: Any) -> None:
         )
 
 
-__all__ = ["celery_init_app", "enqueue"]
+__all__ = ["BEAT_SCHEDULE", "celery_init_app", "enqueue"]
