@@ -69,6 +69,7 @@ from forum.providers.http import TokenCache
 from forum.providers.http import create_once
 from forum.providers.http import http_options
 from forum.providers.registry import AccountSettings
+from forum.providers.tokens import cache_key
 
 log = logging.getLogger("forum.providers.google_meet")
 
@@ -315,7 +316,7 @@ class GoogleMeetProvider(VideoProvider):
     def http(self, host: str) -> ProviderHttp:
         """The Calendar API session acting as ``host``.
 
-        A delegated token is valid for one user only, so each host has its own TokenCache
+        A delegated token is valid for one user only, so each host has its own token
         (and so its own ProviderHttp, which holds one); they share one connection pool.
         """
         with self._lock:
@@ -323,7 +324,10 @@ class GoogleMeetProvider(VideoProvider):
                 self._http[host] = ProviderHttp(
                     base_url=self.api_url,
                     error_from=error_from,
-                    tokens=TokenCache(lambda: self._fetch_token(host)),
+                    tokens=TokenCache(
+                        lambda: self._fetch_token(host),
+                        key=cache_key(self.settings, host, self.scope),
+                    ),
                     **self._http_options(LABEL),
                 )
             return self._http[host]

@@ -6,8 +6,9 @@ Every adapter talks to its provider through ``ProviderHttp``:
   Retry-After given as seconds, as an HTTP date or as an ISO 8601 instant (Zoom), or absent;
   a wait longer than ``max_wait`` is not slept through: RateLimited goes up with it, so the
   job can be deferred instead of holding a worker;
-- the bearer token comes from a ``TokenCache`` (kept until shortly before it expires); a 401
-  gets one fresh token and one more try;
+- the bearer token comes from a ``TokenCache`` (shared by every adapter of the account in the
+  process, and through Redis where configured: forum.providers.tokens); a 401 gets one fresh
+  token and one more try;
 - a call that is not safe to repeat (a create) is not retried after a timeout or a 5xx, since
   the provider may have done it: ``create_once`` first looks for what the lost answer made.
 """
@@ -18,11 +19,8 @@ import datetime as dt
 import email.utils
 import logging
 import random
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from dataclasses import field
 from typing import Any
 
 import requests
@@ -33,6 +31,10 @@ from forum.providers.base import ProviderError
 from forum.providers.base import ProviderUnavailable
 from forum.providers.base import QuotaExceeded
 from forum.providers.base import RateLimited
+from forum.providers.tokens import Fetch
+from forum.providers.tokens import Token
+from forum.providers.tokens import TokenStore
+from forum.providers.tokens import store as token_store
 
 log = logging.getLogger("forum.providers")
 
@@ -67,37 +69,35 @@ def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> f
     return max(0.0, (when - now).total_seconds())
 
 
-@dataclass(frozen=True)
-class Token:
-    value: str = field(repr=False)
-    expires_at: float  # time.monotonic() after which it must not be used
-    extra: dict[str, Any]
-
-
 class TokenCache:
-    """One access token, fetched when needed, reused until ``margin`` seconds before expiry."""
+    """An adapter's handle on its account's token, kept in the process's (or app's) TokenStore.
 
-    def __init__(self, fetch: Callable[[], tuple[str, float, dict[str, Any]]], *, margin=60.0):
+    The store outlives the adapter, so jobs that each build a new adapter share one token
+    (forum.providers.tokens). ``on_token`` sees every token handed out (Zoom: its api_url).
+    """
+
+    def __init__(
+        self,
+        fetch: Fetch,
+        *,
+        key: str,
+        on_token: Callable[[Token], None] | None = None,
+        store: TokenStore | None = None,
+    ) -> None:
         self._fetch = fetch
-        self._margin = margin
-        self._token: Token | None = None
-        self._lock = threading.Lock()
-        self.fetches = 0
+        self.key = key
+        self._on_token = on_token
+        self.store = store or token_store()
 
     def get(self) -> Token:
-        with self._lock:
-            if self._token is None or time.monotonic() >= self._token.expires_at:
-                value, expires_in, extra = self._fetch()
-                self.fetches += 1
-                lifetime = max(0.0, float(expires_in) - self._margin)
-                self._token = Token(value, time.monotonic() + lifetime, extra)
-            return self._token
+        token = self.store.get(self.key, self._fetch)
+        if self._on_token is not None:
+            self._on_token(token)
+        return token
 
     def invalidate(self, token: Token | None = None) -> None:
-        """Forget the token (only if it is still ``token``: another thread may have renewed it)."""
-        with self._lock:
-            if token is None or self._token is token:
-                self._token = None
+        """Forget the token (only if it is still ``token``: another may have renewed it)."""
+        self.store.invalidate(self.key, token)
 
 
 ErrorParser = Callable[[requests.Response], ProviderError]
@@ -242,11 +242,13 @@ def token_and_api_clients(
     label: str,
     login_url: str,
     login_errors: ErrorParser,
-    fetch_token: Callable[[], tuple[str, float, dict[str, Any]]],
+    fetch_token: Fetch,
+    token_key: str,
     api_url: str,
     api_errors: ErrorParser,
     login_label: str | None = None,
     api_label: str | None = None,
+    on_token: Callable[[Token], None] | None = None,
 ) -> tuple[ProviderHttp, TokenCache, ProviderHttp]:
     """The token endpoint's client, the token cache, and the API's client, for one account.
 
@@ -260,14 +262,14 @@ def token_and_api_clients(
         error_from=login_errors,
         **{**common, "provider_label": login_label or label},
     )
-    tokens = TokenCache(fetch_token)
+    token_cache = TokenCache(fetch_token, key=token_key, on_token=on_token)
     api = ProviderHttp(
         base_url=api_url,
         error_from=api_errors,
-        tokens=tokens,
+        tokens=token_cache,
         **{**common, "provider_label": api_label or label},
     )
-    return login, tokens, api
+    return login, token_cache, api
 
 
 def create_once(

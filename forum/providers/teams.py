@@ -35,6 +35,7 @@ from forum.providers.http import create_once
 from forum.providers.http import parse_retry_after
 from forum.providers.http import token_and_api_clients
 from forum.providers.registry import AccountSettings
+from forum.providers.tokens import cache_key
 
 GRAPH_API = "https://graph.microsoft.com/v1.0"
 ENTRA_LOGIN = "https://login.microsoftonline.com"
@@ -86,6 +87,7 @@ class TeamsProvider(VideoProvider):
             login_url=settings.oauth_url or ENTRA_LOGIN,
             login_errors=self._token_error,
             fetch_token=self._fetch_token,
+            token_key=cache_key(settings),
             api_url=settings.api_base_url or GRAPH_API,
             api_errors=self.error_from,
             login_label="Microsoft Entra (login.microsoftonline.com)",

@@ -35,6 +35,7 @@ from forum.providers.base import webhook_identity
 from forum.providers.http import create_once
 from forum.providers.http import token_and_api_clients
 from forum.providers.registry import AccountSettings
+from forum.providers.tokens import cache_key
 
 DEFAULT_API_BASE_URL = "https://webexapis.com/v1"
 DEFAULT_OAUTH_URL = "https://webexapis.com"
@@ -217,6 +218,7 @@ class WebexProvider(VideoProvider):
             login_url=settings.oauth_url or DEFAULT_OAUTH_URL,
             login_errors=token_error_from,
             fetch_token=self._fetch_token,
+            token_key=cache_key(settings),
             api_url=settings.api_base_url or DEFAULT_API_BASE_URL,
             api_errors=error_from,
         )

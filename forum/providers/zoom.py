@@ -38,6 +38,8 @@ from forum.providers.base import webhook_identity
 from forum.providers.http import create_once
 from forum.providers.http import token_and_api_clients
 from forum.providers.registry import AccountSettings
+from forum.providers.tokens import Token
+from forum.providers.tokens import cache_key
 
 log = logging.getLogger("forum.providers.zoom")
 
@@ -259,8 +261,10 @@ class ZoomProvider(VideoProvider):
             login_url=settings.oauth_url or DEFAULT_OAUTH_URL,
             login_errors=self.token_error_from,
             fetch_token=self._fetch_token,
+            token_key=cache_key(settings),
             api_url=settings.api_base_url or DEFAULT_API_BASE,
             api_errors=self._error_or_stop,
+            on_token=self._use_token,
         )
 
     def __repr__(self) -> str:
@@ -295,12 +299,16 @@ class ZoomProvider(VideoProvider):
         if not isinstance(value, str) or not value:
             raise ProviderUnavailable("Zoom's token endpoint gave no access token")
         api_url = answer.get("api_url")
-        if isinstance(api_url, str) and api_url.startswith(("https://", "http://")):
-            # The token answer names the account's regional API host; Indico switched to it
-            # in vc_zoom 3.3.6 ("instead of the global api.zoom.us", Zoom's docs).
-            self.http.base_url = f"{api_url.rstrip('/')}/v2"
         log.info("fetched a Zoom access token for %s (expires in %s s)", self, expires_in)
         return value, expires_in, {"scope": answer.get("scope", ""), "api_url": api_url}
+
+    def _use_token(self, token: Token) -> None:
+        api_url = token.extra.get("api_url")
+        if isinstance(api_url, str) and api_url.startswith(("https://", "http://")):
+            # The token answer names the account's regional API host; Indico switched to it
+            # in vc_zoom 3.3.6 ("instead of the global api.zoom.us", Zoom's docs). A token
+            # fetched by an earlier job carries it too.
+            self.http.base_url = f"{api_url.rstrip('/')}/v2"
 
     def token_error_from(self, response: requests.Response) -> ProviderError:
         """The token endpoint's ``{"reason", "error"}`` answer as something to act on."""

@@ -109,6 +109,12 @@ class FakeZoomProvider(FakeProvider):
         self.users[email.lower()] = user
         return user
 
+    @property
+    def token_requests(self) -> int:
+        """How many times clients asked the token endpoint for a token (granted or not)."""
+        with self.lock:
+            return self.state.calls.count(("POST", "/oauth/token"))
+
     def rules(self) -> list[Rule]:
         return [
             Rule("/oauth/token", endpoint="token", methods=["POST"]),
