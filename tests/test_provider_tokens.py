@@ -29,6 +29,7 @@ from tests.celery_worker import redis_available
 from tests.factories import make_event
 from tests.factories import make_session
 from tests.fake_setups import teams as teams_setup
+from tests.fake_setups import webex as webex_setup
 from tests.fake_setups.zoom import ACCOUNT_ID
 from tests.fake_setups.zoom import CLIENT_ID
 from tests.fake_setups.zoom import CLIENT_SECRET
@@ -212,12 +213,20 @@ def test_two_apps_sharing_redis_ask_for_one_token_between_them(
     ttl = [shared_redis.pttl(key) for key in shared_redis.scan_iter(f"{REDIS_PREFIX}*")]
     assert all(0 < left < 3600 * 1000 for left in ttl)  # gone before the token expires
     assert token not in caplog.text
+
+    # Revoked on Zoom's side: the app that meets the 401 asks for one new token and shares
+    # it; the other, still holding the old one, meets a 401 too and takes the shared one.
+    zoom.app.expire_tokens()
+    create_through(second, 10)
+    create_through(first, 11)
+    assert zoom.app.token_requests == 2
+    assert len(zoom.app.state.meetings) == 7
     for each in (first, second):
         with each.app_context():
             db.engine.dispose()
 
 
-# --- Teams shares the code path -----------------------------------------------------------
+# --- Teams and Webex share the code path -------------------------------------------------
 
 
 def test_teams_adapters_of_one_account_share_one_token(app):
@@ -227,4 +236,15 @@ def test_teams_adapters_of_one_account_share_one_token(app):
             for _ in range(3):
                 assert build_provider(settings).check() == []
         asked = teams.app.state.calls.count(("POST", f"/{settings.tenant_id}/oauth2/v2.0/token"))
+    assert asked == 1
+
+
+def test_webex_adapters_of_one_account_share_one_service_app_token(app):
+    with RunningFake(webex_setup.make_fake()) as webex:
+        with app.app_context():
+            for _ in range(3):
+                assert build_provider(webex_setup.settings(webex.url)).check() == []
+        asked = webex.app.state.calls.count(
+            ("POST", f"/v1/applications/{webex_setup.APPLICATION_ID}/token")
+        )
     assert asked == 1
