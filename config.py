@@ -339,6 +339,21 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # Inline jobs log their failures so the commit that queued them stands; tests that
         # want to see a failing job raise instead.
         "FORUM_JOBS_EAGER_PROPAGATE": _bool(environ, "FORUM_JOBS_EAGER_PROPAGATE", False),
+        # Periodic jobs (forum.jobs.periodic) in the web process: unset means on without a
+        # broker (off in tests), off with one, where `make beat` runs them; true with a broker
+        # is refused at start.
+        "FORUM_INLINE_SCHEDULER": (
+            _bool(environ, "FORUM_INLINE_SCHEDULER", False)
+            if environ.get("FORUM_INLINE_SCHEDULER", "").strip()
+            else None
+        ),
+        # Every periodic job at this interval instead of its own, when run without a broker
+        # (to try the jobs out); unset keeps the schedule's intervals.
+        "FORUM_PERIODIC_EVERY_SECONDS": (
+            _seconds(environ, "FORUM_PERIODIC_EVERY_SECONDS", 60.0)
+            if environ.get("FORUM_PERIODIC_EVERY_SECONDS", "").strip()
+            else None
+        ),
         **_mail_settings(environ),
         **_rate_limit_settings(environ, env, broker_url),
     }

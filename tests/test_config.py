@@ -47,6 +47,8 @@ def test_production_requires_a_secret_key():
         ({"FORUM_ENV": "staging"}, "FORUM_ENV must be one of"),
         ({"FORUM_MAX_REQUEST_BYTES": "lots"}, "FORUM_MAX_REQUEST_BYTES must be a whole number"),
         ({"FORUM_SECURE_COOKIES": "perhaps"}, "FORUM_SECURE_COOKIES must be true or false"),
+        ({"FORUM_INLINE_SCHEDULER": "sometimes"}, "FORUM_INLINE_SCHEDULER must be true or"),
+        ({"FORUM_PERIODIC_EVERY_SECONDS": "soon"}, "FORUM_PERIODIC_EVERY_SECONDS must be"),
     ],
 )
 def test_bad_settings_fail_at_start_with_a_clear_message(environ, message):
@@ -99,3 +101,11 @@ def test_the_server_refuses_to_start_with_one_clear_line(environ, message):
     assert done.returncode != 0
     assert f"forum: configuration error: {message}" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_inline_scheduler_follows_the_broker_unless_told():
+    assert load_config({})["FORUM_INLINE_SCHEDULER"] is None  # decided by the broker
+    assert load_config({"FORUM_INLINE_SCHEDULER": "false"})["FORUM_INLINE_SCHEDULER"] is False
+    assert load_config({"FORUM_INLINE_SCHEDULER": "true"})["FORUM_INLINE_SCHEDULER"] is True
+    every = load_config({"FORUM_PERIODIC_EVERY_SECONDS": "2.5"})
+    assert every["FORUM_PERIODIC_EVERY_SECONDS"] == 2.5
