@@ -4,8 +4,8 @@ Every adapter builds its clients afresh for each job, so a token kept on the ada
 asked for again by every job; Zoom rate-limits its token endpoint, and a burst of creates at
 the start of a class would run into it. So tokens live here instead:
 
-- in the app's process (``app.extensions``), keyed by the account's kind and name plus a hash
-  of its credentials, so rotated credentials get a new token;
+- in the app's process (``app.extensions``; an app per process), keyed by the account's kind
+  and name plus a hash of its credentials, so rotated credentials get a new token;
 - where the Celery broker is Redis, also in Redis, encrypted with the app's key
   (forum.core.crypto), with a TTL that ends before the token's expiry; a process that finds
   none takes a short Redis lock, so that a burst of workers asks for one token, not one each;
@@ -220,7 +220,6 @@ def _fetch(fetch: Fetch) -> Token:
 
 
 _SETUP = threading.Lock()
-_PROCESS_STORE = TokenStore()  # adapters built outside an app (scripts, unit tests)
 
 
 def shared_tokens(config: Mapping[str, Any]) -> SharedTokens | None:
@@ -236,9 +235,14 @@ def shared_tokens(config: Mapping[str, Any]) -> SharedTokens | None:
 
 
 def store() -> TokenStore:
-    """The current app's token store (made on first use), or the process's outside an app."""
+    """The current app's token store, made on first use.
+
+    Every job, request and command runs in an app, one per process. An adapter built outside
+    any app (a script, a test of one adapter) gets a store of its own, as it would have kept
+    its token itself: nothing outlives it there to share with.
+    """
     if not has_app_context():
-        return _PROCESS_STORE
+        return TokenStore()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     found = app.extensions.get(EXTENSION)
     if found is None:
