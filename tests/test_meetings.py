@@ -16,7 +16,6 @@ from forum.db import now_utc
 from forum.events.models import Event
 from forum.extensions import db
 from forum.providers.fakes.base import RunningFake
-from forum.providers.fakes.zoom import FakeZoomProvider
 from forum.providers.models import HostUsage
 from forum.providers.models import ProviderAccount
 from tests.factories import SESSIONS
@@ -29,17 +28,14 @@ from tests.factories import make_session
 from tests.fake_setups.zoom import ACCOUNT_ID
 from tests.fake_setups.zoom import CLIENT_ID
 from tests.fake_setups.zoom import CLIENT_SECRET
+from tests.fake_setups.zoom import HOSTS
+from tests.fake_setups.zoom import make_fake
 from tests.helpers import assert_error
-
-HOSTS = ("host1@uni.example", "host2@uni.example")
 
 
 @pytest.fixture
 def zoom() -> Iterator[RunningFake]:
-    fake = FakeZoomProvider(
-        hosts=HOSTS, account_id=ACCOUNT_ID, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-    )
-    with RunningFake(fake) as running:
+    with RunningFake(make_fake()) as running:
         yield running
 
 

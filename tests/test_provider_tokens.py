@@ -21,7 +21,6 @@ from forum.extensions import db
 from forum.providers import accounts
 from forum.providers.base import MeetingRequest
 from forum.providers.fakes.base import RunningFake
-from forum.providers.fakes.zoom import FakeZoomProvider
 from forum.providers.registry import build_provider
 from forum.providers.tokens import REDIS_PREFIX
 from tests.celery_worker import REDIS_URL
@@ -33,16 +32,13 @@ from tests.fake_setups import webex as webex_setup
 from tests.fake_setups.zoom import ACCOUNT_ID
 from tests.fake_setups.zoom import CLIENT_ID
 from tests.fake_setups.zoom import CLIENT_SECRET
-
-HOSTS = ("host1@uni.example", "host2@uni.example")
+from tests.fake_setups.zoom import HOSTS
+from tests.fake_setups.zoom import make_fake
 
 
 @pytest.fixture
 def zoom() -> Iterator[RunningFake]:
-    fake = FakeZoomProvider(
-        hosts=HOSTS, account_id=ACCOUNT_ID, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-    )
-    with RunningFake(fake) as running:
+    with RunningFake(make_fake()) as running:
         yield running
 
 
