@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import fcntl
 import hashlib
 import hmac
 import json
@@ -43,7 +42,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import requests
 import sqlalchemy as sa
@@ -51,6 +49,7 @@ import sqlalchemy as sa
 from benchmarks import report
 from benchmarks.bench_search import POSTGRES_URL
 from benchmarks.bench_search import database
+from tests.workers import claim_redis_database
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "zoom-webhook-secret-token"  # noqa: S105 (the benchmark's own account)
@@ -352,24 +351,6 @@ def free_port() -> int:
 
 # --- Redis -------------------------------------------------------------------------------
 
-_claimed: list[IO[bytes]] = []
-
-
-def claim_redis_database(base_url: str) -> str:
-    """A Redis database (15 down to 1) that no test process is using: the tests claim theirs
-    with the same lock files, and the intake keeps a flag every client of a database shares."""
-    for number in range(15, 0, -1):
-        path = Path(tempfile.gettempdir()) / f"forum-tests-redis-{number}.lock"
-        lock = open(path, "ab")  # noqa: SIM115 (kept open: the claim lasts while it is)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
-            continue
-        _claimed.append(lock)
-        return f"{base_url.rstrip('/')}/{number}"
-    raise SystemExit("every Redis database 1-15 is in use by tests: try again later")
-
 
 def purge(redis_url: str, queue: str) -> None:
     """Delete the run's queue, kombu's bindings for it and the intake's drain flag."""
@@ -446,7 +427,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     distinct_count = 300 if args.quick else 3000
-    redis_url = claim_redis_database(args.redis_url)
+    # A database of its own, claimed as the tests claim theirs: the intake keeps a flag that
+    # every client of a database shares.
+    redis_url = f"{args.redis_url.rstrip('/')}/{claim_redis_database()}"
     queue = f"forum-bench-{uuid.uuid4().hex[:12]}"
     distinct = zoom_attendance_deliveries(
         SECRET, meeting_id=MEETING_ID, count=distinct_count, start_ms=START_MS

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import signal
 import subprocess
@@ -15,45 +14,17 @@ from collections.abc import Iterable
 from collections.abc import Iterator
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO
 
 import pytest
 import redis
 
 from forum.webhooks.inbound import DRAIN_PENDING_KEY
 from tests.workers import WORKER
-from tests.workers import worker_index
+from tests.workers import claim_redis_database
 
 ROOT = Path(__file__).resolve().parent.parent
 CELERY = Path(sys.executable).parent / "celery"
-_claimed: list[IO[bytes]] = []
-
-
-def _claim_redis_database() -> int:
-    """A Redis database (1 to 15) that no other test process on this machine is using.
-
-    Besides the queues, Celery and the app keep keys that every client of a database shares
-    (kombu's unacked messages and bindings, the webhook intake's drain-pending flag): a flag
-    left by another worker, or by another run of the tests, would keep this one's intake from
-    queueing its drain. Each process claims a database with a lock file, held until it exits;
-    0 is left to `make run`. Past 15 processes, databases are shared.
-    """
-    first = worker_index() % 15
-    for offset in range(15):
-        number = 1 + (first + offset) % 15
-        path = Path(tempfile.gettempdir()) / f"forum-tests-redis-{number}.lock"
-        lock = open(path, "ab")  # noqa: SIM115 (kept open: the claim lasts while it is)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.close()
-            continue
-        _claimed.append(lock)
-        return number
-    return 1 + first
-
-
-REDIS_URL = f"redis://127.0.0.1:6379/{_claim_redis_database()}"
+REDIS_URL = f"redis://127.0.0.1:6379/{claim_redis_database()}"
 READY_TIMEOUT_SECONDS = 30.0
 
 

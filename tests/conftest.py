@@ -287,3 +287,16 @@ def make_smtp_server(tmp_path):
     yield make
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database(request, tmp_path):
+    """The URL of a database with no tables yet, on each backend, for the migration tests."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+        return
+    temp = TempPostgres()
+    try:
+        yield temp.url
+    finally:
+        temp.drop()

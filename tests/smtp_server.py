@@ -154,6 +154,18 @@ class SmtpServer:
         return server_context, client_context
 
 
+def smtp_settings(server: SmtpServer) -> dict[str, Any]:
+    """The app's settings to send through ``server`` in plain SMTP."""
+    return {
+        "MAIL_BACKEND": "smtp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": server.port,
+        "SMTP_SECURITY": "none",
+        "SMTP_TIMEOUT_SECONDS": 5,
+        "MAIL_FROM": "forum <forum@forum.example.org>",
+    }
+
+
 def self_signed_certificate(folder: str) -> tuple[str, str, str]:
     """Write a certificate and key for 127.0.0.1 into ``folder``; return both paths and PEM."""
     from cryptography import x509

@@ -32,6 +32,7 @@ from tests.factories import make_event
 from tests.factories import make_institution
 from tests.factories import make_person
 from tests.factories import make_session
+from tests.smtp_server import smtp_settings
 
 WEEKLY_UTC = [
     "2027-03-10T13:00:00Z",
@@ -43,14 +44,7 @@ WEEKLY_UTC = [
 
 @pytest.fixture
 def app_settings(smtp_server) -> dict[str, Any]:
-    return {
-        "MAIL_BACKEND": "smtp",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": smtp_server.port,
-        "SMTP_SECURITY": "none",
-        "SMTP_TIMEOUT_SECONDS": 5,
-        "MAIL_FROM": "forum <forum@forum.example.org>",
-    }
+    return smtp_settings(smtp_server)
 
 
 @pytest.fixture

@@ -33,7 +33,6 @@ from tests.celery_worker import purge_queue
 from tests.celery_worker import redis_available
 from tests.celery_worker import running_worker
 from tests.celery_worker import unique_queue
-from tests.conftest import TempPostgres
 from tests.conftest import _require_smtp_tools
 from tests.conftest import csrf_token
 from tests.conftest import missing_service
@@ -45,6 +44,7 @@ from tests.factories import make_person
 from tests.factories import make_session
 from tests.smtp_server import SmtpServer
 from tests.smtp_server import _Handler
+from tests.smtp_server import smtp_settings
 
 GREYLISTED = "grey@umich.example.org"
 GONE = "gone@umich.example.org"
@@ -78,14 +78,7 @@ def smtp_server(tmp_path) -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def app_settings(smtp_server: SmtpServer) -> dict[str, Any]:
-    return {
-        "MAIL_BACKEND": "smtp",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": smtp_server.port,
-        "SMTP_SECURITY": "none",
-        "SMTP_TIMEOUT_SECONDS": 5,
-        "MAIL_FROM": "forum <forum@forum.example.org>",
-    }
+    return smtp_settings(smtp_server)
 
 
 @pytest.fixture
@@ -494,18 +487,6 @@ def test_the_openapi_document_describes_the_email_status(client):
 
 
 # --- the migration ---------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-        return
-    temp = TempPostgres()
-    try:
-        yield temp.url
-    finally:
-        temp.drop()
 
 
 def test_the_migration_keeps_owed_emails_owed(empty_database):

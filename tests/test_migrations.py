@@ -14,19 +14,6 @@ from flask_migrate import upgrade
 
 from forum import create_app
 from forum.extensions import db
-from tests.conftest import TempPostgres
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-        return
-    temp = TempPostgres()
-    try:
-        yield temp.url
-    finally:
-        temp.drop()
 
 
 def tables(engine: sa.Engine) -> set[str]:

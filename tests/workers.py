@@ -233,3 +233,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
     with machine_lock.shared():
         return (yield)
+
+
+# --- Redis databases -------------------------------------------------------------------------
+
+_claimed: list[IO[bytes]] = []
+
+
+def claim_redis_database() -> int:
+    """A Redis database (1 to 15) that no other test process on this machine is using.
+
+    Besides the queues, Celery and the app keep keys that every client of a database shares
+    (kombu's unacked messages and bindings, the webhook intake's drain-pending flag): a flag
+    left by another worker, or by another run of the tests, would keep this one's intake from
+    queueing its drain. Each process claims a database with a lock file, held until it exits;
+    0 is left to `make run`. Past 15 processes, databases are shared.
+    """
+    first = worker_index() % 15
+    for offset in range(15):
+        number = 1 + (first + offset) % 15
+        path = Path(tempfile.gettempdir()) / f"forum-tests-redis-{number}.lock"
+        lock = open(path, "ab")  # noqa: SIM115 (kept open: the claim lasts while it is)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            continue
+        _claimed.append(lock)
+        return number
+    return 1 + first
