@@ -24,7 +24,6 @@ from tests.helpers import assert_error
 from tests.test_directory_import import hidden_upload
 from tests.test_directory_import import preview_row
 from tests.test_directory_import import upload
-from tests.test_migrations import empty_database  # noqa: F401  (the fixture)
 from tests.test_web import log_in
 
 PEOPLE = "/api/v1/people"
