@@ -235,6 +235,10 @@ class VideoMeeting(db.Model):
     status: Mapped[str] = mapped_column(sa.String(20), default="pending")
     error: Mapped[str | None] = mapped_column(sa.Text)
     attempts: Mapped[int] = mapped_column(default=0)
+    # Set while one job calls the provider to open the meeting: no other job or retry may
+    # open it too (two would make two meetings on one host). A job that died leaves a lease
+    # that runs out.
+    opening_until: Mapped[dt.datetime | None]
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     revision: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
