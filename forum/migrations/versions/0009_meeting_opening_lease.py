@@ -18,12 +18,15 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("video_meetings", schema=None) as batch_op:
-        batch_op.add_column(
-            sa.Column("opening_until", forum.db.UTCDateTime(timezone=True), nullable=True)
-        )
+    op.add_column(
+        "video_meetings",
+        sa.Column("opening_until", forum.db.UTCDateTime(timezone=True), nullable=True),
+    )
 
 
 def downgrade():
-    with op.batch_alter_table("video_meetings", schema=None) as batch_op:
+    # Batch mode: SQLite drops a column by copying the table.
+    with op.batch_alter_table(
+        "video_meetings", schema=None, reflect_kwargs={"resolve_fks": False}
+    ) as batch_op:
         batch_op.drop_column("opening_until")
