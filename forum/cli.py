@@ -431,7 +431,7 @@ def import_institutions(
 
 # --- video providers -----------------------------------------------------------------------------
 
-provider_cli = AppGroup("provider", help="Video provider accounts: add, list, check.")
+provider_cli = AppGroup("provider", help="Video provider accounts: add, list, hosts, check.")
 forum_cli.add_command(provider_cli)
 
 
@@ -485,6 +485,24 @@ def provider_list() -> None:
         if account.last_check_at:
             problems = "; ".join(account.last_check_problems) or "no problems"
             click.echo(f"    checked {format_instant(account.last_check_at)}: {problems}")
+
+
+@provider_cli.command("hosts")
+@click.argument("name")
+@click.argument("hosts", callback=_clean_line)
+def provider_hosts(name: str, hosts: str) -> None:
+    """Replace an account's host users: HOSTS is comma-separated, a@uni.example,b@...
+
+    Meetings opened on a host that leaves keep it; those still to open move to a free host
+    when retried (recorded on the meeting).
+    """
+    try:
+        account = provider_accounts.get_account(name)
+        provider_accounts.set_hosts(account, hosts.split(","))
+    except ForumError as exc:
+        _fail(exc)
+    db.session.commit()
+    click.echo(f"{account.name}: hosts {', '.join(account.hosts)}.")
 
 
 @provider_cli.command("check")

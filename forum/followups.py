@@ -25,8 +25,10 @@ from forum.webhooks.outbound import organisers_of
 from forum.webhooks.outbound import session_data
 
 
-def _host_needed(session: EventSession, *, meeting: VideoMeeting) -> None:
-    reserve_host(session, meeting)
+def _host_needed(
+    session: EventSession, *, meeting: VideoMeeting, may_move: bool = True, reason: str = "booked"
+) -> None:
+    reserve_host(session, meeting, may_move=may_move, reason=reason)
 
 
 def _booked(session: EventSession, *, notify: bool) -> None:

@@ -91,6 +91,7 @@ def session_out(session: EventSession) -> dict:
             error=meeting.error,
             host_account=meeting.host_account,
             host_url=meeting.host_url,
+            host_changes=(meeting.data or {}).get("host_changes", []),
         )
         if meeting
         else None,

@@ -335,6 +335,15 @@ OPERATIONS: list[
         False,
     ),
     (
+        "patch",
+        "/provider-accounts/{account_id}",
+        "Replace an account's host users (administrators)",
+        s.ProviderAccountUpdate,
+        s.ProviderAccountOut,
+        200,
+        False,
+    ),
+    (
         "delete",
         "/provider-accounts/{account_id}",
         "Delete a provider account (administrators)",
@@ -399,6 +408,7 @@ _DIRECTORY_OWNERS = (
 _FORBIDDEN = {
     ("get", "/provider-accounts"): _ADMIN_ONLY,
     ("post", "/provider-accounts"): _ADMIN_ONLY,
+    ("patch", "/provider-accounts/{account_id}"): _ADMIN_ONLY,
     ("delete", "/provider-accounts/{account_id}"): _ADMIN_ONLY,
     ("post", "/provider-accounts/{account_id}/check"): _ADMIN_ONLY,
     ("patch", "/institutions/{institution_id}"): _DIRECTORY_OWNERS,

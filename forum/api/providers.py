@@ -46,6 +46,16 @@ def add_provider_account():
     return account_out(account), 201
 
 
+@bp.patch("/provider-accounts/<int:account_id>")
+def update_provider_account(account_id: int):
+    _admin()
+    body = load_body(schemas.ProviderAccountUpdate)
+    account = accounts.get_account(account_id)
+    accounts.set_hosts(account, body.hosts)
+    db.session.commit()
+    return account_out(account)
+
+
 @bp.delete("/provider-accounts/<int:account_id>")
 def delete_provider_account(account_id: int):
     _admin()

@@ -585,6 +585,13 @@ class SessionUpdate(SessionTimes, Patch):
     )
 
 
+class HostChangeOut(Out):
+    at: str = Field(description="when the meeting changed host (UTC)")
+    from_host: str
+    to_host: str
+    reason: str
+
+
 class MeetingOut(Out):
     provider: str
     join_url: str | None
@@ -593,6 +600,13 @@ class MeetingOut(Out):
     error: str | None
     host_account: str | None = Field(description="the host user the meeting belongs to")
     host_url: str | None = Field(description="secret: starts the meeting as host")
+    host_changes: list[HostChangeOut] = Field(
+        default_factory=list,
+        description=(
+            "the meeting's latest changes of host: its host had become busy at its time, or "
+            "had left the account's pool, when it was rescheduled, retried or opened"
+        ),
+    )
 
 
 class SessionOut(Out):
@@ -992,6 +1006,9 @@ ProviderUrl = Annotated[str, Field(max_length=500, pattern=r"^https?://[^\s/?#]+
 Setting = Annotated[str, Field(min_length=1, max_length=500), CleanLine]
 
 
+HostList = list[Annotated[str, Field(min_length=1, max_length=254), CleanLine]]
+
+
 class ProviderAccountCreate(Schema):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,99}$")]
     kind: Literal[PROVIDERS]  # type: ignore[valid-type]
@@ -1003,13 +1020,21 @@ class ProviderAccountCreate(Schema):
     tenant_id: Setting | None = None
     token: Annotated[str, Field(min_length=1, max_length=10000)] | None = None
     webhook_secret: Setting | None = None
-    hosts: list[Annotated[str, Field(min_length=1, max_length=254), CleanLine]] = Field(
-        default_factory=list, max_length=200
-    )
+    hosts: HostList = Field(default_factory=list, max_length=200)
     api_base_url: ProviderUrl | None = None
     oauth_url: ProviderUrl | None = None
     jitsi_base_url: ProviderUrl | None = None
     options: dict[str, Annotated[str, Field(max_length=10000)]] | None = None
+
+
+class ProviderAccountUpdate(Schema):
+    hosts: HostList = Field(
+        max_length=200,
+        description=(
+            "the new pool of host users; meetings opened on a host that leaves keep it, those "
+            "still to open move to a free host when retried"
+        ),
+    )
 
 
 class ProviderAccountOut(Out):

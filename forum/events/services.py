@@ -388,7 +388,7 @@ def reschedule_session(
             invitation.rsvp, invitation.rsvp_at = "needs-action", None
         if session.meeting is not None:
             # Its host may be busy at the new time: then the meeting moves to another host.
-            announce(signals.host_needed, session, meeting=session.meeting)
+            announce(signals.host_needed, session, meeting=session.meeting, reason="rescheduled")
     db.session.flush()
     announce(signals.rescheduled, session)
     return session
@@ -410,14 +410,37 @@ def cancel_session(session: EventSession) -> EventSession:
 
 
 def retry_meeting(session: EventSession) -> EventSession:
-    """Try again to open a session's meeting that failed or waited (409 if there is nothing
-    to retry)."""
+    """Try again to open a session's meeting that failed or waited.
+
+    Its host is checked again first, as at booking: kept if still free, else exchanged for
+    a free one, else 409 naming the session that holds it. 409 too if there is nothing to
+    retry, or if the meeting is being opened at this moment.
+    """
     if session.status == "cancelled":
         raise Conflict("this session is cancelled", code="session_cancelled")
     meeting = session.meeting
     if meeting is None or meeting.status == "created":
         raise Conflict("the meeting exists: there is nothing to retry", code="meeting_exists")
-    meeting.status, meeting.error = "pending", None
+    announce(signals.host_needed, session, meeting=meeting, reason="retried")
+    # Claimed by a statement, after the account's lock: of two retries at once, or a retry
+    # and the periodic job, one opens the meeting.
+    claimed = db.session.execute(
+        sa.update(VideoMeeting)
+        .where(
+            VideoMeeting.id == meeting.id,
+            VideoMeeting.status.in_(("pending", "failed", "deferred")),
+            sa.or_(VideoMeeting.opening_until.is_(None), VideoMeeting.opening_until < now_utc()),
+        )
+        .values(status="pending", error=None)
+    ).rowcount
+    if not claimed:
+        db.session.refresh(meeting)
+        if meeting.status == "created":
+            raise Conflict("the meeting exists: there is nothing to retry", code="meeting_exists")
+        raise Conflict(
+            "the meeting is being opened at this moment: look again in a minute",
+            code="meeting_opening",
+        )
     db.session.flush()
     announce(signals.meeting_retried, session)
     return session
@@ -519,6 +542,9 @@ def move_occurrence(
         override.title = title
     override.sequence = session.sequence
     db.session.flush()
+    if session.meeting is not None:
+        # The series keeps its one meeting: its host must be free at the new time too.
+        announce(signals.host_needed, session, meeting=session.meeting, may_move=False)
     announce(signals.occurrence_moved, session, recurrence_id=recurrence_id)
     return override
 

@@ -20,8 +20,10 @@ from blinker import Namespace
 
 _signals = Namespace()
 
-# A session's time is set or changed and its meeting needs a host that is free then
-# (keyword ``meeting``). Listeners may refuse with a Conflict: the change is then refused.
+# A session's time is set or changed, or its meeting is retried, and the meeting needs a host
+# that is free then (keyword ``meeting``; ``may_move=False`` when the host may not change,
+# ``reason`` for the record of a change). Listeners may refuse with a Conflict: the change
+# is then refused.
 host_needed = _signals.signal("host-needed")
 # A session was booked (keyword ``notify``: email the invitations).
 booked = _signals.signal("booked")

@@ -72,9 +72,7 @@ def add_account(
     if not any(set(way) <= given for way in REQUIRED[kind]):
         ways = " or ".join(", ".join(way) for way in REQUIRED[kind])
         raise ValidationFailed({"credentials": f"{kind} needs {ways}"})
-    host_list = [h.strip() for h in hosts if h.strip()]
-    if kind in HOSTED and not host_list:
-        raise ValidationFailed({"hosts": f"{kind} meetings need at least one host user"})
+    host_list = _host_list(kind, hosts)
     if db.session.scalar(sa.select(ProviderAccount.id).where(ProviderAccount.name == name)):
         raise Conflict(f"a provider account named {name!r} exists", code="name_taken")
     secrets = {k: fields[k] for k in SECRET_FIELDS if fields.get(k)}
@@ -90,6 +88,24 @@ def add_account(
     db.session.add(account)
     db.session.flush()
     return account
+
+
+def _host_list(kind: str, hosts: Iterable[str]) -> list[str]:
+    host_list = list(dict.fromkeys(h.strip() for h in hosts if h.strip()))
+    if kind in HOSTED and not host_list:
+        raise ValidationFailed({"hosts": f"{kind} meetings need at least one host user"})
+    return host_list
+
+
+def set_hosts(account: ProviderAccount, hosts: Iterable[str]) -> None:
+    """Replace the account's pool of host users.
+
+    Meetings already opened on a host that leaves the pool stay where they are; a meeting
+    still to be opened (failed, deferred) moves to a free host of the new pool when it is
+    retried, and the move is recorded on it (forum.providers.meetings.reserve_host).
+    """
+    account.hosts = _host_list(account.kind, hosts)
+    db.session.flush()
 
 
 def get_account(name_or_id: str | int) -> ProviderAccount:

@@ -8,6 +8,15 @@ failing provider never loses the booking: the meeting records ``failed`` with a 
 organiser can act on, and ``retry`` opens it once the provider is back. Daily quotas (Zoom:
 100 creates and updates per host per UTC day) are spread over the hosts, or the meeting
 waits as ``deferred`` for the next day.
+
+A host stays held for the session's times until its meeting is truly gone (the session
+cancelled, the meeting deleted): a failed or deferred meeting keeps it, so that its retry
+finds it free. Every choice of host is made under the account's lock against what is
+committed, at booking, rescheduling, moving a date, retrying and opening; a host that is
+no longer free (or no longer in the pool) is exchanged for a free one, recorded in the
+meeting's ``host_changes``, or the change is refused with 409 naming the session that holds
+it. One job at a time opens a meeting (its lease, ``opening_until``), so two retries never
+make two meetings.
 """
 
 from __future__ import annotations
@@ -19,6 +28,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from forum.core.errors import Conflict
+from forum.core.times import format_instant
 from forum.db import now_utc
 from forum.events.conflicts import session_intervals
 from forum.events.models import EventSession
@@ -39,8 +49,14 @@ from forum.webhooks.outbound import organisers_of
 
 log = logging.getLogger("forum.providers")
 
-LIVE = ("pending", "created", "deferred")
+# Meetings that hold their host for their session's times: all but deleted ones.
+HOLDING = ("pending", "created", "deferred", "failed")
 HEALTH_WINDOW = dt.timedelta(days=7)
+# Longer than any provider call with its retries (forum.providers.http): a job that died
+# while opening a meeting leaves it to the next one after this.
+OPENING_LEASE = dt.timedelta(minutes=5)
+# The latest host changes kept on a meeting.
+HOST_CHANGES_KEPT = 20
 
 
 # --- hosts -------------------------------------------------------------------------------------
@@ -69,7 +85,7 @@ def busy_hosts(account: ProviderAccount, session: EventSession) -> dict[str, Eve
         .join(VideoMeeting, VideoMeeting.session_id == EventSession.id)
         .where(
             VideoMeeting.account_id == account.id,
-            VideoMeeting.status.in_(LIVE),
+            VideoMeeting.status.in_(HOLDING),
             VideoMeeting.host_account.is_not(None),
             EventSession.status != "cancelled",
             EventSession.id != (session.id or 0),
@@ -116,14 +132,30 @@ def _count_use(account: ProviderAccount, host: str) -> None:
         usage.count += 1
 
 
-def reserve_host(session: EventSession, meeting: VideoMeeting) -> None:
-    """Give the meeting an account and a free host, in the booking's transaction; 409 if none.
+def _host_clash(
+    kind: str, account: ProviderAccount, busy: dict[str, EventSession], message: str
+) -> Conflict:
+    return Conflict(
+        message,
+        code="conflict",
+        details={
+            "hosts": {host: s.id for host, s in busy.items()},
+            "account": account.name,
+        },
+    )
 
-    The current host is kept if it is still free; otherwise the first free host of the pool
-    with quota left today; with quota left nowhere, the first free host (the meeting will
-    wait as deferred until the quota resets). A meeting that exists on the provider and
-    changes host (its host is busy at the session's new time) notes the one it replaces,
-    which the update job deletes.
+
+def reserve_host(
+    session: EventSession, meeting: VideoMeeting, *, may_move: bool = True, reason: str = "booked"
+) -> None:
+    """Give the meeting an account and a free host, in the caller's transaction; 409 if none.
+
+    The current host is kept if it is still free; otherwise (``may_move``) the first free
+    host of the pool with quota left today; with quota left nowhere, the first free host
+    (the meeting will wait as deferred until the quota resets). A change of host is
+    recorded with ``reason``. A meeting that exists on the provider and changes host notes
+    the one it replaces, which the update job deletes. Without ``may_move`` (one date of a
+    series moves: the series keeps one meeting and one link) a busy host is a 409.
     """
     kind = meeting.provider
     if not adapter_class(kind).uses_hosts:
@@ -133,31 +165,56 @@ def reserve_host(session: EventSession, meeting: VideoMeeting) -> None:
         return  # opening it will fail with a message saying what to configure
     _lock_account(account)
     busy = busy_hosts(account, session)
+    previous_host = meeting.host_account
+    if not may_move and previous_host in busy:
+        other = busy[previous_host]
+        raise _host_clash(
+            kind,
+            account,
+            {previous_host: other},
+            f"the meeting's host {previous_host} has another meeting at that time (session "
+            f"{other.id}, {other.title!r}); the dates of a series share one meeting, so "
+            "choose another time for this one",
+        )
     free = [h for h in account.hosts if h not in busy]
     if not free:
         other = next(iter(busy.values()))
-        raise Conflict(
+        raise _host_clash(
+            kind,
+            account,
+            busy,
             f"every host of the {kind} account {account.name!r} has a meeting at that time "
             f"(e.g. session {other.id}, {other.title!r}); add a host to the account or choose "
             "another time",
-            code="conflict",
-            details={
-                "hosts": {host: s.id for host, s in busy.items()},
-                "account": account.name,
-            },
         )
     quota = adapter_class(kind).daily_quota_per_host
-    if meeting.host_account in free:
-        chosen = meeting.host_account
+    if previous_host in free:
+        chosen = previous_host
     else:
         with_quota = [h for h in free if quota is None or _used_today(account, h) < quota]
         chosen = (with_quota or free)[0]
-    previous_host = meeting.host_account
     meeting.account_id = account.id
     meeting.host_account = chosen
-    if previous_host and chosen != previous_host and meeting.external_id:
+    if previous_host is None or chosen == previous_host:
+        return
+    why = (
+        f"{previous_host} is no longer a host of the account"
+        if previous_host not in account.hosts
+        else f"{previous_host} has session {busy[previous_host].id} at that time"
+    )
+    changes = list((meeting.data or {}).get("host_changes", []))
+    changes.append(
+        {
+            "at": format_instant(now_utc()),
+            "from_host": previous_host,
+            "to_host": chosen,
+            "reason": f"{reason}: {why}",
+        }
+    )
+    meeting.data = {**(meeting.data or {}), "host_changes": changes[-HOST_CHANGES_KEPT:]}
+    if meeting.external_id and meeting.status == "created":
         meeting.data = {
-            **(meeting.data or {}),
+            **meeting.data,
             "replaced": {"external_id": meeting.external_id, "host": previous_host},
         }
 
@@ -218,20 +275,55 @@ def _failed(meeting: VideoMeeting, error: ProviderError) -> str:
     return meeting.status
 
 
+def _take_lease(meeting: VideoMeeting) -> bool:
+    """Make this job the one that opens the meeting (False: another is at it). Commits."""
+    now = now_utc()
+    taken = db.session.execute(
+        sa.update(VideoMeeting)
+        .where(
+            VideoMeeting.id == meeting.id,
+            VideoMeeting.status.in_(("pending", "failed", "deferred")),
+            sa.or_(VideoMeeting.opening_until.is_(None), VideoMeeting.opening_until < now),
+        )
+        .values(opening_until=now + OPENING_LEASE)
+    ).rowcount
+    db.session.commit()
+    return bool(taken)
+
+
+def _end_lease(meeting: VideoMeeting) -> None:
+    # A statement, not an attribute: the lease is not part of what calendars show, so it
+    # raises no revision (forum.events.revisions).
+    db.session.execute(
+        sa.update(VideoMeeting).where(VideoMeeting.id == meeting.id).values(opening_until=None)
+    )
+
+
+def opening_now(meeting: VideoMeeting) -> bool:
+    """Whether a job is opening the meeting on its provider at this moment."""
+    return meeting.opening_until is not None and meeting.opening_until > now_utc()
+
+
 def open_meeting(session_id: int) -> str:
-    """Create the session's meeting on its provider (a no-op if it exists). Commits."""
+    """Create the session's meeting on its provider (a no-op if it exists). Commits.
+
+    The host is checked again under the account's lock and committed before the provider
+    is called, so no booking takes it meanwhile, and no lock is held while the provider
+    answers.
+    """
     session = db.session.get(EventSession, session_id)
     if session is None or session.meeting is None or session.status == "cancelled":
         return "skipped"
     meeting = session.meeting
     if meeting.status == "created" and meeting.join_url:
         return meeting.status
-    meeting.attempts += 1
+    if not _take_lease(meeting):
+        db.session.refresh(meeting)
+        return meeting.status
     try:
         provider, account = _provider(meeting)
         if provider.uses_hosts and account is not None:
-            if meeting.host_account is None:
-                reserve_host(session, meeting)
+            reserve_host(session, meeting, reason="opened")
             assert meeting.host_account is not None
             quota = provider.daily_quota_per_host
             if quota is not None and _used_today(account, meeting.host_account) >= quota:
@@ -241,16 +333,23 @@ def open_meeting(session_id: int) -> str:
                     "after midnight UTC, or add a host to the account"
                 )
             _count_use(account, meeting.host_account)
+        meeting.attempts += 1
+        db.session.commit()
         info = provider.create_meeting(meeting_request(session, meeting))
     except Conflict as conflict:
+        db.session.rollback()
+        meeting.attempts += 1
         meeting.status, meeting.error = "failed", conflict.message
+        _end_lease(meeting)
         db.session.commit()
         return meeting.status
     except ProviderError as error:
         status = _failed(meeting, error)
+        _end_lease(meeting)
         db.session.commit()
         return status
     _store(meeting, info)
+    _end_lease(meeting)
     db.session.commit()
     return meeting.status
 
