@@ -252,12 +252,42 @@ def test_a_monthly_rule_by_weekday_becomes_zoom_s_week_and_day(fake, provider):
         ("FREQ=WEEKLY;INTERVAL=13;COUNT=3", "at most every 12 weeks"),
         ("FREQ=DAILY;BYDAY=MO,WE;COUNT=3", "make it weekly"),
         ("FREQ=WEEKLY;BYMONTH=3;COUNT=3", "BYMONTH"),
+        ("FREQ=YEARLY;COUNT=3", "daily, weekly or monthly"),
+        ("FREQ=WEEKLY;COUNT=51", "at most 50 dates"),
+        ("FREQ=WEEKLY", "has no end"),
+        ("FREQ=WEEKLY;INTERVAL=2;BYDAY=SU,MO;COUNT=4", "where its weeks start"),
+        ("FREQ=MONTHLY;BYMONTHDAY=31;COUNT=4", "day 31"),
     ],
 )
-def test_a_rule_zoom_cannot_express_is_refused_with_the_reason(fake, provider, rrule, words):
-    with pytest.raises(RequestRejected, match=words):
-        provider.create_meeting(meeting_request(rrule=rrule))
-    assert fake.app.state.calls == []
+def test_a_rule_zoom_cannot_express_is_one_meeting_with_no_fixed_time_and_a_note(
+    fake, provider, rrule, words
+):
+    created = provider.create_meeting(meeting_request(rrule=rrule))
+    stored = fake.app.state.meetings[created.external_id]
+    assert stored["type"] == 3
+    assert "recurrence" not in stored
+    note = created.data["recurrence_note"]
+    assert words in note and "one meeting with no fixed time" in note
+    assert created.data["type"] == 3 and "occurrences" not in created.data
+
+
+def test_a_series_zoom_can_repeat_carries_no_note(fake, provider):
+    created = provider.create_meeting(meeting_request(rrule="FREQ=WEEKLY;COUNT=4"))
+    assert created.data["type"] == 8
+    assert created.data["recurrence_note"] is None
+    assert len(created.data["occurrences"]) == 4
+
+
+def test_a_series_made_expressible_again_goes_back_to_a_fixed_time(fake, provider):
+    created = provider.create_meeting(meeting_request(rrule="FREQ=YEARLY;COUNT=3"))
+    assert created.data["type"] == 3
+    updated = provider.update_meeting(
+        created.external_id, meeting_request(rrule="FREQ=WEEKLY;COUNT=3")
+    )
+    assert updated.data["type"] == 8 and updated.data["recurrence_note"] is None
+    assert len(updated.data["occurrences"]) == 3
+    single = provider.update_meeting(created.external_id, meeting_request())
+    assert single.data["type"] == 2 and "recurrence" not in single.data
 
 
 def test_the_fake_refuses_a_weekly_series_without_its_days_as_zoom_requires(fake):
@@ -279,12 +309,6 @@ def test_the_fake_refuses_a_weekly_series_without_its_days_as_zoom_requires(fake
     body = response.json()
     assert body["code"] == 300
     assert body["errors"] == [{"field": "recurrence.weekly_days", "message": "Invalid field."}]
-
-
-def test_a_yearly_rule_is_refused_before_calling_zoom(fake, provider):
-    with pytest.raises(RequestRejected, match="daily, weekly or monthly"):
-        provider.create_meeting(meeting_request(rrule="FREQ=YEARLY;COUNT=3"))
-    assert fake.app.state.calls == []
 
 
 def test_an_xml_error_body_is_understood(fake, provider):

@@ -19,6 +19,10 @@ Auth: a service account with domain-wide delegation signs a JWT (RS256) naming t
 it acts as (``sub``) and trades it at the token endpoint for an hour's access token; so there
 is one token per impersonated host. Without delegation, Calendar refuses Meet links with 400
 "Invalid conference type value." (Google's docs; integrators' reports).
+
+A repeating session is one repeating event: Calendar evaluates its RRULE in the event's
+``start.timeZone``, the session's anchor zone, as forum does, and it takes any rule forum
+accepts, so no series needs another form; the rule's UNTIL is sent in UTC.
 """
 
 from __future__ import annotations
@@ -69,6 +73,7 @@ from forum.providers.http import TokenCache
 from forum.providers.http import create_once
 from forum.providers.http import http_options
 from forum.providers.registry import AccountSettings
+from forum.providers.rules import with_utc_until
 from forum.providers.tokens import cache_key
 
 log = logging.getLogger("forum.providers.google_meet")
@@ -433,8 +438,12 @@ class GoogleMeetProvider(VideoProvider):
     def _event_body(self, request: MeetingRequest) -> dict[str, Any]:
         body: dict[str, Any] = {"summary": request.topic, "description": request.agenda}
         body.update(self._times(request))
-        if request.rrule:
-            body["recurrence"] = [f"RRULE:{request.rrule.removeprefix('RRULE:')}"]
+        # Calendar runs the rule in start.timeZone, the session's anchor zone, as forum
+        # does; its UNTIL goes in UTC (forum.providers.rules). An empty list makes an event
+        # that repeated a single one again.
+        body["recurrence"] = (
+            [f"RRULE:{with_utc_until(request.rrule, request.timezone)}"] if request.rrule else []
+        )
         return body
 
     def _info(self, host: str, event: dict[str, Any]) -> MeetingInfo:

@@ -1,4 +1,10 @@
-"""Microsoft Teams meetings through Microsoft Graph: app-only standalone onlineMeetings."""
+"""Microsoft Teams meetings through Microsoft Graph: app-only standalone onlineMeetings.
+
+A standalone onlineMeeting has no recurrence: a repeating session is one onlineMeeting made
+for its first date, whose join link serves every date of the series. MeetingInfo.data
+["recurrence_note"] says so, for the organiser to read beside the link; the dates people
+receive are forum's (its invitations and calendar).
+"""
 
 from __future__ import annotations
 
@@ -329,17 +335,18 @@ class TeamsProvider(VideoProvider):
         }
         # A standalone onlineMeeting has no agenda or recurrence field: the agenda stays in
         # forum's invitations, and a series' link is the one made for its first occurrence.
+        note = series_note(request)
 
         def post() -> MeetingInfo:
             made, meeting = self._create_or_get(user_id, body, safe_to_repeat=False)
-            return self._converged(user_id, host, made, meeting, body)
+            return self._converged(user_id, host, made, meeting, body, note)
 
         def find() -> MeetingInfo | None:
             try:
                 made, meeting = self._create_or_get(user_id, body, safe_to_repeat=True)
             except ProviderUnavailable:
                 return None
-            return self._converged(user_id, host, made, meeting, body)
+            return self._converged(user_id, host, made, meeting, body, note)
 
         return create_once(post, find, sleep=self._sleep, backoff=self.settings.backoff_seconds)
 
@@ -350,13 +357,14 @@ class TeamsProvider(VideoProvider):
         made: bool,
         meeting: dict[str, Any],
         body: dict[str, Any],
+        note: str | None,
     ) -> MeetingInfo:
         # createOrGet hands back an existing meeting as it was made, ignoring the new times and
         # subject: if the session changed since (a retried booking), bring the meeting along.
         wanted = {key: body[key] for key in ("subject", "startDateTime", "endDateTime")}
         if not made and _differs(meeting, wanted):
             meeting = self._patch(user_id, str(meeting["id"]), wanted)
-        return self._info(meeting, host, user_id)
+        return self._info(meeting, host, user_id, note=note)
 
     def get_meeting(self, external_id: str, *, host: str | None = None) -> MeetingInfo:
         for candidate, user_id in self._organizers(host):
@@ -372,9 +380,11 @@ class TeamsProvider(VideoProvider):
         # Graph needs both startDateTime and endDateTime to move a meeting; the organizer
         # cannot change, so the meeting stays with the host that made it.
         body = _times_and_subject(request)
+        note = series_note(request)
         for candidate, user_id in self._organizers(request.host):
             try:
-                return self._info(self._patch(user_id, external_id, body), candidate, user_id)
+                meeting = self._patch(user_id, external_id, body)
+                return self._info(meeting, candidate, user_id, note=note)
             except MeetingNotFound:
                 continue
         raise MeetingNotFound(
@@ -516,7 +526,15 @@ class TeamsProvider(VideoProvider):
                 continue
         return found
 
-    def _info(self, meeting: dict[str, Any], host: str, user_id: str) -> MeetingInfo:
+    def _info(
+        self,
+        meeting: dict[str, Any],
+        host: str,
+        user_id: str,
+        *,
+        note: str | None = None,
+    ) -> MeetingInfo:
+        """The meeting as forum keeps it; ``note`` explains a series held as one meeting."""
         # Live answers carry both joinWebUrl and the older joinUrl (Cal.com requires both);
         # the current resource doc lists only joinWebUrl, so prefer it.
         join_url = meeting.get("joinWebUrl") or meeting.get("joinUrl")
@@ -547,8 +565,23 @@ class TeamsProvider(VideoProvider):
             # Teams has no separate start link: the organizer joins by the same link, signed in.
             host_url=None,
             host_account=host,
-            data={key: str(value) for key, value in data.items() if value not in (None, "")},
+            data={
+                **{key: str(value) for key, value in data.items() if value not in (None, "")},
+                # Always present, so that a series made a single session clears it.
+                "recurrence_note": note,
+            },
         )
+
+
+def series_note(request: MeetingRequest) -> str | None:
+    """What an organiser should know of a repeating session's Teams meeting, or None."""
+    if not request.rrule:
+        return None
+    return (
+        "Teams meetings made by forum do not repeat: this series is one Teams meeting, made "
+        "for its first date, whose link serves every date; the dates are those of forum's "
+        "invitations and calendar"
+    )
 
 
 def _json(response: requests.Response) -> dict[str, Any]:

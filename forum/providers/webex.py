@@ -1,4 +1,14 @@
-"""The Webex adapter: meetings through the REST API v1 (webexapis.com/v1/meetings)."""
+"""The Webex adapter: meetings through the REST API v1 (webexapis.com/v1/meetings).
+
+A repeating session is one meeting series whose ``recurrence`` is the session's rule (RFC
+2445 text, which Webex evaluates in the meeting's ``timezone``), with its UNTIL written in
+UTC (forum.providers.rules). Webex documents one restriction: a monthly or yearly rule
+with several days or dates keeps only the first ("BYMONTHDAY=10,11,12" is taken as
+"BYMONTHDAY=10"). Such a rule is refused before anything is sent, with the reason: the
+meeting records ``failed`` and the session page shows why, rather than a series that
+silently leaves dates out. Webex has no meeting whose one link serves any date, so there
+is no single-meeting fallback here.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +45,8 @@ from forum.providers.base import webhook_identity
 from forum.providers.http import create_once
 from forum.providers.http import token_and_api_clients
 from forum.providers.registry import AccountSettings
+from forum.providers.rules import values
+from forum.providers.rules import with_utc_until
 from forum.providers.tokens import cache_key
 
 DEFAULT_API_BASE_URL = "https://webexapis.com/v1"
@@ -95,6 +107,21 @@ def parse_webex_time(value: str) -> dt.datetime:
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=dt.UTC)
     return parsed.astimezone(dt.UTC)
+
+
+def webex_recurrence(rrule: str, timezone: str) -> str:
+    """The rule as Webex's ``recurrence`` takes it, or RequestRejected if Webex would cut it."""
+    rule = with_utc_until(rrule, timezone)
+    freq = values(rule, "FREQ")
+    if freq and freq[0] in ("MONTHLY", "YEARLY"):
+        for part in ("BYDAY", "BYMONTHDAY", "BYMONTH"):
+            if len(values(rule, part)) > 1:
+                raise RequestRejected(
+                    f"Webex keeps only the first day or date of a {freq[0].lower()} rule, so "
+                    f"{part}={','.join(values(rule, part))} would lose dates: book one "
+                    "session per day of the month, or choose another provider"
+                )
+    return rule
 
 
 def _envelope(response: requests.Response) -> tuple[str, str | None]:
@@ -280,7 +307,10 @@ class WebexProvider(VideoProvider):
         }
         if request.rrule:
             # Webex takes the RRULE value alone ("FREQ=DAILY;COUNT=10"), no "RRULE:" name.
-            body["recurrence"] = request.rrule.removeprefix("RRULE:")
+            body["recurrence"] = webex_recurrence(request.rrule, request.timezone)
+        elif not create:
+            # JSON null makes a series a single meeting again (Update a Meeting).
+            body["recurrence"] = None
         if request.host:
             # Only honoured with the admin on-behalf-of scopes, which a Service App has.
             body["hostEmail"] = request.host

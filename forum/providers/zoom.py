@@ -1,10 +1,20 @@
-"""The Zoom adapter: Server-to-Server OAuth, meetings on REST v2, errors organisers can act on."""
+"""The Zoom adapter: Server-to-Server OAuth, meetings on REST v2, errors organisers can act on.
+
+A repeating session becomes a type 8 meeting (recurring, fixed time) whose ``recurrence``
+object gives the dates forum gives: weekly_days (1 is Sunday) from the start's weekday in
+the anchor zone when the rule names no day, monthly by day or by weekday, and its end as
+``end_times`` or ``end_date_time``. What that object cannot say (a yearly rule, BYSETPOS,
+the fifth Tuesday, more than 50 dates, no end...) becomes one type 3 meeting, recurring with
+no fixed time, whose single link serves every date; MeetingInfo.data["recurrence_note"]
+says so and why, and the session page shows it beside the link.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
 import hmac
+import itertools
 import json
 import logging
 import math
@@ -18,6 +28,9 @@ from urllib.parse import unquote
 
 import requests
 
+from forum.core.recurrence import WEEKDAY_CODES
+from forum.core.recurrence import rule_instants
+from forum.core.recurrence import rule_parts
 from forum.core.times import get_zone
 from forum.providers.base import AuthenticationFailed
 from forum.providers.base import HostNotFound
@@ -119,13 +132,40 @@ def recurrence_from_rrule(rrule: str, start: dt.datetime, timezone: str) -> dict
 
     Zoom reads its days in the meeting's ``timezone``, so a rule without BYDAY (or, monthly,
     without BYMONTHDAY) repeats on the weekday (the day of the month) of ``start`` there, as
-    RFC 5545 says; Zoom would otherwise put a weekly series on Sundays. A rule Zoom cannot
-    express is refused with the reason, never sent half-understood.
+    RFC 5545 says; Zoom would otherwise put a weekly series on Sundays. The end is forum's own
+    expansion of the rule: COUNT as ``end_times``, UNTIL as ``end_date_time`` holding the last
+    date's start in UTC (an UNTIL written in local time means the anchor zone's, which Zoom's
+    UTC field would otherwise shift by the zone's offset). A rule Zoom cannot express is
+    refused with the reason, never sent half-understood.
     """
+    zone = get_zone(timezone)
+    local_start = start.astimezone(zone)
     try:
-        return _recurrence(rrule, start.astimezone(get_zone(timezone)))
+        return _recurrence(rrule, local_start, timezone)
     except ValueError:
         raise RequestRejected(f"forum cannot read the repeat rule {rrule!r}") from None
+
+
+NO_FIXED_TIME_NOTE = (
+    "Zoom holds this series as one meeting with no fixed time: its link serves every date, "
+    "and the dates are those of forum's invitations and calendar"
+)
+
+
+def zoom_schedule(request: MeetingRequest) -> tuple[dict[str, Any] | None, str | None]:
+    """(recurrence object, None) for a series Zoom can repeat; (None, note) for one it cannot.
+
+    A series Zoom cannot repeat as forum does becomes one meeting of Zoom's type 3, a
+    recurring meeting with no fixed time: one link that serves every date, while the dates
+    themselves are those of forum's invitations and calendar. The note says so, and why, for
+    the organiser to read beside the link.
+    """
+    if not request.rrule:
+        return None, None
+    try:
+        return recurrence_from_rrule(request.rrule, request.start, request.timezone), None
+    except RequestRejected as refused:
+        return None, f"{refused.message}. {NO_FIXED_TIME_NOTE}"
 
 
 # Rule parts Zoom's recurrence object has no field for.
@@ -141,12 +181,16 @@ UNSUPPORTED_PARTS = (
 INTERVAL_UNITS = {"DAILY": "days", "WEEKLY": "weeks", "MONTHLY": "months"}
 # Zoom's largest repeat_interval for daily, weekly and monthly meetings (Zoom's docs).
 ZOOM_MAX_INTERVAL = {"DAILY": 90, "WEEKLY": 12, "MONTHLY": 3}
+# "end_times: between a value of 1 and 50" (Zoom's recurrence object definitions); a series
+# with more dates cannot be one Zoom series, whichever way its end is written.
+ZOOM_MAX_OCCURRENCES = 50
+# Days of a month every month has: Zoom does not say where a monthly_day of 29 to 31 goes in
+# a month without it, where RFC 5545 skips that month.
+ZOOM_SAFE_MONTH_DAYS = 28
 
 
-def _recurrence(rrule: str, local_start: dt.datetime) -> dict[str, Any]:
-    parts: dict[str, str] = dict(
-        item.split("=", 1) for item in rrule.removeprefix("RRULE:").split(";") if "=" in item
-    )
+def _recurrence(rrule: str, local_start: dt.datetime, timezone: str) -> dict[str, Any]:
+    parts = rule_parts(rrule)
     freq = parts.get("FREQ", "")
     if freq not in ZOOM_MAX_INTERVAL:
         raise RequestRejected(
@@ -154,10 +198,7 @@ def _recurrence(rrule: str, local_start: dt.datetime) -> dict[str, Any]:
         )
     unsupported = [part for part in UNSUPPORTED_PARTS if part in parts]
     if unsupported:
-        raise RequestRejected(
-            f"Zoom cannot repeat a meeting by {', '.join(unsupported)} ({rrule}); "
-            "book the dates as separate sessions"
-        )
+        raise RequestRejected(f"Zoom cannot repeat a meeting by {', '.join(unsupported)} ({rrule})")
     interval = int(parts.get("INTERVAL", "1"))
     if not 1 <= interval <= ZOOM_MAX_INTERVAL[freq]:
         raise RequestRejected(
@@ -166,7 +207,7 @@ def _recurrence(rrule: str, local_start: dt.datetime) -> dict[str, Any]:
         )
     recurrence: dict[str, Any] = {"repeat_interval": interval}
     byday = [day for day in parts.get("BYDAY", "").split(",") if day]
-    own_weekday = ZOOM_WEEKDAYS[("MO", "TU", "WE", "TH", "FR", "SA", "SU")[local_start.weekday()]]
+    own_weekday = ZOOM_WEEKDAYS[WEEKDAY_CODES[local_start.weekday()]]
     if freq == "DAILY":
         if byday or "BYMONTHDAY" in parts:
             raise RequestRejected(
@@ -176,11 +217,20 @@ def _recurrence(rrule: str, local_start: dt.datetime) -> dict[str, Any]:
         recurrence["type"] = 1
     elif freq == "WEEKLY":
         recurrence["type"] = 2
+        if "BYMONTHDAY" in parts:
+            raise RequestRejected(f"Zoom cannot repeat a weekly meeting by BYMONTHDAY ({rrule})")
         try:
-            days = [ZOOM_WEEKDAYS[d] for d in byday] if byday else [own_weekday]
+            days = sorted({ZOOM_WEEKDAYS[d] for d in byday} if byday else {own_weekday})
         except KeyError:
             raise RequestRejected(f"Zoom cannot repeat on {parts['BYDAY']}") from None
-        recurrence["weekly_days"] = ",".join(str(d) for d in sorted(set(days)))
+        if interval > 1 and len(days) > 1 and ZOOM_WEEKDAYS["SU"] in days:
+            # Which week a Sunday belongs to decides such a series (RFC 5545's weeks start
+            # on WKST, Monday unless said); Zoom does not say where its weeks start.
+            raise RequestRejected(
+                f"Zoom does not say where its weeks start, which decides a series every "
+                f"{interval} weeks on Sunday and other days ({rrule})"
+            )
+        recurrence["weekly_days"] = ",".join(str(d) for d in days)
     else:
         recurrence["type"] = 3
         monthday = parts.get("BYMONTHDAY")
@@ -201,12 +251,43 @@ def _recurrence(rrule: str, local_start: dt.datetime) -> dict[str, Any]:
             recurrence["monthly_week_day"] = ZOOM_WEEKDAYS[match.group(2)]
         else:
             recurrence["monthly_day"] = local_start.day
+    if "COUNT" not in parts and "UNTIL" not in parts:
+        raise RequestRejected(
+            f"a Zoom series ends after at most {ZOOM_MAX_OCCURRENCES} dates, and this one "
+            "has no end"
+        )
+    local_dates = [
+        instant.astimezone(local_start.tzinfo)
+        for instant in rule_instants(
+            rrule.removeprefix("RRULE:"), local_start.replace(tzinfo=None), timezone
+        )
+    ]
+    if not local_dates:
+        raise RequestRejected(f"the repeat rule {rrule!r} gives no date")
+    if len(local_dates) > ZOOM_MAX_OCCURRENCES:
+        raise RequestRejected(
+            f"a Zoom series has at most {ZOOM_MAX_OCCURRENCES} dates, and this one has "
+            f"{len(local_dates)}"
+        )
+    monthly_day = recurrence.get("monthly_day", 0)
+    if monthly_day > ZOOM_SAFE_MONTH_DAYS and _skips_months(local_dates, interval):
+        raise RequestRejected(
+            f"this series skips the months without a day {monthly_day}, and Zoom does not "
+            "say what it does in those months"
+        )
     if "COUNT" in parts:
-        recurrence["end_times"] = int(parts["COUNT"])
-    elif "UNTIL" in parts:
-        until = dt.datetime.strptime(parts["UNTIL"].rstrip("Z"), "%Y%m%dT%H%M%S")
-        recurrence["end_date_time"] = utc_stamp(until.replace(tzinfo=dt.UTC))
+        recurrence["end_times"] = len(local_dates)
+    else:
+        # The last date's own start: Zoom ends the series there whether it reads
+        # end_date_time as an instant or as a date.
+        recurrence["end_date_time"] = utc_stamp(local_dates[-1])
     return recurrence
+
+
+def _skips_months(local_dates: list[dt.datetime], interval: int) -> bool:
+    """Whether two consecutive dates of a monthly series are more than ``interval`` apart."""
+    months = [date.year * 12 + date.month for date in local_dates]
+    return any(later - earlier != interval for earlier, later in itertools.pairwise(months))
 
 
 def vendor_error(response: requests.Response) -> tuple[int | None, str, list[dict[str, Any]]]:
@@ -429,7 +510,8 @@ class ZoomProvider(VideoProvider):
 
     # -- meetings ------------------------------------------------------------------------------
 
-    def _body(self, request: MeetingRequest) -> dict[str, Any]:
+    def _body(self, request: MeetingRequest) -> tuple[dict[str, Any], str | None]:
+        """The create/update body, and the note for a series Zoom cannot repeat (type 3)."""
         minutes = math.ceil((request.end - request.start).total_seconds() / 60)
         body: dict[str, Any] = {
             "topic": request.topic[:TOPIC_MAX],
@@ -440,26 +522,37 @@ class ZoomProvider(VideoProvider):
             "timezone": request.timezone,
             "agenda": agenda_with_marker(request.agenda, request.marker),
         }
-        if request.rrule:
+        recurrence, note = zoom_schedule(request)
+        if recurrence is not None:
             body["type"] = 8
-            body["recurrence"] = recurrence_from_rrule(
-                request.rrule, request.start, request.timezone
-            )
-        return body
+            body["recurrence"] = recurrence
+        elif note is not None:
+            # No fixed time: Zoom keeps neither a start nor a duration for it.
+            body["type"] = 3
+            del body["start_time"], body["duration"]
+        return body, note
 
-    def _info(self, meeting: dict[str, Any], host: str | None) -> MeetingInfo:
+    def _info(
+        self, meeting: dict[str, Any], host: str | None, *, note: str | None = None
+    ) -> MeetingInfo:
+        """The meeting as forum keeps it; ``note`` explains a series held as type 3."""
         try:
             external_id = str(meeting["id"])  # an int64 number in REST answers
             join_url = str(meeting["join_url"])
         except (KeyError, TypeError):
             raise ProviderUnavailable("Zoom answered without a meeting id or join link") from None
+        data = {k: meeting[k] for k in KEPT_FIELDS if k in meeting}
+        if note is None and meeting.get("type") == 3:
+            note = NO_FIXED_TIME_NOTE
+        # Always present, so that a series made expressible again clears an older note.
+        data["recurrence_note"] = note
         return MeetingInfo(
             external_id=external_id,
             join_url=join_url,
             passcode=meeting.get("password") or None,
             host_url=meeting.get("start_url") or None,
             host_account=meeting.get("host_email") or host,
-            data={k: meeting[k] for k in KEPT_FIELDS if k in meeting},
+            data=data,
         )
 
     @staticmethod
@@ -474,7 +567,7 @@ class ZoomProvider(VideoProvider):
         host = request.host
         if not host:
             raise RequestRejected("a Zoom meeting needs a host from the account's hosts")
-        body = self._body(request)
+        body, note = self._body(request)
 
         def post() -> MeetingInfo:
             response = self.http.request(
@@ -484,16 +577,16 @@ class ZoomProvider(VideoProvider):
                 safe_to_repeat=False,
                 expected=(201,),
             )
-            return self._info(response.json(), host)
+            return self._info(response.json(), host, note=note)
 
         return create_once(
             post,
-            lambda: self._find(host, request),
+            lambda: self._find(host, request, note),
             sleep=self.sleep,
             backoff=self.settings.backoff_seconds,
         )
 
-    def _find(self, host: str, request: MeetingRequest) -> MeetingInfo | None:
+    def _find(self, host: str, request: MeetingRequest, note: str | None) -> MeetingInfo | None:
         """The meeting a lost create made, found by the marker line in its agenda.
 
         Lists the host's upcoming meetings; candidates are those whose listed agenda holds
@@ -523,7 +616,7 @@ class ZoomProvider(VideoProvider):
                 except MeetingNotFound:
                     continue
                 if has_marker(meeting.get("agenda"), request.marker):
-                    return self._info(meeting, host)
+                    return self._info(meeting, host, note=note)
             page_token = str(listing.get("next_page_token") or "")
             if not page_token:
                 return None
@@ -535,12 +628,11 @@ class ZoomProvider(VideoProvider):
         return self._info(self._get(external_id), host)
 
     def update_meeting(self, external_id: str, request: MeetingRequest) -> MeetingInfo:
-        self.http.request(
-            "PATCH", self._meeting_path(external_id), json=self._body(request), expected=(204,)
-        )
+        body, note = self._body(request)
+        self.http.request("PATCH", self._meeting_path(external_id), json=body, expected=(204,))
         # PATCH answers 204 with no body, and join_url can change with the passcode: read it
         # back, as Indico and Cal.com do (Zoom's docs).
-        return self.get_meeting(external_id, host=request.host)
+        return self._info(self._get(external_id), request.host, note=note)
 
     def delete_meeting(self, external_id: str, *, host: str | None = None) -> None:
         try:

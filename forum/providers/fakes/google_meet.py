@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric import rsa
+from dateutil import rrule as rrules
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
@@ -70,6 +71,31 @@ def _meet_code() -> str:
         return "".join(secrets.choice(letters) for _ in range(n))
 
     return f"{word(3)}-{word(4)}-{word(3)}"
+
+
+# events.instances: "By default the value is 250 events. The page size can never be larger
+# than 2500 events."
+DEFAULT_PAGE = 250
+MAX_PAGE = 2500
+RECURRENCE_LINES = ("RRULE:", "EXRULE:", "RDATE:", "EXDATE:")
+
+
+def event_starts(event: dict[str, Any]) -> Any:
+    """The starts of an event's instances, as Calendar's engine gives them.
+
+    Its RRULE lines run in the wall-clock time of the event's ``start.timeZone``, from its
+    start (RFC 5545), independent of any client's expansion. EXDATE and RDATE lines are not
+    read: forum sends none. An event without a rule has one instance.
+    """
+    zone = zoneinfo.ZoneInfo(event["start"]["timeZone"])
+    first = dt.datetime.fromisoformat(event["start"]["dateTime"]).astimezone(zone)
+    lines = [line for line in event.get("recurrence") or [] if line.startswith("RRULE:")]
+    if not lines:
+        return iter([first])
+    dates = rrules.rruleset()
+    for line in lines:
+        dates.rrule(rrules.rrulestr(line.removeprefix("RRULE:"), dtstart=first))
+    return iter(dates)
 
 
 def _now_rfc3339() -> str:
@@ -130,6 +156,7 @@ class FakeGoogleMeetProvider(FakeProvider):
             Rule(f"{events}/<event_id>", endpoint="get_event", methods=["GET"]),
             Rule(f"{events}/<event_id>", endpoint="patch_event", methods=["PATCH"]),
             Rule(f"{events}/<event_id>", endpoint="delete_event", methods=["DELETE"]),
+            Rule(f"{events}/<event_id>/instances", endpoint="instances", methods=["GET"]),
         ]
 
     # -- envelopes ---------------------------------------------------------------------------
@@ -306,6 +333,9 @@ class FakeGoogleMeetProvider(FakeProvider):
             start["dateTime"]
         ):
             return self.error(400, "The specified time range is empty.", reason="timeRangeEmpty")
+        recurrence, bad = self._recurrence(body, start)
+        if bad is not None:
+            return bad
         event_id = body.get("id")
         if event_id is None:
             event_id = "".join(
@@ -351,11 +381,43 @@ class FakeGoogleMeetProvider(FakeProvider):
             }
             if isinstance(body.get("extendedProperties"), dict):
                 event["extendedProperties"] = body["extendedProperties"]
+            if recurrence:
+                event["recurrence"] = recurrence
             if conference is not None:
                 event["hangoutLink"] = conference["entryPoints"][0]["uri"]
                 event["conferenceData"] = conference
             self.state.meetings[event_id] = event
         return json_response(self.public(event))
+
+    def _recurrence(
+        self, body: dict[str, Any], start: dict[str, str]
+    ) -> tuple[list[str] | None, Response | None]:
+        """The event's recurrence lines, checked as Calendar checks them, or the refusal.
+
+        A repeating event needs ``start.timeZone`` (its rule runs in that zone), and each
+        RRULE must be one RFC 5545 accepts: with a zoned start, an UNTIL must be in UTC.
+        """
+        recurrence = body.get("recurrence")
+        if recurrence is None:
+            return None, None
+        if not isinstance(recurrence, list) or not all(
+            isinstance(line, str) and line.startswith(RECURRENCE_LINES) for line in recurrence
+        ):
+            return None, self.error(400, "Invalid recurrence rule.", reason="invalid")
+        if recurrence and not (body.get("start") or {}).get("timeZone"):
+            return None, self.error(
+                400, "Missing time zone definition for start time.", reason="required"
+            )
+        zone = zoneinfo.ZoneInfo(start["timeZone"])
+        first = dt.datetime.fromisoformat(start["dateTime"]).astimezone(zone)
+        for line in recurrence:
+            if not line.startswith("RRULE:"):
+                continue
+            try:
+                rrules.rrulestr(line.removeprefix("RRULE:"), dtstart=first)
+            except (ValueError, TypeError):
+                return None, self.error(400, "Invalid recurrence rule.", reason="invalid")
+        return recurrence, None
 
     def _conference(self, wanted: dict[str, Any]) -> dict[str, Any]:
         code = _meet_code()
@@ -436,6 +498,12 @@ class FakeGoogleMeetProvider(FakeProvider):
             for field in ("summary", "description", "extendedProperties"):
                 if field in body:
                     changes[field] = body[field]
+            if "recurrence" in body:
+                checked = {**body, "start": body.get("start", event["start"])}
+                recurrence, bad = self._recurrence(checked, changes.get("start", event["start"]))
+                if bad is not None:
+                    return bad
+                changes["recurrence"] = recurrence or []
             start = changes.get("start", event["start"])["dateTime"]
             end = changes.get("end", event["end"])["dateTime"]
             if dt.datetime.fromisoformat(end) <= dt.datetime.fromisoformat(start):
@@ -458,3 +526,80 @@ class FakeGoogleMeetProvider(FakeProvider):
             event["status"] = "cancelled"
             event["updated"] = _now_rfc3339()
         return Response(status=204)
+
+    def instances(self, request: Request, calendar: str, event_id: str) -> Response:
+        """events.instances: the instances of a repeating event, one page at a time.
+
+        Each instance is an event of its own: id ``<event id>_<start in UTC, basic>``,
+        ``recurringEventId``, ``originalStartTime``, and start and end in the event's zone.
+        ``timeMin`` (exclusive of instances ending by then) and ``timeMax`` (of instances
+        starting from then) bound the list; ``pageToken`` is the fake's own offset.
+        """
+        event, refused = self._event(request, calendar, event_id)
+        if refused is not None:
+            return refused
+        assert event is not None
+        try:
+            size = int(request.args.get("maxResults", DEFAULT_PAGE))
+            offset = int(request.args.get("pageToken") or "0")
+            low = _rfc3339(request.args.get("timeMin"))
+            high = _rfc3339(request.args.get("timeMax"))
+        except ValueError:
+            return self.error(400, "Bad Request", reason="badRequest")
+        if not 1 <= size <= MAX_PAGE:
+            return self.error(400, "Invalid max results value.", reason="invalid")
+        zone = zoneinfo.ZoneInfo(event["start"]["timeZone"])
+        first = dt.datetime.fromisoformat(event["start"]["dateTime"])
+        duration = dt.datetime.fromisoformat(event["end"]["dateTime"]) - first
+        # One more than the page, to know whether another follows: a rule without an end
+        # goes on for ever.
+        chosen: list[dt.datetime] = []
+        for local in event_starts(event):
+            start = local.astimezone(dt.UTC)
+            if (high is not None and start >= high) or len(chosen) > offset + size:
+                break
+            if low is None or start + duration > low:
+                chosen.append(start)
+        page = chosen[offset : offset + size]
+        items = []
+        for start in page:
+            shown = {
+                "dateTime": start.astimezone(zone).isoformat(),
+                "timeZone": zone.key,
+            }
+            instance = self.public(event)
+            instance.pop("recurrence", None)
+            instance.update(
+                {
+                    "id": f"{event['id']}_{start:%Y%m%dT%H%M%SZ}",
+                    "recurringEventId": event["id"],
+                    "originalStartTime": shown,
+                    "start": shown,
+                    "end": {
+                        "dateTime": (start + duration).astimezone(zone).isoformat(),
+                        "timeZone": zone.key,
+                    },
+                }
+            )
+            items.append(instance)
+        answer: dict[str, Any] = {
+            "kind": "calendar#events",
+            "summary": event["_calendar"],
+            "updated": event["updated"],
+            "timeZone": zone.key,
+            "accessRole": "owner",
+            "items": items,
+        }
+        if offset + size < len(chosen):
+            answer["nextPageToken"] = str(offset + size)
+        return json_response(answer)
+
+
+def _rfc3339(value: str | None) -> dt.datetime | None:
+    """timeMin/timeMax: RFC 3339 with an offset, which Calendar requires."""
+    if value is None:
+        return None
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(value)
+    return parsed

@@ -59,6 +59,28 @@ PATCHABLE = {
 }
 
 
+# The onlineMeeting resource's properties (Graph v1.0); it has none for a recurrence, so a body
+# naming another is refused as Graph refuses any property its type lacks.
+MEETING_PROPERTIES = PATCHABLE | {
+    "externalId",
+    "joinMeetingIdSettings",
+    "chatInfo",
+    "audioConferencing",
+    "isBroadcast",
+    "broadcastSettings",
+    "allowAttendeeToEnableCamera",
+    "allowAttendeeToEnableMic",
+    "allowRecording",
+    "allowTranscription",
+    "chatRestrictions",
+    "watermarkProtection",
+    "shareMeetingChatHistoryDefault",
+    "joinWebUrl",
+    "videoTeleconferenceId",
+    "creationDateTime",
+}
+
+
 def graph_time(when: dt.datetime) -> str:
     """Graph's rendering of an instant: UTC, seven fractional digits, Z."""
     when = when.astimezone(dt.UTC)
@@ -354,6 +376,9 @@ class FakeTeamsProvider(FakeProvider):
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             return self.error(400, UNREADABLE_BODY)
+        unknown = self.unknown_property(body)
+        if unknown is not None:
+            return unknown
         meeting, problem = self.new_meeting(organizer, body)
         if meeting is None:
             return self.error(400, problem)
@@ -366,6 +391,9 @@ class FakeTeamsProvider(FakeProvider):
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             return self.error(400, UNREADABLE_BODY)
+        unknown = self.unknown_property(body)
+        if unknown is not None:
+            return unknown
         external = body.get("externalId")
         if not isinstance(external, str) or not external:
             return self.error(400, "externalId is required.")
@@ -404,7 +432,22 @@ class FakeTeamsProvider(FakeProvider):
                 return self.error(400, UNREADABLE_BODY)
             return self.patch(meeting, body)
 
+    def unknown_property(self, body: dict[str, Any]) -> Response | None:
+        """Graph's 400 for a property the onlineMeeting type does not have (a recurrence)."""
+        unknown = sorted(set(body) - MEETING_PROPERTIES)
+        if not unknown:
+            return None
+        return self.error(
+            400,
+            f"The property '{unknown[0]}' does not exist on type 'microsoft.graph.onlineMeeting'."
+            " Make sure to only use property names that are defined by the type or mark the "
+            "type as open type.",
+        )
+
     def patch(self, meeting: dict[str, Any], body: dict[str, Any]) -> Response:
+        unknown = self.unknown_property(body)
+        if unknown is not None:
+            return unknown
         if "joinMeetingIdSettings" in body:
             return self.error(400, "joinMeetingIdSettings cannot be updated after creation.")
         if ("startDateTime" in body) != ("endDateTime" in body):

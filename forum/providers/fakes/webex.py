@@ -9,9 +9,11 @@ import time
 import uuid
 from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
+from dateutil import rrule as rrules
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
@@ -29,6 +31,24 @@ UNAUTHORIZED_MESSAGE = (
 MIN_DURATION = dt.timedelta(minutes=10)
 MAX_DURATION = dt.timedelta(hours=23, minutes=59)
 PATCH_TYPES = ("application/json", "application/json-patch+json")
+# "Multiple days or dates for monthly or yearly recurrence rule are not supported, only the
+# first day or date specified is taken" (Create a Meeting): these parts keep their first value.
+FIRST_VALUE_ONLY = ("BYDAY", "BYMONTHDAY", "BYMONTH")
+# What a scheduled meeting shares with its series.
+OCCURRENCE_FIELDS = (
+    "meetingNumber",
+    "title",
+    "agenda",
+    "timezone",
+    "hostEmail",
+    "hostDisplayName",
+    "siteUrl",
+    "webLink",
+    "sipAddress",
+    "scheduledType",
+)
+# Lists of scheduled meetings span 7 days when the client gives no range (List Meetings).
+DEFAULT_RANGE = dt.timedelta(days=7)
 
 
 def _parse_instant(value: Any) -> dt.datetime | None:
@@ -49,6 +69,34 @@ def _zone(name: str) -> ZoneInfo | None:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return None
+
+
+def webex_rule(recurrence: str) -> str:
+    """The rule as Webex keeps it: a monthly or yearly rule loses all but its first day."""
+    parts = [item.split("=", 1) for item in recurrence.split(";") if "=" in item]
+    freq = next((value.upper() for name, value in parts if name.upper() == "FREQ"), "")
+    if freq in ("MONTHLY", "YEARLY"):
+        parts = [
+            [name, value.split(",")[0] if name.upper() in FIRST_VALUE_ONLY else value]
+            for name, value in parts
+        ]
+    return ";".join(f"{name}={value}" for name, value in parts)
+
+
+def series_starts(meeting: dict[str, Any]) -> rrules.rrule | list[dt.datetime]:
+    """The starts of a meeting series' scheduled meetings, as Webex's engine gives them.
+
+    The rule (RFC 2445, as Webex documents it) runs in the meeting's ``timezone`` wall-clock
+    time from the series' first start, independent of any client's expansion; its UNTIL must
+    be UTC, as RFC 2445 requires with a zoned start. A meeting without a rule is a series of
+    one.
+    """
+    zone = _zone(meeting["timezone"]) or dt.UTC
+    first = _parse_instant(meeting["start"])
+    assert first is not None  # stored as Webex writes it
+    if not meeting.get("recurrence"):
+        return [first.astimezone(zone)]
+    return rrules.rrulestr(meeting["recurrence"], dtstart=first.astimezone(zone))
 
 
 def _local(instant: dt.datetime, zone: str) -> str:
@@ -198,6 +246,11 @@ class FakeWebexProvider(FakeProvider):
         zone = body.get("timezone")
         if zone is not None and (not isinstance(zone, str) or _zone(zone) is None):
             return self.invalid(f"Invalid timezone: {zone}")
+        recurrence = body.get("recurrence")
+        if recurrence is not None:
+            problem = self._check_recurrence(recurrence, body)
+            if problem is not None:
+                return problem
         tags = body.get("integrationTags")
         if tags is not None and (
             not isinstance(tags, list)
@@ -205,6 +258,18 @@ class FakeWebexProvider(FakeProvider):
             or not all(isinstance(tag, str) and len(tag) <= 64 for tag in tags)
         ):
             return self.invalid("integrationTags: a maximum of 3 tags of 64 characters each.")
+        return None
+
+    def _check_recurrence(self, recurrence: Any, body: dict[str, Any]) -> Response | None:
+        """A rule Webex cannot read (or an UNTIL not in UTC) is refused, in Webex's envelope."""
+        zone = _zone(body.get("timezone") or "UTC") or dt.UTC
+        start = _parse_instant(body.get("start")) or dt.datetime.now(dt.UTC)
+        if not isinstance(recurrence, str) or recurrence.upper().startswith("RRULE:"):
+            return self.invalid("recurrence must be an RFC 2445 rule such as FREQ=DAILY;COUNT=10.")
+        try:
+            rrules.rrulestr(recurrence, dtstart=start.astimezone(zone))
+        except (ValueError, TypeError):
+            return self.invalid(f"Invalid recurrence: {recurrence}")
         return None
 
     def create_meeting(self, request: Request) -> Response:
@@ -255,7 +320,7 @@ class FakeWebexProvider(FakeProvider):
             "integrationTags": list(body.get("integrationTags") or []),
         }
         if body.get("recurrence"):
-            meeting["recurrence"] = body["recurrence"]
+            meeting["recurrence"] = webex_rule(body["recurrence"])
         with self.lock:
             self.state.meetings[meeting_id] = meeting
         # Webex answers a create with 200 OK, not 201.
@@ -307,7 +372,7 @@ class FakeWebexProvider(FakeProvider):
                 found["agenda"] = body["agenda"] or ""
             if "recurrence" in body:
                 if body["recurrence"]:
-                    found["recurrence"] = body["recurrence"]
+                    found["recurrence"] = webex_rule(body["recurrence"])
                 else:
                     found.pop("recurrence", None)
             for key in ("start", "end"):
@@ -334,15 +399,39 @@ class FakeWebexProvider(FakeProvider):
             host = self._host(email)
             if host is None:
                 return self._unknown_host(email)
+        series_id = request.args.get("meetingSeriesId")
         meeting_type = request.args.get("meetingType", "meetingSeries")
         begins = _parse_instant(request.args.get("from")) if "from" in request.args else None
         ends = _parse_instant(request.args.get("to")) if "to" in request.args else None
         try:
             limit = min(int(request.args.get("max", "10")), 100)
+            offset = int(request.args.get("offset", "0"))
         except ValueError:
             return self.invalid("max must be a number.")
         # Lists give times in the "timezone" header's zone, UTC when it is absent.
         zone = request.headers.get("timezone") or "UTC"
+        if meeting_type == "scheduledMeeting" or series_id is not None:
+            items = self._scheduled(series_id, host, begins, ends, zone)
+            if isinstance(items, Response):
+                return items
+        else:
+            items = self._series(meeting_type, host, begins, ends, zone)
+        response = json_response({"items": items[offset : offset + limit]})
+        if offset + limit < len(items):
+            # Long lists come in pages, the next one named in a Link header (REST API Basics).
+            following = {**request.args.to_dict(), "offset": str(offset + limit)}
+            url = f"{self.base_url}{request.path}?{urlencode(following)}"
+            response.headers["Link"] = f'<{url}>; rel="next"'
+        return response
+
+    def _series(
+        self,
+        meeting_type: str,
+        host: str | None,
+        begins: dt.datetime | None,
+        ends: dt.datetime | None,
+        zone: str,
+    ) -> list[dict[str, Any]]:
         items = []
         with self.lock:
             for meeting in self.state.meetings.values():
@@ -357,4 +446,59 @@ class FakeWebexProvider(FakeProvider):
                 if ends is not None and start is not None and start >= ends:
                     continue
                 items.append(self._shown(meeting, zone))
-        return json_response({"items": items[:limit]})
+        return items
+
+    def _scheduled(
+        self,
+        series_id: str | None,
+        host: str | None,
+        begins: dt.datetime | None,
+        ends: dt.datetime | None,
+        zone: str,
+    ) -> list[dict[str, Any]] | Response:
+        """The scheduled meetings (occurrences) of one series, or of every series, in range.
+
+        Without ``from`` and ``to`` the range is the next 7 days; with one of them, the 7
+        days beside it (List Meetings). Each has its own id, ``<series id>_<start in
+        UTC>``, and the series' id as ``meetingSeriesId``.
+        """
+        now = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+        if begins is None:
+            begins = ends - DEFAULT_RANGE if ends is not None else now
+        if ends is None:
+            ends = begins + DEFAULT_RANGE
+        if begins > ends:
+            return self.invalid("from cannot be after to.")
+        with self.lock:
+            if series_id is not None:
+                if series_id not in self.state.meetings:
+                    return self.error(404, NOT_FOUND, description=f"Meeting not found: {series_id}")
+                chosen = [self.state.meetings[series_id]]
+            else:
+                chosen = list(self.state.meetings.values())
+            chosen = [m for m in chosen if host is None or m["hostEmail"] == host]
+        items = []
+        for meeting in chosen:
+            first, last = _parse_instant(meeting["start"]), _parse_instant(meeting["end"])
+            assert first is not None and last is not None
+            duration = last - first
+            for local in series_starts(meeting):
+                start = local.astimezone(dt.UTC)
+                if start >= ends:
+                    break
+                if start + duration <= begins:
+                    continue
+                occurrence = {key: meeting[key] for key in OCCURRENCE_FIELDS if key in meeting}
+                occurrence.update(
+                    {
+                        "id": f"{meeting['id']}_{start:%Y%m%dT%H%M%SZ}",
+                        "meetingSeriesId": meeting["id"],
+                        "meetingType": "scheduledMeeting",
+                        "state": "scheduled",
+                        "start": _local(start, zone),
+                        "end": _local(start + duration, zone),
+                    }
+                )
+                items.append(occurrence)
+        items.sort(key=lambda item: _parse_instant(item["start"]) or now)
+        return items

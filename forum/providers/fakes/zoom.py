@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import itertools
 import json
 import secrets
 import string
@@ -14,6 +15,7 @@ from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
+from dateutil import rrule as rrules
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
@@ -26,6 +28,20 @@ DAILY_LIMIT_MESSAGE = (
     "permitted for this particular user. You may resume these requests at GMT 00:00:00."
 )
 MEETING_TYPES = (1, 2, 3, 8)
+# "end_times: between a value of 1 and 50 ... This value defaults to 1" (Zoom's recurrence
+# object definitions); Zoom's support pages put the same ceiling on any recurring meeting.
+MAX_OCCURRENCES = 50
+# weekly_days and monthly_week_day count from 1 = Sunday.
+ZOOM_DAYS = {
+    1: rrules.SU,
+    2: rrules.MO,
+    3: rrules.TU,
+    4: rrules.WE,
+    5: rrules.TH,
+    6: rrules.FR,
+    7: rrules.SA,
+}
+RECURRENCE_FREQ = {1: rrules.DAILY, 2: rrules.WEEKLY, 3: rrules.MONTHLY}
 # Fields a create or update may set at the top level; the rest of a body is ignored, as Zoom
 # ignores what it does not know.
 WRITABLE = ("topic", "type", "start_time", "duration", "timezone", "agenda", "password")
@@ -60,6 +76,16 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 
 def utc_stamp(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _utc_field(value: Any) -> dt.datetime | None:
+    """A ``yyyy-MM-ddTHH:mm:ssZ`` field (end_date_time, a stored start_time), or None."""
+    if not isinstance(value, str) or not value.endswith("Z"):
+        return None
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 class FakeZoomProvider(FakeProvider):
@@ -308,7 +334,79 @@ class FakeZoomProvider(FakeProvider):
                 return self._invalid("recurrence.monthly_day")
         if "end_times" in recurrence and "end_date_time" in recurrence:
             return self._invalid("recurrence.end_times")
+        end_times = recurrence.get("end_times", 1)
+        if (
+            not isinstance(end_times, int)
+            or isinstance(end_times, bool)
+            or not 1 <= end_times <= MAX_OCCURRENCES
+        ):
+            return self._invalid("recurrence.end_times")
+        if "end_date_time" in recurrence and _utc_field(recurrence["end_date_time"]) is None:
+            return self._invalid("recurrence.end_date_time")
         return None
+
+    def occurrences(
+        self, meeting: dict[str, Any], *, previous: bool = False
+    ) -> list[dict[str, Any]]:
+        """The dates of a type 8 meeting as Zoom lists them under ``occurrences``.
+
+        Zoom's engine, independent of any client's: the recurrence object read in the
+        meeting's ``timezone`` wall-clock time from its start, the days counted from 1 =
+        Sunday, ending after ``end_times`` dates (1 when the object gives no end) or at
+        ``end_date_time``, and never more than 50. Assumptions where Zoom's docs are
+        silent: its weeks start on Sunday (what its day numbers suggest), and a monthly_day
+        a month lacks skips that month, as RFC 5545 does. An occurrence_id is the date's
+        start in epoch milliseconds, as Zoom's are; past dates are left out unless
+        ``previous`` (Zoom's ``show_previous_occurrences``).
+        """
+        recurrence = meeting.get("recurrence")
+        if meeting.get("type") != 8 or not isinstance(recurrence, dict):
+            return []
+        zone = ZoneInfo(meeting["timezone"])
+        first = _utc_field(meeting["start_time"])
+        assert first is not None  # stored as Zoom writes it
+        options: dict[str, Any] = {
+            "dtstart": first.astimezone(zone),
+            "interval": recurrence.get("repeat_interval", 1),
+            "wkst": rrules.SU,
+        }
+        if recurrence["type"] == 2:
+            options["byweekday"] = [ZOOM_DAYS[int(d)] for d in recurrence["weekly_days"].split(",")]
+        elif recurrence["type"] == 3:
+            if "monthly_day" in recurrence:
+                options["bymonthday"] = recurrence["monthly_day"]
+            else:
+                weekday = ZOOM_DAYS[recurrence["monthly_week_day"]]
+                options["byweekday"] = weekday(recurrence["monthly_week"])
+        if "end_date_time" in recurrence:
+            options["until"] = _utc_field(recurrence["end_date_time"])
+            options["count"] = None
+        else:
+            options["count"] = recurrence.get("end_times", 1)
+        dates = rrules.rrule(RECURRENCE_FREQ[recurrence["type"]], **options)
+        now = dt.datetime.now(dt.UTC)
+        listed = []
+        for local in itertools.islice(dates, MAX_OCCURRENCES):
+            # dateutil keeps the wall-clock time and the zone; the instant follows the zone's
+            # offset on that date (a time in a spring-forward gap reads with the earlier one).
+            start = local.astimezone(dt.UTC)
+            if not previous and start + dt.timedelta(minutes=meeting["duration"]) <= now:
+                continue
+            listed.append(
+                {
+                    "occurrence_id": str(int(start.timestamp() * 1000)),
+                    "start_time": utc_stamp(start),
+                    "duration": meeting["duration"],
+                    "status": "available",
+                }
+            )
+        return listed
+
+    def shown(self, meeting: dict[str, Any], *, previous: bool = False) -> dict[str, Any]:
+        """A meeting as create and GET answer it: a series with its occurrences."""
+        if meeting.get("type") != 8:
+            return meeting
+        return {**meeting, "occurrences": self.occurrences(meeting, previous=previous)}
 
     @staticmethod
     def _start(body: dict[str, Any], zone: str | None = None) -> dt.datetime | None:
@@ -358,7 +456,11 @@ class FakeZoomProvider(FakeProvider):
         if isinstance(body.get("settings"), dict):
             meeting["settings"] = {**meeting.get("settings", {}), **body["settings"]}
         if isinstance(body.get("recurrence"), dict):
+            # The object is replaced whole: Zoom does not merge a partial one.
             meeting["recurrence"] = body["recurrence"]
+        if meeting.get("type") != 8:
+            # Only a recurring meeting with a fixed time keeps a recurrence.
+            meeting.pop("recurrence", None)
         if "password" in body:
             meeting["encrypted_password"] = secrets.token_urlsafe(24)
         self._links(meeting)
@@ -428,7 +530,7 @@ class FakeZoomProvider(FakeProvider):
         self._apply(meeting, {**body, "password": password})
         with self.lock:
             self.state.meetings[str(meeting_id)] = meeting
-        return json_response(meeting, 201)
+        return json_response(self.shown(meeting), 201)
 
     def _list(self, request: Request, user: dict[str, Any]) -> Response:
         try:
@@ -464,7 +566,8 @@ class FakeZoomProvider(FakeProvider):
         if meeting is None:
             return self.error(404, f"Meeting does not exist: {meeting_id}.", code=3001)
         if request.method == "GET":
-            return json_response(meeting)
+            previous = request.args.get("show_previous_occurrences") == "true"
+            return json_response(self.shown(meeting, previous=previous))
         if request.method == "DELETE":
             with self.lock:
                 self.state.meetings.pop(meeting_id, None)
@@ -473,6 +576,12 @@ class FakeZoomProvider(FakeProvider):
         if isinstance(body, Response):
             return body
         invalid = self._validate(body, creating=False)
+        if (
+            invalid is None
+            and body.get("type") == 8
+            and not isinstance(body.get("recurrence", meeting.get("recurrence")), dict)
+        ):
+            invalid = self._invalid("recurrence")
         if invalid is not None:
             return json_response(invalid, 400)
         start = self._start(body, meeting.get("timezone"))

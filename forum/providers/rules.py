@@ -1,0 +1,33 @@
+"""Repeat rules as providers that take RFC 5545 text (Webex, Google Calendar) must receive them.
+
+forum reads an UNTIL written without a zone (or as a date) in the session's anchor zone, as
+forum.core.recurrence expands it and forum.calendar.ical writes it. RFC 5545 section 3.3.10
+wants UTC there when the start has a zone, and a provider reading a floating UNTIL as UTC, or
+a date as the whole of that day, would add or drop the last date: so the rule is sent with
+its UNTIL as that instant in UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from dateutil import parser as date_parser
+
+from forum.core.recurrence import rule_parts
+from forum.core.times import get_zone
+
+
+def with_utc_until(rrule: str, timezone: str) -> str:
+    """The rule's value (no ``RRULE:`` name), its UNTIL in UTC; other parts as they were."""
+    parts = rule_parts(rrule)
+    if "UNTIL" in parts:
+        until = date_parser.parse(parts["UNTIL"])
+        if until.tzinfo is None:
+            until = until.replace(tzinfo=get_zone(timezone), fold=0)
+        parts["UNTIL"] = until.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return ";".join(f"{name}={value}" for name, value in parts.items())
+
+
+def values(rrule: str, name: str) -> list[str]:
+    """The comma-separated values of one part of the rule (BYDAY, BYMONTHDAY...), or []."""
+    return [value for value in rule_parts(rrule).get(name, "").split(",") if value]
