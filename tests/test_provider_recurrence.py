@@ -276,6 +276,23 @@ def test_a_moved_series_gives_the_provider_s_dates_anew(provider: Provider, seri
     assert provider.read(provider.adapter, created.external_id) == moved.ours()
 
 
+def test_a_series_made_a_single_session_again_has_one_date(provider: Provider) -> None:
+    series = SERIES[2]
+    request = replace(
+        series.request(f"single-{provider.kind}"), host=SETUPS[provider.kind].HOSTS[0]
+    )
+    created = provider.adapter.create_meeting(request)
+    provider.adapter.update_meeting(created.external_id, replace(request, rrule=None))
+    single = Series(series.name, series.start, series.timezone, "")
+    assert single.ours() == series.ours()[:1]
+    if provider.kind == "zoom":
+        # A Zoom meeting that no longer repeats is type 2 and lists no occurrences.
+        meeting = provider.adapter.http.request("GET", f"/meetings/{created.external_id}")
+        assert meeting.json()["type"] == 2 and "recurrence" not in meeting.json()
+    else:
+        assert provider.read(provider.adapter, created.external_id) == single.ours()
+
+
 def test_teams_holds_a_series_as_one_meeting_with_a_note() -> None:
     with RunningFake(teams_setup.make_fake()) as fake:
         adapter = _adapter(teams_setup, fake)
