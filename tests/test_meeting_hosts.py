@@ -152,6 +152,10 @@ def test_a_failed_meeting_keeps_its_host_so_its_retry_never_double_books(
     assert y["meeting"]["host_account"] == HOSTS[1]  # host1 is still X's
     refused = assert_error(book(api, event["id"], title="Z", start=AT), 409, "conflict")
     assert refused["details"]["hosts"] == {HOSTS[0]: x["id"], HOSTS[1]: y["id"]}
+    assert (
+        f"{HOSTS[0]} by session {x['id']} ('X'), whose meeting failed and is held for its retry, "
+        f"{HOSTS[1]} by session {y['id']} ('Y');"
+    ) in refused["message"]
 
     retried = retry(api, x["id"])
     assert retried.status_code == 200, retried.get_json()

@@ -55,6 +55,8 @@ HEALTH_WINDOW = dt.timedelta(days=7)
 # Longer than any provider call with its retries (forum.providers.http): a job that died
 # while opening a meeting leaves it to the next one after this.
 OPENING_LEASE = dt.timedelta(minutes=5)
+# Hosts named in a refusal, at most.
+HOLDERS_NAMED = 5
 # The latest host changes kept on a meeting.
 HOST_CHANGES_KEPT = 20
 
@@ -132,6 +134,14 @@ def _count_use(account: ProviderAccount, host: str) -> None:
         usage.count += 1
 
 
+def _holder(session: EventSession) -> str:
+    text = f"session {session.id} ({session.title!r})"
+    status = session.meeting.status if session.meeting else None
+    if status in ("failed", "deferred"):
+        text += f", whose meeting {status} and is held for its retry"
+    return text
+
+
 def _host_clash(
     kind: str, account: ProviderAccount, busy: dict[str, EventSession], message: str
 ) -> Conflict:
@@ -178,14 +188,16 @@ def reserve_host(
         )
     free = [h for h in account.hosts if h not in busy]
     if not free:
-        other = next(iter(busy.values()))
+        taken = [f"{h} by {_holder(busy[h])}" for h in account.hosts][:HOLDERS_NAMED]
+        more = len(account.hosts) - len(taken)
         raise _host_clash(
             kind,
             account,
             busy,
-            f"every host of the {kind} account {account.name!r} has a meeting at that time "
-            f"(e.g. session {other.id}, {other.title!r}); add a host to the account or choose "
-            "another time",
+            f"every host of the {kind} account {account.name!r} is taken at that time: "
+            + ", ".join(taken)
+            + (f" and {more} more" if more else "")
+            + "; add a host to the account or choose another time",
         )
     quota = adapter_class(kind).daily_quota_per_host
     if previous_host in free:
