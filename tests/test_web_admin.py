@@ -596,6 +596,33 @@ def test_check_now_records_health_and_marks_problems(
     assert "not checked yet" not in page
 
 
+def test_an_administrator_changes_an_accounts_host_users_on_the_page(
+    app: Flask, client: FlaskClient, admin: ApiClient, zoom: RunningFake
+) -> None:
+    redirected_to(add_provider(client, "zoom", **zoom_fields(zoom)), "/providers")
+    with app.app_context():
+        account_id = provider_accounts.get_account("uni-zoom").id
+    row = account_row(get_page(client, "/providers"), "uni-zoom")
+    assert "<summary>Change</summary>" in row and f'id="hosts-{account_id}"' in row
+
+    path = f"/providers/{account_id}/hosts"
+    response = post(client, path, {"hosts": "host3@uni.example\nhost1@uni.example"})
+    assert response.headers["Location"] == f"/providers#account-{account_id}"
+    page = get_page(client, "/providers")
+    assert "now has the host users host3@uni.example, host1@uni.example" in flashes(page)
+    row = account_row(page, "uni-zoom")
+    assert "<li>host3@uni.example</li>" in row and "<li>host2@uni.example</li>" not in row
+
+    post(client, path, {"hosts": " , "})
+    assert "were not changed: give at least one." in flashes(get_page(client, "/providers"))
+    assert client.post(path, data={"hosts": "x@uni.example"}).status_code == 400  # no CSRF
+    with app.app_context():
+        assert provider_accounts.get_account("uni-zoom").hosts == [
+            "host3@uni.example",
+            "host1@uni.example",
+        ]
+
+
 def test_a_jitsi_account_needs_no_secrets_and_checks_without_a_server(
     client: FlaskClient, admin: ApiClient
 ) -> None:

@@ -10,6 +10,7 @@ from the system. Tests of one ``xdist_group`` run on one worker (the browser tes
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import itertools
@@ -260,5 +261,6 @@ def claim_redis_database() -> int:
             lock.close()
             continue
         _claimed.append(lock)
+        atexit.register(lock.close)  # closed, not left to the collector's warning
         return number
     return 1 + first

@@ -310,6 +310,7 @@ def providers():
         details={account.id: _details(account) for account in listed} if organiser.is_admin else {},
         kinds=ACCOUNT_KINDS,
         kind_names=KIND_NAMES,
+        hosted_kinds=accounts.HOSTED,
     )
 
 
@@ -380,6 +381,41 @@ def check_provider(account_id: int):
             flash(f"“{name}” has {count} problem{'' if count == 1 else 's'}: see below.", "error")
         else:
             flash(f"“{name}” was checked: no problems.", "info")
+    return redirect(url_for("web.providers") + f"#account-{account_id}"), 303
+
+
+class HostsForm(FlaskForm):
+    hosts = TextAreaField(
+        "Host users",
+        validators=[DataRequired(message="Give at least one host user."), _hosts],
+        description="One per line or comma-separated.",
+    )
+
+
+@bp.post("/providers/<int:account_id>/hosts")
+@login_required
+def provider_hosts(account_id: int):
+    """Replace an account's host users (meetings still to open move when retried)."""
+    organiser = current_user._get_current_object()
+    _admin_only(organiser)
+    account = accounts.get_account(account_id)
+    form = HostsForm()
+    if not form.validate_on_submit():
+        problems = "; ".join(message for messages in form.errors.values() for message in messages)
+        flash(f"The host users of “{account.name}” were not changed: {problems}", "error")
+        return redirect(url_for("web.providers") + f"#account-{account_id}"), 303
+    hosts = [host for host in _split_hosts(form.hosts.data) if host]
+    if not hosts:
+        flash(f"The host users of “{account.name}” were not changed: give at least one.", "error")
+        return redirect(url_for("web.providers") + f"#account-{account_id}"), 303
+    try:
+        accounts.set_hosts(account, hosts)
+    except ForumError as error:
+        db.session.rollback()
+        flash(f"The host users of “{account.name}” were not changed: {error.message}", "error")
+    else:
+        db.session.commit()
+        flash(f"“{account.name}” now has the host users {', '.join(account.hosts)}.", "info")
     return redirect(url_for("web.providers") + f"#account-{account_id}"), 303
 
 
