@@ -125,6 +125,14 @@ SERIES = [
         "Australia/Sydney",
         "FREQ=WEEKLY;BYDAY=MO,WE;UNTIL=20270412T093000",
     ),
+    # Starts on a Wednesday its rule does not give: forum's first date is the Thursday, which
+    # RFC 5545 readers (that count the start as a date) see too only if the series starts there.
+    Series(
+        "mo-th-from-a-wednesday-auckland",
+        at("2027-03-09T20:00"),
+        "Pacific/Auckland",
+        "FREQ=WEEKLY;BYDAY=MO,TH;COUNT=6",
+    ),
     Series(
         "every-3-days-apia", at("2027-03-30T19:00"), "Pacific/Apia", "FREQ=DAILY;INTERVAL=3;COUNT=5"
     ),
@@ -157,6 +165,8 @@ def test_the_series_cross_their_zones_clock_changes() -> None:
         "2027-04-11",
     ]
     assert len(by_name["last-friday-detroit-until"].ours()) == 5
+    wednesday = by_name["mo-th-from-a-wednesday-auckland"]
+    assert wednesday.ours()[0][0] == wednesday.start + dt.timedelta(days=1)
 
 
 def _zone(series: Series):

@@ -73,6 +73,7 @@ from forum.providers.http import TokenCache
 from forum.providers.http import create_once
 from forum.providers.http import http_options
 from forum.providers.registry import AccountSettings
+from forum.providers.rules import first_date
 from forum.providers.rules import with_utc_until
 from forum.providers.tokens import cache_key
 
@@ -427,12 +428,12 @@ class GoogleMeetProvider(VideoProvider):
             zone_name = request.timezone
         except (ValueError, zoneinfo.ZoneInfoNotFoundError):
             zone, zone_name = dt.UTC, "UTC"
+        start, end = request.start, request.end
+        if request.rrule:
+            start, end = first_date(request.rrule, start, end, request.timezone)
         return {
-            "start": {
-                "dateTime": request.start.astimezone(zone).isoformat(),
-                "timeZone": zone_name,
-            },
-            "end": {"dateTime": request.end.astimezone(zone).isoformat(), "timeZone": zone_name},
+            "start": {"dateTime": start.astimezone(zone).isoformat(), "timeZone": zone_name},
+            "end": {"dateTime": end.astimezone(zone).isoformat(), "timeZone": zone_name},
         }
 
     def _event_body(self, request: MeetingRequest) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import datetime as dt
 
 from dateutil import parser as date_parser
 
+from forum.core.recurrence import occurrences
 from forum.core.recurrence import rule_parts
 from forum.core.times import get_zone
 
@@ -31,3 +32,19 @@ def with_utc_until(rrule: str, timezone: str) -> str:
 def values(rrule: str, name: str) -> list[str]:
     """The comma-separated values of one part of the rule (BYDAY, BYMONTHDAY...), or []."""
     return [value for value in rule_parts(rrule).get(name, "").split(",") if value]
+
+
+def first_date(
+    rrule: str, start: dt.datetime, end: dt.datetime, timezone: str
+) -> tuple[dt.datetime, dt.datetime]:
+    """The series' first (start, end) as forum expands it, where the provider's must begin.
+
+    A session may start on a day its rule does not give (a Wednesday for BYDAY=MO,TH):
+    forum leaves that day out, while RFC 5545 counts DTSTART as the first date whatever the
+    rule says, and providers follow one or the other. Anchored at forum's first date, the
+    series is the same under both readings.
+    """
+    return next(
+        iter(occurrences(start=start, end=end, timezone=timezone, rrule=rrule, limit=1)),
+        (start, end),
+    )

@@ -45,6 +45,7 @@ from forum.providers.base import webhook_identity
 from forum.providers.http import create_once
 from forum.providers.http import token_and_api_clients
 from forum.providers.registry import AccountSettings
+from forum.providers.rules import first_date
 from forum.providers.rules import values
 from forum.providers.rules import with_utc_until
 from forum.providers.tokens import cache_key
@@ -298,10 +299,13 @@ class WebexProvider(VideoProvider):
     # -- meetings ------------------------------------------------------------------------------
 
     def _body(self, request: MeetingRequest, *, create: bool) -> dict[str, Any]:
+        start, end = request.start, request.end
+        if request.rrule:
+            start, end = first_date(request.rrule, start, end, request.timezone)
         body: dict[str, Any] = {
             "title": request.topic[:128],
-            "start": webex_time(request.start),
-            "end": webex_time(request.end),
+            "start": webex_time(start),
+            "end": webex_time(end),
             "timezone": request.timezone,
             "agenda": request.agenda[:1300],
         }

@@ -51,6 +51,7 @@ from forum.providers.base import webhook_identity
 from forum.providers.http import create_once
 from forum.providers.http import token_and_api_clients
 from forum.providers.registry import AccountSettings
+from forum.providers.rules import first_date
 from forum.providers.tokens import Token
 from forum.providers.tokens import cache_key
 
@@ -526,6 +527,8 @@ class ZoomProvider(VideoProvider):
         if recurrence is not None:
             body["type"] = 8
             body["recurrence"] = recurrence
+            first, _ = first_date(request.rrule or "", request.start, request.end, request.timezone)
+            body["start_time"] = utc_stamp(first)
         elif note is not None:
             # No fixed time: Zoom keeps neither a start nor a duration for it.
             body["type"] = 3

@@ -18,15 +18,18 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import itertools
 import json
 import secrets
 import threading
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+from dateutil import rrule as rrules
 from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import Map
@@ -87,6 +90,29 @@ class Faults:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+def rfc5545_dates(rule: str, dtstart: dt.datetime) -> Iterator[dt.datetime]:
+    """The dates of an RRULE value from an aware ``dtstart``, as RFC 5545 (and 2445) count.
+
+    The rule runs in ``dtstart``'s wall-clock time (dateutil keeps the time and the zone of
+    each date, the offset following the date). "The DTSTART property value always counts as
+    the first occurrence", also when the rule would not give it, and COUNT includes it;
+    dateutil leaves such a start out, so it is put back here. Raises ValueError for a rule
+    RFC 5545 does not allow (an UNTIL not in UTC with a zoned start, among others).
+    """
+    dates = rrules.rrulestr(rule, dtstart=dtstart)
+    assert isinstance(dates, rrules.rrule)  # one RRULE value, no set
+    if next(iter(dates), None) == dtstart:
+        return iter(dates)
+    count = next(
+        (int(part.split("=")[1]) for part in rule.upper().split(";") if part.startswith("COUNT=")),
+        None,
+    )
+    if count is None:
+        return itertools.chain([dtstart], dates)
+    rest = dates.replace(count=count - 1) if count > 1 else iter(())
+    return itertools.chain([dtstart], rest)
 
 
 def retry_after_header(fault: Fault, now: dt.datetime | None = None) -> dict[str, str]:

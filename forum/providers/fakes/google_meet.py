@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import heapq
+import itertools
 import json
 import re
 import secrets
@@ -18,13 +20,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric import rsa
-from dateutil import rrule as rrules
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
 
 from forum.providers.fakes.base import FakeProvider
 from forum.providers.fakes.base import json_response
+from forum.providers.fakes.base import rfc5545_dates
 
 SERVICE_ACCOUNT = "forum-meet@forum-test.iam.gserviceaccount.com"
 CALENDAR_SCOPE = "https://www.googleapis.com/auth/calendar"
@@ -84,7 +86,8 @@ def event_starts(event: dict[str, Any]) -> Any:
     """The starts of an event's instances, as Calendar's engine gives them.
 
     Its RRULE lines run in the wall-clock time of the event's ``start.timeZone``, from its
-    start (RFC 5545), independent of any client's expansion. EXDATE and RDATE lines are not
+    start, which counts as the first instance (RFC 5545), independent of any client's
+    expansion. EXDATE and RDATE lines are not
     read: forum sends none. An event without a rule has one instance.
     """
     zone = zoneinfo.ZoneInfo(event["start"]["timeZone"])
@@ -92,10 +95,9 @@ def event_starts(event: dict[str, Any]) -> Any:
     lines = [line for line in event.get("recurrence") or [] if line.startswith("RRULE:")]
     if not lines:
         return iter([first])
-    dates = rrules.rruleset()
-    for line in lines:
-        dates.rrule(rrules.rrulestr(line.removeprefix("RRULE:"), dtstart=first))
-    return iter(dates)
+    # One RRULE, as forum sends; a second would merge into the same ordered set.
+    merged = heapq.merge(*(rfc5545_dates(line.removeprefix("RRULE:"), first) for line in lines))
+    return (date for date, _ in itertools.groupby(merged))
 
 
 def _now_rfc3339() -> str:
@@ -414,7 +416,7 @@ class FakeGoogleMeetProvider(FakeProvider):
             if not line.startswith("RRULE:"):
                 continue
             try:
-                rrules.rrulestr(line.removeprefix("RRULE:"), dtstart=first)
+                rfc5545_dates(line.removeprefix("RRULE:"), first)
             except (ValueError, TypeError):
                 return None, self.error(400, "Invalid recurrence rule.", reason="invalid")
         return recurrence, None

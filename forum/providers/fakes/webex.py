@@ -8,12 +8,12 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 from zoneinfo import ZoneInfoNotFoundError
 
-from dateutil import rrule as rrules
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request
 from werkzeug.wrappers import Response
@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 from forum.providers.fakes.base import FakeProvider
 from forum.providers.fakes.base import IssuedToken
 from forum.providers.fakes.base import json_response
+from forum.providers.fakes.base import rfc5545_dates
 
 INVALID_ITEMS = "The input parameters contain invalid items."
 NOT_FOUND = "The requested resource could not be found."
@@ -83,20 +84,20 @@ def webex_rule(recurrence: str) -> str:
     return ";".join(f"{name}={value}" for name, value in parts)
 
 
-def series_starts(meeting: dict[str, Any]) -> rrules.rrule | list[dt.datetime]:
+def series_starts(meeting: dict[str, Any]) -> Iterator[dt.datetime]:
     """The starts of a meeting series' scheduled meetings, as Webex's engine gives them.
 
     The rule (RFC 2445, as Webex documents it) runs in the meeting's ``timezone`` wall-clock
-    time from the series' first start, independent of any client's expansion; its UNTIL must
-    be UTC, as RFC 2445 requires with a zoned start. A meeting without a rule is a series of
-    one.
+    time from the series' first start, which counts as its first date (RFC 2445), independent
+    of any client's expansion; its UNTIL must be UTC, as RFC 2445 requires with a zoned
+    start. A meeting without a rule is a series of one.
     """
     zone = _zone(meeting["timezone"]) or dt.UTC
     first = _parse_instant(meeting["start"])
     assert first is not None  # stored as Webex writes it
     if not meeting.get("recurrence"):
-        return [first.astimezone(zone)]
-    return rrules.rrulestr(meeting["recurrence"], dtstart=first.astimezone(zone))
+        return iter([first.astimezone(zone)])
+    return rfc5545_dates(meeting["recurrence"], first.astimezone(zone))
 
 
 def _local(instant: dt.datetime, zone: str) -> str:
@@ -267,7 +268,7 @@ class FakeWebexProvider(FakeProvider):
         if not isinstance(recurrence, str) or recurrence.upper().startswith("RRULE:"):
             return self.invalid("recurrence must be an RFC 2445 rule such as FREQ=DAILY;COUNT=10.")
         try:
-            rrules.rrulestr(recurrence, dtstart=start.astimezone(zone))
+            rfc5545_dates(recurrence, start.astimezone(zone))
         except (ValueError, TypeError):
             return self.invalid(f"Invalid recurrence: {recurrence}")
         return None
