@@ -31,6 +31,7 @@ from tests.fake_setups.zoom import CLIENT_ID
 from tests.fake_setups.zoom import CLIENT_SECRET
 from tests.fake_setups.zoom import HOSTS
 from tests.helpers import assert_error
+from tests.test_meetings import add_zoom
 from tests.test_web import log_in
 
 HOST3 = "host3@uni.example"
@@ -47,32 +48,6 @@ def zoom() -> Iterator[RunningFake]:
     )
     with RunningFake(fake) as running:
         yield running
-
-
-def add_account(runner, zoom: RunningFake, hosts: tuple[str, ...] = HOSTS) -> None:
-    result = runner.invoke(
-        args=[
-            "forum",
-            "provider",
-            "add",
-            "uni-zoom",
-            "--kind",
-            "zoom",
-            "--account-id",
-            ACCOUNT_ID,
-            "--client-id",
-            CLIENT_ID,
-            "--client-secret",
-            CLIENT_SECRET,
-            "--hosts",
-            ",".join(hosts),
-            "--api-base-url",
-            f"{zoom.url}/v2",
-            "--oauth-url",
-            zoom.url,
-        ]
-    )
-    assert result.exit_code == 0, result.output
 
 
 def set_hosts(runner, hosts: tuple[str, ...]) -> None:
@@ -142,7 +117,7 @@ def double_booked_in_database(app) -> list[tuple[str, int, int]]:
 def test_a_failed_meeting_keeps_its_host_so_its_retry_never_double_books(
     app, api, runner, zoom, event
 ):
-    add_account(runner, zoom)
+    add_zoom(runner, zoom)
     zoom.app.faults.add("status", status=503, count=50, method="POST")
     x = make_session(api, event["id"], title="X", start=AT)
     assert (x["meeting"]["status"], x["meeting"]["host_account"]) == ("failed", HOSTS[0])
@@ -167,7 +142,7 @@ def test_a_failed_meeting_keeps_its_host_so_its_retry_never_double_books(
 
 
 def test_a_cancelled_session_gives_its_host_back(api, runner, zoom, event):
-    add_account(runner, zoom, hosts=HOSTS[:1])
+    add_zoom(runner, zoom, hosts=HOSTS[:1])
     zoom.app.faults.add("status", status=503, count=50, method="POST")
     x = make_session(api, event["id"], title="X", start=AT)
     zoom.app.faults.clear()
@@ -178,7 +153,7 @@ def test_a_cancelled_session_gives_its_host_back(api, runner, zoom, event):
 
 
 def test_a_retry_moves_to_a_free_host_and_records_why(api, client, runner, zoom, event):
-    add_account(runner, zoom, hosts=HOSTS[:1])
+    add_zoom(runner, zoom, hosts=HOSTS[:1])
     zoom.app.faults.add("status", status=503, count=50, method="POST")
     x = make_session(api, event["id"], title="X", start=AT)
     zoom.app.faults.clear()
@@ -198,7 +173,7 @@ def test_a_retry_moves_to_a_free_host_and_records_why(api, client, runner, zoom,
 
 
 def test_a_retry_with_every_host_taken_is_409_naming_the_clash(app, api, runner, zoom, event):
-    add_account(runner, zoom, hosts=HOSTS[:1])
+    add_zoom(runner, zoom, hosts=HOSTS[:1])
     zoom.app.faults.add("status", status=503, count=50, method="POST")
     x = make_session(api, event["id"], title="X", start=AT)
     zoom.app.faults.clear()
@@ -219,7 +194,7 @@ def test_a_retry_with_every_host_taken_is_409_naming_the_clash(app, api, runner,
 def test_rescheduling_onto_a_busy_host_moves_the_meeting_and_records_it(
     app, api, runner, zoom, event
 ):
-    add_account(runner, zoom)
+    add_zoom(runner, zoom)
     first = make_session(api, event["id"], title="First", start=AT)
     later = make_session(api, event["id"], title="Later", start="2027-07-02T14:00:00Z")
     assert first["meeting"]["host_account"] == later["meeting"]["host_account"] == HOSTS[0]
@@ -235,7 +210,7 @@ def test_rescheduling_onto_a_busy_host_moves_the_meeting_and_records_it(
 
 
 def test_a_date_of_a_series_cannot_move_onto_a_time_its_host_holds(api, runner, zoom, event):
-    add_account(runner, zoom, hosts=HOSTS[:1])
+    add_zoom(runner, zoom, hosts=HOSTS[:1])
     series = make_session(
         api,
         event["id"],
@@ -264,7 +239,7 @@ def test_twenty_simultaneous_bookings_and_retries_never_double_book_a_host(
 ):
     """Two failed meetings hold host1 and host2; then 6 retries of them and 14 bookings of
     the same hour arrive together. host3 is the only free host: one booking gets it."""
-    add_account(runner, zoom, hosts=(*HOSTS, HOST3))
+    add_zoom(runner, zoom, hosts=(*HOSTS, HOST3))
     zoom.app.faults.add("status", status=503, count=50, method="POST")
     failed = [make_session(api, event["id"], title=f"F{i}", start=AT)["id"] for i in range(2)]
     zoom.app.faults.clear()
@@ -322,7 +297,7 @@ def test_twenty_simultaneous_bookings_and_retries_never_double_book_a_host(
 def test_administrators_replace_the_pool_through_the_api_and_the_cli(
     app, api, runner, zoom, make_organiser
 ):
-    add_account(runner, zoom)
+    add_zoom(runner, zoom)
     with app.app_context():
         account_id = db.session.scalar(sa.select(ProviderAccount.id))
     path = f"/api/v1/provider-accounts/{account_id}"
