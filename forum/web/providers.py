@@ -362,6 +362,10 @@ def add_provider(kind: str):
     ), status
 
 
+def _back_to_account(account_id: int):
+    return redirect(url_for("web.providers") + f"#account-{account_id}"), 303
+
+
 @bp.post("/providers/<int:account_id>/check")
 @login_required
 def check_provider(account_id: int):
@@ -381,7 +385,7 @@ def check_provider(account_id: int):
             flash(f"“{name}” has {count} problem{'' if count == 1 else 's'}: see below.", "error")
         else:
             flash(f"“{name}” was checked: no problems.", "info")
-    return redirect(url_for("web.providers") + f"#account-{account_id}"), 303
+    return _back_to_account(account_id)
 
 
 class HostsForm(FlaskForm):
@@ -403,11 +407,11 @@ def provider_hosts(account_id: int):
     if not form.validate_on_submit():
         problems = "; ".join(message for messages in form.errors.values() for message in messages)
         flash(f"The host users of “{account.name}” were not changed: {problems}", "error")
-        return redirect(url_for("web.providers") + f"#account-{account_id}"), 303
+        return _back_to_account(account_id)
     hosts = [host for host in _split_hosts(form.hosts.data) if host]
     if not hosts:
         flash(f"The host users of “{account.name}” were not changed: give at least one.", "error")
-        return redirect(url_for("web.providers") + f"#account-{account_id}"), 303
+        return _back_to_account(account_id)
     try:
         accounts.set_hosts(account, hosts)
     except ForumError as error:
@@ -416,7 +420,7 @@ def provider_hosts(account_id: int):
     else:
         db.session.commit()
         flash(f"“{account.name}” now has the host users {', '.join(account.hosts)}.", "info")
-    return redirect(url_for("web.providers") + f"#account-{account_id}"), 303
+    return _back_to_account(account_id)
 
 
 @bp.post("/providers/<int:account_id>/delete")
