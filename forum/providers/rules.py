@@ -48,3 +48,14 @@ def first_date(
         iter(occurrences(start=start, end=end, timezone=timezone, rrule=rrule, limit=1)),
         (start, end),
     )
+
+
+def series_span(
+    rrule: str, start: dt.datetime, end: dt.datetime, timezone: str
+) -> tuple[dt.datetime, dt.datetime]:
+    """From the start of the series' first date to the end of its last, as forum expands it.
+
+    An open-ended rule ends where forum's expansion does (forum.core.recurrence's bounds).
+    """
+    dates = list(occurrences(start=start, end=end, timezone=timezone, rrule=rrule))
+    return (dates[0][0], dates[-1][1]) if dates else (start, end)

@@ -1,9 +1,9 @@
 """Microsoft Teams meetings through Microsoft Graph: app-only standalone onlineMeetings.
 
-A standalone onlineMeeting has no recurrence: a repeating session is one onlineMeeting made
-for its first date, whose join link serves every date of the series. MeetingInfo.data
-["recurrence_note"] says so, for the organiser to read beside the link; the dates people
-receive are forum's (its invitations and calendar).
+A standalone onlineMeeting has no recurrence: a repeating session is one onlineMeeting from
+its first date to the end of its last, whose join link serves every date of the series.
+MeetingInfo.data["recurrence_note"] says so, for the organiser to read beside the link; the
+dates people receive are forum's (its invitations and calendar).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from forum.providers.http import create_once
 from forum.providers.http import parse_retry_after
 from forum.providers.http import token_and_api_clients
 from forum.providers.registry import AccountSettings
+from forum.providers.rules import series_span
 from forum.providers.tokens import cache_key
 
 GRAPH_API = "https://graph.microsoft.com/v1.0"
@@ -334,7 +335,7 @@ class TeamsProvider(VideoProvider):
             **_times_and_subject(request),
         }
         # A standalone onlineMeeting has no agenda or recurrence field: the agenda stays in
-        # forum's invitations, and a series' link is the one made for its first occurrence.
+        # forum's invitations, and a series is one meeting spanning its dates.
         note = series_note(request)
 
         def post() -> MeetingInfo:
@@ -578,9 +579,9 @@ def series_note(request: MeetingRequest) -> str | None:
     if not request.rrule:
         return None
     return (
-        "Teams meetings made by forum do not repeat: this series is one Teams meeting, made "
-        "for its first date, whose link serves every date; the dates are those of forum's "
-        "invitations and calendar"
+        "Teams meetings made by forum do not repeat: this series is one Teams meeting, from "
+        "its first date to its last, whose link serves every date; the dates are those of "
+        "forum's invitations and calendar"
     )
 
 
@@ -617,10 +618,19 @@ def _graph_time(when: dt.datetime) -> str:
 
 
 def _times_and_subject(request: MeetingRequest) -> dict[str, str]:
+    """Subject and times; a series' one meeting spans it, from its first date to its last.
+
+    Teams lets a scheduled meeting's link expire some time (60 days) after the meeting's
+    end unless it is used again: ending the meeting with the series keeps the link alive
+    for every date, however far apart they are.
+    """
+    start, end = request.start, request.end
+    if request.rrule:
+        start, end = series_span(request.rrule, start, end, request.timezone)
     return {
         "subject": request.topic,
-        "startDateTime": _graph_time(request.start),
-        "endDateTime": _graph_time(request.end),
+        "startDateTime": _graph_time(start),
+        "endDateTime": _graph_time(end),
     }
 
 
