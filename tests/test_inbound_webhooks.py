@@ -1,21 +1,34 @@
 """Provider webhooks end to end: real signed deliveries posted to /webhooks/<provider>, and
-what the API then says of the session, its attendance and the inbox."""
+what the API then says of the session, its attendance and the inbox. With Redis as the
+broker, intake only stores and asks for a drain, and the drains process in batches."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import random
+import threading
 import time
 from typing import Any
 
 import pytest
+import redis
 import sqlalchemy as sa
 
 from forum.accounts.models import Organiser
+from forum.core.times import format_instant
 from forum.events.models import VideoMeeting
 from forum.extensions import db
 from forum.providers import accounts
 from forum.providers.fakes import webhooks as deliveries
+from forum.webhooks import inbound
+from forum.webhooks.models import Attendance
 from forum.webhooks.models import InboxEntry
+from tests.celery_worker import REDIS_URL
+from tests.celery_worker import purge_queue
+from tests.celery_worker import redis_available
+from tests.celery_worker import unique_queue
+from tests.conftest import missing_service
 from tests.factories import SESSIONS
 from tests.factories import invitee
 from tests.factories import make_event
@@ -28,6 +41,26 @@ from tests.helpers import assert_error
 SECRET = "zoom-secret-token-for-webhooks"
 MEETING_ID = 92674392836
 UUID = "aDYlohsHRtCd4ii1uC2+hA=="
+
+
+# Redis as the broker, with no worker: what the intake queues stays in the queue.
+BROKER = {"CELERY_BROKER_URL": REDIS_URL, "FORUM_JOBS_QUEUE": unique_queue()}
+
+
+@pytest.fixture
+def app_settings(request) -> dict[str, Any]:
+    return getattr(request, "param", {})
+
+
+@pytest.fixture
+def broker(app_settings):
+    """The Redis queue of BROKER, emptied after the test (tests using it take BROKER)."""
+    assert app_settings == BROKER
+    if not redis_available(REDIS_URL):
+        missing_service(f"Redis at {REDIS_URL}")
+    purge_queue(BROKER["FORUM_JOBS_QUEUE"], REDIS_URL)
+    yield redis.Redis.from_url(REDIS_URL)
+    purge_queue(BROKER["FORUM_JOBS_QUEUE"], REDIS_URL)
 
 
 @pytest.fixture
@@ -313,3 +346,125 @@ def test_the_inbox_page_lists_and_reprocesses(app, api, client, session):
     )
     assert response.status_code == 303
     assert "(2 times)" in client.get("/inbox").text
+
+
+# --- with Redis: stored at once, processed in batches -----------------------------------------
+
+
+def class_burst(people: int, seed: int = 3) -> list[tuple[dict[str, str], bytes]]:
+    """Each of ``people`` joins at 13:00 + n minutes and leaves 40 minutes later, in an
+    order where many leaves come before their joins."""
+    start = dt.datetime(2027, 3, 10, 13, tzinfo=dt.UTC)
+    burst = []
+    for n in range(people):
+        email = f"student{n}@pku.example.org"
+        joined_at = start + dt.timedelta(minutes=n)
+        left_at = joined_at + dt.timedelta(minutes=40)
+        burst += [
+            joined(f"Student {n}", email, format_instant(joined_at), user_id=str(100 + n)),
+            left(f"Student {n}", email, format_instant(left_at), user_id=str(100 + n)),
+        ]
+    random.Random(seed).shuffle(burst)
+    return burst
+
+
+def inbox(app) -> list[tuple[str, int]]:
+    with app.app_context():
+        return db.session.execute(
+            sa.select(InboxEntry.status, InboxEntry.attempts).order_by(InboxEntry.id)
+        ).all()
+
+
+def assert_whole_attendance(api, session_id: int, people: int) -> None:
+    items = attendance(api, session_id)["items"]
+    assert len(items) == people
+    for item in items:
+        assert item["minutes"] == 40, item
+        assert [stay["left"] is not None for stay in item["stays"]] == [True], item
+
+
+@pytest.mark.parametrize("app_settings", [BROKER], indirect=True)
+def test_a_burst_is_stored_with_one_drain_asked_for_and_then_drained_in_batches(
+    app, api, client, session, broker
+):
+    burst = class_burst(15)
+    for headers, body in burst:
+        assert post(client, "zoom", headers, body).get_json() == {"received": 1, "duplicates": 0}
+    # The requests stored the facts and nothing more: one drain job waits for all of them.
+    assert inbox(app) == [("received", 0)] * 30
+    assert broker.exists(inbound.DRAIN_PENDING_KEY)
+    assert broker.llen(BROKER["FORUM_JOBS_QUEUE"]) == 1
+    with app.app_context():
+        assert inbound.drain(batch=7) == 30
+        assert inbound.drain(batch=7) == 0
+    assert not broker.exists(inbound.DRAIN_PENDING_KEY)
+    assert inbox(app) == [("processed", 1)] * 30
+    assert_whole_attendance(api, session["id"], 15)
+    # A repeat after the drain is still a repeat.
+    assert post(client, "zoom", *burst[0]).get_json() == {"received": 0, "duplicates": 1}
+
+
+@pytest.mark.parametrize("app_settings", [BROKER], indirect=True)
+def test_two_drains_at_once_never_take_the_same_delivery(app, api, client, session, broker):
+    for headers, body in class_burst(25):
+        assert post(client, "zoom", headers, body).status_code == 200
+    counts: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def drain() -> None:
+        with app.app_context():
+            try:
+                start.wait()
+                counts.append(inbound.drain(batch=4))
+            except BaseException as error:  # noqa: BLE001 (reported by the test below)
+                errors.append(error)
+            finally:
+                db.session.remove()
+
+    drains = [threading.Thread(target=drain) for _ in range(2)]
+    for thread in drains:
+        thread.start()
+    for thread in drains:
+        thread.join(timeout=120)
+    assert not errors
+    assert sum(counts) == 50
+    assert inbox(app) == [("processed", 1)] * 50
+    assert_whole_attendance(api, session["id"], 25)
+
+
+@pytest.mark.parametrize("app_settings", [BROKER], indirect=True)
+def test_a_delivery_that_fails_is_marked_alone_and_the_rest_of_its_batch_stands(
+    app, api, client, session, broker
+):
+    post(client, "zoom", *joined("Li Wei", "li.wei@pku.example.org", "2027-03-10T13:10:00Z"))
+    with app.app_context():
+        inbound.drain()
+        # A stay whose join time is not an instant: Li's leave cannot be placed.
+        row = db.session.scalar(sa.select(Attendance))
+        row.stays = {"half past one": None}
+        db.session.commit()
+    post(client, "zoom", *left("Li Wei", "li.wei@pku.example.org", "2027-03-10T13:50:00Z"))
+    post(client, "zoom", *joined("A. Guest", "", "2027-03-10T13:05:00Z", user_id="9"))
+    post(client, "zoom", *left("A. Guest", "", "2027-03-10T13:35:00Z", user_id="9"))
+    with app.app_context():
+        assert inbound.drain() == 3
+        entries = db.session.scalars(sa.select(InboxEntry).order_by(InboxEntry.id)).all()
+        assert [(e.status, e.attempts) for e in entries] == [
+            ("processed", 1),
+            ("failed", 1),
+            ("processed", 1),
+            ("processed", 1),
+        ]
+        assert entries[1].error.startswith("InvalidTime: ")
+    items = attendance(api, session["id"])["items"]
+    guest = next(item for item in items if item["guest"])
+    assert guest["minutes"] == 30
+    # Once the data is mended, processing the failed delivery again applies it.
+    with app.app_context():
+        row = db.session.scalar(sa.select(Attendance).where(Attendance.email.is_not(None)))
+        row.stays = {"2027-03-10T13:10:00Z": None}
+        db.session.commit()
+        assert inbound.process(entries[1].id) == "processed"
+    li = next(item for item in attendance(api, session["id"])["items"] if not item["guest"])
+    assert li["minutes"] == 40

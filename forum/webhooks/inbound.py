@@ -1,20 +1,28 @@
 """Provider deliveries: stored once each, then processed into sessions, attendance, recordings.
 
-Intake (``receive``) verifies a delivery with the provider's adapter before anything else,
-stores each fact it carries once (a repeated delivery hits the unique provider + identity
-and is dropped), and queues one processing job per new fact; the HTTP answer goes out at
-once. Processing (``process``) is idempotent and tolerates any order: attendance keeps each
-stay keyed by its join time, and a leave that arrives before its join waits for it.
+Intake (``receive``) is the hot path, since providers send bursts (every participant of a
+class joins within a minute) and want an answer within seconds: it verifies a delivery with
+the provider's adapter, stores each fact it carries with one INSERT that the database
+skips for a fact already stored (the unique provider + identity), commits, and tells the
+workers there is work. Nothing else: no ORM objects, and no job message per fact when
+Redis is the broker.
+
+Processing (``drain``) takes the stored facts in batches, one transaction per batch, each
+batch locked so that two workers never take the same fact. It is idempotent and tolerates
+any order: attendance keeps each stay keyed by its join time, and a leave that arrives
+before its join waits for it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import email.message
+import functools
 import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from email.utils import formataddr
 from email.utils import parseaddr
 from typing import Any
@@ -45,7 +53,7 @@ from forum.webhooks.models import InboxEntry
 log = logging.getLogger("forum.webhooks")
 
 INBOUND_PROVIDERS = ("zoom", "webex", "teams", "google_meet")
-# Headers kept with a delivery, to parse it again when it is reprocessed.
+# Headers kept with a delivery, to parse it again when it is processed.
 KEPT_HEADERS = ("content-type", "x-zm-request-timestamp", "x-zm-signature", "x-spark-signature")
 
 
@@ -68,35 +76,34 @@ def _kept(headers: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-# Intake is the hot path: the accounts of a provider and their adapters are kept for a few
-# seconds per process (a changed secret takes effect within ACCOUNTS_TTL).
+# --- intake ------------------------------------------------------------------------------------
+
+# The accounts of a provider and their adapters (secrets decrypted) are kept per app for a
+# few seconds: a changed secret takes effect within ACCOUNTS_TTL, and a burst of deliveries
+# costs no query and no decryption each.
 ACCOUNTS_TTL = 5.0
-_ACCOUNTS: dict[str, tuple[float, list[tuple[int, str]]]] = {}
-_ADAPTERS: dict[int, tuple[float, VideoProvider]] = {}
 
 
-def _accounts_of(provider: str) -> list[tuple[int, str]]:
-    cached = _ACCOUNTS.get(provider)
+@dataclass(frozen=True)
+class _Verifier:
+    name: str
+    adapter: VideoProvider
+
+
+def _verifiers(provider: str) -> list[_Verifier]:
+    """The provider's accounts by name, each with its adapter (cached in the app)."""
+    cache: dict[str, tuple[float, list[_Verifier]]] = current_app.extensions.setdefault(
+        "forum_webhook_accounts", {}
+    )
+    cached = cache.get(provider)
     if cached is None or time.monotonic() - cached[0] > ACCOUNTS_TTL:
-        rows = db.session.execute(
-            sa.select(ProviderAccount.id, ProviderAccount.name)
+        found = db.session.scalars(
+            sa.select(ProviderAccount)
             .where(ProviderAccount.kind == provider)
             .order_by(ProviderAccount.name)
         ).all()
-        cached = _ACCOUNTS[provider] = (time.monotonic(), [(r.id, r.name) for r in rows])
-    return cached[1]
-
-
-def _adapter(account_id: int) -> VideoProvider:
-    cached = _ADAPTERS.get(account_id)
-    if cached is None or time.monotonic() - cached[0] > ACCOUNTS_TTL:
-        account = db.session.get(ProviderAccount, account_id)
-        if account is None:
-            raise DeliveryRefused("the account was just deleted")
-        cached = _ADAPTERS[account_id] = (
-            time.monotonic(),
-            accounts.provider_for(account, account.kind),
-        )
+        verifiers = [_Verifier(a.name, accounts.provider_for(a, a.kind)) for a in found]
+        cached = cache[provider] = (time.monotonic(), verifiers)
     return cached[1]
 
 
@@ -107,91 +114,110 @@ def receive(
     *,
     query: Mapping[str, str] | None = None,
 ) -> Intake:
-    """Verify and store a delivery; the caller commits, then the processing jobs run."""
+    """Verify a delivery, store its facts and commit, then have them processed."""
     now = now_utc()
     reasons: list[str] = []
-    for account_id, name in _accounts_of(provider):
-        adapter = _adapter(account_id)
+    for verifier in _verifiers(provider):
         try:
-            reply = adapter.verify_webhook(headers, body, now=now, query=query or {})
+            reply = verifier.adapter.verify_webhook(headers, body, now=now, query=query or {})
         except WebhookRejected as refused:
-            reasons.append(f"{name}: {refused}")
+            reasons.append(f"{verifier.name}: {refused}")
             continue
         if reply is not None:
             return Intake(reply=reply, stored=[], duplicates=0)
-        events = adapter.parse_webhook(headers, body)
-        stored = _store(provider, events, body, headers)
+        events = verifier.adapter.parse_webhook(headers, body)
+        stored = _store(provider, events, body, headers, now)
         if stored:
             _schedule_processing(stored)
         return Intake(reply=None, stored=stored, duplicates=len(events) - len(stored))
     raise DeliveryRefused("; ".join(reasons) or f"no {provider} account is configured")
 
 
+@functools.cache
+def _insert_ignoring_duplicates(dialect: str) -> sa.Insert:
+    """INSERT of inbox rows that the database skips for a fact already stored (built once:
+    a statement is immutable, and SQLAlchemy keeps its compiled form)."""
+    table = InboxEntry.__table__
+    insert = postgresql.insert(table) if dialect == "postgresql" else sqlite.insert(table)
+    return insert.on_conflict_do_nothing(index_elements=["provider", "identity"]).returning(
+        table.c.id
+    )
+
+
 def _store(
-    provider: str, events: list[WebhookEvent], body: bytes, headers: Mapping[str, str]
+    provider: str,
+    events: list[WebhookEvent],
+    body: bytes,
+    headers: Mapping[str, str],
+    now: dt.datetime,
 ) -> list[int]:
-    """Insert one inbox row per new fact; facts already stored are skipped by the database."""
+    """Insert one inbox row per new fact, committed; the ids of the rows inserted.
+
+    One statement on a connection of its own, not through the ORM session: a delivery is
+    plain values, and the ORM's bookkeeping would cost more than the insert. The rows go as
+    parameters of the one statement, compiled once. It runs in autocommit: one
+    statement is atomic by itself, and the database commits it without a BEGIN and a
+    COMMIT to wait for.
+    """
     if not events:
         return []
+    text = body.decode("utf-8", "replace")
+    kept = _kept(headers)
     rows = [
         {
             "provider": provider,
             "identity": event.identity[:255],
             "event": event.kind,
             "external_id": event.external_id,
-            "body": body.decode("utf-8", "replace"),
-            "headers": _kept(headers),
+            "body": text,
+            "headers": kept,
             "status": "received",
             "attempts": 0,
-            "received_at": now_utc(),
+            "received_at": now,
         }
-        for event in {e.identity: e for e in events}.values()
+        for event in {e.identity[:255]: e for e in events}.values()
     ]
-    insert = (
-        postgresql.insert(InboxEntry)
-        if db.session.get_bind().dialect.name == "postgresql"
-        else sqlite.insert(InboxEntry)
-    )
-    # One statement, compiled once and cached: rows as parameters, not as literal values.
-    statement = insert.on_conflict_do_nothing(index_elements=["provider", "identity"]).returning(
-        InboxEntry.id
-    )
-    return [row.id for row in db.session.execute(statement, rows)]
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        statement = _insert_ignoring_duplicates(connection.dialect.name)
+        return list(connection.execute(statement, rows).scalars())
 
 
 # Set while a drain job is queued and not yet started (see _schedule_processing).
 DRAIN_PENDING_KEY = "forum:webhooks:drain-pending"
 DRAIN_PENDING_MS = 60_000
+# A drain job waits this long after the first delivery that asked for it, so that it finds
+# a batch rather than one fact, and a burst costs a few job messages rather than hundreds.
+DRAIN_DELAY_SECONDS = 0.5
 _REDIS: dict[str, Any] = {}
 
 
 def _schedule_processing(entry_ids: list[int]) -> None:
-    """Have the new facts processed after the commit.
+    """Have the new facts (committed) processed.
 
-    Inline (no broker), or with a broker other than Redis: a job per fact. With Redis,
-    intake is the hot path and publishing a Celery message per delivery costs more than
-    storing it, so one drain job at a time does the work: the request sets a Redis key
-    (SET NX) after its commit and queues a drain only if the key was not there. A drain
-    deletes the key before it reads the inbox, so a fact committed while the key exists is
-    read by the drain that key stands for; the key's expiry and the periodic drain cover a
-    drain job that was lost.
+    With Redis as the broker one drain job at a time does the work, for every delivery
+    stored meanwhile: the request sets a Redis key (SET NX) and queues a drain only if the
+    key was not there. A drain deletes the key before it reads the inbox, so a fact
+    committed while the key exists is read by the drain that key stands for; the key's
+    expiry and the periodic drain cover a drain job that was lost.
+
+    Without a broker (jobs run inline) or with another one, a job per fact, after the
+    commit as every job.
     """
-    from forum.jobs.queue import after_commit
     from forum.jobs.queue import enqueue
 
     broker = current_app.config.get("CELERY_BROKER_URL") or ""
-    if not broker.startswith(("redis://", "rediss://")):
-        for entry_id in entry_ids:
-            enqueue("forum.process_delivery", entry_id)
+    if broker.startswith(("redis://", "rediss://")):
+        try:
+            if _redis(broker).set(DRAIN_PENDING_KEY, "1", nx=True, px=DRAIN_PENDING_MS):
+                drain_inbox = current_app.extensions["celery"].tasks["forum.drain_inbox"]
+                drain_inbox.apply_async(countdown=DRAIN_DELAY_SECONDS)
+        except Exception:
+            # The facts are stored: the periodic drain processes them if no job was sent.
+            log.exception("could not ask for a drain of the webhook inbox")
         return
-
-    drain_inbox = current_app.extensions["celery"].tasks["forum.drain_inbox"]
-
-    def request_drain() -> None:
-        if _redis(broker).set(DRAIN_PENDING_KEY, "1", nx=True, px=DRAIN_PENDING_MS):
-            drain_inbox.delay()
-
-    after_commit(request_drain)
+    for entry_id in entry_ids:
+        enqueue("forum.process_delivery", entry_id)
+    db.session.commit()  # nothing else is in the session: this sends the jobs
 
 
 def _redis(url: str):
@@ -203,28 +229,105 @@ def _redis(url: str):
     return client
 
 
-def drain(*, batch: int = 200) -> int:
-    """Process every stored fact not processed yet, oldest first (the drain job). Commits."""
+# --- processing --------------------------------------------------------------------------------
+
+DRAIN_BATCH = 200
+
+
+def drain(*, batch: int = DRAIN_BATCH) -> int:
+    """Process every stored fact not processed yet, oldest first, a batch per transaction.
+
+    The drain job, and the periodic net under it. Several drains may run at once (several
+    workers): each takes the facts no other one holds. Returns how many it processed.
+    """
     broker = current_app.config.get("CELERY_BROKER_URL") or ""
     if broker.startswith(("redis://", "rediss://")):
         _redis(broker).delete(DRAIN_PENDING_KEY)
     done = 0
     while True:
-        ids = db.session.scalars(
-            sa.select(InboxEntry.id)
-            .where(InboxEntry.status == "received")
-            .order_by(InboxEntry.id)
-            .limit(batch)
-        ).all()
-        db.session.commit()
-        if not ids:
+        entries = _take_batch(batch)
+        if not entries:
+            db.session.commit()
             return done
-        for entry_id in ids:
-            process(entry_id)
-            done += 1
+        _process_entries(entries, _Batch())
+        db.session.commit()
+        done += len(entries)
 
 
-# --- processing --------------------------------------------------------------------------------
+def _take_batch(size: int) -> list[InboxEntry]:
+    """The oldest facts still to process, up to ``size``, locked until the commit.
+
+    On PostgreSQL the rows are locked and those another drain holds are skipped, so two
+    drains never take the same fact. SQLite has one writer at a time: a write takes its
+    lock first, and the rows are read again under it.
+    """
+    waiting = (
+        sa.select(InboxEntry)
+        .where(InboxEntry.status == "received")
+        .order_by(InboxEntry.id)
+        .limit(size)
+        .execution_options(populate_existing=True)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        return list(db.session.scalars(waiting.with_for_update(skip_locked=True)))
+    ids = db.session.scalars(waiting.with_only_columns(InboxEntry.id)).all()
+    if not ids:
+        return []
+    _lock(InboxEntry, ids[0])
+    return list(db.session.scalars(waiting.where(InboxEntry.id.in_(ids))))
+
+
+@dataclass
+class _Batch:
+    """What the facts of one transaction share: meetings found, sessions locked."""
+
+    meetings: dict[tuple[str, str], VideoMeeting | None] = field(default_factory=dict)
+    locked: set[int] = field(default_factory=set)
+    fresh: set[int] = field(default_factory=set)
+
+    def prepare(self, entries: list[InboxEntry]) -> None:
+        """Find the batch's meetings and lock their sessions, in the order of their ids.
+
+        Every drain locks sessions in that order, so two drains whose batches share
+        sessions wait for each other instead of deadlocking.
+        """
+        wanted = {(e.provider, e.external_id) for e in entries if e.external_id}
+        for key in wanted:
+            self.meetings[key] = None
+        if not wanted:
+            return
+        found = db.session.scalars(
+            sa.select(VideoMeeting).where(
+                VideoMeeting.external_id.in_(sorted({external for _, external in wanted}))
+            )
+        )
+        for meeting in found:
+            key = (meeting.provider, meeting.external_id or "")
+            if key in wanted:
+                self.meetings[key] = meeting
+        session_ids = sorted({m.session_id for m in self.meetings.values() if m is not None})
+        for session_id in session_ids:
+            _lock(EventSession, session_id)
+        self.locked.update(session_ids)
+
+    def meeting(self, provider: str, external_id: str) -> VideoMeeting | None:
+        key = (provider, external_id)
+        if key not in self.meetings:
+            self.meetings[key] = db.session.scalar(
+                sa.select(VideoMeeting).where(
+                    VideoMeeting.provider == provider, VideoMeeting.external_id == external_id
+                )
+            )
+        return self.meetings[key]
+
+    def lock(self, session: EventSession) -> None:
+        """Lock the session and read it again under the lock, once per batch."""
+        if session.id not in self.locked:
+            _lock(EventSession, session.id)
+            self.locked.add(session.id)
+        if session.id not in self.fresh:
+            db.session.refresh(session)
+            self.fresh.add(session.id)
 
 
 def _lock(model: type, row_id: int) -> None:
@@ -241,57 +344,67 @@ def _lock(model: type, row_id: int) -> None:
 def process(entry_id: int, *, again: bool = False) -> str:
     """Apply one stored fact; a fact already processed is left alone unless ``again``. Commits."""
     _lock(InboxEntry, entry_id)
-    entry = db.session.get(InboxEntry, entry_id)
+    entry = db.session.get(InboxEntry, entry_id, populate_existing=True)
     if entry is None:
+        db.session.commit()
         return "missing"
     if entry.status in ("processed", "ignored") and not again:
         db.session.commit()
         return entry.status
-    entry.attempts += 1
-    try:
-        status, note = _apply(entry)
-    except Exception as error:  # noqa: BLE001 (a delivery must never stop the queue)
-        db.session.rollback()
-        entry = db.session.get(InboxEntry, entry_id)
-        assert entry is not None
-        entry.status, entry.error = "failed", f"{type(error).__name__}: {error}"
-        log.exception("webhook delivery %s failed", entry_id)
-        db.session.commit()
-        return entry.status
-    entry.status, entry.error, entry.processed_at = status, note, now_utc()
+    [status] = _process_entries([entry], _Batch())
     db.session.commit()
     return status
 
 
+def _process_entries(entries: list[InboxEntry], batch: _Batch) -> list[str]:
+    """Apply each fact in turn, in a savepoint each, and record what came of it; the
+    statuses. A fact that fails is undone alone and marked failed, the others stand. The
+    caller commits."""
+    batch.prepare(entries)
+    outcomes: list[dict[str, Any]] = []
+    for entry in entries:
+        outcome: dict[str, Any] = {"id": entry.id, "attempts": entry.attempts + 1}
+        try:
+            with db.session.begin_nested():
+                status, note, session_id = _apply(entry, batch)
+        except Exception as error:  # noqa: BLE001 (a delivery must never stop the queue)
+            outcome.update(status="failed", error=f"{type(error).__name__}: {error}")
+            log.exception("webhook delivery %s failed", entry.id)
+        else:
+            outcome.update(status=status, error=note, session_id=session_id, processed_at=now_utc())
+        outcomes.append(outcome)
+    # One UPDATE by primary key for the whole batch, sent as one round of statements.
+    db.session.execute(sa.update(InboxEntry), outcomes)
+    return [outcome["status"] for outcome in outcomes]
+
+
+def _parser(provider: str) -> VideoProvider:
+    """An adapter to parse the provider's deliveries with: any account's parses alike."""
+    verifiers = _verifiers(provider)
+    return verifiers[0].adapter if verifiers else accounts.provider_for(None, provider)
+
+
 def _event_of(entry: InboxEntry) -> WebhookEvent | None:
-    account = accounts.account_for(entry.provider)
-    adapter = accounts.provider_for(account, entry.provider)
-    events = adapter.parse_webhook(entry.headers, entry.body.encode("utf-8"))
+    events = _parser(entry.provider).parse_webhook(entry.headers, entry.body.encode("utf-8"))
     return next((e for e in events if e.identity[:255] == entry.identity), None)
 
 
-def _apply(entry: InboxEntry) -> tuple[str, str | None]:
+def _apply(entry: InboxEntry, batch: _Batch) -> tuple[str, str | None, int | None]:
+    """Apply one fact: its status, a note on it, and the session it is about if any."""
     event = _event_of(entry)
     if event is None:
-        return "ignored", "the delivery no longer parses to this event"
-    meeting = db.session.scalar(
-        sa.select(VideoMeeting).where(
-            VideoMeeting.provider == entry.provider,
-            VideoMeeting.external_id == event.external_id,
-        )
-    )
+        return "ignored", "the delivery no longer parses to this event", entry.session_id
+    meeting = batch.meeting(entry.provider, event.external_id)
     if meeting is None:
         # A meeting made elsewhere, or one of ours already deleted: nothing to change.
-        return "ignored", f"no meeting with id {event.external_id} here"
+        return "ignored", f"no meeting with id {event.external_id} here", entry.session_id
     session = meeting.session
-    _lock(EventSession, session.id)
-    db.session.refresh(session)
-    entry.session_id = session.id
+    batch.lock(session)
     at = _instant(event.data.get("at")) or event.occurred_at or now_utc()
     handler = HANDLERS.get(event.kind)
     if handler is None:
-        return "ignored", f"{event.kind} is not used"
-    return "processed", handler(session, meeting, event, at)
+        return "ignored", f"{event.kind} is not used", session.id
+    return "processed", handler(session, meeting, event, at), session.id
 
 
 def _instant(value: Any) -> dt.datetime | None:
