@@ -17,6 +17,8 @@ import pytest
 import requests
 
 from forum.core.recurrence import occurrences
+from forum.extensions import db
+from forum.providers import accounts
 from forum.providers.base import MeetingRequest
 from forum.providers.base import RequestRejected
 from forum.providers.base import VideoProvider
@@ -540,3 +542,65 @@ def test_the_session_page_shows_why_a_zoom_series_is_one_meeting(app, api, clien
     assert "Repeats" in shown
     assert "Zoom cannot repeat a meeting by BYSETPOS" in shown
     assert "its link serves every date" in shown
+
+
+def _add_account(app, setup: ModuleType, fake: RunningFake) -> None:
+    """The fake's account in forum's store, as `forum provider add` would make it."""
+    settings = setup.settings(fake.url)
+    fields = {
+        name: getattr(settings, name)
+        for name in (
+            "account_id",
+            "tenant_id",
+            "client_id",
+            "client_secret",
+            "token",
+            "api_base_url",
+            "oauth_url",
+        )
+        if getattr(settings, name, None)
+    }
+    with app.app_context():
+        accounts.add_account(
+            name=f"uni-{setup.KIND}".replace("_", "-"),
+            kind=setup.KIND,
+            hosts=list(settings.hosts),
+            options=dict(settings.options) or None,
+            **fields,
+        )
+        db.session.commit()
+
+
+def _series_page(api, client, provider: str, rrule: str) -> tuple[dict[str, Any], str]:
+    event = make_event(api, title="PKU-UTokyo", kind="bilateral", default_provider=provider)
+    session = make_session(
+        api,
+        event["id"],
+        title="Joint seminar",
+        start="2027-03-10T01:00:00Z",
+        timezone="Asia/Shanghai",
+        rrule=rrule,
+        provider=provider,
+    )
+    log_in(client, "organiser@example.org")
+    page = client.get(f"/sessions/{session['id']}").text
+    return session["meeting"], html.unescape(section(page, "meeting-heading"))
+
+
+def test_a_webex_series_webex_would_cut_fails_with_the_reason_on_the_page(app, api, client) -> None:
+    with RunningFake(webex_setup.make_fake()) as fake:
+        _add_account(app, webex_setup, fake)
+        meeting, shown = _series_page(api, client, "webex", "FREQ=MONTHLY;BYMONTHDAY=10,20;COUNT=6")
+        assert fake.app.state.meetings == {}
+    assert meeting["status"] == "failed"
+    assert "Webex keeps only the first day or date of a monthly rule" in meeting["error"]
+    assert "Problem" in shown and meeting["error"] in shown
+
+
+def test_a_teams_series_shows_that_one_link_serves_every_date(app, api, client) -> None:
+    with RunningFake(teams_setup.make_fake()) as fake:
+        _add_account(app, teams_setup, fake)
+        meeting, shown = _series_page(api, client, "teams", "FREQ=WEEKLY;COUNT=6")
+        assert len(fake.app.state.meetings) == 1
+    assert meeting["status"] == "created"
+    assert "Repeats" in shown and "whose link serves every date" in shown
