@@ -604,3 +604,18 @@ def test_a_teams_series_shows_that_one_link_serves_every_date(app, api, client) 
         assert len(fake.app.state.meetings) == 1
     assert meeting["status"] == "created"
     assert "Repeats" in shown and "whose link serves every date" in shown
+
+
+def test_a_lost_webex_series_is_found_at_its_first_date_not_made_twice() -> None:
+    series = next(s for s in SERIES if s.name == "mo-th-from-a-wednesday-auckland")
+    with RunningFake(webex_setup.make_fake()) as fake:
+        settings = replace(
+            webex_setup.settings(fake.url), timeout_seconds=0.6, backoff_seconds=0.01
+        )
+        adapter = build_provider(settings, sleep=lambda _seconds: None)
+        fake.app.faults.add("lost-answer", delay=1.0, method="POST", path=webex_setup.CREATE_PATH)
+        created = adapter.create_meeting(
+            replace(series.request("lost-webex"), host=webex_setup.HOSTS[0])
+        )
+        assert list(fake.app.state.meetings) == [created.external_id]
+        assert _webex_dates(adapter, created.external_id) == series.ours()

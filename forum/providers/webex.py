@@ -298,10 +298,15 @@ class WebexProvider(VideoProvider):
 
     # -- meetings ------------------------------------------------------------------------------
 
-    def _body(self, request: MeetingRequest, *, create: bool) -> dict[str, Any]:
-        start, end = request.start, request.end
+    @staticmethod
+    def _times(request: MeetingRequest) -> tuple[dt.datetime, dt.datetime]:
+        """The meeting's start and end: a series' first date, as forum expands the rule."""
         if request.rrule:
-            start, end = first_date(request.rrule, start, end, request.timezone)
+            return first_date(request.rrule, request.start, request.end, request.timezone)
+        return request.start, request.end
+
+    def _body(self, request: MeetingRequest, *, create: bool) -> dict[str, Any]:
+        start, end = self._times(request)
         body: dict[str, Any] = {
             "title": request.topic[:128],
             "start": webex_time(start),
@@ -343,10 +348,11 @@ class WebexProvider(VideoProvider):
         if not request.marker:
             return None
         tag = marker_tag(request.marker)
+        start, _ = self._times(request)
         params: dict[str, Any] = {
             "meetingType": "meetingSeries",
-            "from": webex_time(request.start - FIND_WINDOW),
-            "to": webex_time(request.start + FIND_WINDOW),
+            "from": webex_time(start - FIND_WINDOW),
+            "to": webex_time(start + FIND_WINDOW),
             "max": 100,
         }
         if request.host:

@@ -100,6 +100,21 @@ def series_starts(meeting: dict[str, Any]) -> Iterator[dt.datetime]:
     return rfc5545_dates(meeting["recurrence"], first.astimezone(zone))
 
 
+def _overlaps(
+    meeting: dict[str, Any], begins: dt.datetime | None, ends: dt.datetime | None
+) -> bool:
+    """Whether a date of the series meets within [begins, ends) (either may be open)."""
+    first, last = _parse_instant(meeting["start"]), _parse_instant(meeting["end"])
+    assert first is not None and last is not None
+    for local in series_starts(meeting):
+        start = local.astimezone(dt.UTC)
+        if ends is not None and start >= ends:
+            return False
+        if begins is None or start + (last - first) > begins:
+            return True
+    return False
+
+
 def _local(instant: dt.datetime, zone: str) -> str:
     """An instant with the zone's offset, as Webex writes start/end (``…T20:00:00+08:00``)."""
     tz = _zone(zone) or dt.UTC
@@ -440,13 +455,10 @@ class FakeWebexProvider(FakeProvider):
                     continue
                 if meeting_type != meeting["meetingType"]:
                     continue
-                start, end = _parse_instant(meeting["start"]), _parse_instant(meeting["end"])
-                # "any meeting series that overlaps with the time range … will be listed"
-                if begins is not None and end is not None and end <= begins:
-                    continue
-                if ends is not None and start is not None and start >= ends:
-                    continue
-                items.append(self._shown(meeting, zone))
+                # "any meeting series that overlaps with the time range … will be listed",
+                # by any of its dates.
+                if _overlaps(meeting, begins, ends):
+                    items.append(self._shown(meeting, zone))
         return items
 
     def _scheduled(
