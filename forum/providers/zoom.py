@@ -584,21 +584,24 @@ class ZoomProvider(VideoProvider):
 
         return create_once(
             post,
-            lambda: self._find(host, request, note),
+            lambda: self._find(host, request, body, note),
             sleep=self.sleep,
             backoff=self.settings.backoff_seconds,
         )
 
-    def _find(self, host: str, request: MeetingRequest, note: str | None) -> MeetingInfo | None:
+    def _find(
+        self, host: str, request: MeetingRequest, body: dict[str, Any], note: str | None
+    ) -> MeetingInfo | None:
         """The meeting a lost create made, found by the marker line in its agenda.
 
         Lists the host's upcoming meetings; candidates are those whose listed agenda holds
-        the marker or whose start is the requested one (a list may shorten agendas), and a
-        candidate counts only once its full agenda, read with GET, holds the marker.
+        the marker or that start when the create's ``body`` did (a series at its first date;
+        any meeting with no fixed time), since a list may shorten agendas; a candidate counts
+        only once its full agenda, read with GET, holds the marker.
         """
         if not request.marker:
             return None
-        start = utc_stamp(request.start)
+        start = body.get("start_time")
         page_token = ""
         while True:
             params: dict[str, Any] = {"type": "upcoming", "page_size": 300}
@@ -611,7 +614,8 @@ class ZoomProvider(VideoProvider):
                     continue
                 if not (
                     has_marker(item.get("agenda"), request.marker)
-                    or item.get("start_time") == start
+                    or (start is not None and item.get("start_time") == start)
+                    or (start is None and item.get("type") == body["type"])
                 ):
                     continue
                 try:
