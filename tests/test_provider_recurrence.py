@@ -619,3 +619,34 @@ def test_a_lost_webex_series_is_found_at_its_first_date_not_made_twice() -> None
         )
         assert list(fake.app.state.meetings) == [created.external_id]
         assert _webex_dates(adapter, created.external_id) == series.ours()
+
+
+def test_the_calendar_fake_leaves_out_an_exdate_and_refuses_lines_it_does_not_model() -> None:
+    series = next(s for s in SERIES if s.name == "mo-th-detroit-dst")
+    ours = series.ours()
+    # 19:00 UTC on 1 March is 14:00 in Detroit; the fourth date, 11 March, is left out.
+    left_out = ours[3][0].astimezone(_zone(series)).strftime("%Y%m%dT%H%M%S")
+    with RunningFake(google_setup.make_fake()) as fake:
+        adapter = _adapter(google_setup, fake)
+        host = google_setup.HOSTS[0]
+        body = {
+            "id": "edate00001",
+            "summary": "x",
+            "start": {"dateTime": "2027-03-01T14:00:00-05:00", "timeZone": series.timezone},
+            "end": {"dateTime": "2027-03-01T15:00:00-05:00", "timeZone": series.timezone},
+            "recurrence": [
+                f"RRULE:{series.rrule}",
+                f"EXDATE;TZID={series.timezone}:{left_out}",
+            ],
+        }
+        events = f"/calendar/v3/calendars/{host}/events"
+        adapter.http(host).request("POST", events, json=body, expected=(200,))
+        assert _google_dates(adapter, "edate00001") == ours[:3] + ours[4:]
+        for line in ("RDATE:20270305T190000Z", "EXDATE:20270311T140000"):
+            refused = adapter.http(host).request(
+                "POST",
+                events,
+                json={**body, "id": "edate00002", "recurrence": [f"RRULE:{series.rrule}", line]},
+                expected=(400,),
+            )
+            assert refused.json()["error"]["message"] == "Invalid recurrence rule."

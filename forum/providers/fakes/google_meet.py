@@ -12,6 +12,7 @@ import secrets
 import time
 import zoneinfo
 from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
@@ -79,25 +80,45 @@ def _meet_code() -> str:
 # than 2500 events."
 DEFAULT_PAGE = 250
 MAX_PAGE = 2500
-RECURRENCE_LINES = ("RRULE:", "EXRULE:", "RDATE:", "EXDATE:")
+# The recurrence lines the fake models; Calendar also takes RDATE and EXRULE, which the fake
+# refuses rather than ignore.
+RECURRENCE_LINES = ("RRULE:", "EXDATE")
 
 
-def event_starts(event: dict[str, Any]) -> Any:
+def event_starts(event: dict[str, Any]) -> Iterator[dt.datetime]:
     """The starts of an event's instances, as Calendar's engine gives them.
 
     Its RRULE lines run in the wall-clock time of the event's ``start.timeZone``, from its
     start, which counts as the first instance (RFC 5545), independent of any client's
-    expansion. EXDATE and RDATE lines are not
-    read: forum sends none. An event without a rule has one instance.
+    expansion; an EXDATE line's dates (``EXDATE;TZID=zone:local,...`` or UTC with ``Z``)
+    are left out. An event without a rule has one instance.
     """
     zone = zoneinfo.ZoneInfo(event["start"]["timeZone"])
     first = dt.datetime.fromisoformat(event["start"]["dateTime"]).astimezone(zone)
-    lines = [line for line in event.get("recurrence") or [] if line.startswith("RRULE:")]
-    if not lines:
+    lines = event.get("recurrence") or []
+    rules = [line.removeprefix("RRULE:") for line in lines if line.startswith("RRULE:")]
+    if not rules:
         return iter([first])
-    # One RRULE, as forum sends; a second would merge into the same ordered set.
-    merged = heapq.merge(*(rfc5545_dates(line.removeprefix("RRULE:"), first) for line in lines))
-    return (date for date, _ in itertools.groupby(merged))
+    excluded = {date for line in lines if line.startswith("EXDATE") for date in exdates(line)}
+    merged = heapq.merge(*(rfc5545_dates(rule, first) for rule in rules))
+    return (date for date, _ in itertools.groupby(merged) if date not in excluded)
+
+
+def exdates(line: str) -> list[dt.datetime]:
+    """The aware instants of one EXDATE line; ValueError if it is not one RFC 5545 allows."""
+    name, _, values = line.partition(":")
+    params = dict(part.split("=", 1) for part in name.split(";")[1:] if "=" in part)
+    zone = zoneinfo.ZoneInfo(params["TZID"]) if "TZID" in params else None
+    found = []
+    for value in values.split(","):
+        when = dt.datetime.strptime(value.rstrip("Z"), "%Y%m%dT%H%M%S")
+        if value.endswith("Z"):
+            found.append(when.replace(tzinfo=dt.UTC))
+        elif zone is not None:
+            found.append(when.replace(tzinfo=zone))
+        else:
+            raise ValueError(f"a floating EXDATE: {line}")
+    return found
 
 
 def _now_rfc3339() -> str:
@@ -413,11 +434,12 @@ class FakeGoogleMeetProvider(FakeProvider):
         zone = zoneinfo.ZoneInfo(start["timeZone"])
         first = dt.datetime.fromisoformat(start["dateTime"]).astimezone(zone)
         for line in recurrence:
-            if not line.startswith("RRULE:"):
-                continue
             try:
-                rfc5545_dates(line.removeprefix("RRULE:"), first)
-            except (ValueError, TypeError):
+                if line.startswith("RRULE:"):
+                    rfc5545_dates(line.removeprefix("RRULE:"), first)
+                else:
+                    exdates(line)
+            except (ValueError, TypeError, KeyError, zoneinfo.ZoneInfoNotFoundError):
                 return None, self.error(400, "Invalid recurrence rule.", reason="invalid")
         return recurrence, None
 
