@@ -387,19 +387,26 @@ def assert_whole_attendance(api, session_id: int, people: int) -> None:
 def test_a_burst_is_stored_with_one_drain_asked_for_and_then_drained_in_batches(
     app, api, client, session, broker
 ):
-    burst = class_burst(15)
+    # Li, who is invited, leaves and joins among the guests (the leave arrives first).
+    burst = [
+        left("Li Wei", "li.wei@pku.example.org", "2027-03-10T13:40:00Z", user_id="7"),
+        *class_burst(15),
+        joined("Li Wei", "li.wei@pku.example.org", "2027-03-10T13:00:00Z", user_id="7"),
+    ]
     for headers, body in burst:
         assert post(client, "zoom", headers, body).get_json() == {"received": 1, "duplicates": 0}
     # The requests stored the facts and nothing more: one drain job waits for all of them.
-    assert inbox(app) == [("received", 0)] * 30
+    assert inbox(app) == [("received", 0)] * 32
     assert broker.exists(inbound.DRAIN_PENDING_KEY)
     assert broker.llen(BROKER["FORUM_JOBS_QUEUE"]) == 1
     with app.app_context():
-        assert inbound.drain(batch=7) == 30
+        assert inbound.drain(batch=7) == 32
         assert inbound.drain(batch=7) == 0
     assert not broker.exists(inbound.DRAIN_PENDING_KEY)
-    assert inbox(app) == [("processed", 1)] * 30
-    assert_whole_attendance(api, session["id"], 15)
+    assert inbox(app) == [("processed", 1)] * 32
+    assert_whole_attendance(api, session["id"], 16)
+    [li] = [item for item in attendance(api, session["id"])["items"] if not item["guest"]]
+    assert li["person_id"] == session["li"]["id"]
     # A repeat after the drain is still a repeat.
     assert post(client, "zoom", *burst[0]).get_json() == {"received": 0, "duplicates": 1}
 

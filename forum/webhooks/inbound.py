@@ -277,20 +277,35 @@ def _take_batch(size: int) -> list[InboxEntry]:
     return list(db.session.scalars(waiting.where(InboxEntry.id.in_(ids))))
 
 
+PARTICIPANT_EVENTS = ("participant.joined", "participant.left")
+
+
 @dataclass
 class _Batch:
-    """What the facts of one transaction share: meetings found, sessions locked."""
+    """What the facts of one transaction share: their events, the meetings and the
+    attendance rows they are about, read with one query each, and the sessions locked."""
 
+    events: dict[int, WebhookEvent | None | Exception] = field(default_factory=dict)
     meetings: dict[tuple[str, str], VideoMeeting | None] = field(default_factory=dict)
     locked: set[int] = field(default_factory=set)
     fresh: set[int] = field(default_factory=set)
+    # (session id, participant key): the attendance row, None for none yet.
+    people: dict[tuple[int, str], Attendance | None] = field(default_factory=dict)
+    # (session id, email): the invitation's id, None for none.
+    invitations: dict[tuple[int, str], int | None] = field(default_factory=dict)
 
     def prepare(self, entries: list[InboxEntry]) -> None:
-        """Find the batch's meetings and lock their sessions, in the order of their ids.
+        """Parse the batch, find its meetings and lock their sessions in the order of their
+        ids, then read the attendance rows and invitations its participant events need.
 
         Every drain locks sessions in that order, so two drains whose batches share
         sessions wait for each other instead of deadlocking.
         """
+        for entry in entries:
+            try:
+                self.events[entry.id] = _event_of(entry)
+            except Exception as error:  # noqa: BLE001 (raised again for this entry alone)
+                self.events[entry.id] = error
         wanted = {(e.provider, e.external_id) for e in entries if e.external_id}
         for key in wanted:
             self.meetings[key] = None
@@ -309,6 +324,56 @@ class _Batch:
         for session_id in session_ids:
             _lock(EventSession, session_id)
         self.locked.update(session_ids)
+        self._read_people(entries)
+
+    def _read_people(self, entries: list[InboxEntry]) -> None:
+        people: set[tuple[int, str]] = set()
+        emails: set[tuple[int, str]] = set()
+        for entry in entries:
+            event = self.events[entry.id]
+            if not isinstance(event, WebhookEvent) or event.kind not in PARTICIPANT_EVENTS:
+                continue
+            meeting = self.meetings.get((entry.provider, event.external_id))
+            if meeting is None:
+                continue
+            people.add((meeting.session_id, _participant_key(event)))
+            if email_address := _email_of(event):
+                emails.add((meeting.session_id, email_address))
+        if not people:
+            return
+        session_ids = sorted({session_id for session_id, _ in people})
+        self.people.update(dict.fromkeys(people))
+        rows = db.session.scalars(
+            sa.select(Attendance).where(
+                Attendance.session_id.in_(session_ids),
+                Attendance.participant_key.in_(sorted({key for _, key in people})),
+            )
+        )
+        for row in rows:
+            if (row.session_id, row.participant_key) in people:
+                self.people[(row.session_id, row.participant_key)] = row
+        if not emails:
+            return
+        self.invitations.update(dict.fromkeys(emails))
+        email = sa.func.lower(Person.email)
+        invited = db.session.execute(
+            sa.select(Invitation.session_id, email, Invitation.id)
+            .join(Person, Invitation.person_id == Person.id)
+            .where(
+                Invitation.session_id.in_(session_ids),
+                email.in_(sorted({address for _, address in emails})),
+            )
+            .order_by(Invitation.id.desc())  # the first invitation of a person wins
+        )
+        for session_id, address, invitation_id in invited:
+            if (session_id, address) in emails:
+                self.invitations[(session_id, address)] = invitation_id
+
+    def event(self, entry: InboxEntry) -> WebhookEvent | None:
+        event = self.events[entry.id] if entry.id in self.events else _event_of(entry)
+        if isinstance(event, Exception):
+            raise event
+        return event
 
     def meeting(self, provider: str, external_id: str) -> VideoMeeting | None:
         key = (provider, external_id)
@@ -328,6 +393,33 @@ class _Batch:
         if session.id not in self.fresh:
             db.session.refresh(session)
             self.fresh.add(session.id)
+
+    def attendance(self, session_id: int, key: str) -> Attendance | None:
+        if (session_id, key) not in self.people:
+            self.people[(session_id, key)] = db.session.scalar(
+                sa.select(Attendance).where(
+                    Attendance.session_id == session_id, Attendance.participant_key == key
+                )
+            )
+        return self.people[(session_id, key)]
+
+    def invitation(self, session_id: int, email_address: str) -> int | None:
+        if (session_id, email_address) not in self.invitations:
+            self.invitations[(session_id, email_address)] = db.session.scalar(
+                sa.select(Invitation.id)
+                .join(Person, Invitation.person_id == Person.id)
+                .where(
+                    Invitation.session_id == session_id,
+                    sa.func.lower(Person.email) == email_address,
+                )
+                .order_by(Invitation.id)
+                .limit(1)
+            )
+        return self.invitations[(session_id, email_address)]
+
+    def undone(self) -> None:
+        """A fact's savepoint was rolled back: rows it added or changed are read again."""
+        self.people.clear()
 
 
 def _lock(model: type, row_id: int) -> None:
@@ -368,6 +460,7 @@ def _process_entries(entries: list[InboxEntry], batch: _Batch) -> list[str]:
             with db.session.begin_nested():
                 status, note, session_id = _apply(entry, batch)
         except Exception as error:  # noqa: BLE001 (a delivery must never stop the queue)
+            batch.undone()
             outcome.update(status="failed", error=f"{type(error).__name__}: {error}")
             log.exception("webhook delivery %s failed", entry.id)
         else:
@@ -391,7 +484,7 @@ def _event_of(entry: InboxEntry) -> WebhookEvent | None:
 
 def _apply(entry: InboxEntry, batch: _Batch) -> tuple[str, str | None, int | None]:
     """Apply one fact: its status, a note on it, and the session it is about if any."""
-    event = _event_of(entry)
+    event = batch.event(entry)
     if event is None:
         return "ignored", "the delivery no longer parses to this event", entry.session_id
     meeting = batch.meeting(entry.provider, event.external_id)
@@ -404,7 +497,7 @@ def _apply(entry: InboxEntry, batch: _Batch) -> tuple[str, str | None, int | Non
     handler = HANDLERS.get(event.kind)
     if handler is None:
         return "ignored", f"{event.kind} is not used", session.id
-    return "processed", handler(session, meeting, event, at), session.id
+    return "processed", handler(session, meeting, event, at, batch), session.id
 
 
 def _instant(value: Any) -> dt.datetime | None:
@@ -425,7 +518,7 @@ def _emit(event_type: str, session: EventSession, data: dict[str, Any]) -> None:
     emit(event_type, {"session_id": session.id, **data}, organiser_ids=organisers)
 
 
-def _started(session, meeting, event, at) -> str | None:
+def _started(session, meeting, event, at, batch) -> str | None:
     if session.actual_start is None or at < session.actual_start:
         session.actual_start = at
     if session.status == "scheduled":
@@ -434,7 +527,7 @@ def _started(session, meeting, event, at) -> str | None:
     return None
 
 
-def _ended(session, meeting, event, at) -> str | None:
+def _ended(session, meeting, event, at, batch) -> str | None:
     if session.actual_end is None or at > session.actual_end:
         session.actual_end = at
     if session.status in ("scheduled", "live"):
@@ -445,37 +538,32 @@ def _ended(session, meeting, event, at) -> str | None:
     return None
 
 
-def _attendance_row(session: EventSession, event: WebhookEvent) -> Attendance:
+def _participant_key(event: WebhookEvent) -> str:
+    """Who, as the provider knows them: the email if given, else its participant id."""
     key = str(event.data.get("participant_key") or event.participant_email or "").lower()
-    if not key:
-        key = f"anonymous:{event.participant_name or ''}"
-    row = db.session.scalar(
-        sa.select(Attendance).where(
-            Attendance.session_id == session.id, Attendance.participant_key == key[:255]
-        )
-    )
+    return (key or f"anonymous:{event.participant_name or ''}")[:255]
+
+
+def _email_of(event: WebhookEvent) -> str | None:
+    return (event.participant_email or "").strip().lower() or None
+
+
+def _attendance_row(session: EventSession, event: WebhookEvent, batch: _Batch) -> Attendance:
+    key = _participant_key(event)
+    row = batch.attendance(session.id, key)
     if row is None:
-        email_address = (event.participant_email or "").strip().lower() or None
-        invitation = None
-        if email_address:
-            invitation = db.session.scalar(
-                sa.select(Invitation)
-                .join(Person, Invitation.person_id == Person.id)
-                .where(
-                    Invitation.session_id == session.id,
-                    sa.func.lower(Person.email) == email_address,
-                )
-            )
+        email_address = _email_of(event)
         row = Attendance(
             session_id=session.id,
-            invitation_id=invitation.id if invitation else None,
-            participant_key=key[:255],
+            invitation_id=batch.invitation(session.id, email_address) if email_address else None,
+            participant_key=key,
             email=email_address,
             name=(event.participant_name or "")[:200],
             stays={},
             early_leaves=[],
         )
         db.session.add(row)
+        batch.people[(session.id, key)] = row
     return row
 
 
@@ -511,8 +599,8 @@ def _place_leave(stays: dict[str, str | None], left: dt.datetime) -> bool:
     return True
 
 
-def _joined(session, meeting, event, at) -> str | None:
-    row = _attendance_row(session, event)
+def _joined(session, meeting, event, at, batch) -> str | None:
+    row = _attendance_row(session, event, batch)
     stays = dict(row.stays or {})
     key = format_instant(at)
     if key not in stays:
@@ -529,8 +617,8 @@ def _joined(session, meeting, event, at) -> str | None:
     return None
 
 
-def _left(session, meeting, event, at) -> str | None:
-    row = _attendance_row(session, event)
+def _left(session, meeting, event, at, batch) -> str | None:
+    row = _attendance_row(session, event, batch)
     stays = dict(row.stays or {})
     leave = format_instant(at)
     if leave in stays.values() or leave in (row.early_leaves or []):
@@ -556,7 +644,7 @@ def _emit_attendance(session: EventSession, row: Attendance) -> None:
     )
 
 
-def _recording(session, meeting, event, at) -> str | None:
+def _recording(session, meeting, event, at, batch) -> str | None:
     data = dict(meeting.data or {})
     recordings = list(data.get("recordings", []))
     share_url = event.data.get("share_url")
@@ -581,7 +669,7 @@ def _recording(session, meeting, event, at) -> str | None:
     return None
 
 
-def _changed(session, meeting, event, at) -> str | None:
+def _changed(session, meeting, event, at, batch) -> str | None:
     start = _instant(event.data.get("start_time"))
     if start is None or start == session.start:
         return "our own change, or none that matters"
@@ -600,7 +688,7 @@ def _changed(session, meeting, event, at) -> str | None:
     return None
 
 
-def _deleted(session, meeting, event, at) -> str | None:
+def _deleted(session, meeting, event, at, batch) -> str | None:
     if session.status == "cancelled" or meeting.status == "deleted":
         return "deleted by forum itself"
     operator = event.data.get("operator") or "someone"
