@@ -53,10 +53,13 @@ def _cancelled(session: EventSession) -> None:
 
 def _occurrence_moved(session: EventSession, *, recurrence_id: dt.datetime) -> None:
     queue_session_emails(session, "occurrence-update", recurrence_id=recurrence_id)
+    # The provider's series moves that date too.
+    enqueue("forum.sync_meeting", session.id)
 
 
 def _occurrence_cancelled(session: EventSession, *, recurrence_id: dt.datetime) -> None:
     queue_session_emails(session, "occurrence-cancel", recurrence_id=recurrence_id)
+    enqueue("forum.sync_meeting", session.id)
 
 
 def _invitations_resent(

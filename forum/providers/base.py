@@ -31,6 +31,11 @@ class MeetingRequest:
     host: str | None = None
     agenda: str = ""
     rrule: str | None = None
+    # Dates the series leaves out (its EXDATEs and its cancelled dates), as the starts the
+    # rule gives them, in UTC, sorted.
+    exdates: tuple[dt.datetime, ...] = ()
+    # Dates of the series moved elsewhere: (the start the rule gives, new start, new end).
+    moved: tuple[tuple[dt.datetime, dt.datetime, dt.datetime], ...] = ()
     # Unique per session, written into the meeting (agenda, external id...) so that a create
     # whose answer was lost can be found again instead of being made twice.
     marker: str = ""

@@ -27,6 +27,7 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
+from forum.core import times
 from forum.core.errors import Conflict
 from forum.core.times import format_instant
 from forum.db import now_utc
@@ -237,6 +238,16 @@ def reserve_host(
 def meeting_request(session: EventSession, meeting: VideoMeeting) -> MeetingRequest:
     event = session.event
     agenda = f"{event.title}\n{event.description}".strip()[:1500]
+    exdates = {times.parse_instant(stamp) for stamp in session.exdates or []}
+    moved = []
+    for override in session.overrides if session.rrule else ():
+        if override.cancelled:
+            exdates.add(override.recurrence_id)
+        elif (override.start, override.end) != (
+            override.recurrence_id,
+            override.recurrence_id + session.duration,
+        ):
+            moved.append((override.recurrence_id, override.start, override.end))
     return MeetingRequest(
         topic=session.title[:200],
         start=session.start,
@@ -245,6 +256,8 @@ def meeting_request(session: EventSession, meeting: VideoMeeting) -> MeetingRequ
         host=meeting.host_account,
         agenda=agenda,
         rrule=session.rrule,
+        exdates=tuple(sorted(exdates)) if session.rrule else (),
+        moved=tuple(sorted(moved)),
         marker=f"forum-{session.ical_uid}",
         join_url=meeting.data.get("manual_url") if meeting.data else None,
     )
