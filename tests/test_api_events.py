@@ -529,6 +529,7 @@ def test_book_a_session_with_an_instant(api, event, row_count):
             "error": None,
             "host_account": None,
             "host_url": None,
+            "recurrence_note": None,
             "host_changes": [],
         },
         "calendar_url": session["calendar_url"],

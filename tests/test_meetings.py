@@ -328,3 +328,23 @@ def test_a_meeting_that_failed_for_a_passing_reason_is_retried_by_the_periodic_j
         assert retry_deferred_meetings.delay().get() == 1
     assert api.get(f"{SESSIONS}/{down['id']}").get_json()["meeting"]["status"] == "created"
     assert api.get(f"{SESSIONS}/{ghost['id']}").get_json()["meeting"]["status"] == "failed"
+
+
+def test_a_series_zoom_cannot_repeat_says_so_in_the_api(api, runner, zoom):
+    add_zoom(runner, zoom)
+    session = make_session(
+        api,
+        zoom_event(api)["id"],
+        start="2027-03-10T13:00:00Z",
+        timezone="Asia/Shanghai",
+        rrule="FREQ=YEARLY;COUNT=3",
+    )
+    meeting = session["meeting"]
+    assert meeting["status"] == "created"
+    assert "no fixed time: its link serves every date" in meeting["recurrence_note"]
+    [stored] = meetings_on(zoom)
+    assert stored["type"] == 3  # a meeting with no fixed time
+    weekly = make_session(
+        api, zoom_event(api)["id"], start="2027-03-11T13:00:00Z", rrule="FREQ=WEEKLY;COUNT=3"
+    )
+    assert weekly["meeting"]["recurrence_note"] is None

@@ -91,6 +91,7 @@ def session_out(session: EventSession) -> dict:
             error=meeting.error,
             host_account=meeting.host_account,
             host_url=meeting.host_url,
+            recurrence_note=(meeting.data or {}).get("recurrence_note"),
             host_changes=(meeting.data or {}).get("host_changes", []),
         )
         if meeting

@@ -600,6 +600,13 @@ class MeetingOut(Out):
     error: str | None
     host_account: str | None = Field(description="the host user the meeting belongs to")
     host_url: str | None = Field(description="secret: starts the meeting as host")
+    recurrence_note: str | None = Field(
+        None,
+        description=(
+            "how the provider repeats the series when it cannot repeat it as the rule says "
+            "(e.g. one Zoom meeting with no fixed time, whose one link serves every date)"
+        ),
+    )
     host_changes: list[HostChangeOut] = Field(
         default_factory=list,
         description=(
