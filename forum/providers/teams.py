@@ -620,13 +620,14 @@ def _graph_time(when: dt.datetime) -> str:
 def _times_and_subject(request: MeetingRequest) -> dict[str, str]:
     """Subject and times; a series' one meeting spans it, from its first date to its last.
 
+    The span is of the dates as forum holds them: a date moved past the last (or before the
+    first) widens it, so that the link still serves on that date.
+
     Teams lets a scheduled meeting's link expire some time (60 days) after the meeting's
     end unless it is used again: ending the meeting with the series keeps the link alive
     for every date, however far apart they are.
     """
-    start, end = request.start, request.end
-    if request.rrule:
-        start, end = series_span(request.rrule, start, end, request.timezone)
+    start, end = series_span(request) if request.rrule else (request.start, request.end)
     return {
         "subject": request.topic,
         "startDateTime": _graph_time(start),

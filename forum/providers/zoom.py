@@ -7,6 +7,10 @@ the anchor zone when the rule names no day, monthly by day or by weekday, and it
 the fifth Tuesday, more than 50 dates, no end...) becomes one type 3 meeting, recurring with
 no fixed time, whose single link serves every date; MeetingInfo.data["recurrence_note"]
 says so and why, and the session page shows it beside the link.
+
+A type 8 series' left-out dates are deleted one by one and its moved dates updated one by
+one (``occurrence_id``), after every create and every update: an update sends the series
+anew, which makes its dates anew from the rule, so each update gives Zoom the whole state.
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ from forum.providers.base import webhook_identity
 from forum.providers.http import create_once
 from forum.providers.http import token_and_api_clients
 from forum.providers.registry import AccountSettings
+from forum.providers.rules import HeldDate
+from forum.providers.rules import date_changes
 from forum.providers.rules import first_date
 from forum.providers.tokens import Token
 from forum.providers.tokens import cache_key
@@ -582,12 +588,13 @@ class ZoomProvider(VideoProvider):
             )
             return self._info(response.json(), host, note=note)
 
-        return create_once(
+        created = create_once(
             post,
             lambda: self._find(host, request, body, note),
             sleep=self.sleep,
             backoff=self.settings.backoff_seconds,
         )
+        return self._with_dates(created, request, note)
 
     def _find(
         self, host: str, request: MeetingRequest, body: dict[str, Any], note: str | None
@@ -639,7 +646,43 @@ class ZoomProvider(VideoProvider):
         self.http.request("PATCH", self._meeting_path(external_id), json=body, expected=(204,))
         # PATCH answers 204 with no body, and join_url can change with the passcode: read it
         # back, as Indico and Cal.com do (Zoom's docs).
-        return self._info(self._get(external_id), request.host, note=note)
+        updated = self._info(self._get(external_id), request.host, note=note)
+        return self._with_dates(updated, request, note)
+
+    def _with_dates(
+        self, meeting: MeetingInfo, request: MeetingRequest, note: str | None
+    ) -> MeetingInfo:
+        """The series with its left-out dates deleted and its moved dates moved on Zoom.
+
+        Works from the ``occurrences`` Zoom listed with the meeting; a type 3 meeting has
+        none (its note stands for every date). Zoom lists an occurrence under its first
+        start, so the dates are matched by the rule's days (forum.providers.rules).
+        """
+        if meeting.data.get("type") != 8 or not request.rrule:
+            return meeting
+        held = [_held_date(o) for o in meeting.data.get("occurrences") or []]
+        changes = date_changes(request, held)
+        if changes.missing:
+            raise RequestRejected(
+                f"the Zoom meeting {meeting.external_id} lacks dates forum holds "
+                f"({', '.join(utc_stamp(when) for when in changes.missing[:5])}); "
+                "Zoom gives back no single date once deleted: delete the meeting and retry"
+            )
+        path = self._meeting_path(meeting.external_id)
+        for date in changes.delete:
+            self.http.request("DELETE", path, params={"occurrence_id": date.ref}, expected=(204,))
+        for date, start, end in changes.move:
+            minutes = math.ceil((end - start).total_seconds() / 60)
+            self.http.request(
+                "PATCH",
+                path,
+                params={"occurrence_id": date.ref},
+                json={"start_time": utc_stamp(start), "duration": max(1, minutes)},
+                expected=(204,),
+            )
+        if not (changes.delete or changes.move):
+            return meeting
+        return self._info(self._get(meeting.external_id), request.host, note=note)
 
     def delete_meeting(self, external_id: str, *, host: str | None = None) -> None:
         try:
@@ -795,6 +838,24 @@ def _json_object(response: requests.Response) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ProviderUnavailable("Zoom answered with something other than a JSON object")
     return body
+
+
+def _held_date(occurrence: dict[str, Any]) -> HeldDate:
+    """An entry of a meeting's ``occurrences``: its id is its first start in epoch ms."""
+    try:
+        original = dt.datetime.fromtimestamp(int(occurrence["occurrence_id"]) / 1000, dt.UTC)
+        start = _zoom_time(occurrence["start_time"])
+        minutes = int(occurrence["duration"])
+    except (KeyError, TypeError, ValueError):
+        raise ProviderUnavailable("Zoom listed an occurrence forum cannot read") from None
+    if start is None:
+        raise ProviderUnavailable("Zoom listed an occurrence without a start time")
+    return HeldDate(
+        ref=str(occurrence["occurrence_id"]),
+        original=original,
+        start=start,
+        end=start + dt.timedelta(minutes=minutes),
+    )
 
 
 def _hmac_hex(secret: str, message: bytes) -> str:

@@ -120,6 +120,8 @@ class FakeZoomProvider(FakeProvider):
             self.add_user(email)
         # (host id, UTC date) -> creates+updates counted against the per-host daily limit
         self.daily_counts: dict[tuple[str, dt.date], int] = {}
+        # meeting id -> occurrence id -> None (deleted) or its own start_time and duration
+        self.occurrence_changes: dict[str, dict[str, dict[str, Any] | None]] = {}
 
     def add_user(self, email: str) -> dict[str, Any]:
         user = {
@@ -350,6 +352,10 @@ class FakeZoomProvider(FakeProvider):
     ) -> list[dict[str, Any]]:
         """The dates of a type 8 meeting as Zoom lists them under ``occurrences``.
 
+        An occurrence deleted on its own (DELETE with ``occurrence_id``) is no longer
+        listed; one updated on its own (PATCH with ``occurrence_id``) is listed at its new
+        ``start_time`` and ``duration``, under its first id.
+
         Zoom's engine, independent of any client's: the recurrence object read in the
         meeting's ``timezone`` wall-clock time from its start, the days counted from 1 =
         Sunday, ending after ``end_times`` dates (1 when the object gives no end) or at
@@ -385,22 +391,31 @@ class FakeZoomProvider(FakeProvider):
             options["count"] = recurrence.get("end_times", 1)
         dates = rrules.rrule(RECURRENCE_FREQ[recurrence["type"]], **options)
         now = dt.datetime.now(dt.UTC)
+        changes = self.occurrence_changes.get(str(meeting["id"]), {})
         listed = []
         for local in itertools.islice(dates, MAX_OCCURRENCES):
             # dateutil keeps the wall-clock time and the zone; the instant follows the zone's
             # offset on that date (a time in a spring-forward gap reads with the earlier one).
             start = local.astimezone(dt.UTC)
-            if not previous and start + dt.timedelta(minutes=meeting["duration"]) <= now:
+            occurrence_id = str(int(start.timestamp() * 1000))
+            occurrence = {
+                "occurrence_id": occurrence_id,
+                "start_time": utc_stamp(start),
+                "duration": meeting["duration"],
+                "status": "available",
+            }
+            if occurrence_id in changes:
+                change = changes[occurrence_id]
+                if change is None:
+                    continue  # deleted: no longer listed
+                occurrence.update(change)
+            start = _utc_field(occurrence["start_time"])
+            assert start is not None
+            if not previous and start + dt.timedelta(minutes=occurrence["duration"]) <= now:
                 continue
-            listed.append(
-                {
-                    "occurrence_id": str(int(start.timestamp() * 1000)),
-                    "start_time": utc_stamp(start),
-                    "duration": meeting["duration"],
-                    "status": "available",
-                }
-            )
-        return listed
+            listed.append(occurrence)
+        # A moved occurrence keeps its id (its first start) and is listed at its new time.
+        return sorted(listed, key=lambda occurrence: occurrence["start_time"])
 
     def shown(self, meeting: dict[str, Any], *, previous: bool = False) -> dict[str, Any]:
         """A meeting as create and GET answer it: a series with its occurrences."""
@@ -568,9 +583,12 @@ class FakeZoomProvider(FakeProvider):
         if request.method == "GET":
             previous = request.args.get("show_previous_occurrences") == "true"
             return json_response(self.shown(meeting, previous=previous))
+        if "occurrence_id" in request.args:
+            return self._occurrence(request, meeting, request.args["occurrence_id"])
         if request.method == "DELETE":
             with self.lock:
                 self.state.meetings.pop(meeting_id, None)
+                self.occurrence_changes.pop(meeting_id, None)
             return Response(status=204)
         body = self._json_body(request)
         if isinstance(body, Response):
@@ -592,4 +610,44 @@ class FakeZoomProvider(FakeProvider):
             return self._daily_limited()
         with self.lock:
             self._apply(meeting, body)
+            if "recurrence" in body or meeting.get("type") != 8:
+                # A series sent anew has its dates made anew from its rule: the dates
+                # deleted or changed on their own are back as the rule gives them.
+                self.occurrence_changes.pop(meeting_id, None)
+        return Response(status=204)
+
+    def _occurrence(
+        self, request: Request, meeting: dict[str, Any], occurrence_id: str
+    ) -> Response:
+        """DELETE or PATCH one occurrence of a series (``?occurrence_id=``, Zoom's docs).
+
+        The id must be one the meeting lists (its start in epoch milliseconds); another, or
+        one deleted already, is refused as Zoom refuses it: 400, code 300, "Invalid
+        parameter: occurrence_id.". A PATCH changes the occurrence's ``start_time`` and
+        ``duration`` and counts against the host's daily limit, as any update does.
+        """
+        listed = {o["occurrence_id"] for o in self.occurrences(meeting, previous=True)}
+        if occurrence_id not in listed:
+            return self.error(400, "Invalid parameter: occurrence_id.", code=300)
+        changes = self.occurrence_changes.setdefault(str(meeting["id"]), {})
+        if request.method == "DELETE":
+            with self.lock:
+                changes[occurrence_id] = None
+            return Response(status=204)
+        body = self._json_body(request)
+        if isinstance(body, Response):
+            return body
+        invalid = self._validate(body, creating=False)
+        if invalid is not None:
+            return json_response(invalid, 400)
+        start = self._start(body, meeting.get("timezone"))
+        if not self._count_write(meeting["host_id"]):
+            return self._daily_limited()
+        with self.lock:
+            change = changes.get(occurrence_id) or {}
+            if start is not None and start >= dt.datetime.now(dt.UTC):
+                change["start_time"] = utc_stamp(start)
+            if "duration" in body:
+                change["duration"] = int(body["duration"])
+            changes[occurrence_id] = change
         return Response(status=204)
