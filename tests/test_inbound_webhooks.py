@@ -72,39 +72,52 @@ def session(app, api) -> dict[str, Any]:
     li = make_person(api, "Li Wei", "Li.Wei@pku.example.org", pku["id"])
     event = make_event(api)
     created = make_session(api, event["id"], invitees=[invitee(li, "chair")])
+    on_zoom(app, created["id"], MEETING_ID)
+    return {**created, "li": li}
+
+
+def on_zoom(app, session_id: int, meeting_id: int) -> None:
+    """Make the session's meeting Zoom meeting ``meeting_id``."""
     with app.app_context():
         meeting = db.session.scalar(
-            sa.select(VideoMeeting).where(VideoMeeting.session_id == created["id"])
+            sa.select(VideoMeeting).where(VideoMeeting.session_id == session_id)
         )
-        meeting.provider, meeting.external_id, meeting.status = "zoom", str(MEETING_ID), "created"
+        meeting.provider, meeting.external_id, meeting.status = "zoom", str(meeting_id), "created"
         db.session.commit()
-    return {**created, "li": li}
 
 
 def post(client, provider: str, headers: dict[str, str], body: bytes, **kwargs):
     return client.post(f"/webhooks/{provider}", data=body, headers=headers, **kwargs)
 
 
-def zoom(event: str, *, id_as_string: bool = True, ts: int | None = None, **obj: Any):
+def zoom(
+    event: str,
+    *,
+    id_as_string: bool = True,
+    ts: int | None = None,
+    meeting_id: int = MEETING_ID,
+    uuid: str = UUID,
+    **obj: Any,
+):
     meeting = deliveries.zoom_meeting_object(
-        MEETING_ID, id_as_string=id_as_string, uuid=UUID, **obj
+        meeting_id, id_as_string=id_as_string, uuid=uuid, **obj
     )
     return deliveries.zoom_delivery(SECRET, event, meeting, ts=ts)
 
 
-def joined(name: str, email: str | None, at: str, user_id: str = "1"):
+def joined(name: str, email: str | None, at: str, user_id: str = "1", **meeting: Any):
     # Zoom keeps a participant's uuid for their stay: it is what matches a guest's leave.
     participant = deliveries.zoom_participant(
         name, email, join_time=at, user_id=user_id, participant_uuid=f"uuid-{user_id}"
     )
-    return zoom("meeting.participant_joined", participant=participant)
+    return zoom("meeting.participant_joined", participant=participant, **meeting)
 
 
-def left(name: str, email: str | None, at: str, user_id: str = "1"):
+def left(name: str, email: str | None, at: str, user_id: str = "1", **meeting: Any):
     participant = deliveries.zoom_participant(
         name, email, leave_time=at, user_id=user_id, participant_uuid=f"uuid-{user_id}"
     )
-    return zoom("meeting.participant_left", participant=participant)
+    return zoom("meeting.participant_left", participant=participant, **meeting)
 
 
 def attendance(api, session_id: int) -> dict[str, Any]:
@@ -351,18 +364,21 @@ def test_the_inbox_page_lists_and_reprocesses(app, api, client, session):
 # --- with Redis: stored at once, processed in batches -----------------------------------------
 
 
-def class_burst(people: int, seed: int = 3) -> list[tuple[dict[str, str], bytes]]:
-    """Each of ``people`` joins at 13:00 + n minutes and leaves 40 minutes later, in an
-    order where many leaves come before their joins."""
+def class_burst(
+    people: int, seed: int = 3, meeting_id: int = MEETING_ID, uuid: str = UUID
+) -> list[tuple[dict[str, str], bytes]]:
+    """Each of ``people`` joins meeting ``meeting_id`` at 13:00 + n minutes and leaves 40
+    minutes later, in an order where many leaves come before their joins."""
     start = dt.datetime(2027, 3, 10, 13, tzinfo=dt.UTC)
+    meeting = {"meeting_id": meeting_id, "uuid": uuid}
     burst = []
     for n in range(people):
         email = f"student{n}@pku.example.org"
         joined_at = start + dt.timedelta(minutes=n)
         left_at = joined_at + dt.timedelta(minutes=40)
         burst += [
-            joined(f"Student {n}", email, format_instant(joined_at), user_id=str(100 + n)),
-            left(f"Student {n}", email, format_instant(left_at), user_id=str(100 + n)),
+            joined(f"Student {n}", email, format_instant(joined_at), str(100 + n), **meeting),
+            left(f"Student {n}", email, format_instant(left_at), str(100 + n), **meeting),
         ]
     random.Random(seed).shuffle(burst)
     return burst
@@ -413,7 +429,12 @@ def test_a_burst_is_stored_with_one_drain_asked_for_and_then_drained_in_batches(
 
 @pytest.mark.parametrize("app_settings", [BROKER], indirect=True)
 def test_two_drains_at_once_never_take_the_same_delivery(app, api, client, session, broker):
-    for headers, body in class_burst(25):
+    # Two classes at once: the batches of both drains hold deliveries of both sessions.
+    other = make_session(api, session["event_id"], title="Seminar")
+    on_zoom(app, other["id"], MEETING_ID + 1)
+    burst = class_burst(25) + class_burst(25, meeting_id=MEETING_ID + 1, uuid="bEZmcGlpSZ2x")
+    random.Random(5).shuffle(burst)
+    for headers, body in burst:
         assert post(client, "zoom", headers, body).status_code == 200
     counts: list[int] = []
     errors: list[BaseException] = []
@@ -435,9 +456,10 @@ def test_two_drains_at_once_never_take_the_same_delivery(app, api, client, sessi
     for thread in drains:
         thread.join(timeout=120)
     assert not errors
-    assert sum(counts) == 50
-    assert inbox(app) == [("processed", 1)] * 50
+    assert sum(counts) == 100
+    assert inbox(app) == [("processed", 1)] * 100
     assert_whole_attendance(api, session["id"], 25)
+    assert_whole_attendance(api, other["id"], 25)
 
 
 @pytest.mark.parametrize("app_settings", [BROKER], indirect=True)

@@ -321,8 +321,7 @@ class _Batch:
             if key in wanted:
                 self.meetings[key] = meeting
         session_ids = sorted({m.session_id for m in self.meetings.values() if m is not None})
-        for session_id in session_ids:
-            _lock(EventSession, session_id)
+        _lock(EventSession, *session_ids)
         self.locked.update(session_ids)
         self._read_people(entries)
 
@@ -422,15 +421,26 @@ class _Batch:
         self.people.clear()
 
 
-def _lock(model: type, row_id: int) -> None:
-    """Serialise work on one row across workers (see forum.events.conflicts.lock_people)."""
+def _lock(model: type, *row_ids: int) -> None:
+    """Serialise work on rows across workers (see forum.events.conflicts.lock_people).
+
+    Several rows are locked in the order of their ids, by one statement.
+    """
+    if not row_ids:
+        return
     table = model.__table__  # type: ignore[attr-defined]
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(sa.select(table.c.id).where(table.c.id == row_id).with_for_update())
+        # PostgreSQL locks the rows as the sorted result returns them.
+        db.session.execute(
+            sa.select(table.c.id)
+            .where(table.c.id.in_(row_ids))
+            .order_by(table.c.id)
+            .with_for_update()
+        )
     else:
         # A write takes SQLite's lock; it changes nothing (not even updated_at).
         unchanged = {name: table.c[name] for name in ("id", "updated_at") if name in table.c}
-        db.session.execute(sa.update(table).where(table.c.id == row_id).values(unchanged))
+        db.session.execute(sa.update(table).where(table.c.id.in_(row_ids)).values(unchanged))
 
 
 def process(entry_id: int, *, again: bool = False) -> str:
