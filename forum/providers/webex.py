@@ -8,6 +8,12 @@ with several days or dates keeps only the first ("BYMONTHDAY=10,11,12" is taken 
 meeting records ``failed`` and the session page shows why, rather than a series that
 silently leaves dates out. Webex has no meeting whose one link serves any date, so there
 is no single-meeting fallback here.
+
+A series' left-out dates are deleted one by one and its moved dates updated one by one,
+each as its own scheduled meeting (``<series id>_<start>``), after every create and every
+update: an update sends the series' start, end and rule anew, which cancels the dates
+changed on their own ("Changing start/end/recurrence of a series cancels its exceptional
+occurrences"), so each update gives Webex the whole state.
 """
 
 from __future__ import annotations
@@ -45,7 +51,10 @@ from forum.providers.base import webhook_identity
 from forum.providers.http import create_once
 from forum.providers.http import token_and_api_clients
 from forum.providers.registry import AccountSettings
+from forum.providers.rules import HeldDate
+from forum.providers.rules import date_changes
 from forum.providers.rules import first_date
+from forum.providers.rules import rule_dates
 from forum.providers.rules import values
 from forum.providers.rules import with_utc_until
 from forum.providers.tokens import cache_key
@@ -373,12 +382,14 @@ class WebexProvider(VideoProvider):
             )
             return self._info(response.json(), host=request.host)
 
-        return create_once(
+        created = create_once(
             post,
             lambda: self._find(request),
             sleep=self.sleep,
             backoff=self.settings.backoff_seconds,
         )
+        self._keep_dates(created.external_id, request)
+        return created
 
     def get_meeting(self, external_id: str, *, host: str | None = None) -> MeetingInfo:
         params = {"hostEmail": host} if host else {}
@@ -396,9 +407,67 @@ class WebexProvider(VideoProvider):
             json=self._body(request, create=False),
             expected=(200, 204),
         )
+        self._keep_dates(external_id, request)
         if response.status_code == 204 or not response.content:
             return self.get_meeting(external_id, host=request.host)
         return self._info(response.json(), host=request.host)
+
+    def _keep_dates(self, series_id: str, request: MeetingRequest) -> None:
+        """Delete the series' left-out dates and move its moved dates on Webex.
+
+        Works from the series' scheduled meetings as Webex lists them; a scheduled meeting's
+        id ends with the start the rule gave it, by which it is matched to forum's date
+        (forum.providers.rules).
+        """
+        if not request.rrule:
+            return
+        held = self._held_dates(series_id, request)
+        changes = date_changes(request, held)
+        if changes.missing:
+            raise RequestRejected(
+                f"the Webex series {series_id} lacks dates forum holds "
+                f"({', '.join(webex_time(when) for when in changes.missing[:5])}); Webex "
+                "gives back no single date once deleted: delete the meeting and retry"
+            )
+        params: dict[str, Any] = {"sendEmail": "false"}
+        if request.host:
+            params["hostEmail"] = request.host
+        for date in changes.delete:
+            self.http.request(
+                "DELETE", self._meeting_path(date.ref), params=params, expected=(200, 204)
+            )
+        for date, start, end in changes.move:
+            body: dict[str, Any] = {
+                "start": webex_time(start),
+                "end": webex_time(end),
+                "sendEmail": False,
+            }
+            if request.host:
+                body["hostEmail"] = request.host
+            self.http.request("PATCH", self._meeting_path(date.ref), json=body, expected=(200, 204))
+
+    def _held_dates(self, series_id: str, request: MeetingRequest) -> list[HeldDate]:
+        """The series' scheduled meetings (List Meetings by meetingSeriesId), page by page,
+        over the span of every date forum has for it, moved ones included."""
+        times = rule_dates(request) + [(start, end) for _, start, end in request.moved]
+        params: dict[str, Any] | None = {
+            "meetingSeriesId": series_id,
+            "meetingType": "scheduledMeeting",
+            "from": webex_time(min(start for start, _ in times) - FIND_WINDOW),
+            "to": webex_time(max(end for _, end in times) + FIND_WINDOW),
+            "max": 100,
+        }
+        if request.host:
+            params["hostEmail"] = request.host
+        path = "/meetings"
+        held: list[HeldDate] = []
+        while True:
+            response = self.http.request("GET", path, params=params, expected=(200,))
+            held += [_held_date(item) for item in response.json().get("items") or []]
+            following = response.links.get("next", {}).get("url")
+            if not following:
+                return held
+            path, params = following, None
 
     def delete_meeting(self, external_id: str, *, host: str | None = None) -> None:
         params: dict[str, Any] = {"sendEmail": "false"}
@@ -567,6 +636,20 @@ def _webex_instant(value: Any) -> dt.datetime | None:
         return parse_webex_time(value)
     except ValueError:
         return None
+
+
+def _held_date(item: dict[str, Any]) -> HeldDate:
+    """A scheduled meeting of a series: its id is ``<series id>_<first start in UTC>``."""
+    try:
+        start, end = parse_webex_time(item["start"]), parse_webex_time(item["end"])
+        ref = str(item["id"])
+    except (KeyError, TypeError, ValueError):
+        raise ProviderUnavailable("Webex listed a scheduled meeting forum cannot read") from None
+    try:
+        original = dt.datetime.strptime(ref.rpartition("_")[2], "%Y%m%dT%H%M%SZ")
+    except ValueError:
+        return HeldDate(ref=ref, original=start, start=start, end=end)
+    return HeldDate(ref=ref, original=original.replace(tzinfo=dt.UTC), start=start, end=end)
 
 
 def _iso(when: dt.datetime | None) -> str | None:

@@ -152,6 +152,8 @@ class FakeWebexProvider(FakeProvider):
         for value in access_tokens:
             self.state.tokens[value] = IssuedToken(value, time.time() + 10 * 365 * 86400)
         self.last_bodies: list[tuple[str, str, str | None, Any]] = []
+        # series id -> scheduled meeting id -> None (deleted) or its own (start, end) in UTC
+        self.occurrence_changes: dict[str, dict[str, tuple[dt.datetime, dt.datetime] | None]] = {}
 
     def rules(self) -> list[Rule]:
         return [
@@ -353,7 +355,36 @@ class FakeWebexProvider(FakeProvider):
             return self.error(404, NOT_FOUND, description=f"Meeting not found: {meeting_id}")
         return meeting
 
+    def _occurrence_for(
+        self, request: Request, meeting_id: str
+    ) -> tuple[dict[str, Any], dict[str, Any]] | Response | None:
+        """(series, scheduled meeting) for a scheduled meeting's id, ``<series id>_<start>``;
+        None for an id of no such form. A date the series does not give (or gives no longer,
+        deleted) is not found, in Webex's words."""
+        series_id, sep, stamp = meeting_id.rpartition("_")
+        if not sep or series_id not in self.state.meetings:
+            return None
+        series = self._meeting_for(request, series_id)
+        if isinstance(series, Response):
+            return series
+        try:
+            original = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+        except ValueError:
+            original = None
+        if original is not None:
+            for occurrence in self._dates(series, "UTC", until=original):
+                if occurrence["id"] == meeting_id:
+                    return series, occurrence
+        return self.error(404, NOT_FOUND, description=f"Meeting not found: {meeting_id}")
+
     def get_meeting(self, request: Request, meeting_id: str) -> Response:
+        occurrence = self._occurrence_for(request, meeting_id)
+        if occurrence is not None:
+            if isinstance(occurrence, Response):
+                return occurrence
+            series, found = occurrence
+            zone = request.headers.get("timezone") or series["timezone"]
+            return json_response(self._shown(found, zone))
         found = self._meeting_for(request, meeting_id)
         if isinstance(found, Response):
             return found
@@ -361,7 +392,10 @@ class FakeWebexProvider(FakeProvider):
         return json_response(self._shown(found, zone))
 
     def update_meeting(self, request: Request, meeting_id: str) -> Response:
-        found = self._meeting_for(request, meeting_id)
+        occurrence = self._occurrence_for(request, meeting_id)
+        if isinstance(occurrence, Response):
+            return occurrence
+        found = occurrence[0] if occurrence is not None else self._meeting_for(request, meeting_id)
         if isinstance(found, Response):
             return found
         if request.mimetype not in PATCH_TYPES:
@@ -369,6 +403,8 @@ class FakeWebexProvider(FakeProvider):
         body = self._json(request)
         if body is None:
             return self.invalid("Request body must be a JSON object.")
+        if occurrence is not None:
+            return self._update_occurrence(found, occurrence[1], body)
         if "hostEmail" in body and self._host(body["hostEmail"]) is None:
             return self._unknown_host(str(body["hostEmail"]))
         problem = self._check_fields(body)
@@ -395,15 +431,52 @@ class FakeWebexProvider(FakeProvider):
                 instant = _parse_instant(body.get(key, found[key]))
                 found[key] = _local(instant, zone)  # type: ignore[arg-type]
             found["timezone"] = zone
+            if {"start", "end", "recurrence"} & set(body):
+                # "Changing start/end/recurrence of a series cancels its exceptional
+                # occurrences": its dates are the rule's again.
+                self.occurrence_changes.pop(found["id"], None)
         # PATCH answers 200 with the updated meeting (Zoom's answers 204; Webex's does not).
         return json_response(self._shown(found, zone))
 
+    def _update_occurrence(
+        self, series: dict[str, Any], occurrence: dict[str, Any], body: dict[str, Any]
+    ) -> Response:
+        """PATCH of one scheduled meeting of a series: its own start and end.
+
+        The fake keeps only the times of one date (other fields stay the series'); the
+        date keeps its id and is listed at its new times.
+        """
+        start = body.get("start", occurrence["start"])
+        end = body.get("end", occurrence["end"])
+        problem = self._check_times(start, end)
+        if problem is not None:
+            return problem
+        begins, ends = _parse_instant(start), _parse_instant(end)
+        assert begins is not None and ends is not None
+        with self.lock:
+            changes = self.occurrence_changes.setdefault(series["id"], {})
+            changes[occurrence["id"]] = (begins, ends)
+        zone = series["timezone"]
+        return json_response(
+            self._shown({**occurrence, "start": _local(begins, zone), "end": _local(ends, zone)})
+        )
+
     def delete_meeting(self, request: Request, meeting_id: str) -> Response:
+        occurrence = self._occurrence_for(request, meeting_id)
+        if isinstance(occurrence, Response):
+            return occurrence
+        if occurrence is not None:
+            # One date of a series: the others stay.
+            series, found = occurrence
+            with self.lock:
+                self.occurrence_changes.setdefault(series["id"], {})[found["id"]] = None
+            return Response(status=204)
         found = self._meeting_for(request, meeting_id)
         if isinstance(found, Response):
             return found
         with self.lock:
             self.state.meetings.pop(meeting_id, None)
+            self.occurrence_changes.pop(meeting_id, None)
         return Response(status=204)
 
     def list_meetings(self, request: Request) -> Response:
@@ -492,26 +565,56 @@ class FakeWebexProvider(FakeProvider):
             chosen = [m for m in chosen if host is None or m["hostEmail"] == host]
         items = []
         for meeting in chosen:
-            first, last = _parse_instant(meeting["start"]), _parse_instant(meeting["end"])
-            assert first is not None and last is not None
-            duration = last - first
-            for local in series_starts(meeting):
-                start = local.astimezone(dt.UTC)
-                if start >= ends:
-                    break
-                if start + duration <= begins:
-                    continue
-                occurrence = {key: meeting[key] for key in OCCURRENCE_FIELDS if key in meeting}
-                occurrence.update(
-                    {
-                        "id": f"{meeting['id']}_{start:%Y%m%dT%H%M%SZ}",
-                        "meetingSeriesId": meeting["id"],
-                        "meetingType": "scheduledMeeting",
-                        "state": "scheduled",
-                        "start": _local(start, zone),
-                        "end": _local(start + duration, zone),
-                    }
-                )
-                items.append(occurrence)
+            for occurrence in self._dates(meeting, zone, until=ends):
+                start, end = _parse_instant(occurrence["start"]), _parse_instant(occurrence["end"])
+                assert start is not None and end is not None
+                if start < ends and end > begins:
+                    items.append(occurrence)
         items.sort(key=lambda item: _parse_instant(item["start"]) or now)
         return items
+
+    def _dates(
+        self, meeting: dict[str, Any], zone: str, *, until: dt.datetime | None
+    ) -> Iterator[dict[str, Any]]:
+        """The series' scheduled meetings, in the rule's order, as far as those that may
+        start before ``until``: a date deleted on its own is left out, one updated on its own
+        has its new times (and keeps its id, ``<series id>_<first start in UTC>``)."""
+        first, last = _parse_instant(meeting["start"]), _parse_instant(meeting["end"])
+        assert first is not None and last is not None
+        duration = last - first
+        changes = self.occurrence_changes.get(meeting["id"], {})
+        # A date moved earlier than its rule's start may still start before ``until``.
+        slack = max(
+            (abs(change[0] - original) for original, change in self._moves(changes)),
+            default=dt.timedelta(0),
+        )
+        for local in series_starts(meeting):
+            start = local.astimezone(dt.UTC)
+            if until is not None and start > until + slack:
+                return
+            occurrence_id = f"{meeting['id']}_{start:%Y%m%dT%H%M%SZ}"
+            times = changes.get(occurrence_id, (start, start + duration))
+            if times is None:
+                continue
+            occurrence = {key: meeting[key] for key in OCCURRENCE_FIELDS if key in meeting}
+            occurrence.update(
+                {
+                    "id": occurrence_id,
+                    "meetingSeriesId": meeting["id"],
+                    "meetingType": "scheduledMeeting",
+                    "state": "scheduled",
+                    "start": _local(times[0], zone),
+                    "end": _local(times[1], zone),
+                }
+            )
+            yield occurrence
+
+    @staticmethod
+    def _moves(
+        changes: dict[str, tuple[dt.datetime, dt.datetime] | None],
+    ) -> Iterator[tuple[dt.datetime, tuple[dt.datetime, dt.datetime]]]:
+        for occurrence_id, change in changes.items():
+            if change is not None:
+                stamp = occurrence_id.rpartition("_")[2]
+                original = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+                yield original, change
