@@ -22,7 +22,11 @@ is one token per impersonated host. Without delegation, Calendar refuses Meet li
 
 A repeating session is one repeating event: Calendar evaluates its RRULE in the event's
 ``start.timeZone``, the session's anchor zone, as forum does, and it takes any rule forum
-accepts, so no series needs another form; the rule's UNTIL is sent in UTC.
+accepts, so no series needs another form; the rule's UNTIL is sent in UTC. A series'
+left-out dates are EXDATE lines beside the rule, written as the rule's wall-clock times in
+the anchor zone; its moved dates are its instances patched one by one (``events.patch`` on
+``<event id>_<start in UTC>``), after every create and every update, since a date moved to
+another length cannot be an RDATE.
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from forum.core.recurrence import exdate_local_times
+from forum.core.times import format_instant
 from forum.providers.base import IDENTITY_MAX
 from forum.providers.base import AuthenticationFailed
 from forum.providers.base import HostNotFound
@@ -73,7 +79,10 @@ from forum.providers.http import TokenCache
 from forum.providers.http import create_once
 from forum.providers.http import http_options
 from forum.providers.registry import AccountSettings
+from forum.providers.rules import HeldDate
+from forum.providers.rules import date_changes
 from forum.providers.rules import first_date
+from forum.providers.rules import rule_dates
 from forum.providers.rules import with_utc_until
 from forum.providers.tokens import cache_key
 
@@ -88,6 +97,8 @@ JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 TOKEN_LIFETIME = 3600  # Google refuses assertions whose exp is more than an hour after iat
 # How many ids of a marker's chain may be burnt by deleted meetings before we give up.
 MAX_GENERATIONS = 20
+# Instances read per page of events.instances (Calendar allows up to 2500).
+INSTANCES_PAGE = 250
 LABEL = "Google Calendar"
 # A watch channel's X-Goog-Resource-State -> the core's vocabulary; "sync" (the channel's
 # first message) gives no event.
@@ -98,6 +109,46 @@ def event_id_for(marker: str, generation: int = 0) -> str:
     """The Calendar event id for a marker: hex sha256, a subset of base32hex (a-v, 0-9)."""
     seed = marker if generation == 0 else f"{marker}#{generation + 1}"
     return hashlib.sha256(seed.encode("utf-8")).hexdigest()
+
+
+def _exdate_lines(request: MeetingRequest) -> list[str]:
+    """The series' left-out dates as one EXDATE line in the anchor zone's wall-clock time.
+
+    Written as the rule writes each date (a date in a spring-forward gap as its 02:30, not
+    the 03:30 its instant shows), so that Calendar, which compares them with the rule's
+    dates, leaves each out (forum.core.recurrence.exdate_local_times).
+    """
+    if not request.exdates or not request.rrule:
+        return []
+    local = exdate_local_times(
+        start=request.start,
+        timezone=request.timezone,
+        rrule=request.rrule,
+        exdates=[format_instant(when) for when in request.exdates],
+    )
+    stamps = ",".join(when.strftime("%Y%m%dT%H%M%S") for when in local)
+    return [f"EXDATE;TZID={request.timezone}:{stamps}"]
+
+
+def _held_date(item: dict[str, Any]) -> HeldDate:
+    """An instance of a repeating event, by its ``originalStartTime``."""
+    try:
+        return HeldDate(
+            ref=str(item["id"]),
+            original=_instant(item["originalStartTime"]["dateTime"]),
+            start=_instant(item["start"]["dateTime"]),
+            end=_instant(item["end"]["dateTime"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        raise ProviderUnavailable("Google Calendar listed an instance forum cannot read") from None
+
+
+def _instant(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(dt.UTC)
+
+
+def _rfc3339(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _b64url(data: bytes) -> str:
@@ -443,9 +494,56 @@ class GoogleMeetProvider(VideoProvider):
         # does; its UNTIL goes in UTC (forum.providers.rules). An empty list makes an event
         # that repeated a single one again.
         body["recurrence"] = (
-            [f"RRULE:{with_utc_until(request.rrule, request.timezone)}"] if request.rrule else []
+            [f"RRULE:{with_utc_until(request.rrule, request.timezone)}", *_exdate_lines(request)]
+            if request.rrule
+            else []
         )
         return body
+
+    def _keep_dates(self, host: str, event_id: str, request: MeetingRequest) -> None:
+        """Move the series' moved dates: each its own instance, patched to its new times.
+
+        Works from events.instances; an instance is matched to forum's date by its
+        ``originalStartTime`` (forum.providers.rules). Left-out dates are the event's
+        EXDATE lines, so Calendar lists none of them.
+        """
+        if not request.rrule:
+            return
+        changes = date_changes(request, self._instances(host, event_id, request))
+        if changes.missing or changes.delete:
+            raise ProviderUnavailable(
+                f"Google Calendar's dates of the event {event_id} are not forum's "
+                f"({len(changes.missing)} missing, {len(changes.delete)} left out yet listed)"
+            )
+        zone = request.timezone
+        for date, start, end in changes.move:
+            self._patch(
+                host,
+                date.ref,
+                {
+                    "start": {"dateTime": start.isoformat(), "timeZone": zone},
+                    "end": {"dateTime": end.isoformat(), "timeZone": zone},
+                },
+            )
+
+    def _instances(self, host: str, event_id: str, request: MeetingRequest) -> list[HeldDate]:
+        """events.instances of the event, page by page, over every date forum has for it."""
+        times = rule_dates(request) + [(start, end) for _, start, end in request.moved]
+        params: dict[str, Any] = {
+            "timeMin": _rfc3339(min(start for start, _ in times)),
+            "timeMax": _rfc3339(max(end for _, end in times) + dt.timedelta(minutes=1)),
+            "maxResults": INSTANCES_PAGE,
+        }
+        held: list[HeldDate] = []
+        while True:
+            response = self.http(host).request(
+                "GET", f"{self._events_path(host, event_id)}/instances", params=params
+            )
+            page = response.json()
+            held += [_held_date(item) for item in page.get("items") or []]
+            if not page.get("nextPageToken"):
+                return held
+            params["pageToken"] = page["nextPageToken"]
 
     def _info(self, host: str, event: dict[str, Any]) -> MeetingInfo:
         conference = event.get("conferenceData") or {}
@@ -541,7 +639,9 @@ class GoogleMeetProvider(VideoProvider):
             _, event = self._find(host, marker)
             return self._info(host, event) if event is not None else None
 
-        return create_once(post, find, sleep=self.sleep, backoff=self.settings.backoff_seconds)
+        created = create_once(post, find, sleep=self.sleep, backoff=self.settings.backoff_seconds)
+        self._keep_dates(host, created.external_id, request)
+        return created
 
     def _on_hosts(self, host: str | None, call: Callable[[str], Any]) -> Any:
         """Call on the host given, or else on each configured host until one has the event.
@@ -564,10 +664,16 @@ class GoogleMeetProvider(VideoProvider):
 
     def update_meeting(self, external_id: str, request: MeetingRequest) -> MeetingInfo:
         body = self._event_body(request)
-        # PATCH answers 200 with the whole event: no read back needed.
-        return self._on_hosts(
-            request.host, lambda h: self._info(h, self._patch(h, external_id, body))
-        )
+
+        def update(host: str) -> MeetingInfo:
+            # PATCH answers 200 with the whole event: no read back needed. It sends the
+            # series' times and rule anew, which may drop its instances' own times: they
+            # are patched again.
+            updated = self._info(host, self._patch(host, external_id, body))
+            self._keep_dates(host, external_id, request)
+            return updated
+
+        return self._on_hosts(request.host, update)
 
     def delete_meeting(self, external_id: str, *, host: str | None = None) -> None:
         # Deleted already (410) or never there (404): done.

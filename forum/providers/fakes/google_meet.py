@@ -503,8 +503,102 @@ class FakeGoogleMeetProvider(FakeProvider):
         assert event is not None
         return json_response(self.public(event))
 
+    def _instance_of(
+        self, request: Request, calendar: str, instance_id: str
+    ) -> tuple[dict[str, Any] | None, dt.datetime | None, Response | None]:
+        """(event, original start) for an instance's id, ``<event id>_<start in UTC>``
+        (Calendar's form); (None, None, None) for an id of no such form. A start the event
+        does not give (or leaves out by an EXDATE) is not found."""
+        event_id, sep, stamp = instance_id.rpartition("_")
+        if not sep or event_id not in self.state.meetings:
+            return None, None, None
+        event, refused = self._event(request, calendar, event_id)
+        if refused is not None:
+            return None, None, refused
+        assert event is not None
+        try:
+            original = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+        except ValueError:
+            return None, None, self.error(404, "Not Found")
+        for local in event_starts(event):
+            start = local.astimezone(dt.UTC)
+            if start == original:
+                return event, original, None
+            if start > original:
+                break
+        return None, None, self.error(404, "Not Found")
+
+    def _patch_instance(
+        self, event: dict[str, Any], original: dt.datetime, body: dict[str, Any]
+    ) -> Response:
+        """events.patch of one instance: its own start and end (an exception of the series).
+
+        The fake keeps only the times of an instance; it keeps its id and its
+        ``originalStartTime`` and is listed at its new times.
+        """
+        changes: dict[str, Any] = {}
+        for field in ("start", "end"):
+            if field in body:
+                when, bad = self._when(body[field], field)
+                if bad is not None:
+                    return bad
+                changes[field] = when
+        instance = self._instance(event, original, event.get("_moved", {}))
+        start = changes.get("start", instance["start"])
+        end = changes.get("end", instance["end"])
+        if dt.datetime.fromisoformat(end["dateTime"]) <= dt.datetime.fromisoformat(
+            start["dateTime"]
+        ):
+            return self.error(400, "The specified time range is empty.", reason="timeRangeEmpty")
+        event.setdefault("_moved", {})[instance["id"]] = (start, end)
+        return json_response({**instance, "start": start, "end": end})
+
+    def _instance(
+        self,
+        event: dict[str, Any],
+        original: dt.datetime,
+        moved: dict[str, tuple[dict[str, str], dict[str, str]]],
+    ) -> dict[str, Any]:
+        """One instance of a repeating event as events.instances lists it."""
+        zone = zoneinfo.ZoneInfo(event["start"]["timeZone"])
+        first = dt.datetime.fromisoformat(event["start"]["dateTime"])
+        duration = dt.datetime.fromisoformat(event["end"]["dateTime"]) - first
+        shown = {"dateTime": original.astimezone(zone).isoformat(), "timeZone": zone.key}
+        instance_id = f"{event['id']}_{original:%Y%m%dT%H%M%SZ}"
+        start, end = moved.get(
+            instance_id,
+            (
+                shown,
+                {
+                    "dateTime": (original + duration).astimezone(zone).isoformat(),
+                    "timeZone": zone.key,
+                },
+            ),
+        )
+        instance = self.public(event)
+        instance.pop("recurrence", None)
+        instance.update(
+            {
+                "id": instance_id,
+                "recurringEventId": event["id"],
+                "originalStartTime": shown,
+                "start": start,
+                "end": end,
+            }
+        )
+        return instance
+
     def patch_event(self, request: Request, calendar: str, event_id: str) -> Response:
         with self.lock:
+            parent, original, refused = self._instance_of(request, calendar, event_id)
+            if refused is not None:
+                return refused
+            if parent is not None:
+                body = request.get_json(silent=True)
+                if not isinstance(body, dict):
+                    return self.error(400, "Parse Error", reason="parseError")
+                assert original is not None
+                return self._patch_instance(parent, original, body)
             event, refused = self._event(request, calendar, event_id)
             if refused is not None:
                 return refused
@@ -535,6 +629,9 @@ class FakeGoogleMeetProvider(FakeProvider):
                     400, "The specified time range is empty.", reason="timeRangeEmpty"
                 )
             event.update(changes)
+            if {"start", "end", "recurrence"} & set(changes):
+                # The series' times or rule sent anew: its instances are the rule's again.
+                event.pop("_moved", None)
             event["sequence"] += 1
             event["updated"] = _now_rfc3339()
             event["etag"] = f'"{secrets.randbelow(10**15)}"'
@@ -555,7 +652,8 @@ class FakeGoogleMeetProvider(FakeProvider):
         """events.instances: the instances of a repeating event, one page at a time.
 
         Each instance is an event of its own: id ``<event id>_<start in UTC, basic>``,
-        ``recurringEventId``, ``originalStartTime``, and start and end in the event's zone.
+        ``recurringEventId``, ``originalStartTime``, and start and end in the event's zone;
+        an instance patched on its own has its own start and end, and keeps its id.
         ``timeMin`` (exclusive of instances ending by then) and ``timeMax`` (of instances
         starting from then) bound the list; ``pageToken`` is the fake's own offset.
         """
@@ -573,39 +671,22 @@ class FakeGoogleMeetProvider(FakeProvider):
         if not 1 <= size <= MAX_PAGE:
             return self.error(400, "Invalid max results value.", reason="invalid")
         zone = zoneinfo.ZoneInfo(event["start"]["timeZone"])
-        first = dt.datetime.fromisoformat(event["start"]["dateTime"])
-        duration = dt.datetime.fromisoformat(event["end"]["dateTime"]) - first
+        moved = event.get("_moved", {})
+        # A moved instance may start before timeMax although its original start does not.
+        slack = _moved_slack(moved)
         # One more than the page, to know whether another follows: a rule without an end
         # goes on for ever.
-        chosen: list[dt.datetime] = []
+        chosen: list[dict[str, Any]] = []
         for local in event_starts(event):
-            start = local.astimezone(dt.UTC)
-            if (high is not None and start >= high) or len(chosen) > offset + size:
+            original = local.astimezone(dt.UTC)
+            if (high is not None and original >= high + slack) or len(chosen) > offset + size:
                 break
-            if low is None or start + duration > low:
-                chosen.append(start)
-        page = chosen[offset : offset + size]
-        items = []
-        for start in page:
-            shown = {
-                "dateTime": start.astimezone(zone).isoformat(),
-                "timeZone": zone.key,
-            }
-            instance = self.public(event)
-            instance.pop("recurrence", None)
-            instance.update(
-                {
-                    "id": f"{event['id']}_{start:%Y%m%dT%H%M%SZ}",
-                    "recurringEventId": event["id"],
-                    "originalStartTime": shown,
-                    "start": shown,
-                    "end": {
-                        "dateTime": (start + duration).astimezone(zone).isoformat(),
-                        "timeZone": zone.key,
-                    },
-                }
-            )
-            items.append(instance)
+            instance = self._instance(event, original, moved)
+            start = dt.datetime.fromisoformat(instance["start"]["dateTime"])
+            end = dt.datetime.fromisoformat(instance["end"]["dateTime"])
+            if (low is None or end > low) and (high is None or start < high):
+                chosen.append(instance)
+        items = chosen[offset : offset + size]
         answer: dict[str, Any] = {
             "kind": "calendar#events",
             "summary": event["_calendar"],
@@ -617,6 +698,16 @@ class FakeGoogleMeetProvider(FakeProvider):
         if offset + size < len(chosen):
             answer["nextPageToken"] = str(offset + size)
         return json_response(answer)
+
+
+def _moved_slack(moved: dict[str, tuple[dict[str, str], dict[str, str]]]) -> dt.timedelta:
+    """How far the moved instances of an event are from their original starts, at most."""
+    slack = dt.timedelta(0)
+    for instance_id, (start, _end) in moved.items():
+        stamp = instance_id.rpartition("_")[2]
+        original = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+        slack = max(slack, abs(dt.datetime.fromisoformat(start["dateTime"]) - original))
+    return slack
 
 
 def _rfc3339(value: str | None) -> dt.datetime | None:
