@@ -511,7 +511,7 @@ class GoogleMeetProvider(VideoProvider):
             return
         changes = date_changes(request, self._instances(host, event_id, request))
         if changes.missing or changes.delete:
-            raise ProviderUnavailable(
+            raise RequestRejected(
                 f"Google Calendar's dates of the event {event_id} are not forum's "
                 f"({len(changes.missing)} missing, {len(changes.delete)} left out yet listed)"
             )

@@ -22,6 +22,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import re
 import time
 from collections.abc import Callable
@@ -58,6 +59,8 @@ from forum.providers.rules import rule_dates
 from forum.providers.rules import values
 from forum.providers.rules import with_utc_until
 from forum.providers.tokens import cache_key
+
+log = logging.getLogger("forum.providers.webex")
 
 DEFAULT_API_BASE_URL = "https://webexapis.com/v1"
 DEFAULT_OAUTH_URL = "https://webexapis.com"
@@ -388,7 +391,18 @@ class WebexProvider(VideoProvider):
             sleep=self.sleep,
             backoff=self.settings.backoff_seconds,
         )
-        self._keep_dates(created.external_id, request)
+        try:
+            self._keep_dates(created.external_id, request)
+        except ProviderError:
+            # A series whose dates could not be set is not kept: the retry makes it anew,
+            # rather than a second one beside it.
+            try:
+                self.delete_meeting(created.external_id, host=request.host)
+            except ProviderError as error:
+                log.warning(
+                    "Webex series %s could not be deleted: %s", created.external_id, error.message
+                )
+            raise
         return created
 
     def get_meeting(self, external_id: str, *, host: str | None = None) -> MeetingInfo:

@@ -594,7 +594,13 @@ class ZoomProvider(VideoProvider):
             sleep=self.sleep,
             backoff=self.settings.backoff_seconds,
         )
-        return self._with_dates(created, request, note)
+        try:
+            return self._with_dates(created, request, note)
+        except ProviderError:
+            # A series whose dates could not be set is not kept: the retry makes it anew,
+            # rather than a second one beside it.
+            self._discard(created.external_id)
+            raise
 
     def _find(
         self, host: str, request: MeetingRequest, body: dict[str, Any], note: str | None
@@ -683,6 +689,13 @@ class ZoomProvider(VideoProvider):
         if not (changes.delete or changes.move):
             return meeting
         return self._info(self._get(meeting.external_id), request.host, note=note)
+
+    def _discard(self, external_id: str) -> None:
+        """Delete a meeting just made, as well as can be: the error that made it go stands."""
+        try:
+            self.delete_meeting(external_id)
+        except ProviderError as error:
+            log.warning("Zoom meeting %s could not be deleted: %s", external_id, error.message)
 
     def delete_meeting(self, external_id: str, *, host: str | None = None) -> None:
         try:
