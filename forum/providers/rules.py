@@ -135,19 +135,16 @@ def _by_local_day(starts: list[dt.datetime], timezone: str) -> dict[tuple[dt.dat
     return keys
 
 
-def date_changes(
-    request: MeetingRequest, held: list[HeldDate], *, now: dt.datetime | None = None
-) -> DateChanges:
+def date_changes(request: MeetingRequest, held: list[HeldDate]) -> DateChanges:
     """The deletions and moves that make the provider's dates of a series forum's.
 
     A provider's date and forum's are the same date when the rule gives them on the same
     day in the anchor zone (the n-th of that day, for a rule giving several): a date the
     rule puts in a spring-forward gap (02:30 on the day clocks jump from 02:00 to 03:00)
     may be read at another instant by the provider than by forum, but never on another day.
-    Dates already past are left as they are; a provider that lists only coming dates
-    leaves them out.
+    Dates begun already are left as they are: a provider may no longer list them.
     """
-    now = now or dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.UTC)
     wanted = wanted_dates(request)
     ours = list(wanted)
     theirs = _by_local_day([date.original for date in held], request.timezone)
@@ -156,7 +153,7 @@ def date_changes(
         times = wanted[ours[index]]
         date = held[theirs[key]] if key in theirs else None
         if date is None:
-            if times is not None and times[1] > now:
+            if times is not None and times[0] > now:
                 changes.missing.append(ours[index])
         elif times is None:
             changes.delete.append(date)

@@ -441,7 +441,7 @@ class WebexProvider(VideoProvider):
             raise RequestRejected(
                 f"the Webex series {series_id} lacks dates forum holds "
                 f"({', '.join(webex_time(when) for when in changes.missing[:5])}); Webex "
-                "gives back no single date once deleted: delete the meeting and retry"
+                "gives back no single date once deleted, so this series cannot be brought in step"
             )
         params: dict[str, Any] = {"sendEmail": "false"}
         if request.host:

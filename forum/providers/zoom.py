@@ -672,7 +672,8 @@ class ZoomProvider(VideoProvider):
             raise RequestRejected(
                 f"the Zoom meeting {meeting.external_id} lacks dates forum holds "
                 f"({', '.join(utc_stamp(when) for when in changes.missing[:5])}); "
-                "Zoom gives back no single date once deleted: delete the meeting and retry"
+                "Zoom gives back no single date once deleted, so this series cannot be brought "
+                "in step"
             )
         path = self._meeting_path(meeting.external_id)
         for date in changes.delete:
