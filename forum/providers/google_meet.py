@@ -529,6 +529,8 @@ class GoogleMeetProvider(VideoProvider):
     def _instances(self, host: str, event_id: str, request: MeetingRequest) -> list[HeldDate]:
         """events.instances of the event, page by page, over every date forum has for it."""
         times = rule_dates(request) + [(start, end) for _, start, end in request.moved]
+        if not times:
+            return []
         params: dict[str, Any] = {
             "timeMin": _rfc3339(min(start for start, _ in times)),
             "timeMax": _rfc3339(max(end for _, end in times) + dt.timedelta(minutes=1)),

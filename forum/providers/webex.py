@@ -464,6 +464,8 @@ class WebexProvider(VideoProvider):
         """The series' scheduled meetings (List Meetings by meetingSeriesId), page by page,
         over the span of every date forum has for it, moved ones included."""
         times = rule_dates(request) + [(start, end) for _, start, end in request.moved]
+        if not times:
+            return []
         params: dict[str, Any] | None = {
             "meetingSeriesId": series_id,
             "meetingType": "scheduledMeeting",
