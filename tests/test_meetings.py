@@ -348,3 +348,41 @@ def test_a_series_zoom_cannot_repeat_says_so_in_the_api(api, runner, zoom):
         api, zoom_event(api)["id"], start="2027-03-11T13:00:00Z", rrule="FREQ=WEEKLY;COUNT=3"
     )
     assert weekly["meeting"]["recurrence_note"] is None
+
+
+def test_a_retry_after_a_failed_update_mends_the_meeting_zoom_holds(app, api, runner, zoom):
+    add_zoom(runner, zoom)
+    session = make_session(api, zoom_event(api)["id"])
+    [stored] = meetings_on(zoom)
+    zoom.app.faults.add("status", status=503, count=50, method="PATCH")
+    moved = api.patch(f"{SESSIONS}/{session['id']}", json={"start": "2027-04-01T09:00:00Z"})
+    assert moved.get_json()["meeting"]["status"] == "failed"
+    zoom.app.faults.clear()
+
+    meeting = api.post(f"{SESSIONS}/{session['id']}/meeting/retry").get_json()["meeting"]
+    assert meeting["status"] == "created"
+    assert meeting["join_url"] == session["meeting"]["join_url"]  # the same meeting, in step
+    assert meetings_on(zoom) == [stored]
+    assert stored["start_time"] == "2027-04-01T09:00:00Z"
+
+
+def test_each_moved_date_of_a_series_counts_against_the_hosts_daily_limit(app, api, runner, zoom):
+    add_zoom(runner, zoom, hosts=HOSTS[:1])
+    series = make_session(
+        api,
+        zoom_event(api)["id"],
+        start="2027-03-10T13:00:00Z",
+        timezone="Asia/Shanghai",
+        rrule="FREQ=WEEKLY;COUNT=4",
+    )
+    for day in ("17", "24"):
+        moved = api.patch(
+            f"{SESSIONS}/{series['id']}/occurrences/2027-03-{day}T13:00:00Z",
+            json={"start": f"2027-03-{day}T15:00:00Z"},
+        )
+        assert moved.status_code == 200, moved.get_json()
+    with app.app_context():
+        used = db.session.scalar(sa.select(HostUsage.count).where(HostUsage.host == HOSTS[0]))
+    # The create (1); the first move: the series and one date (2); the second: the series
+    # and both moved dates (3).
+    assert used == 1 + 2 + 3

@@ -37,6 +37,7 @@ from forum.events.models import VideoMeeting
 from forum.events.occurrences import session_occurrences
 from forum.extensions import db
 from forum.providers import accounts
+from forum.providers.base import MeetingInfo
 from forum.providers.base import MeetingNotFound
 from forum.providers.base import MeetingRequest
 from forum.providers.base import ProviderError
@@ -122,7 +123,10 @@ def _used_today(account: ProviderAccount, host: str) -> int:
     )
 
 
-def _count_use(account: ProviderAccount, host: str) -> None:
+def _count_use(account: ProviderAccount, host: str, request: MeetingRequest) -> None:
+    """Count the creates and updates a request costs the host today: one, and one for each
+    moved date of a series (Zoom updates those one by one, each against the daily limit)."""
+    calls = 1 + len(request.moved)
     today = now_utc().date()
     usage = db.session.scalar(
         sa.select(HostUsage).where(
@@ -130,9 +134,9 @@ def _count_use(account: ProviderAccount, host: str) -> None:
         )
     )
     if usage is None:
-        db.session.add(HostUsage(account_id=account.id, host=host, day=today, count=1))
+        db.session.add(HostUsage(account_id=account.id, host=host, day=today, count=calls))
     else:
-        usage.count += 1
+        usage.count += calls
 
 
 def _holder(session: EventSession) -> str:
@@ -345,6 +349,7 @@ def open_meeting(session_id: int) -> str:
     if not _take_lease(meeting):
         db.session.refresh(meeting)
         return meeting.status
+    held = (meeting.external_id, meeting.host_account)
     try:
         provider, account = _provider(meeting)
         if provider.uses_hosts and account is not None:
@@ -357,10 +362,12 @@ def open_meeting(session_id: int) -> str:
                     f"of {quota} meetings created or changed today (UTC); forum will try again "
                     "after midnight UTC, or add a host to the account"
                 )
-            _count_use(account, meeting.host_account)
+        request = meeting_request(session, meeting)
+        if provider.uses_hosts and account is not None:
+            _count_use(account, meeting.host_account, request)
         meeting.attempts += 1
         db.session.commit()
-        info = provider.create_meeting(meeting_request(session, meeting))
+        info = _create_or_mend(provider, request, *held)
     except Conflict as conflict:
         db.session.rollback()
         meeting.attempts += 1
@@ -377,6 +384,26 @@ def open_meeting(session_id: int) -> str:
     _end_lease(meeting)
     db.session.commit()
     return meeting.status
+
+
+def _create_or_mend(
+    provider: VideoProvider, request: MeetingRequest, external_id: str | None, old_host: str | None
+) -> MeetingInfo:
+    """Create the meeting; or, when the provider holds one for the session already (an
+    update that failed part way, a series whose dates could not all be set), bring that one in
+    step, since creating would leave it behind. One on a host the meeting has left is deleted
+    (as far as the provider lets it) before the new one is made."""
+    if external_id and old_host == request.host:
+        try:
+            return provider.update_meeting(external_id, request)
+        except MeetingNotFound:
+            pass  # deleted on the provider's side meanwhile: make it anew
+    elif external_id:
+        try:
+            provider.delete_meeting(external_id, host=old_host)
+        except ProviderError as error:
+            log.warning("old meeting %s not deleted: %s", external_id, error.message)
+    return provider.create_meeting(request)
 
 
 def _store(meeting: VideoMeeting, info) -> None:
@@ -413,9 +440,10 @@ def sync_meeting(session_id: int) -> str:
         return open_meeting(session_id)
     try:
         provider, account = _provider(meeting)
+        request = meeting_request(session, meeting)
         if provider.uses_hosts and account is not None and meeting.host_account:
-            _count_use(account, meeting.host_account)
-        info = provider.update_meeting(meeting.external_id, meeting_request(session, meeting))
+            _count_use(account, meeting.host_account, request)
+        info = provider.update_meeting(meeting.external_id, request)
     except MeetingNotFound:
         # Deleted on the provider's side: open a new one.
         meeting.status, meeting.external_id = "pending", None
