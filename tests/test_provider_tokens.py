@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 import redis
+import requests
 from flask import Flask
 
 from forum import create_app
@@ -21,6 +22,7 @@ from forum.extensions import db
 from forum.providers import accounts
 from forum.providers.base import MeetingRequest
 from forum.providers.fakes.base import RunningFake
+from forum.providers.fakes.zoom import TOKENS_PER_MINUTE
 from forum.providers.registry import build_provider
 from forum.providers.tokens import REDIS_PREFIX
 from tests.celery_worker import REDIS_URL
@@ -97,6 +99,21 @@ def test_fifty_meetings_booked_one_job_each_ask_zoom_for_one_token(app, api, zoo
     assert zoom.app.token_requests == 1
     [token] = zoom.app.state.tokens
     assert token not in caplog.text
+
+
+def test_the_fake_zoom_rate_limits_its_token_endpoint(zoom):
+    """A client asking for a token per call would be refused here, as by Zoom in a burst."""
+    answers = [
+        requests.post(
+            f"{zoom.url}/oauth/token",
+            data={"grant_type": "account_credentials", "account_id": ACCOUNT_ID},
+            auth=(CLIENT_ID, CLIENT_SECRET),
+            timeout=10,
+        )
+        for _ in range(TOKENS_PER_MINUTE + 1)
+    ]
+    assert [a.status_code for a in answers] == [200] * TOKENS_PER_MINUTE + [429]
+    assert set(answers[-1].json()) == {"reason", "error"}
 
 
 def test_an_expired_token_is_renewed_once(app, api, zoom):

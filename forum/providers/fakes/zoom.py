@@ -9,6 +9,7 @@ import itertools
 import json
 import secrets
 import string
+import time
 from collections.abc import Iterable
 from typing import Any
 from xml.sax.saxutils import escape
@@ -74,6 +75,10 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 }
 
 
+# Tokens the fake grants a minute (see FakeZoomProvider.tokens_per_minute).
+TOKENS_PER_MINUTE = 10
+
+
 def utc_stamp(when: dt.datetime) -> str:
     return when.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -105,12 +110,18 @@ class FakeZoomProvider(FakeProvider):
         client_secret: str = "fake-client-secret",  # noqa: S107
         daily_limit: int = 100,
         token_params_in_query: bool = True,
+        tokens_per_minute: int | None = TOKENS_PER_MINUTE,
     ) -> None:
         super().__init__()
         self.account_id = account_id
         self.client_id = client_id
         self.client_secret = client_secret
         self.daily_limit = daily_limit
+        # Zoom rate-limits its token endpoint without publishing the figure; past this many
+        # tokens a minute the fake answers 429, so a client that asks for a token per call,
+        # rather than keeping one until it expires, fails here under a burst (None: no limit).
+        self.tokens_per_minute = tokens_per_minute
+        self._token_times: list[float] = []
         # False: refuse grant_type/account_id in the query string, as Zoom now does for some
         # (a Zoom developer-forum report).
         self.token_params_in_query = token_params_in_query
@@ -213,6 +224,12 @@ class FakeZoomProvider(FakeProvider):
             )
         if params.get("account_id") != self.account_id:
             return self._oauth_error(400, "invalid_request", "Invalid account_id")
+        if not self._token_allowed():
+            # The body follows the endpoint's other errors ({"reason", "error"}); its wording
+            # is the fake's own.
+            return self._oauth_error(
+                429, "too_many_requests", "Too many token requests; try again in a minute."
+            )
         issued = self.issue_token()
         return json_response(
             {
@@ -225,6 +242,17 @@ class FakeZoomProvider(FakeProvider):
                 "api_url": self.base_url,
             }
         )
+
+    def _token_allowed(self) -> bool:
+        if self.tokens_per_minute is None:
+            return True
+        now = time.monotonic()
+        with self.lock:
+            self._token_times = [t for t in self._token_times if now - t < 60]
+            if len(self._token_times) >= self.tokens_per_minute:
+                return False
+            self._token_times.append(now)
+            return True
 
     @staticmethod
     def _basic_auth(request: Request) -> tuple[str, str] | None:
