@@ -62,6 +62,7 @@ ENDPOINTS = [
     ("POST", "/api/v1/webhook-inbox/<int:entry_id>/reprocess"),
     ("GET", "/api/v1/provider-accounts"),
     ("POST", "/api/v1/provider-accounts"),
+    ("PATCH", "/api/v1/provider-accounts/<int:account_id>"),
     ("DELETE", "/api/v1/provider-accounts/<int:account_id>"),
     ("POST", "/api/v1/provider-accounts/<int:account_id>/check"),
     ("PATCH", "/api/v1/sessions/<int:session_id>/occurrences/<recurrence_id>"),
