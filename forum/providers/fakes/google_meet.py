@@ -528,6 +528,17 @@ class FakeGoogleMeetProvider(FakeProvider):
                 break
         return None, None, self.error(404, "Not Found")
 
+    def _times_of(self, body: dict[str, Any]) -> tuple[dict[str, Any], Response | None]:
+        """The ``start`` and ``end`` a patch gives, checked; or the refusal of a bad one."""
+        changes: dict[str, Any] = {}
+        for field in ("start", "end"):
+            if field in body:
+                when, bad = self._when(body[field], field)
+                if bad is not None:
+                    return {}, bad
+                changes[field] = when
+        return changes, None
+
     def _patch_instance(
         self, event: dict[str, Any], original: dt.datetime, body: dict[str, Any]
     ) -> Response:
@@ -536,13 +547,9 @@ class FakeGoogleMeetProvider(FakeProvider):
         The fake keeps only the times of an instance; it keeps its id and its
         ``originalStartTime`` and is listed at its new times.
         """
-        changes: dict[str, Any] = {}
-        for field in ("start", "end"):
-            if field in body:
-                when, bad = self._when(body[field], field)
-                if bad is not None:
-                    return bad
-                changes[field] = when
+        changes, bad = self._times_of(body)
+        if bad is not None:
+            return bad
         instance = self._instance(event, original, event.get("_moved", {}))
         start = changes.get("start", instance["start"])
         end = changes.get("end", instance["end"])
@@ -606,13 +613,9 @@ class FakeGoogleMeetProvider(FakeProvider):
             body = request.get_json(silent=True)
             if not isinstance(body, dict):
                 return self.error(400, "Parse Error", reason="parseError")
-            changes: dict[str, Any] = {}
-            for field in ("start", "end"):
-                if field in body:
-                    when, bad = self._when(body[field], field)
-                    if bad is not None:
-                        return bad
-                    changes[field] = when
+            changes, bad = self._times_of(body)
+            if bad is not None:
+                return bad
             for field in ("summary", "description", "extendedProperties"):
                 if field in body:
                     changes[field] = body[field]
