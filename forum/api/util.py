@@ -22,17 +22,104 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:
-    """Pydantic's errors as {"invitees.0.person_id": "a message for a person"}."""
+    """Pydantic's errors as {"invitees.0.person_id": "a message for a person"}.
+
+    The messages are the product's own words ("at most 300 characters", "the link must start
+    with https://"), not the validation library's ("String should have at most 300
+    characters"): they reach pages and API clients' users alike.
+    """
     fields: dict[str, str] = {}
     for error in exc.errors():
         name = ".".join(str(part) for part in error["loc"]) or "body"
-        message = error["msg"].removeprefix("Value error, ")
-        if error["type"] == "missing":
-            message = "required"
-        elif error["type"] == "extra_forbidden":
-            message = "unknown field"
-        fields.setdefault(name, message)
+        fields.setdefault(name, plain_message(error, name))
     return fields
+
+
+# Patterns of the schemas, and what a value that does not match them should have been.
+PATTERN_MESSAGES = {
+    r"^https://\S+$": "the link must start with https://",
+    r"^(https?|webcal)://\S+$": "the address must start with https://, http:// or webcal://",
+    r"^https?://[^\s/?#]+\S*$": "the address must start with https:// or http://",
+    r"^[A-Z0-9]{1,3}$": "1 to 3 capital letters or digits (an ISO 3166-2 subdivision code)",
+    r"^[a-z0-9][a-z0-9_.-]{0,99}$": (
+        "lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
+    ),
+    r"^[\x21-\x7e]{24,200}$": "24 to 200 printable ASCII characters, without spaces",
+}
+_TYPE_MESSAGES = {
+    "missing": "required",
+    "extra_forbidden": "unknown field",
+    "string_type": "must be text",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "float_parsing": "must be a number",
+    "bool_type": "must be true or false",
+    "bool_parsing": "must be true or false",
+    "list_type": "must be a list",
+    "dict_type": "must be an object",
+    "model_type": "must be an object",
+    "model_attributes_type": "must be an object",
+    "none_required": "must be left out",
+    "string_sub_type": "must be text",
+    "is_instance_of": "is not of the expected kind",
+}
+
+
+def _amount(value: int, field: str) -> str:
+    """A bound in the field's unit: minutes are also told in hours when they are whole."""
+    if field.endswith("minutes"):
+        text = f"{value} minute{'' if value == 1 else 's'}"
+        if value >= 60 and value % 60 == 0:
+            hours = value // 60
+            text = f"{hours} hour{'' if hours == 1 else 's'} ({text})"
+        return text
+    return str(value)
+
+
+def plain_message(error: Any, name: str = "") -> str:
+    """One pydantic error in plain words."""
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    field = name.rsplit(".", 1)[-1]
+    if kind in _TYPE_MESSAGES:
+        return _TYPE_MESSAGES[kind]
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    if kind == "string_too_long":
+        count = ctx["max_length"]
+        return f"at most {count} character{'' if count == 1 else 's'}"
+    if kind == "string_too_short":
+        count = ctx["min_length"]
+        return "must not be empty" if count == 1 else f"at least {count} characters"
+    if kind == "too_long":
+        count = ctx["max_length"]
+        return f"at most {count} item{'' if count == 1 else 's'}"
+    if kind == "too_short":
+        count = ctx["min_length"]
+        return f"at least {count} item{'' if count == 1 else 's'}"
+    if kind == "less_than_equal":
+        return f"at most {_amount(ctx['le'], field)}"
+    if kind == "greater_than_equal":
+        return f"at least {_amount(ctx['ge'], field)}"
+    if kind == "less_than":
+        return f"less than {_amount(ctx['lt'], field)}"
+    if kind == "greater_than":
+        if ctx["gt"] == 0:
+            return "must be more than 0"
+        return f"more than {_amount(ctx['gt'], field)}"
+    if kind == "string_pattern_mismatch":
+        return PATTERN_MESSAGES.get(ctx.get("pattern", ""), "is not in the expected form")
+    if kind in ("literal_error", "enum"):
+        return "must be one of " + str(ctx.get("expected", "the listed values"))
+    # Anything else: the library's sentence, made to read as ours ("Input should be a valid
+    # date" -> "must be a valid date").
+    message = str(error["msg"])
+    for prefix in ("Input should be ", "Value should be "):
+        if message.startswith(prefix):
+            return "must be " + message.removeprefix(prefix)
+    return message[:1].lower() + message[1:]
 
 
 def _nul_characters(data: Any) -> dict[str, str]:
