@@ -12,16 +12,23 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from flask import flash
+from flask import redirect
 from flask import render_template
 from flask import request
+from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 from flask_wtf import FlaskForm
+from wtforms import BooleanField
 from wtforms import DateField
 from wtforms import HiddenField
 from wtforms import IntegerField
+from wtforms import SelectField
 from wtforms import StringField
 from wtforms import TimeField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired
 from wtforms.validators import InputRequired
 from wtforms.validators import NumberRange
 from wtforms.validators import Optional
@@ -30,13 +37,18 @@ from wtforms.validators import ValidationError
 from forum.accounts.models import Organiser
 from forum.api import schemas
 from forum.core import times
+from forum.core.errors import Conflict
 from forum.core.errors import ValidationFailed
 from forum.db import now_utc
+from forum.events import rotation_booking
 from forum.events import series_planning
 from forum.events import services
+from forum.events.models import PROVIDERS
 from forum.events.models import Event
+from forum.extensions import db
 from forum.scheduling.rotation import MAX_OCCURRENCES
 from forum.web import bp
+from forum.web.events import PROVIDER_LABELS
 from forum.web.forms import show_errors
 from forum.web.forms import validated
 from forum.web.planner import CATEGORY_LABELS
@@ -90,6 +102,27 @@ class SeriesPlannerForm(PlanningForm):
     )
     # Tells a submitted form (unticked boxes send nothing) from a first visit.
     planned = HiddenField(default="1")
+
+
+class RotationBookForm(FlaskForm):
+    """Booking the planned rotation: what the series is called and where it meets.
+
+    ``starts`` holds the UTC starts the organiser confirmed; the plan is made again when
+    booking, and a plan that came out otherwise (someone's hours or holidays changed
+    meanwhile) is shown to confirm again rather than booked unseen.
+    """
+
+    title = StringField("Title", validators=[DataRequired("Give the series a title.")])
+    provider = SelectField(
+        "Video provider", choices=[SelectChoice(name, PROVIDER_LABELS[name]) for name in PROVIDERS]
+    )
+    join_url = StringField(
+        "Meeting link (for “A link I give”)", render_kw={"type": "url", "spellcheck": "false"}
+    )
+    allow_conflicts = BooleanField("Book even if a chair or speaker is busy then")
+    starts = HiddenField()
+    # "confirm" shows the dates to book; "book" books them.
+    step = HiddenField(default="confirm")
 
 
 # --- what the tables show ------------------------------------------------------------------
@@ -318,8 +351,175 @@ def series_planner(event_id: int):
             preview=preview,
             preview_start=preview_start,
             shifts=shifts,
+            plan_options=plan_options(form),
             category_labels=CATEGORY_LABELS,
             facts_label=facts_label,
         ),
         status,
     )
+
+
+# --- booking the rotation ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BookedDate:
+    start: dt.datetime  # the rotation's start, UTC
+    rule_start: dt.datetime | None  # the rule's start of that date, where the rotation moves it
+    feasible: bool
+
+
+def _starts_text(starts: list[dt.datetime]) -> str:
+    return " ".join(times.format_instant(start) for start in starts)
+
+
+def _book(
+    organiser: Organiser,
+    event: Event,
+    planner: SeriesPlannerForm,
+    form: RotationBookForm,
+    starts: list[dt.datetime],
+    timezone: str,
+) -> tuple[Any, dict[str, Any] | None]:
+    """Book the confirmed rotation: the session, or None with the problems on the form.
+
+    A clash comes back as the conflict's details, as booking one session shows it.
+    """
+    join_url = (form.join_url.data or "").strip() or None
+    try:
+        session = rotation_booking.book_rotation(
+            event,
+            actor=organiser,
+            title=form.title.data.strip(),
+            starts=starts,
+            timezone=timezone,
+            interval_days=planner.interval_days.data,
+            duration_minutes=planner.duration_minutes.data,
+            provider=form.provider.data,
+            join_url=join_url,
+            allow_conflicts=bool(form.allow_conflicts.data),
+        )
+    except Conflict as exc:
+        db.session.rollback()
+        form.form_errors.append(exc.message)
+        return None, exc.details
+    except ValidationFailed as exc:
+        db.session.rollback()
+        show_errors(form, exc.fields)
+        if not exc.fields:
+            form.form_errors.append(exc.message)
+        return None, None
+    db.session.commit()
+    return session, None
+
+
+@bp.post("/events/<int:event_id>/series-planner/book")
+@login_required
+def book_rotation(event_id: int):
+    """Confirm the planned rotation's dates, then book them as one series."""
+    organiser = current_user._get_current_object()
+    event = services.get_event_for(organiser, event_id)
+    planner = SeriesPlannerForm(request.form)
+    form = RotationBookForm()
+    confirming = form.step.data != "book"
+    if confirming:
+        form.title.data = form.title.data or event.title
+        form.provider.data = form.provider.data or event.default_provider
+    valid = form.validate_on_submit()
+    plan = None
+    # The dates are shown again whatever else is wrong with the form, but never planned
+    # for a request that did not come from the page.
+    if not form.csrf_token.errors and planner.validate():
+        plan, _ = _plan(organiser, event, planner)
+    if plan is None:
+        if planner.errors or planner.form_errors:
+            form.form_errors.append("The plan's options were refused: plan the series again.")
+        return _confirm_page(organiser, event, planner, form, None, None, status=422)
+
+    starts = [times.parse_instant(o["start"]) for o in plan["occurrences"]]
+    conflict = None
+    status = 200
+    if not confirming and valid:
+        if form.starts.data != _starts_text(starts):
+            form.form_errors.append(
+                "The rotation came out otherwise than the dates you confirmed (someone's "
+                "hours or holidays changed meanwhile): check its dates again."
+            )
+            status = 409
+        else:
+            session, conflict = _book(organiser, event, planner, form, starts, plan["timezone"])
+            if session is not None:
+                flash(
+                    f"“{session.title}” is booked as one series of {len(starts)} dates; "
+                    "invitations go out once the meeting is open.",
+                    "ok",
+                )
+                return redirect(url_for("web.session_page", session_id=session.id), 303)
+            status = 409 if conflict else 422
+    elif not confirming:
+        status = 422
+    form.starts.data = _starts_text(starts)
+    return _confirm_page(organiser, event, planner, form, plan, conflict, status=status)
+
+
+def _confirm_page(
+    organiser: Organiser,
+    event: Event,
+    planner: SeriesPlannerForm,
+    form: RotationBookForm,
+    plan: dict[str, Any] | None,
+    conflict: dict[str, Any] | None,
+    *,
+    status: int,
+):
+    series = None
+    dates: list[BookedDate] = []
+    if plan is not None:
+        starts = [times.parse_instant(o["start"]) for o in plan["occurrences"]]
+        try:
+            series = rotation_booking.series_for(
+                starts, timezone=plan["timezone"], interval_days=planner.interval_days.data
+            )
+        except ValidationFailed as exc:
+            form.form_errors.append(exc.message)
+        moved = dict((start, rule) for rule, start in series.moved) if series else {}
+        dates = [
+            BookedDate(start, moved.get(start), o["feasible"])
+            for start, o in zip(starts, plan["occurrences"], strict=True)
+        ]
+    form.step.data = "book"
+    return (
+        render_template(
+            "planner/series_book.html",
+            event=event,
+            organiser=organiser,
+            planner=planner,
+            form=form,
+            plan=plan,
+            series=series,
+            dates=dates,
+            conflict=conflict,
+            back_url=_planner_url(event, planner),
+            plan_options=plan_options(planner),
+        ),
+        status,
+    )
+
+
+def plan_options(planner: SeriesPlannerForm) -> dict[str, str]:
+    """The planner's options as its query string has them, to plan the same rotation again."""
+    options = {}
+    for field in planner:
+        if isinstance(field, BooleanField):
+            if field.data:
+                options[field.name] = "y"
+        elif isinstance(field, SelectField):
+            options[field.name] = "" if field.data is None else str(field.data)
+        else:
+            options[field.name] = field._value()
+    return options
+
+
+def _planner_url(event: Event, planner: SeriesPlannerForm) -> str:
+    """The series planner with the same options, to plan again from the confirmation."""
+    return url_for("web.series_planner", event_id=event.id, **plan_options(planner))
