@@ -100,27 +100,12 @@ class PlannerForm(PlanningForm):
     searched = HiddenField(default="1")
 
 
-@dataclass(frozen=True)
-class SlotView:
-    rank: int
-    slot: dict[str, Any]
-    start: dt.datetime
-    end: dt.datetime
-    columns: tuple[int, ...]  # grid columns the slot covers
-
-    @property
-    def columns_attr(self) -> str:
-        return " ".join(str(c) for c in self.columns)
-
-
-def _columns(
-    hours: tuple[planning.GridHour, ...], start: dt.datetime, end: dt.datetime
-) -> tuple[int, ...]:
-    return tuple(
-        i for i, hour in enumerate(hours) if hour.start < end and hour.start + HOUR > start
-    )
-
-
+# The search is asked for more slots than are shown, so that neighbours of one good time
+# can make way for the next different one.
+SLOTS_SHOWN = 10
+SLOTS_SEARCHED = 50
+# The per-hour counts are drawn as bars of this many steps (CSS classes lv0..lv8).
+COUNT_LEVELS = 8
 DAYS_OFF = frozenset({"weekend", "holiday"})
 
 
@@ -129,21 +114,150 @@ def facts_label(facts: tuple[str, ...] | list[str]) -> str:
     return ", ".join(CATEGORY_LABELS.get(fact, fact) for fact in facts)
 
 
-def _cells(site: planning.GridSite, highlighted: frozenset[int]) -> Markup:
-    """A site's row of cells, built here: 40 sites by 168 hours is 6,720 cells, and a
-    Jinja loop over them costs more than the search. Only category names, hour numbers
-    and their labels go in, and they are escaped all the same.
+def cell_classes(category: str, facts: tuple[str, ...]) -> str:
+    """A cell's classes: its most serious fact (k-night), and "off" when a day off (weekend
+    or holiday) lies under another colour, so that a weekend night reads as a night that
+    is also a day off, never as a lighter weekend."""
+    if category not in DAYS_OFF and DAYS_OFF.intersection(facts):
+        return f"k-{category} off"
+    return f"k-{category}"
 
-    A cell is coloured by its most serious fact; a day off (weekend or holiday) under
-    another colour (a weekend night) is marked as well, and every fact is in its title.
+
+# --- the overview: every site's week at a glance ------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    """Neighbouring hours of one overview row in the same situation: one table cell."""
+
+    classes: str
+    first: int  # column of its first hour
+    span: int
+    title: str
+
+
+@dataclass(frozen=True)
+class OverviewRow:
+    """Sites whose situation is the same in every hour of the window, as one row."""
+
+    sites: tuple[planning.GridSite, ...]
+    runs: tuple[Run, ...]
+
+    @property
+    def label(self) -> str:
+        """The sites' names: all of one or two, else the first two and how many more."""
+        names = [site.name for site in self.sites]
+        if len(names) <= 2:
+            return " · ".join(names)
+        return f"{names[0]}, {names[1]} and {len(names) - 2} more"
+
+    @property
+    def names(self) -> str:
+        return "; ".join(site.label for site in self.sites)
+
+    @property
+    def zones(self) -> str:
+        return ", ".join(dict.fromkeys(site.timezone for site in self.sites))
+
+
+@dataclass(frozen=True)
+class HourCount:
+    """How many sites are in working hours and at night in one column."""
+
+    working: int
+    night: int
+    working_level: int
+    night_level: int
+    title: str
+
+
+def _hour_text(hour: planning.GridHour) -> str:
+    return hour.local.strftime("%a %H:%M")
+
+
+def overview_rows(grid: planning.Grid) -> list[OverviewRow]:
+    """The grid's sites grouped by their situation hour by hour (the cell's category and
+    whether a day off lies under it), a row per group, its hours as runs.
+
+    Rows go from east to west: by the first hour a site of the row is in working hours,
+    so the working days make a staircase rather than a scatter.
     """
+    groups: dict[tuple[str, ...], list[planning.GridSite]] = {}
+    for country in grid.countries:
+        for site in country.sites:
+            key = tuple(
+                cell_classes(category, facts)
+                for category, facts in zip(site.cells, site.facts, strict=True)
+            )
+            groups.setdefault(key, []).append(site)
+    rows = []
+    for key, sites in groups.items():
+        runs: list[Run] = []
+        first = 0
+        for column in range(1, len(key) + 1):
+            if column == len(key) or key[column] != key[first]:
+                category = sites[0].cells[first]
+                facts = sites[0].facts[first]
+                end = grid.hours[column - 1].local + HOUR
+                title = (
+                    f"{_hour_text(grid.hours[first])}–{end:%H:%M}: "
+                    f"{facts_label(facts if len(facts) > 1 else (category,))}"
+                )
+                runs.append(Run(key[first], first, column - first, title))
+                first = column
+        rows.append(OverviewRow(tuple(sorted(sites, key=lambda s: s.label)), tuple(runs)))
+
+    def first_working(row: OverviewRow) -> tuple[int, str]:
+        cells = row.sites[0].cells
+        return (cells.index("working") if "working" in cells else len(cells), row.label)
+
+    rows.sort(key=first_working)
+    return rows
+
+
+def hour_counts(grid: planning.Grid) -> list[HourCount]:
+    """Per column, the sites in working hours and the sites at night (a night on a day off
+    counts as a night)."""
+    sites = [site for country in grid.countries for site in country.sites]
+    total = max(len(sites), 1)
+    counts = []
+    for column, hour in enumerate(grid.hours):
+        working = sum(1 for site in sites if site.cells[column] == "working")
+        night = sum(1 for site in sites if "night" in site.facts[column])
+        counts.append(
+            HourCount(
+                working=working,
+                night=night,
+                working_level=round(COUNT_LEVELS * working / total),
+                night_level=round(COUNT_LEVELS * night / total),
+                title=f"{_hour_text(hour)}: {working} of {len(sites)} sites in working hours, "
+                f"{night} at night",
+            )
+        )
+    return counts
+
+
+def day_spans(hours: tuple[planning.GridHour, ...]) -> list[tuple[dt.date, int]]:
+    """(local day in the grid's zone, number of columns) for the header's day row."""
+    spans: list[list[Any]] = []
+    for hour in hours:
+        if hour.first_of_day or not spans:
+            spans.append([hour.local.date(), 0])
+        spans[-1][1] += 1
+    return [(day, count) for day, count in spans]
+
+
+# --- one day in detail --------------------------------------------------------------------
+
+
+def _cells(site: planning.GridSite, columns: range, highlighted: frozenset[int]) -> Markup:
+    """A site's cells for some columns, built here rather than in a Jinja loop (it is most
+    of the page). Only category names, hour numbers and their labels go in, and they are
+    escaped all the same. Every fact of a cell is in its title."""
     cells = []
-    for index, (category, facts, hour) in enumerate(
-        zip(site.cells, site.facts, site.local_hours, strict=True)
-    ):
-        classes = f"k-{category}"
-        if category not in DAYS_OFF and DAYS_OFF.intersection(facts):
-            classes += " off"
+    for index in columns:
+        category, facts, hour = site.cells[index], site.facts[index], site.local_hours[index]
+        classes = cell_classes(category, facts)
         if index in highlighted:
             classes += " hl"
         if len(facts) > 1:
@@ -157,14 +271,131 @@ def _cells(site: planning.GridSite, highlighted: frozenset[int]) -> Markup:
     return Markup("").join(cells)
 
 
-def _day_spans(hours: tuple[planning.GridHour, ...]) -> list[tuple[dt.datetime, int]]:
-    """(local start of the day, number of columns) for the header's day row."""
-    spans: list[list[Any]] = []
-    for hour in hours:
-        if hour.first_of_day or not spans:
-            spans.append([hour.local, 0])
-        spans[-1][1] += 1
-    return [(local, count) for local, count in spans]
+def day_columns(grid: planning.Grid, day: dt.date) -> range:
+    """The columns of one local day in the grid's zone (empty when the day is not in it)."""
+    columns = [i for i, hour in enumerate(grid.hours) if hour.local.date() == day]
+    return range(columns[0], columns[-1] + 1) if columns else range(0)
+
+
+def _day_asked(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+# --- the ranked slots, varied -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SiteCost:
+    label: str
+    local: str  # "Thu 14:00"
+    facts: str
+    cost: int
+
+
+@dataclass(frozen=True)
+class SlotView:
+    rank: int  # among the slots shown
+    slot: dict[str, Any]
+    start: dt.datetime
+    end: dt.datetime
+    day: dt.date  # its local day in the grid's zone
+    columns: tuple[int, ...]  # grid columns the slot covers
+    similar: tuple[dt.datetime, ...]  # neighbouring starts with the same sites' situation
+    reason: str
+    costs: tuple[SiteCost, ...]  # per site, the costliest first
+
+    def columns_from(self, first: int) -> str:
+        """The slot's columns counted from ``first``: its place in one day's grid."""
+        return " ".join(str(c - first) for c in self.columns)
+
+
+def _columns(
+    hours: tuple[planning.GridHour, ...], start: dt.datetime, end: dt.datetime
+) -> tuple[int, ...]:
+    return tuple(
+        i for i, hour in enumerate(hours) if hour.start < end and hour.start + HOUR > start
+    )
+
+
+def situation(slot: dict[str, Any]) -> tuple[tuple[int, tuple[str, ...]], ...]:
+    """Which site is in which categories during a slot: two slots alike in this differ
+    only in the time of day."""
+    return tuple((row["site"], tuple(row["categories"])) for row in slot["institutions"])
+
+
+def slot_groups(slots: list[dict[str, Any]]) -> list[list[int]]:
+    """The slots (as indexes, best first) in groups of near-identical ones: the same
+    situation for every site, whether at the neighbouring half hour or on another day.
+    Each group is one choice for the organiser; groups come in the order of their best
+    slot."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for index, slot in enumerate(slots):
+        groups.setdefault(situation(slot), []).append(index)
+    return list(groups.values())
+
+
+def reason(slot: dict[str, Any], labels: dict[int, str]) -> str:
+    """One line on why the slot ranks where it does: how many sites are in working hours,
+    who pays the most, and the cost in all."""
+    rows = slot["institutions"]
+    working = sum(1 for row in rows if row["categories"] == ["working"])
+    who = (
+        ""
+        if slot["feasible"]
+        else (f"{slot['required_available']} of {slot['required_total']} required can come; ")
+    )
+    if working == len(rows):
+        return f"{who}working hours for all {len(rows)} sites."
+    worst = max(row["worst_cost"] for row in rows)
+    paying = sorted(labels[row["site"]] for row in rows if row["worst_cost"] == worst)
+    named = paying[0] if len(paying) == 1 else f"{paying[0]} and {len(paying) - 1} more"
+    facts = facts_label(next(r for r in rows if r["worst_cost"] == worst)["categories"])
+    return (
+        f"{who}working hours for {working} of {len(rows)} sites; the most any site pays is "
+        f"{worst} ({facts}: {named}); {slot['total_cost']} in all."
+    )
+
+
+def site_costs(slot: dict[str, Any], labels: dict[int, str]) -> tuple[SiteCost, ...]:
+    rows = sorted(slot["institutions"], key=lambda r: (-r["worst_cost"], labels[r["site"]]))
+    return tuple(
+        SiteCost(
+            label=labels[row["site"]],
+            local=f"{row['weekday']} {row['local_start'][11:16]}",
+            facts=facts_label(row["categories"]),
+            cost=row["worst_cost"],
+        )
+        for row in rows
+    )
+
+
+def varied_slots(result: dict[str, Any], grid: planning.Grid) -> list[SlotView]:
+    """The best slot of each group of near-identical ones, up to SLOTS_SHOWN of them."""
+    labels = {site["site"]: site["label"] for site in result["sites"]}
+    slots = result["slots"]
+    views = []
+    for rank, group in enumerate(slot_groups(slots)[:SLOTS_SHOWN], start=1):
+        slot = slots[group[0]]
+        start, end = times.parse_instant(slot["start"]), times.parse_instant(slot["end"])
+        columns = _columns(grid.hours, start, end)
+        day = grid.hours[columns[0]].local.date() if columns else None
+        views.append(
+            SlotView(
+                rank=rank,
+                slot=slot,
+                start=start,
+                end=end,
+                day=day,
+                columns=columns,
+                similar=tuple(sorted(times.parse_instant(slots[i]["start"]) for i in group[1:])),
+                reason=reason(slot, labels),
+                costs=site_costs(slot, labels),
+            )
+        )
+    return views
 
 
 @bp.get("/events/<int:event_id>/planner")
@@ -202,7 +433,7 @@ def planner(event_id: int):
                 organiser,
                 duration_minutes=form.duration_minutes.data,
                 step_minutes=form.step_minutes.data,
-                limit=10,
+                limit=SLOTS_SEARCHED,
                 **window,
             )
             grid = planning.planner_grid(organiser, **window)
@@ -213,14 +444,23 @@ def planner(event_id: int):
     elif has_people and submitted:
         status = 422
 
+    day = None
+    columns = range(0)
     if result is not None and grid is not None:
-        for rank, slot in enumerate(result["slots"], start=1):
-            start, end = times.parse_instant(slot["start"]), times.parse_instant(slot["end"])
-            slots.append(SlotView(rank, slot, start, end, _columns(grid.hours, start, end)))
+        slots = varied_slots(result, grid)
         chosen = request.args.get("slot", "")
         selected = next((s for s in slots if str(s.rank) == chosen), None)
+        day = _day_asked(request.args.get("day", ""))
+        if day is None and selected is not None:
+            day = selected.day
+        columns = day_columns(grid, day) if day else range(0)
+        if not columns:
+            day = None
 
     highlighted = frozenset(selected.columns) if selected else frozenset()
+    days = day_spans(grid.hours) if grid else []
+    day_index = next((i for i, (each, _) in enumerate(days) if each == day), None)
+    query = {k: v for k, v in request.args.items() if k not in ("day", "slot")}
     return render_template(
         "planner/planner.html",
         organiser=organiser,
@@ -228,15 +468,26 @@ def planner(event_id: int):
         form=form,
         result=result,
         grid=grid,
-        rows=(
+        overview=overview_rows(grid) if grid else [],
+        counts=hour_counts(grid) if grid else [],
+        site_count=grid.site_count() if grid else 0,
+        day_spans=days,
+        day=day,
+        previous_day=days[day_index - 1][0] if day_index else None,
+        next_day=(
+            days[day_index + 1][0] if day_index is not None and day_index + 1 < len(days) else None
+        ),
+        day_hours=[grid.hours[i] for i in columns] if grid else [],
+        day_rows=(
             [
-                (country, [(site, _cells(site, highlighted)) for site in country.sites])
+                (country, [(site, _cells(site, columns, highlighted)) for site in country.sites])
                 for country in grid.countries
             ]
-            if grid
+            if grid and columns
             else []
         ),
-        day_spans=_day_spans(grid.hours) if grid else [],
+        day_start=columns.start if columns else 0,
+        query=query,
         slots=slots,
         selected=selected,
         highlighted=highlighted,
