@@ -146,14 +146,15 @@ def test_the_rotation_table_agrees_with_the_api(client, series):
         local = dt.datetime.fromisoformat(occurrence["local_start"])
         start = dt.datetime.fromisoformat(occurrence["start"])
         assert row[0][0].startswith(local.strftime("%a %d %b %Y %H:%M"))
-        assert row[1][0] == start.strftime("%H:%M")
+        # The UTC start names its own day: 23:00 UTC is the day before in Beijing.
+        assert row[1][0] == start.strftime("%a %d %b %H:%M")
         assert row[1][1] == {"class": "utc"}
         by_site = {s["name"]: s for s in occurrence["sites"]}
         for (text, attrs), name in zip(row[2:], sites, strict=True):
             expected = by_site[name]
             site_local = dt.datetime.fromisoformat(expected["local_start"])
             assert attrs["data-category"] == expected["category"]
-            assert text.startswith(site_local.strftime("%a %H:%M"))
+            assert text.startswith(site_local.strftime("%a %d %b %H:%M"))
 
     _, *burden = tables["burden"]
     body, footer = burden[:-1], burden[-1]
@@ -189,14 +190,14 @@ def test_the_dst_table_shows_where_ann_arbor_moves(client, series):
     by_name = {row[0][0]: row for row in rows}
     assert [row[0][0] for row in rows] == [s["name"] for s in preview["sites"]]
     michigan = by_name["University of Michigan"]
-    assert (michigan[1][0], michigan[2][0]) == ("America/Detroit", "Tue 08:00")
+    assert (michigan[1][0], michigan[2][0]) == ("America/Detroit", "Tue 02 Mar 08:00")
     assert michigan[3][0] == (
-        "Tue 16 Mar 2027 – Tue 06 Apr 2027 (4 occurrences): Tue 09:00, +60 min"
+        "Tue 16 Mar 2027 – Tue 06 Apr 2027 (4 occurrences): Tue 16 Mar 09:00, +60 min"
         " — clocks in America/Detroit go forward on Sun 14 Mar 2027 at 02:00 (to 03:00)"
     )
     sydney = by_name[HOSTILE]
     assert sydney[3][0] == (
-        "Tue 06 Apr 2027: Tue 23:00, -60 min"
+        "Tue 06 Apr 2027: Tue 06 Apr 23:00, -60 min"
         " — clocks in Australia/Sydney go back on Sun 04 Apr 2027 at 03:00 (to 02:00)"
     )
     assert by_name["Peking University"][3][0] == "The same local time throughout"
