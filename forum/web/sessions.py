@@ -1,8 +1,11 @@
-"""The organiser's session page: times at every site, the meeting, answers and attendance."""
+"""The organiser's session page: times at every site, the meeting, answers and attendance;
+and changing what is booked: the session's time, length and title, or one date of a series."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
+from typing import Any
 
 import sqlalchemy as sa
 from flask import abort
@@ -13,10 +16,22 @@ from flask import request
 from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
+from flask_wtf import FlaskForm
+from pydantic import BaseModel
 from sqlalchemy.orm import selectinload
+from wtforms import BooleanField
+from wtforms import HiddenField
+from wtforms import IntegerField
+from wtforms import RadioField
+from wtforms import StringField
+from wtforms.validators import DataRequired
 
+from forum.api import schemas
 from forum.core import recurrence
+from forum.core import times
+from forum.core.errors import Conflict
 from forum.core.errors import ForumError
+from forum.core.errors import ValidationFailed
 from forum.db import now_utc
 from forum.directory.models import Institution
 from forum.directory.models import Person
@@ -32,6 +47,8 @@ from forum.notifications import dispatch
 from forum.notifications.models import EmailMessage
 from forum.web import bp
 from forum.web.events import PROVIDER_LABELS
+from forum.web.forms import show_errors
+from forum.web.forms import validated
 from forum.web.planner import CATEGORY_LABELS
 from forum.web.planner import facts_label
 from forum.webhooks.inbound import attendance_of
@@ -226,3 +243,314 @@ def cancel_session_page(session_id: int):
     db.session.commit()
     flash("The session is cancelled; every invitee is being told.", "ok")
     return _back(session_id)
+
+
+# --- changing what is booked -----------------------------------------------------------------
+
+# How a datetime-local input writes a time, and reads one back.
+LOCAL_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+class MoveForm(FlaskForm):
+    """A new local time and length: what moving one date and rescheduling the session share."""
+
+    local_start = StringField("Starts", render_kw={"type": "datetime-local"})
+    duration_minutes = IntegerField(
+        "Length (minutes)",
+        validators=[DataRequired("Give the length in minutes.")],
+        render_kw={"min": 1, "max": 1440, "inputmode": "numeric"},
+    )
+    # Offered when the local time happens twice (the clocks go back): which of the two.
+    fold = RadioField("Which one?", choices=[], validate_choice=False)
+    allow_conflicts = BooleanField("Change it even if a chair or speaker is busy then")
+    # The past start the organiser agreed to: invitations go out for it all the same.
+    confirm_past = HiddenField()
+
+    def times(self, zone: str) -> dict[str, Any]:
+        """The fields as the API takes them, the local time read in ``zone``."""
+        local = (self.local_start.data or "").strip()
+        if not local:
+            raise ValidationFailed({"local_start": "Give the date and time it starts."})
+        body: dict[str, Any] = {
+            "local_start": local,
+            "timezone": zone,
+            "duration_minutes": self.duration_minutes.data,
+            "allow_conflicts": bool(self.allow_conflicts.data),
+        }
+        if self.fold.data in ("0", "1"):
+            body["fold"] = int(self.fold.data)
+        return body
+
+
+class RescheduleForm(MoveForm):
+    title = StringField("Title", validators=[DataRequired("Give the session a title.")])
+    timezone = StringField(
+        "in time zone",
+        render_kw={"list": "zone-names", "autocomplete": "off", "spellcheck": "false"},
+    )
+
+
+def _recurrence_id(stamp: str) -> dt.datetime:
+    """A date of a series as its address names it: its original start in UTC."""
+    try:
+        return times.parse_instant(stamp)
+    except ValueError:
+        abort(404)
+
+
+def _fold_choices(form: MoveForm, zone_name: str) -> None:
+    """Offer both instants of a local time that happens twice, e.g. "01:30 EDT, 05:30 UTC".
+
+    Computed from what is typed, so the choice stays on the page through other refusals;
+    a time that happens once offers nothing.
+    """
+    form.fold.choices = []
+    try:
+        local = dt.datetime.strptime((form.local_start.data or "").strip(), LOCAL_INPUT_FORMAT)
+        zone = times.get_zone(zone_name)
+    except (ValueError, ForumError):
+        return
+    instants = [local.replace(tzinfo=zone, fold=fold) for fold in (0, 1)]
+    if instants[0].utcoffset() == instants[1].utcoffset() or any(
+        i.astimezone(times.UTC).astimezone(zone).replace(tzinfo=None) != local for i in instants
+    ):
+        return
+    form.fold.choices = [
+        (str(fold), f"{local:%H:%M} {i.tzname()}, {i.astimezone(times.UTC):%H:%M} UTC")
+        for fold, i in enumerate(sorted(instants, key=lambda i: i.astimezone(times.UTC)))
+    ]
+
+
+def _new_start(form: MoveForm, local: dt.datetime, zone: str, fold: int | None) -> dt.datetime:
+    """The instant the change asks for, read as the services read it; refusals at the field.
+
+    A time the clocks jump over is refused with the gap; a time that happens twice asks
+    which of its two instants is meant (the choice is on the form).
+    """
+    try:
+        return times.resolve_local(local, zone, fold=fold)
+    except ValidationFailed as exc:
+        if exc.code == "ambiguous_local_time":
+            raise ValidationFailed(
+                {
+                    "local_start": f"{local:%a %d %b %Y %H:%M} happens twice in {zone}, "
+                    "because the clocks go back that night: choose which one below"
+                }
+            ) from None
+        raise
+
+
+def _clashes(details: dict[str, Any]) -> list[dict[str, Any]]:
+    """The people's clashes of a refusal, their times as instants for the page to show."""
+    return [
+        {
+            **clash,
+            "start": times.parse_instant(clash["start"]),
+            "end": times.parse_instant(clash["end"]),
+        }
+        for clash in details.get("conflicts", [])
+    ]
+
+
+def _apply_change(
+    form: MoveForm,
+    schema: type[BaseModel],
+    body: dict[str, Any],
+    write: Any,
+) -> dict[str, Any] | None:
+    """Write a change through its service, or say why not; nothing is written on a refusal.
+
+    None once the change is committed. Otherwise what the form's page shows: the problems
+    at the fields, a past start to confirm (the invitations are sent all the same), or the
+    clashes. A chair's or speaker's clash can be overruled (allow_conflicts); a video host
+    busy at that time cannot, so it is shown without that offer.
+    """
+    try:
+        changes = validated(schema, body, form)
+        if changes is None:
+            return {"status": 422}
+        start = _new_start(form, changes.local_start, changes.timezone, changes.fold)
+    except ValidationFailed as exc:
+        show_errors(form, exc.fields)
+        return {"status": 422}
+    if start < now_utc() and form.confirm_past.data != times.format_instant(start):
+        form.confirm_past.data = times.format_instant(start)
+        return {"status": 200, "past": start}
+    try:
+        write(changes.model_dump(exclude_unset=True))
+    except Conflict as exc:
+        db.session.rollback()
+        if "conflicts" in exc.details:
+            return {"status": 409, "clashes": _clashes(exc.details)}
+        show_errors(form, {"body": exc.message})
+        return {"status": 409, "host_busy": "hosts" in exc.details}
+    except ValidationFailed as exc:
+        db.session.rollback()
+        show_errors(form, exc.fields)
+        return {"status": 422}
+    db.session.commit()
+    return None
+
+
+def _change_page(session: EventSession, form: MoveForm, outcome: dict[str, Any], **page: Any):
+    _fold_choices(form, page["zone"])
+    return render_template(
+        "sessions/change.html",
+        organiser=_organiser(),
+        session=session,
+        event=session.event,
+        form=form,
+        past=outcome.get("past"),
+        clashes=outcome.get("clashes", []),
+        host_busy=outcome.get("host_busy", False),
+        **page,
+    ), outcome.get("status", 200)
+
+
+@bp.route("/sessions/<int:session_id>/change", methods=["GET", "POST"])
+@login_required
+def reschedule_page(session_id: int):
+    """The session's time, length and title, as PATCH /api/v1/sessions/{id} changes them."""
+    session = services.get_session_for(_organiser(), session_id)
+    if session.status == "cancelled":
+        flash("This session is cancelled: it cannot be changed.", "info")
+        return _back(session_id)
+    form = RescheduleForm()
+    outcome: dict[str, Any] = {}
+    if request.method == "GET":
+        form.title.data = session.title
+        form.timezone.data = session.timezone
+        form.local_start.data = times.to_local(session.start, session.timezone).strftime(
+            LOCAL_INPUT_FORMAT
+        )
+        form.duration_minutes.data = int(session.duration.total_seconds() // 60)
+    elif not form.validate_on_submit():
+        outcome = {"status": 422}
+    else:
+        sequence = session.sequence
+        zone = (form.timezone.data or "").strip() or session.timezone
+        try:
+            body = {**form.times(zone), "title": form.title.data}
+        except ValidationFailed as exc:
+            show_errors(form, exc.fields)
+            body = None
+            outcome = {"status": 422}
+        if body is not None:
+            found = _apply_change(
+                form,
+                schemas.SessionUpdate,
+                body,
+                lambda changes: services.reschedule_session(session, changes, actor=_organiser()),
+            )
+            if found is None:
+                if session.sequence == sequence:
+                    flash("Nothing changed, so nothing was sent.", "info")
+                else:
+                    flash(
+                        f"“{session.title}” is changed; every invitee is being sent the "
+                        "updated invitation.",
+                        "ok",
+                    )
+                return _back(session_id)
+            outcome = found
+    return _change_page(
+        session,
+        form,
+        outcome,
+        zone=(form.timezone.data or "").strip() or session.timezone,
+        action=url_for("web.reschedule_page", session_id=session.id),
+        heading=f"Change “{session.title}”",
+        occurrence=None,
+    )
+
+
+@bp.route("/sessions/<int:session_id>/dates/<stamp>/move", methods=["GET", "POST"])
+@login_required
+def move_date_page(session_id: int, stamp: str):
+    """One date of a series to another time or length; the other dates stay."""
+    session = services.get_session_for(_organiser(), session_id)
+    occurrence = services.get_occurrence(session, _recurrence_id(stamp))
+    if session.status == "cancelled" or occurrence.cancelled:
+        flash("This date is cancelled: it cannot be moved.", "info")
+        return _back(session_id)
+    form = MoveForm()
+    outcome: dict[str, Any] = {}
+    if request.method == "GET":
+        form.local_start.data = times.to_local(occurrence.start, session.timezone).strftime(
+            LOCAL_INPUT_FORMAT
+        )
+        form.duration_minutes.data = int((occurrence.end - occurrence.start).total_seconds() // 60)
+    elif not form.validate_on_submit():
+        outcome = {"status": 422}
+    else:
+        sequence = session.sequence
+        try:
+            body = form.times(session.timezone)
+        except ValidationFailed as exc:
+            show_errors(form, exc.fields)
+            body = None
+            outcome = {"status": 422}
+        if body is not None:
+            found = _apply_change(
+                form,
+                schemas.OccurrenceUpdate,
+                body,
+                lambda changes: services.move_occurrence(
+                    session, occurrence.recurrence_id, changes, actor=_organiser()
+                ),
+            )
+            if found is None:
+                if session.sequence == sequence:
+                    flash("Nothing changed, so nothing was sent.", "info")
+                else:
+                    moved = services.get_occurrence(session, occurrence.recurrence_id)
+                    flash(
+                        f"The meeting of {_local_text(occurrence.start, session.timezone)} is "
+                        f"moved to {_local_text(moved.start, session.timezone)}; its invitees "
+                        "are being sent the change.",
+                        "ok",
+                    )
+                return _back(session_id)
+            outcome = found
+    return _change_page(
+        session,
+        form,
+        outcome,
+        zone=session.timezone,
+        action=url_for("web.move_date_page", session_id=session.id, stamp=stamp),
+        heading=f"Move one date of “{session.title}”",
+        occurrence=occurrence,
+    )
+
+
+def _local_text(instant: dt.datetime, zone: str) -> str:
+    return f"{times.to_local(instant, zone):%a %d %b %Y %H:%M} ({zone})"
+
+
+@bp.route("/sessions/<int:session_id>/dates/<stamp>/cancel", methods=["GET", "POST"])
+@login_required
+def cancel_date_page(session_id: int, stamp: str):
+    """One date of a series cancelled, after the organiser confirms it; the others stay."""
+    session = services.get_session_for(_organiser(), session_id)
+    occurrence = services.get_occurrence(session, _recurrence_id(stamp))
+    if session.status == "cancelled" or occurrence.cancelled:
+        flash("This date was already cancelled.", "info")
+        return _back(session_id)
+    form = FlaskForm()
+    if form.validate_on_submit():
+        services.cancel_occurrence(session, occurrence.recurrence_id)
+        db.session.commit()
+        flash(
+            f"The meeting of {_local_text(occurrence.start, session.timezone)} is cancelled; "
+            "its invitees are being told.",
+            "ok",
+        )
+        return _back(session_id)
+    return render_template(
+        "sessions/cancel_date.html",
+        organiser=_organiser(),
+        session=session,
+        event=session.event,
+        occurrence=occurrence,
+        form=form,
+    ), 400 if form.errors else 200
