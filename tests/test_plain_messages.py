@@ -9,9 +9,11 @@ from pathlib import Path
 
 from forum.api import schemas
 from forum.api.util import PATTERN_MESSAGES
+from tests.conftest import csrf_token
 from tests.factories import book
 from tests.factories import make_event
 from tests.helpers import assert_error
+from tests.test_web import log_in
 
 LIBRARY_WORDING = re.compile(r"should (be|have|match)|Input |String |Value |after validation")
 
@@ -70,3 +72,32 @@ def test_every_pattern_of_the_schemas_has_its_own_words():
     source = Path(schemas.__file__).read_text(encoding="utf-8")
     used = set(re.findall(r'pattern=r"([^"]+)"', source))
     assert used <= set(PATTERN_MESSAGES), used - set(PATTERN_MESSAGES)
+
+
+def test_a_refused_form_lists_its_problems_at_the_top_linked_to_the_fields(
+    client, make_organiser, row_count
+):
+    make_organiser()
+    log_in(client, "organiser@example.org")
+    form = client.get("/events/new").get_data(as_text=True)
+    response = client.post(
+        "/events/new",
+        data={
+            "csrf_token": csrf_token(form),
+            "title": "T" * 301,
+            "kind": "forum",
+            "timezone": "Asia/Shanghai",
+            "default_provider": "jitsi",
+        },
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    summary = page[
+        page.index('id="form-errors"') : page.index("</div>", page.index('id="form-errors"'))
+    ]
+    assert "One field needs attention" in summary
+    assert '<a href="#title">Title</a>: At most 300 characters.' in summary
+    # The summary comes before the fields, and the field says it too.
+    assert page.index('id="form-errors"') < page.index('id="title"')
+    assert page.count("At most 300 characters.") == 2
+    assert row_count("events") == 0
