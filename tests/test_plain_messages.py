@@ -101,3 +101,23 @@ def test_a_refused_form_lists_its_problems_at_the_top_linked_to_the_fields(
     assert page.index('id="form-errors"') < page.index('id="title"')
     assert page.count("At most 300 characters.") == 2
     assert row_count("events") == 0
+
+
+def test_the_providers_form_lists_its_problems_at_the_top_too(
+    client, make_organiser, runner, row_count
+):
+    make_organiser()
+    assert runner.invoke(args=["forum", "set-admin", "organiser@example.org"]).exit_code == 0
+    log_in(client, "organiser@example.org")
+    form = client.get("/providers/new/zoom").get_data(as_text=True)
+    response = client.post(
+        "/providers/new/zoom",
+        data={"csrf_token": csrf_token(form), "name": "Uni Zoom", "hosts": "a@uni.example"},
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    summary = page[
+        page.index('id="form-errors"') : page.index("</div>", page.index('id="form-errors"'))
+    ]
+    assert '<a href="#name">Account name</a>: Use lowercase letters' in summary
+    assert row_count("provider_accounts") == 0
