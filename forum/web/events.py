@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+import datetime as dt
 from collections import Counter
 from collections import defaultdict
 from dataclasses import dataclass
@@ -20,20 +22,29 @@ from flask_login import login_required
 from flask_wtf import FlaskForm
 from sqlalchemy.orm import selectinload
 from wtforms import BooleanField
+from wtforms import DateField
 from wtforms import HiddenField
 from wtforms import IntegerField
+from wtforms import RadioField
 from wtforms import SelectField
+from wtforms import SelectMultipleField
 from wtforms import StringField
 from wtforms import TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired
 from wtforms.validators import Optional
+from wtforms.widgets import CheckboxInput
+from wtforms.widgets import ListWidget
 
 from forum.accounts.models import Organiser
 from forum.api import schemas
+from forum.core import times
 from forum.core.errors import Conflict
 from forum.core.errors import ForumError
 from forum.core.errors import ValidationFailed
+from forum.core.recurrence import MAX_OCCURRENCES
+from forum.core.recurrence import WEEKDAY_CODES
+from forum.core.recurrence import check_series
 from forum.db import now_utc
 from forum.directory.models import Institution
 from forum.directory.models import Person
@@ -48,6 +59,7 @@ from forum.events.models import EventSession
 from forum.events.models import Invitation
 from forum.extensions import db
 from forum.web import bp
+from forum.web.booking_preview import build_preview
 from forum.web.forms import show_errors
 from forum.web.forms import validated
 
@@ -122,6 +134,25 @@ class ParticipantForm(FlaskForm):
     required = BooleanField("Required (the planner must fit them)", default=True)
 
 
+WEEKDAY_CHOICES = [
+    SelectChoice(code, name)
+    for code, name in zip(
+        WEEKDAY_CODES,
+        ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+        strict=True,
+    )
+]
+REPEATS = [
+    SelectChoice("", "Does not repeat"),
+    SelectChoice("weekly", "Weekly"),
+    SelectChoice("weeks", "Every few weeks"),
+    SelectChoice("monthly_date", "Monthly on the same date (the 9th)"),
+    SelectChoice("monthly_weekday", "Monthly on the same weekday (the second Tuesday)"),
+]
+ORDINALS = ("first", "second", "third", "fourth", "fifth")
+MAX_WEEKS_APART = 52
+
+
 class BookForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired("Give the session a title.")])
     local_start = StringField("Starts", render_kw={"type": "datetime-local"})
@@ -131,10 +162,52 @@ class BookForm(FlaskForm):
     )
     # From the planner: the slot's UTC start, which needs no zone.
     start = HiddenField()
+    # Offered only when the local start happens twice: which of the two instants.
+    fold = RadioField("Which one?", choices=[], validate_choice=False, validators=[Optional()])
     duration_minutes = IntegerField(
         "Length (minutes)",
         validators=[DataRequired("Give the length in minutes.")],
         render_kw={"min": 1, "max": 1440, "inputmode": "numeric"},
+    )
+    repeat = SelectField("Repeats", choices=REPEATS, default="")
+    weeks_apart = IntegerField(
+        "Every how many weeks",
+        validators=[Optional()],
+        default=2,
+        render_kw={"min": 2, "max": MAX_WEEKS_APART, "inputmode": "numeric"},
+    )
+    weekdays = SelectMultipleField(
+        "On",
+        choices=WEEKDAY_CHOICES,
+        validate_choice=False,
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+    month_position = RadioField(
+        "Which weekday of the month",
+        choices=[
+            SelectChoice("nth", "Counted from the start of the month (the second Tuesday)"),
+            SelectChoice("last", "The last one of the month (the last Friday)"),
+        ],
+        default="nth",
+    )
+    ends = RadioField(
+        "Ends",
+        choices=[
+            SelectChoice("count", "After a number of dates"),
+            SelectChoice("until", "On a date"),
+        ],
+        default="count",
+    )
+    count = IntegerField(
+        "Number of dates",
+        validators=[Optional()],
+        default=10,
+        render_kw={"min": 1, "max": MAX_OCCURRENCES, "inputmode": "numeric"},
+    )
+    until = DateField("Last date", validators=[Optional()])
+    skip_invalid_local_times = BooleanField(
+        "Leave out the dates whose local time does not exist or happens twice"
     )
     provider = SelectField(
         "Video provider", choices=[SelectChoice(name, PROVIDER_LABELS[name]) for name in PROVIDERS]
@@ -143,6 +216,7 @@ class BookForm(FlaskForm):
         "Meeting link (for “A link I give”)", render_kw={"type": "url", "spellcheck": "false"}
     )
     allow_conflicts = BooleanField("Book even if a chair or speaker is busy then")
+    confirm_past = BooleanField("Yes, book it in the past; the invitations will be sent")
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -150,17 +224,129 @@ class BookForm(FlaskForm):
             "duration_minutes": self.duration_minutes.data,
             "provider": self.provider.data,
             "allow_conflicts": bool(self.allow_conflicts.data),
+            "skip_invalid_local_times": bool(self.skip_invalid_local_times.data),
         }
         if self.start.data:
             body["start"] = self.start.data
+            body["timezone"] = (self.timezone.data or "").strip() or None
         else:
             body["local_start"] = self.local_start.data or None
             body["timezone"] = (self.timezone.data or "").strip() or None
             if not body["local_start"]:
                 raise ValidationFailed({"local_start": "Give the date and time it starts."})
+        if self.fold.data in ("0", "1"):
+            body["fold"] = int(self.fold.data)
         if (self.join_url.data or "").strip():
             body["join_url"] = self.join_url.data.strip()
         return body
+
+    def rrule(self, local_start: dt.datetime) -> str | None:
+        """The series' rule (RFC 5545) from the repeat fields, for a first date at
+        ``local_start`` (wall clock); None for a one-off. Problems name the form's fields.
+
+        The first date is always a date of the rule, as calendars expect of DTSTART: a
+        weekly series includes its first weekday, a monthly one its first date's day or
+        weekday position.
+        """
+        repeat = self.repeat.data or ""
+        if not repeat:
+            return None
+        start_day = WEEKDAY_CODES[local_start.weekday()]
+        if repeat in ("weekly", "weeks"):
+            days = [code for code in WEEKDAY_CODES if code in (self.weekdays.data or [])]
+            if days and start_day not in days:
+                raise ValidationFailed(
+                    {
+                        "weekdays": f"The first date is a {local_start:%A}: tick {local_start:%A} "
+                        "too, or start on one of the days ticked."
+                    }
+                )
+            parts = ["FREQ=WEEKLY"]
+            if repeat == "weeks":
+                apart = self.weeks_apart.data
+                if apart is None or not 2 <= apart <= MAX_WEEKS_APART:
+                    raise ValidationFailed(
+                        {
+                            "weeks_apart": "Give the weeks between dates, from 2 to "
+                            f"{MAX_WEEKS_APART}."
+                        }
+                    )
+                parts.append(f"INTERVAL={apart}")
+            parts.append("BYDAY=" + ",".join(days or [start_day]))
+        elif repeat == "monthly_date":
+            parts = ["FREQ=MONTHLY", f"BYMONTHDAY={local_start.day}"]
+        elif repeat == "monthly_weekday":
+            parts = ["FREQ=MONTHLY", f"BYDAY={self._month_position(local_start)}{start_day}"]
+        else:
+            raise ValidationFailed({"repeat": "Choose how the session repeats."})
+        parts.append(self._end_part(local_start))
+        return ";".join(parts)
+
+    def _month_position(self, local_start: dt.datetime) -> str:
+        """ "2" for the second such weekday of the month, "-1" for the last one."""
+        month_length = calendar.monthrange(local_start.year, local_start.month)[1]
+        is_last = local_start.day + 7 > month_length
+        if self.month_position.data == "last":
+            if not is_last:
+                raise ValidationFailed(
+                    {
+                        "month_position": f"{local_start:%A %d %B %Y} is not the last "
+                        f"{local_start:%A} of its month: choose the other option, or start "
+                        "on the last one."
+                    }
+                )
+            return "-1"
+        nth = (local_start.day - 1) // 7 + 1
+        if nth == 5:
+            raise ValidationFailed(
+                {
+                    "month_position": f"{local_start:%A %d %B %Y} is the fifth {local_start:%A} of "
+                    "its month, which most months do not have: choose the last one of the month."
+                }
+            )
+        return str(nth)
+
+    def _end_part(self, local_start: dt.datetime) -> str:
+        if self.ends.data == "until":
+            if self.until.data is None:
+                raise ValidationFailed(
+                    {"until": "Give the last date (or end after a number of dates)."}
+                )
+            if self.until.data < local_start.date():
+                raise ValidationFailed(
+                    {"until": f"The last date is before the first ({local_start:%d %B %Y})."}
+                )
+            # The whole last day, in the series' own wall clock.
+            return f"UNTIL={self.until.data:%Y%m%d}T235959"
+        if self.count.data is None or self.count.data < 1:
+            raise ValidationFailed({"count": "Give the number of dates, 1 or more."})
+        return f"COUNT={self.count.data}"
+
+    def series_problem(self, error: ValidationFailed) -> dict[str, str]:
+        """A refused rule in the form's words, next to the field that can fix it."""
+        details = error.details or {}
+        until = self.ends.data == "until"
+        if details.get("occurrences") == 0:
+            field = "until" if until else "repeat"
+            return {field: "These choices give no date: check the weekdays and the last date."}
+        if "max_occurrences" in details:
+            counted = details.get("occurrences", 0)
+            many = f"{counted:,}" if counted < 100_000 else "more than 100,000"
+            return {
+                "until" if until else "count": f"That makes {many} dates; a series has at most "
+                f"{details['max_occurrences']:,}."
+            }
+        if error.code in ("nonexistent_local_time", "ambiguous_local_time") and "dates" in details:
+            local = dt.datetime.fromisoformat(details["local_times"][0])
+            dates = ", ".join(
+                f"{dt.date.fromisoformat(day):%a %d %b %Y}" for day in details["dates"]
+            )
+            return {
+                "skip_invalid_local_times": f"The series meets at {local:%H:%M}, which the clocks "
+                f"in {details['timezone']} skip or repeat on {dates}. Choose another time, or "
+                "tick “Leave out…” to book the series without those dates."
+            }
+        return {"repeat": error.message}
 
 
 # --- what the pages show -------------------------------------------------------------------
@@ -384,22 +570,121 @@ def remove_participant_page(event_id: int, person_id: int):
 # --- booking -----------------------------------------------------------------------------
 
 
-def book(event: Event, form: BookForm) -> tuple[EventSession | None, dict[str, Any] | None]:
-    """Book from the form: the session, or None with the problems on the form.
+@dataclass(frozen=True)
+class Booking:
+    """What the form asks to book, checked as the API checks it, not yet written."""
+
+    body: schemas.SessionCreate
+    start: dt.datetime  # UTC
+    end: dt.datetime
+    timezone: str  # the series' anchor zone
+    rrule: str | None
+
+
+def _fold_choices(form: BookForm, details: dict[str, Any]) -> dt.datetime:
+    """Offer both instants of a local time that happens twice ("01:30 EDT, 05:30 UTC");
+    the local time is returned."""
+    zone = times.get_zone(details["timezone"])
+    choices = []
+    for fold, text in enumerate(details["instants"]):
+        instant = times.parse_instant(text)
+        local = instant.astimezone(zone)
+        choices.append(
+            SelectChoice(str(fold), f"{local:%H:%M} {local.tzname()}, {instant:%H:%M} UTC")
+        )
+    form.fold.choices = choices
+    return dt.datetime.fromisoformat(details["local_time"])
+
+
+def _explain_local_time(form: BookForm, error: ValidationFailed) -> None:
+    """A start the clocks skip or repeat, in plain words next to the start."""
+    details = error.details or {}
+    if error.code == "ambiguous_local_time":
+        local = _fold_choices(form, details)
+        form.fold.errors = [
+            f"{local:%H:%M} happens twice in {details['timezone']} on {local:%A %d %B %Y}, as "
+            "the clocks go back that night: choose which of the two."
+        ]
+    elif error.code == "nonexistent_local_time":
+        local = dt.datetime.fromisoformat(details["local_time"])
+        gap_start = dt.datetime.fromisoformat(details["gap_start"])
+        gap_end = dt.datetime.fromisoformat(details["gap_end"])
+        form.local_start.errors = [
+            f"{local:%H:%M} does not exist in {details['timezone']} on {local:%A %d %B %Y}: "
+            f"the clocks jump from {gap_start:%H:%M} to {gap_end:%H:%M} that night. Choose a "
+            f"time before {gap_start:%H:%M} or from {gap_end:%H:%M}."
+        ]
+    else:
+        show_errors(form, error.fields)
+
+
+def checked_booking(event: Event, form: BookForm) -> Booking | None:
+    """The booking the form asks for, checked by the API's schema and the services' own
+    time and series rules; None with the problems on the form. Nothing is written."""
+    try:
+        fields = form.body()
+    except ValidationFailed as exc:
+        show_errors(form, exc.fields)
+        return None
+    body = validated(schemas.SessionCreate, fields, form)
+    if body is None:
+        return None
+    try:
+        start, zone = times.resolve_start(
+            start=body.start,
+            local_start=body.local_start,
+            timezone=body.timezone,
+            fold=body.fold,
+            default_timezone=event.timezone,
+        )
+    except ValidationFailed as exc:
+        _explain_local_time(form, exc)
+        return None
+    if body.local_start is not None and body.fold is not None:
+        try:  # keep offering the choice made, so that it can be changed
+            times.resolve_local(body.local_start, zone)
+        except ValidationFailed as exc:
+            if exc.code == "ambiguous_local_time":
+                _fold_choices(form, exc.details)
+    try:
+        rrule = form.rrule(times.to_local(start, zone))
+        if rrule:
+            # Bounds and the first date's fold; dates the clocks skip or repeat are listed
+            # by the preview and refused (or left out) by the booking itself.
+            check_series(
+                start=start, timezone=zone, rrule=rrule, exdates=[], skip_invalid_local_times=True
+            )
+    except ValidationFailed as exc:
+        if "fold" in exc.fields:
+            form.fold.errors = [
+                "A repeating session at a time that happens twice keeps the first of the two, "
+                "as calendars read it: choose the first."
+            ]
+        elif "rrule" in exc.fields:
+            show_errors(form, form.series_problem(exc))
+        else:
+            show_errors(form, exc.fields)
+        return None
+    if rrule:
+        body = validated(schemas.SessionCreate, {**fields, "rrule": rrule}, form)
+        if body is None:
+            return None
+    end = start + dt.timedelta(minutes=body.duration_minutes or 0)
+    return Booking(body=body, start=start, end=end, timezone=zone, rrule=rrule)
+
+
+def book(
+    event: Event, form: BookForm, booking: Booking
+) -> tuple[EventSession | None, dict[str, Any] | None]:
+    """Book through the same service as the API: the session, or None with the problems
+    on the form.
 
     A clash with a chair's or speaker's other session comes back as the conflict's
     details, so the page can show it and offer to book anyway.
     """
     try:
-        body = validated(schemas.SessionCreate, form.body(), form)
-    except ValidationFailed as exc:
-        show_errors(form, exc.fields)
-        return None, None
-    if body is None:
-        return None, None
-    try:
         session = services.create_session(
-            event, actor=_organiser(), **body.model_dump(exclude_unset=True)
+            event, actor=_organiser(), **booking.body.model_dump(exclude_unset=True)
         )
     except Conflict as exc:
         db.session.rollback()
@@ -407,34 +692,82 @@ def book(event: Event, form: BookForm) -> tuple[EventSession | None, dict[str, A
         return None, exc.details
     except ValidationFailed as exc:
         db.session.rollback()
-        show_errors(form, exc.fields)
+        show_errors(form, form.series_problem(exc) if "rrule" in exc.fields else exc.fields)
         return None, None
     db.session.commit()
     return session, None
+
+
+def invitee_roles(event: Event) -> dict[int, str]:
+    """The event's participants as the booking invites them: {person_id: role}."""
+    rows = db.session.execute(
+        sa.select(EventParticipant.person_id, EventParticipant.role).where(
+            EventParticipant.event_id == event.id
+        )
+    )
+    return {person_id: role for person_id, role in rows}
 
 
 def session_page_url(session: EventSession) -> str:
     return url_for("web.session_page", session_id=session.id)
 
 
+def _in_the_past(form: BookForm, booking: Booking) -> bool:
+    """A start in the past is booked only once confirmed (its invitations still go out)."""
+    if booking.start >= now_utc() or form.confirm_past.data:
+        return False
+    when = times.to_local(booking.start, booking.timezone)
+    form.confirm_past.errors = [
+        f"This starts on {when:%A %d %B %Y at %H:%M} ({booking.timezone}), which is in the "
+        "past. Tick the box to book it all the same."
+    ]
+    return True
+
+
 @bp.route("/events/<int:event_id>/sessions/new", methods=["GET", "POST"])
 @login_required
 def book_session(event_id: int):
+    """The booking form; "Preview dates" shows every date first and writes nothing."""
     event = _event(event_id)
     form = BookForm()
-    conflict = None
+    conflict = preview = None
+    status = 200
     if request.method == "GET":
         form.timezone.data = event.timezone
         form.provider.data = event.default_provider
         form.duration_minutes.data = 60
         form.title.data = event.title
-    elif form.validate_on_submit():
-        session, conflict = book(event, form)
+    elif not form.validate_on_submit() or (booking := checked_booking(event, form)) is None:
+        status = 422
+    elif "preview" in request.form:
+        preview = build_preview(
+            _organiser(),
+            start=booking.start,
+            end=booking.end,
+            timezone=booking.timezone,
+            rrule=booking.rrule,
+            roles=invitee_roles(event),
+            leave_out=bool(form.skip_invalid_local_times.data),
+        )
+        if booking.start < now_utc():
+            form.confirm_past.errors = [
+                "This starts in the past: tick the box to book it all the same."
+            ]
+    elif _in_the_past(form, booking):
+        status = 422
+    else:
+        session, conflict = book(event, form, booking)
         if session is not None:
             flash(
                 f"“{session.title}” is booked; invitations go out once the meeting is open.",
                 "ok",
             )
             return redirect(session_page_url(session), 303)
-    status = 200 if request.method == "GET" else 409 if conflict else 422
-    return render_template("events/book.html", event=event, form=form, conflict=conflict), status
+        status = 409 if conflict else 422
+    return render_template(
+        "events/book.html",
+        event=event,
+        form=form,
+        conflict=conflict,
+        preview=preview,
+    ), status

@@ -1,0 +1,267 @@
+"""The booking form's preview: every date of a session or series before it is booked.
+
+For each date: each invited site's local time and what that hour is for them (the slot
+search's own facts: working hours, early, late, night, weekend, public holiday), the
+clashes with the invitees' other sessions (the booking's own conflict check), and the
+dates whose local time the clocks skip or repeat. Where a site's hour moves with a clock
+change, the date it moves from is said inline. Nothing is written: the people, their
+sessions and calendars are only read, in a number of queries that does not grow with the
+dates or the sites.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from forum.accounts.models import Organiser
+from forum.core import times
+from forum.core.recurrence import MAX_OCCURRENCES
+from forum.core.recurrence import invalid_local_times
+from forum.core.recurrence import local_dates
+from forum.core.recurrence import occurrences
+from forum.events import services
+from forum.events.conflicts import find_clashes
+from forum.events.explanations import site_facts
+from forum.events.explanations import site_groups
+from forum.events.explanations import site_times
+from forum.events.models import Event
+from forum.events.planning import home_zones
+from forum.events.planning import load_members
+from forum.events.planning import participants_for
+from forum.extensions import db
+from forum.scheduling import dst
+from forum.scheduling import engine
+from forum.scheduling.model import STEPS
+from forum.scheduling.model import SearchOptions
+
+
+@dataclass(frozen=True)
+class SiteHour:
+    """One invited site at one date: its wall-clock start and what that hour is there."""
+
+    name: str
+    timezone: str
+    local: dt.datetime  # naive, the site's wall clock
+    categories: tuple[str, ...]  # the most serious first, ("working",) when nothing else
+
+    @property
+    def label(self) -> str:
+        """The facts in the planner's words: "night, weekend"."""
+        # The planner's module imports the booking pages' (its slots are booked there).
+        from forum.web.planner import CATEGORY_LABELS
+
+        return ", ".join(CATEGORY_LABELS.get(name, name) for name in self.categories)
+
+    @property
+    def category(self) -> str:
+        return self.categories[0]
+
+
+@dataclass(frozen=True)
+class DateRow:
+    number: int
+    start: dt.datetime  # UTC
+    local: dt.datetime  # the series' wall clock
+    sites: tuple[SiteHour, ...]
+    moves: tuple[str, ...]  # sites whose hour moves from this date, in words
+    clashes: tuple[str, ...]
+    holidays: tuple[str, ...]  # the sites for which it is a public holiday
+    clock_problem: str | None  # the local time does not exist, or happens twice
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.clashes or self.holidays or self.clock_problem)
+
+
+@dataclass(frozen=True)
+class Preview:
+    timezone: str
+    rows: tuple[DateRow, ...]
+    site_names: tuple[tuple[str, str], ...]  # (name, zone) of each site, in column order
+
+    @property
+    def flagged(self) -> int:
+        return sum(1 for row in self.rows if row.flagged)
+
+
+def _site_hours(
+    participants: list, sites: list, site_of, start: dt.datetime, end: dt.datetime
+) -> tuple[SiteHour, ...]:
+    """Every site at one date, by the slot search's rules for a slot of exactly that time."""
+    options = SearchOptions(
+        duration=end - start, window_start=start, window_end=end, step_minutes=STEPS[0], limit=1
+    )
+    result = engine.find_slots(participants, options)
+    if not result.slots:
+        return ()
+    found = site_times(result, sites, site_facts(result, site_of, len(sites)), 0)
+    return tuple(SiteHour(s.name, s.timezone, s.local_start, s.categories) for s in found)
+
+
+def _hour_moves(
+    sites: list, starts: list[dt.datetime], duration: dt.timedelta, timezone: str, rrule: str
+) -> dict[int, list[str]]:
+    """By date number: the sites whose local hour differs from the first date's from then
+    on, or comes back to it, with the clock change behind it (scheduling.dst)."""
+    index_of = {start: index for index, start in enumerate(starts)}
+    previews = dst.dst_preview(
+        [(str(site.index), site.label, site.timezone) for site in sites],
+        start=starts[0],
+        duration=duration,
+        timezone=timezone,
+        rrule=rrule,
+        limit=MAX_OCCURRENCES,
+    )
+    moves: dict[int, list[str]] = defaultdict(list)
+    for site in previews:
+        usual = f"{site.first_local:%H:%M}"
+        for stretch in site.stretches:
+            index = index_of.get(stretch.first.start)
+            if index is None:
+                continue
+            later = "later" if stretch.minutes > 0 else "earlier"
+            moves[index].append(
+                f"{site.name}: from {stretch.first.site_local:%a %d %b %Y} the session starts "
+                f"at {stretch.first.site_local:%H:%M} ({site.timezone}), "
+                f"{_minutes(abs(stretch.minutes))} {later} than the usual {usual}"
+                f"{_because(stretch.changes)}."
+            )
+            after = index_of.get(stretch.last.start, -1) + 1
+            if stretch.ended_by and 0 < after < len(starts):
+                back = times.to_local(starts[after], site.timezone)
+                moves[after].append(
+                    f"{site.name}: from {back:%a %d %b %Y} the session starts at its usual "
+                    f"{usual} ({site.timezone}) again{_because(stretch.ended_by)}."
+                )
+    return moves
+
+
+def _minutes(count: int) -> str:
+    if count % 60 == 0:
+        hours = count // 60
+        return f"{hours} hour" if hours == 1 else f"{hours} hours"
+    return f"{count} minutes"
+
+
+def _because(changes: tuple[dst.ClockChange, ...]) -> str:
+    if not changes:
+        return ""
+    said = [
+        f"clocks in {change.zone} go {'forward' if change.minutes > 0 else 'back'} on "
+        f"{change.local_before:%a %d %b %Y}"
+        for change in changes
+    ]
+    return ": " + " and ".join(said)
+
+
+def _clock_problems(
+    dates: list[dt.datetime], timezone: str, leave_out: bool
+) -> dict[dt.datetime, str]:
+    """By instant (as the series reads it): why a date's local time is a problem, in words."""
+    found = {}
+    for date in invalid_local_times(dates, timezone):
+        if date.code == "nonexistent_local_time":
+            what = (
+                f"{date.local:%H:%M} does not exist in {timezone} that day: clocks jump from "
+                f"{dt.datetime.fromisoformat(str(date.details['gap_start'])):%H:%M} to "
+                f"{dt.datetime.fromisoformat(str(date.details['gap_end'])):%H:%M}"
+            )
+        else:
+            what = f"{date.local:%H:%M} happens twice in {timezone} that day: clocks go back"
+        outcome = (
+            "this date is left out"
+            if leave_out
+            else "tick “Leave out…” to book the series without it"
+        )
+        found[date.instant] = f"{what}; {outcome}."
+    return found
+
+
+def _clash_texts(
+    actor: Organiser, clashes: list, intervals: list[tuple[dt.datetime, dt.datetime]]
+) -> dict[int, list[str]]:
+    """By date number: who is already in another session then. Another organiser's session
+    is not named, as in the booking's refusal."""
+    event_ids = {clash.other.event_id for clash in clashes}
+    visible = set(
+        db.session.scalars(
+            services.visible_events(actor)
+            .with_only_columns(Event.id)
+            .where(Event.id.in_(event_ids))
+        )
+    )
+    found: dict[int, list[str]] = defaultdict(list)
+    for clash in clashes:
+        title = f"“{clash.other.title}”" if clash.other.event_id in visible else "a session"
+        text = (
+            f"{clash.person.name} ({clash.role}) is already {clash.other_role} in {title} "
+            f"from {clash.start:%H:%M} to {clash.end:%H:%M} UTC"
+        )
+        for index, (start, end) in enumerate(intervals):
+            if start < clash.end and clash.start < end:
+                found[index].append(text)
+    return found
+
+
+def build_preview(
+    actor: Organiser,
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    timezone: str,
+    rrule: str | None,
+    roles: dict[int, str],
+    leave_out: bool,
+) -> Preview:
+    """Every date of the session (a one-off has one) as its invitees will live it.
+
+    ``roles`` are the invitees ({person_id: role}); ``leave_out`` says whether the dates
+    whose local time does not exist or happens twice are to be left out of the series.
+    The rule must have passed the booking's own checks (recurrence.check_series).
+    """
+    intervals = list(
+        occurrences(start=start, end=end, timezone=timezone, rrule=rrule, limit=MAX_OCCURRENCES)
+    )
+    problems = {}
+    if rrule:
+        dates = list(local_dates(rrule, times.to_local(start, timezone)))
+        problems = _clock_problems(dates[1:], timezone, leave_out)
+
+    members = load_members(roles)
+    people = [members[person_id] for person_id in sorted(members)]
+    participants = participants_for(people, required_ids=set(), weights={}, site_hours={})
+    sites, site_of = (
+        site_groups(participants, {p.id: p.name for p in people}, home_zones(people))
+        if participants
+        else ([], None)
+    )
+    starts = [s for s, _ in intervals]
+    moves = _hour_moves(sites, starts, end - start, timezone, rrule) if rrule and sites else {}
+    clashes = _clash_texts(actor, find_clashes(intervals, roles), intervals) if roles else {}
+
+    rows = []
+    for index, (occurrence_start, occurrence_end) in enumerate(intervals):
+        hours = (
+            _site_hours(participants, sites, site_of, occurrence_start, occurrence_end)
+            if participants
+            else ()
+        )
+        rows.append(
+            DateRow(
+                number=index + 1,
+                start=occurrence_start,
+                local=times.to_local(occurrence_start, timezone),
+                sites=hours,
+                moves=tuple(moves.get(index, ())),
+                clashes=tuple(clashes.get(index, ())),
+                holidays=tuple(h.name for h in hours if "holiday" in h.categories),
+                clock_problem=problems.get(occurrence_start),
+            )
+        )
+    return Preview(
+        timezone=timezone,
+        rows=tuple(rows),
+        site_names=tuple((site.label, site.timezone) for site in sites),
+    )
