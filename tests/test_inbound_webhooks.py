@@ -162,6 +162,76 @@ def test_a_leave_before_its_join_gives_the_right_minutes(api, client, session):
     assert li["stays"] == [{"joined": "2027-03-10T13:10:00Z", "left": "2027-03-10T13:50:00Z"}]
 
 
+def test_someone_still_in_when_the_meeting_ended_counts_until_its_end(api, client, session):
+    li_address = "li.wei@pku.example.org"
+    for headers, body in (
+        zoom("meeting.started", start_time="2027-03-10T13:01:00Z"),
+        joined("Li Wei", li_address, "2027-03-10T13:02:00Z", user_id="7"),
+        joined("A. Guest", "", "2027-03-10T13:05:00Z", user_id="9"),
+        left("A. Guest", "", "2027-03-10T13:35:00Z", user_id="9"),
+    ):
+        assert post(client, "zoom", headers, body).status_code == 200
+    # No end yet: Li counts until the scheduled end (14:00).
+    [li, guest] = attendance(api, session["id"])["items"]
+    assert (li["minutes"], guest["minutes"]) == (58, 30)
+    assert li["stays"] == [{"joined": "2027-03-10T13:02:00Z", "left": None}]
+
+    # The meeting overran to 14:10; Zoom sends no leave for those still in it.
+    assert (
+        post(client, "zoom", *zoom("meeting.ended", end_time="2027-03-10T14:10:00Z")).status_code
+        == 200
+    )
+    [li, guest] = attendance(api, session["id"])["items"]
+    assert (li["minutes"], guest["minutes"]) == (68, 30)
+    assert li["stays"] == [{"joined": "2027-03-10T13:02:00Z", "left": "2027-03-10T14:10:00Z"}]
+
+
+def test_an_end_that_arrives_before_the_join_still_bounds_the_stay(api, client, session):
+    for headers, body in (
+        zoom("meeting.ended", end_time="2027-03-10T13:45:00Z"),
+        joined("Li Wei", "li.wei@pku.example.org", "2027-03-10T13:02:00Z", user_id="7"),
+    ):
+        assert post(client, "zoom", headers, body).status_code == 200
+    [li] = attendance(api, session["id"])["items"]
+    assert li["minutes"] == 43
+
+
+def test_a_leave_that_comes_after_the_end_shortens_the_stay(api, client, session):
+    li_address = "li.wei@pku.example.org"
+    for headers, body in (
+        joined("Li Wei", li_address, "2027-03-10T13:02:00Z", user_id="7"),
+        zoom("meeting.ended", end_time="2027-03-10T14:10:00Z"),
+        left("Li Wei", li_address, "2027-03-10T13:50:00Z", user_id="7"),
+    ):
+        assert post(client, "zoom", headers, body).status_code == 200
+    [li] = attendance(api, session["id"])["items"]
+    assert li["minutes"] == 48
+    assert li["stays"] == [{"joined": "2027-03-10T13:02:00Z", "left": "2027-03-10T13:50:00Z"}]
+
+
+def test_in_a_series_an_open_stay_ends_with_its_own_date(app, api, client, session):
+    weekly = make_session(
+        api,
+        session["event_id"],
+        start="2027-03-17T13:00:00Z",
+        rrule="FREQ=WEEKLY;COUNT=3",
+        invitees=[invitee(session["li"])],
+    )
+    on_zoom(app, weekly["id"], MEETING_ID + 1)
+    li_address = "li.wei@pku.example.org"
+    for headers, body in (
+        joined("Li Wei", li_address, "2027-03-17T13:00:00Z", meeting_id=MEETING_ID + 1),
+        zoom("meeting.ended", end_time="2027-03-17T14:05:00Z", meeting_id=MEETING_ID + 1),
+    ):
+        assert post(client, "zoom", headers, body).status_code == 200
+    assert attendance(api, weekly["id"])["items"][0]["minutes"] == 65
+
+    # The next week's meeting ends later: the first week's stay keeps its own end.
+    ended = zoom("meeting.ended", end_time="2027-03-24T14:30:00Z", meeting_id=MEETING_ID + 1)
+    assert post(client, "zoom", *ended).status_code == 200
+    assert attendance(api, weekly["id"])["items"][0]["minutes"] == 65
+
+
 def test_the_same_delivery_three_times_is_processed_once(app, api, client, session, row_count):
     delivery = joined("Li Wei", "li.wei@pku.example.org", "2027-03-10T13:10:00Z")
     answers = [post(client, "zoom", *delivery).get_json() for _ in range(3)]

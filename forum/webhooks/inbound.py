@@ -545,7 +545,28 @@ def _ended(session, meeting, event, at, batch) -> str | None:
         more = next(iter(session_occurrences(session, after=at, limit=1)), None)
         session.status = "scheduled" if session.rrule and more is not None else "ended"
     _emit("meeting.ended", session, {"at": format_instant(at)})
+    _close_at_the_end(session)
     return None
+
+
+def _close_at_the_end(session: EventSession) -> None:
+    """Close the stays of those still in the meeting when it ended, at its end.
+
+    Providers send no leave for them. The end is written into the stay rather than read
+    from the session later, since a series' next meeting records an end of its own.
+    """
+    rows = db.session.scalars(sa.select(Attendance).where(Attendance.session_id == session.id))
+    for row in rows:
+        stays = dict(row.stays or {})
+        for joined, left in stays.items():
+            if left is None:
+                ended = _ended_at(session, parse_instant(joined))
+                if ended is not None:
+                    stays[joined] = format_instant(ended)
+        if stays != row.stays:
+            row.stays = stays
+            row.minutes = _minutes(stays, session)
+            _emit_attendance(session, row)
 
 
 def _participant_key(event: WebhookEvent) -> str:
@@ -577,10 +598,44 @@ def _attendance_row(session: EventSession, event: WebhookEvent, batch: _Batch) -
     return row
 
 
-def _minutes(stays: dict[str, str | None]) -> int:
-    """Minutes present: the union of the closed stays (overlaps counted once)."""
+def _ended_at(session: EventSession, joined: dt.datetime) -> dt.datetime | None:
+    """When the meeting someone joined at ``joined`` ended, if it has (meeting.ended).
+
+    That meeting is the occurrence under way at the join (or the next, for an early join):
+    the session's recorded actual end is its end when it falls between the join and the
+    next occurrence's start.
+    """
+    actual = session.actual_end
+    if actual is None or actual < joined:
+        return None
+    ahead = list(session_occurrences(session, after=joined, limit=2))
+    if len(ahead) == 2 and actual >= ahead[1].start:
+        return None
+    return actual
+
+
+def meeting_end_for(session: EventSession, joined: dt.datetime) -> dt.datetime:
+    """When the meeting joined at ``joined`` ended, else when it is due to end (its
+    scheduled end); never before the join itself."""
+    ended = _ended_at(session, joined)
+    if ended is not None:
+        return ended
+    ahead = next(iter(session_occurrences(session, after=joined, limit=1)), None)
+    return max(ahead.end, joined) if ahead is not None else joined
+
+
+def _minutes(stays: dict[str, str | None], session: EventSession) -> int:
+    """Minutes present: the union of the stays (overlaps counted once).
+
+    A stay with no leave yet is someone still in a meeting whose end was not told: it counts
+    until the meeting's scheduled end (``meeting_end_for``); the end, once told, closes it.
+    """
     spans = sorted(
-        (parse_instant(joined), parse_instant(left)) for joined, left in stays.items() if left
+        (
+            parse_instant(joined),
+            parse_instant(left) if left else meeting_end_for(session, parse_instant(joined)),
+        )
+        for joined, left in stays.items()
     )
     total = dt.timedelta(0)
     current_start = current_end = None
@@ -598,10 +653,20 @@ def _minutes(stays: dict[str, str | None]) -> int:
     return int(total.total_seconds() // 60)
 
 
-def _place_leave(stays: dict[str, str | None], left: dt.datetime) -> bool:
-    """Close the latest open stay that began before ``left``; False if there is none."""
+def _place_leave(
+    stays: dict[str, str | None], left: dt.datetime, ended: dt.datetime | None
+) -> bool:
+    """Close the latest open stay that began before ``left``; False if there is none.
+
+    A leave that arrives after the meeting's end (``ended``) closed the stay at that end
+    shortens the stay to the leave.
+    """
+    closed_at_end = format_instant(ended) if ended is not None else None
     open_joins = [
-        parse_instant(j) for j, leave in stays.items() if leave is None and parse_instant(j) <= left
+        parse_instant(j)
+        for j, leave in stays.items()
+        if (leave is None or (leave == closed_at_end and left < ended))  # type: ignore[operator]
+        and parse_instant(j) <= left
     ]
     if not open_joins:
         return False
@@ -621,8 +686,11 @@ def _joined(session, meeting, event, at, batch) -> str | None:
         if later:
             stays[key] = format_instant(later[0])
             row.early_leaves = [format_instant(x) for x in waiting if x != later[0]]
+        elif (ended := _ended_at(session, at)) is not None:
+            # The meeting's end came first: the stay ends with it (a leave may still come).
+            stays[key] = format_instant(ended)
     row.stays = stays
-    row.minutes = _minutes(stays)
+    row.minutes = _minutes(stays, session)
     _emit_attendance(session, row)
     return None
 
@@ -633,10 +701,10 @@ def _left(session, meeting, event, at, batch) -> str | None:
     leave = format_instant(at)
     if leave in stays.values() or leave in (row.early_leaves or []):
         return None  # seen already
-    if not _place_leave(stays, at):
+    if not _place_leave(stays, at, session.actual_end):
         row.early_leaves = sorted({*(row.early_leaves or []), leave})
     row.stays = stays
-    row.minutes = _minutes(stays)
+    row.minutes = _minutes(stays, session)
     _emit_attendance(session, row)
     return None
 
