@@ -3,23 +3,30 @@
     python -m benchmarks.bench_planner           # 21 page requests, 21 grids each way
     python -m benchmarks.bench_planner --quick   # 5 of each: a smoke test
 
-One process, a fresh migrated SQLite database with the demo data, the real page through
-Flask's test client (logged in as the demo organiser). The grid (41 sites by 168 hours) is
-compared in the same run with the straightforward way of filling it: each person's facts
-for each hour by the engine's reference code (one zone conversion, holiday and rule lookup
-per person per hour), every fact per site and the most serious; both must give the same
-cells. The page target is
-SPEC section 11's "renders in under 2 s" (measured here on the server; the browser test
-measures it in Chromium). The exit status is 1 when the grids differ or a target is missed.
+One process, a fresh migrated SQLite database with the demo data, the app served over
+HTTP on a loopback port (werkzeug, one thread) and the pages asked for by an HTTP client
+logged in as the demo organiser: the planner's overview of the week with its varied
+slots, and one day in detail. The grid (41 sites by 168 hours) is compared in the same
+run with the straightforward way of filling it: each person's facts for each hour by the
+engine's reference code (one zone conversion, holiday and rule lookup per person per
+hour), every fact per site and the most serious; both must give the same cells. The page
+target is 200 ms on the server for the overview page (the browser test measures the time
+to slots on screen in Chromium). The exit status is 1 when the grids differ or a target is
+missed.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import http.cookiejar
+import re
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -27,6 +34,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask_migrate import upgrade
+from werkzeug.serving import make_server
 
 from benchmarks import report
 from forum import create_app
@@ -43,7 +51,7 @@ from forum.scheduling.model import SearchOptions
 from forum.scheduling.model import category_of
 from forum.scheduling.model import mask_of
 
-TARGET_PAGE_MS = 2000.0
+TARGET_PAGE_MS = 200.0
 FIRST_DAY = dt.date(2027, 3, 1)
 DAYS = 7
 
@@ -146,10 +154,17 @@ def main(argv: list[str] | None = None) -> int:
             db.session.commit()
             event_id = db.session.scalar(sa.select(Event.id).where(Event.kind == "forum"))
 
-        client = app.test_client()
-        client.post(
-            "/login", data={"email": DEMO_ORGANISER_EMAIL, "password": DEMO_ORGANISER_PASSWORD}
+        server = make_server("127.0.0.1", 0, app, threaded=False)
+        base = f"http://127.0.0.1:{server.server_port}"
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        browser = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
         )
+        login = urllib.parse.urlencode(
+            {"email": DEMO_ORGANISER_EMAIL, "password": DEMO_ORGANISER_PASSWORD}
+        ).encode()
+        browser.open(f"{base}/login", data=login).read()
         query = {
             "searched": "1",
             "duration_minutes": "60",
@@ -159,16 +174,24 @@ def main(argv: list[str] | None = None) -> int:
             "timezone": "Asia/Shanghai",
             "skip_holidays": "y",
         }
+        overview_url = f"{base}/events/{event_id}/planner?{urllib.parse.urlencode(query)}"
+        day_url = f"{overview_url}&day={(FIRST_DAY + dt.timedelta(days=2)).isoformat()}"
 
-        def page() -> Any:
-            response = client.get(f"/events/{event_id}/planner", query_string=query)
-            assert response.status_code == 200, response.status_code
-            return response
+        def get(url: str) -> bytes:
+            with browser.open(url) as response:
+                assert response.status == 200, response.status
+                return response.read()
 
-        client.get(f"/events/{event_id}/planner", query_string=query)  # warm the caches
-        page_timings, response = _timed(page, runs)
-        rows = response.text.count('<th scope="row" class="site"')
-        size = len(response.data)
+        get(overview_url)  # warm the caches
+        page_timings, body = _timed(lambda: get(overview_url), runs)
+        day_timings, day_body = _timed(lambda: get(day_url), runs)
+        server.shutdown()
+        thread.join(timeout=10)
+        text = body.decode()
+        rows = sum(int(n) for n in re.findall(r'<tr data-sites="(\d+)"', text))
+        groups = text.count("<tr data-sites=")
+        slots = text.count('<li class="slot')
+        day_rows = day_body.decode().count('<th scope="row" class="site"')
 
         with app.app_context():
             actor = find_organiser(DEMO_ORGANISER_EMAIL)
@@ -179,10 +202,11 @@ def main(argv: list[str] | None = None) -> int:
             db.engine.dispose()
 
     print(
-        f"Planner: demo forum, {rows} sites x {DAYS * 24} hours, 10 ranked slots, "
-        f"{size / 1024:.0f} KiB of HTML, SQLite"
+        f"Planner: demo forum, {rows} sites x {DAYS * 24} hours in {groups} overview rows, "
+        f"{slots} varied slots, {len(body) / 1024:.0f} KiB of HTML, SQLite, over HTTP"
     )
     print(report.describe("planner page (full request)", page_timings, width=36))
+    print(report.describe(f"one day in detail ({day_rows} sites)", day_timings, width=36))
     print(report.describe("grid: ours (planner_grid)", grid_timings, width=36))
     print(report.describe("grid: straightforward (reference)", baseline_timings, width=36))
     median = sorted(page_timings)[len(page_timings) // 2] * 1000
@@ -195,7 +219,11 @@ def main(argv: list[str] | None = None) -> int:
     if grid != baseline:
         return 1
     checks = [
-        ("planner page under 2 s", median <= TARGET_PAGE_MS, f"median {median:.0f} ms"),
+        (
+            f"planner page under {TARGET_PAGE_MS:.0f} ms",
+            median <= TARGET_PAGE_MS,
+            f"median {median:.0f} ms",
+        ),
         # 40 universities, and Columbia University's Beijing centre on Beijing's clock.
         ("every site shown", rows == 41, f"{rows} sites"),
     ]

@@ -144,6 +144,17 @@ class OverviewRow:
     runs: tuple[Run, ...]
 
     @property
+    def cells(self) -> Markup:
+        """The row's cells, built here: a Jinja loop over every run of every row costs
+        more than working them out."""
+        return Markup("").join(
+            Markup('<td class="{}" colspan="{}" data-first="{}" title="{}"></td>').format(
+                run.classes, run.span, run.first, run.title
+            )
+            for run in self.runs
+        )
+
+    @property
     def label(self) -> str:
         """The sites' names: all of one or two, else the first two and how many more."""
         names = [site.name for site in self.sites]
@@ -179,8 +190,8 @@ def overview_rows(grid: planning.Grid) -> list[OverviewRow]:
     """The grid's sites grouped by their situation hour by hour (the cell's category and
     whether a day off lies under it), a row per group, its hours as runs.
 
-    Rows go from east to west: by the first hour a site of the row is in working hours,
-    so the working days make a staircase rather than a scatter.
+    Rows go from east to west (by the first site's clock against the grid's at the first
+    column), so that the working days make a staircase rather than a scatter.
     """
     groups: dict[tuple[str, ...], list[planning.GridSite]] = {}
     for country in grid.countries:
@@ -207,11 +218,13 @@ def overview_rows(grid: planning.Grid) -> list[OverviewRow]:
                 first = column
         rows.append(OverviewRow(tuple(sorted(sites, key=lambda s: s.label)), tuple(runs)))
 
-    def first_working(row: OverviewRow) -> tuple[int, str]:
-        cells = row.sites[0].cells
-        return (cells.index("working") if "working" in cells else len(cells), row.label)
+    first_hour = grid.hours[0].local.hour if grid.hours else 0
 
-    rows.sort(key=first_working)
+    def east_to_west(row: OverviewRow) -> tuple[int, str]:
+        ahead = (row.sites[0].local_hours[0] - first_hour + 12) % 24 - 12
+        return (-ahead, row.label)
+
+    rows.sort(key=east_to_west)
     return rows
 
 
@@ -235,6 +248,23 @@ def hour_counts(grid: planning.Grid) -> list[HourCount]:
             )
         )
     return counts
+
+
+def count_cells(grid: planning.Grid, counts: list[HourCount], kind: str) -> Markup:
+    """One row of the per-hour counts (``kind`` "working" or "night"), a bar per hour with
+    the number for screen readers and in data-working / data-night."""
+    cells = []
+    for hour, count in zip(grid.hours, counts, strict=True):
+        number = getattr(count, kind)
+        level = getattr(count, f"{kind}_level")
+        classes = f"lv{level} day-start" if hour.first_of_day else f"lv{level}"
+        cells.append(
+            Markup(
+                '<td class="{}" data-{}="{}" title="{}">'
+                '<span class="visually-hidden">{}</span></td>'
+            ).format(classes, kind, number, count.title, number)
+        )
+    return Markup("").join(cells)
 
 
 def day_spans(hours: tuple[planning.GridHour, ...]) -> list[tuple[dt.date, int]]:
@@ -288,11 +318,12 @@ def _day_asked(text: str) -> dt.date | None:
 
 
 @dataclass(frozen=True)
-class SiteCost:
-    label: str
-    local: str  # "Thu 14:00"
-    facts: str
+class CostLine:
+    """The sites that pay the same in a slot, for the same reasons."""
+
     cost: int
+    facts: str
+    labels: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -305,7 +336,7 @@ class SlotView:
     columns: tuple[int, ...]  # grid columns the slot covers
     similar: tuple[dt.datetime, ...]  # neighbouring starts with the same sites' situation
     reason: str
-    costs: tuple[SiteCost, ...]  # per site, the costliest first
+    costs: tuple[CostLine, ...]  # every site once, the costliest first
 
     def columns_from(self, first: int) -> str:
         """The slot's columns counted from ``first``: its place in one day's grid."""
@@ -359,16 +390,16 @@ def reason(slot: dict[str, Any], labels: dict[int, str]) -> str:
     )
 
 
-def site_costs(slot: dict[str, Any], labels: dict[int, str]) -> tuple[SiteCost, ...]:
-    rows = sorted(slot["institutions"], key=lambda r: (-r["worst_cost"], labels[r["site"]]))
+def site_costs(slot: dict[str, Any], labels: dict[int, str]) -> tuple[CostLine, ...]:
+    """What each site pays in the slot, sites alike in a line: a few lines rather than a
+    row per site, for ten slots of forty sites."""
+    lines: dict[tuple[int, tuple[str, ...]], list[str]] = {}
+    for row in slot["institutions"]:
+        key = (row["worst_cost"], tuple(row["categories"]))
+        lines.setdefault(key, []).append(labels[row["site"]])
     return tuple(
-        SiteCost(
-            label=labels[row["site"]],
-            local=f"{row['weekday']} {row['local_start'][11:16]}",
-            facts=facts_label(row["categories"]),
-            cost=row["worst_cost"],
-        )
-        for row in rows
+        CostLine(cost, facts_label(facts), tuple(sorted(names)))
+        for (cost, facts), names in sorted(lines.items(), key=lambda item: -item[0][0])
     )
 
 
@@ -458,6 +489,7 @@ def planner(event_id: int):
             day = None
 
     highlighted = frozenset(selected.columns) if selected else frozenset()
+    counts = hour_counts(grid) if grid else []
     days = day_spans(grid.hours) if grid else []
     day_index = next((i for i, (each, _) in enumerate(days) if each == day), None)
     query = {k: v for k, v in request.args.items() if k not in ("day", "slot")}
@@ -469,7 +501,8 @@ def planner(event_id: int):
         result=result,
         grid=grid,
         overview=overview_rows(grid) if grid else [],
-        counts=hour_counts(grid) if grid else [],
+        working_cells=count_cells(grid, counts, "working") if grid else "",
+        night_cells=count_cells(grid, counts, "night") if grid else "",
         site_count=grid.site_count() if grid else 0,
         day_spans=days,
         day=day,
