@@ -431,6 +431,34 @@ def test_the_inbox_page_lists_and_reprocesses(app, api, client, session):
     assert "(2 times)" in client.get("/inbox").text
 
 
+def test_each_inbox_row_names_its_session_and_the_weekday(app, api, client, session):
+    from forum.accounts.models import Organiser
+    from forum.webhooks.models import InboxEntry
+    from tests.test_web import log_in
+    from tests.test_web import shown
+
+    post(client, "zoom", *joined("Li Wei", "li.wei@pku.example.org", "2027-03-10T13:10:00Z"))
+    with app.app_context():
+        organiser = db.session.scalar(
+            sa.select(Organiser).where(Organiser.email == "organiser@example.org")
+        )
+        organiser.timezone = "Asia/Shanghai"
+        db.session.commit()
+        received = db.session.scalar(sa.select(InboxEntry.received_at))
+    log_in(client, "organiser@example.org")
+
+    page = client.get("/inbox").text
+
+    row = page.split("<tbody>", 1)[1].split("</tr>", 1)[0]
+    link = f'<a href="/sessions/{session["id"]}">{session["title"]}</a>'
+    assert link in row
+    # The delivery's time in the viewer's zone and UTC, each with its weekday.
+    assert shown(received, "Asia/Shanghai") in row and shown(received, "UTC") in row
+    # The session's start: Wed 10 Mar 2027 21:00 in Beijing, 13:00 UTC.
+    assert "Wed 10 Mar 2027 21:00 (Asia/Shanghai)" in row
+    assert "Wed 10 Mar 2027 13:00 (UTC)" in row
+
+
 # --- with Redis: stored at once, processed in batches -----------------------------------------
 
 
