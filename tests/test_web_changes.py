@@ -558,3 +558,47 @@ def test_the_pages_ask_the_same_number_of_queries_whatever_the_number_of_invitee
         return counts
 
     assert measure(2, 0) == measure(25, 100)
+
+
+def test_the_clash_list_asks_the_same_number_of_queries_whatever_its_length(
+    app, logged_in, api, institution
+):
+    def measure(count: int, offset: int) -> int:
+        chairs = [
+            make_person(api, f"Chair {offset + i}", f"c{offset + i}@uni.example", institution["id"])
+            for i in range(count)
+        ]
+        for index, chair in enumerate(chairs):
+            other = make_event(api, title=f"Senate {offset + index}", timezone=ZONE)
+            make_session(
+                api,
+                other["id"],
+                title=f"Senate {offset + index}",
+                start="2030-06-05T13:00:00Z",
+                invitees=[invitee(chair, role="chair")],
+            )
+        event = make_event(api, title=f"Forum {offset}", timezone=ZONE)
+        session = make_session(
+            api,
+            event["id"],
+            title="Plenary",
+            start="2030-06-04T14:00:00Z",
+            invitees=[invitee(chair, role="chair") for chair in chairs],
+        )
+        path = f"/sessions/{session['id']}/change"
+        token = csrf_token(logged_in.get(path).text)
+        fields = {
+            "csrf_token": token,
+            "title": "Plenary",
+            "local_start": "2030-06-05T09:30",
+            "timezone": ZONE,
+            "duration_minutes": "60",
+        }
+        logged_in.post(path, data=fields)  # warm caches (templates, zones)
+        with recorded_statements(app) as statements:
+            response = logged_in.post(path, data=fields)
+        assert response.status_code == 409
+        assert text_of(response.text).count("(chair) is chair in “Senate") == count
+        return len(statements)
+
+    assert measure(1, 0) == measure(6, 100)
