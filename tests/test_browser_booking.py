@@ -54,7 +54,7 @@ def test_a_weekly_series_across_the_us_clock_change_is_previewed_then_booked(
     page.goto(f"/events/{event_id}/sessions/new")
     page.get_by_label("Starts").fill("2027-03-03T21:00")
     page.get_by_label("in time zone").fill("Asia/Shanghai")
-    page.get_by_label("Repeats").select_option(label="Weekly")
+    page.get_by_label("How often").select_option(label="Weekly")
     page.get_by_label("Number of dates", exact=True).fill("4")
     page.get_by_label("Book even if a chair or speaker is busy then").check()
     assert page.evaluate(UNLABELLED_CONTROLS) == []

@@ -169,7 +169,7 @@ class BookForm(FlaskForm):
         validators=[DataRequired("Give the length in minutes.")],
         render_kw={"min": 1, "max": 1440, "inputmode": "numeric"},
     )
-    repeat = SelectField("Repeats", choices=REPEATS, default="")
+    repeat = SelectField("How often", choices=REPEATS, default="")
     weeks_apart = IntegerField(
         "Every how many weeks",
         validators=[Optional()],
