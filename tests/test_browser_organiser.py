@@ -202,6 +202,21 @@ def test_every_organiser_page_labels_its_controls_and_has_one_main_heading(
         assert page.locator("html").get_attribute("lang") == "en"
 
 
+def test_on_a_phone_no_organiser_page_scrolls_sideways_and_the_menu_stays_small(
+    demo: Flask, make_page
+) -> None:
+    page = make_page(phone=True)
+    log_in(page)
+    for path in organiser_pages(demo):
+        assert page.goto(path).status == 200, path
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (path, width)
+        header = page.locator("header.site-header").bounding_box()
+        assert header is not None and header["height"] <= 844 * 0.1, (path, header)
+        if path.startswith("/sessions/"):
+            save_screenshot(page, "session-page-phone")
+
+
 def test_without_javascript_an_organiser_plans_and_books_with_the_keyboard(
     demo: Flask, make_page
 ) -> None:
