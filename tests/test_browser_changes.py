@@ -128,3 +128,64 @@ def test_an_organiser_moves_a_date_cancels_another_and_reschedules_the_series(
         ("p1@uni.example", "REQUEST", 3),
     ]
     save_screenshot(page, "changes-series-rescheduled")
+
+
+def test_a_time_that_happens_twice_is_chosen_and_a_chairs_clash_is_overruled(
+    app: Flask, page, api, page_errors: list[str]
+) -> None:
+    event = make_event(api, title="Rectors' forum", timezone=ZONE)
+    institution = make_institution(api, "Columbia University", "US", ZONE)
+    chair = make_person(api, "Carla Chair", "chair@uni.example", institution["id"])
+    make_session(
+        api,
+        event["id"],
+        title="Senate",
+        start="2030-06-05T13:00:00Z",
+        invitees=[invitee(chair, role="chair")],
+    )
+    session = make_session(
+        api,
+        event["id"],
+        title="Plenary",
+        start="2030-06-04T14:00:00Z",
+        invitees=[invitee(chair, role="chair")],
+    )
+    page.goto("/login")
+    page.get_by_label("Email").fill(ORGANISER)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/")
+    page.goto(f"/sessions/{session['id']}/change")
+
+    # Clocks go back in New York on 3 November 2030: 01:30 happens twice.
+    page.get_by_label("Starts").fill("2030-11-03T01:30")
+    page.get_by_role("button", name="Change and send the invitations").click()
+    choice = page.get_by_role("group", name=re.compile("That time happens twice"))
+    choice.wait_for()
+    assert choice.get_by_label("01:30 EDT, 05:30 UTC").count() == 1
+    save_screenshot(page, "changes-time-happens-twice")
+    choice.get_by_label("01:30 EST, 06:30 UTC").check()
+    page.get_by_role("button", name="Change and send the invitations").click()
+    page.wait_for_url(f"**/sessions/{session['id']}")
+    assert "Sun 03 Nov 2030 06:30 (UTC)" in page.locator("#when-heading + dl").inner_text()
+
+    # Onto the Senate's time: the chair is busy then; changed anyway once ticked.
+    page.get_by_role("link", name="Change time, length or title").click()
+    page.get_by_label("Starts").fill("2030-06-05T09:30")
+    page.get_by_role("button", name="Change and send the invitations").click()
+    clashes = page.locator("#clashes")
+    clashes.wait_for()
+    assert "Carla Chair (chair) is chair in “Senate”" in clashes.inner_text()
+    save_screenshot(page, "changes-chair-clash")
+    page.get_by_label("Change it even if a chair or speaker is busy then").check()
+    page.get_by_role("button", name="Change and send the invitations").click()
+    page.wait_for_url(f"**/sessions/{session['id']}")
+    assert "Wed 05 Jun 2030 13:30 (UTC)" in page.locator("#when-heading + dl").inner_text()
+    [(to, method, sequence)] = calendars_since(app, sent_count(app) - 1)
+    assert (to, method, sequence) == ("chair@uni.example", "REQUEST", 2)
+    # The refusals came as 422 and 409 pages, which Chromium logs; nothing else went wrong.
+    assert [re.search(r"status of (\d+)", error).group(1) for error in page_errors] == [
+        "422",
+        "409",
+    ], page_errors
+    page_errors.clear()
