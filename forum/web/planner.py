@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import render_template
 from flask import request
@@ -190,8 +191,8 @@ def overview_rows(grid: planning.Grid) -> list[OverviewRow]:
     """The grid's sites grouped by their situation hour by hour (the cell's category and
     whether a day off lies under it), a row per group, its hours as runs.
 
-    Rows go from east to west (by the first site's clock against the grid's at the first
-    column), so that the working days make a staircase rather than a scatter.
+    Rows go from east to west (by the first site's UTC offset at the window's start), so
+    that the working days make a staircase rather than a scatter.
     """
     groups: dict[tuple[str, ...], list[planning.GridSite]] = {}
     for country in grid.countries:
@@ -218,11 +219,11 @@ def overview_rows(grid: planning.Grid) -> list[OverviewRow]:
                 first = column
         rows.append(OverviewRow(tuple(sorted(sites, key=lambda s: s.label)), tuple(runs)))
 
-    first_hour = grid.hours[0].local.hour if grid.hours else 0
+    first = grid.hours[0].start
 
-    def east_to_west(row: OverviewRow) -> tuple[int, str]:
-        ahead = (row.sites[0].local_hours[0] - first_hour + 12) % 24 - 12
-        return (-ahead, row.label)
+    def east_to_west(row: OverviewRow) -> tuple[dt.timedelta, str]:
+        offset = first.astimezone(ZoneInfo(row.sites[0].timezone)).utcoffset()
+        return (-(offset or dt.timedelta()), row.label)
 
     rows.sort(key=east_to_west)
     return rows
