@@ -287,10 +287,14 @@ def test_the_preview_lists_every_date_at_every_site_and_writes_nothing(
     assert len(sent(app)) == emails
     rows = preview_rows(response.text)
     assert rows == [
-        "1 Wed 03 Mar 2027 21:00 (13:00 UTC) Wed 03 Mar 21:00 late Wed 03 Mar 08:00 early",
-        "2 Wed 10 Mar 2027 21:00 (13:00 UTC) Wed 10 Mar 21:00 late Wed 10 Mar 08:00 early",
-        "3 Wed 17 Mar 2027 21:00 (13:00 UTC) Wed 17 Mar 21:00 late Wed 17 Mar 09:00 working hours",
-        "4 Wed 24 Mar 2027 21:00 (13:00 UTC) Wed 24 Mar 21:00 late Wed 24 Mar 09:00 working hours",
+        "1 Wed 03 Mar 2027 21:00 Wed 03 Mar 2027 13:00 (Europe/London) 13:00 UTC "
+        "Wed 03 Mar 21:00 late Wed 03 Mar 08:00 early",
+        "2 Wed 10 Mar 2027 21:00 Wed 10 Mar 2027 13:00 (Europe/London) 13:00 UTC "
+        "Wed 10 Mar 21:00 late Wed 10 Mar 08:00 early",
+        "3 Wed 17 Mar 2027 21:00 Wed 17 Mar 2027 13:00 (Europe/London) 13:00 UTC "
+        "Wed 17 Mar 21:00 late Wed 17 Mar 09:00 working hours",
+        "4 Wed 24 Mar 2027 21:00 Wed 24 Mar 2027 13:00 (Europe/London) 13:00 UTC "
+        "Wed 24 Mar 21:00 late Wed 24 Mar 09:00 working hours",
     ]
     # The hour's move, just above the first date it applies to.
     assert moves(response.text) == [

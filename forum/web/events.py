@@ -770,4 +770,5 @@ def book_session(event_id: int):
         form=form,
         conflict=conflict,
         preview=preview,
+        viewer_zone=_organiser().timezone,
     ), status
