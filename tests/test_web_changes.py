@@ -96,9 +96,17 @@ def received(messages: list) -> list[tuple]:
                     str(entry["SUMMARY"]),
                     entry.decoded("RECURRENCE-ID") if "RECURRENCE-ID" in entry else None,
                     str(entry.get("RRULE").to_ical().decode()) if "RRULE" in entry else None,
+                    exdates_of(entry),
                 )
             )
     return sorted(found, key=repr)
+
+
+def exdates_of(entry) -> tuple[str, ...]:
+    found = entry.get("EXDATE") or []
+    return tuple(
+        sorted(part.to_ical().decode() for part in (found if isinstance(found, list) else [found]))
+    )
 
 
 def session_of(api, session_id: int) -> dict[str, Any]:
@@ -309,6 +317,58 @@ def test_a_post_without_its_token_writes_nothing(app, logged_in, api, event, peo
     assert response.status_code == 400
     assert session_of(api, session["id"])["sequence"] == 0
     assert len(sent(app)) == before
+
+
+def test_a_series_time_missing_on_some_dates_may_leave_them_out_as_the_api_does(
+    app, logged_in, api, event, people
+):
+    rule = {"rrule": "FREQ=WEEKLY;COUNT=3", "local_start": "2031-03-02T10:00:00"}
+    by_page = book(api, event, people, title="Weekly call", **rule)
+    by_api = book(api, event, people, title="Weekly call", **rule)
+    path = f"/sessions/{by_page['id']}/change"
+    # 02:30 does not exist in New York on 9 March 2031 (clocks jump from 02:00 to 03:00).
+    fields = {
+        "title": "Weekly call",
+        "local_start": "2031-03-02T02:30",
+        "timezone": ZONE,
+        "duration_minutes": "60",
+    }
+    before = len(sent(app))
+    response = form_post(logged_in, path, **fields)
+    assert response.status_code == 422
+    page = text_of(response.text)
+    assert "the series would meet on 2031-03-09 at a local time that does not exist" in page
+    assert 'name="skip_invalid_local_times"' in response.text
+    assert "skip_invalid_local_times: true" not in page
+    assert len(sent(app)) == before
+    assert session_of(api, by_page["id"])["sequence"] == 0
+
+    response = logged_in.post(
+        path,
+        data={
+            "csrf_token": csrf_token(response.text),
+            "skip_invalid_local_times": "y",
+            **fields,
+        },
+    )
+    assert response.status_code == 303, response.text
+    from_page = received(sent(app)[before:])
+    before = len(sent(app))
+    patched = api.patch(
+        f"{SESSIONS}/{by_api['id']}",
+        json={
+            "local_start": "2031-03-02T02:30:00",
+            "timezone": ZONE,
+            "skip_invalid_local_times": True,
+        },
+    )
+    assert patched.status_code == 200, patched.get_json()
+    assert from_page == received(sent(app)[before:])
+    assert (
+        session_of(api, by_page["id"])["exdates"]
+        == patched.get_json()["exdates"]
+        == ["2031-03-09T07:30:00Z"]
+    )
 
 
 # --- clashes ----------------------------------------------------------------------------------

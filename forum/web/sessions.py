@@ -288,6 +288,8 @@ class RescheduleForm(MoveForm):
         "in time zone",
         render_kw={"list": "zone-names", "autocomplete": "off", "spellcheck": "false"},
     )
+    # Offered when a series' new time does not exist, or happens twice, on some of its dates.
+    skip_invalid_local_times = BooleanField("Leave those dates out of the series")
 
 
 def _session_to_change(session_id: int) -> EventSession:
@@ -402,10 +404,33 @@ def _apply_change(
         return {"status": 409, "host_busy": "hosts" in exc.details}
     except ValidationFailed as exc:
         db.session.rollback()
-        show_errors(form, exc.fields)
-        return {"status": 422}
+        return {"status": 422, **_series_time_refused(form, exc)}
     db.session.commit()
     return None
+
+
+def _series_time_refused(form: MoveForm, exc: ValidationFailed) -> dict[str, Any]:
+    """A service's refusal at the fields, a series' time worded for this form.
+
+    A series whose time does not exist, or happens twice, on some of its dates may leave
+    those dates out (the API's skip_invalid_local_times): the form then offers to.
+    """
+    invalid = exc.details.get("invalid_dates")
+    if invalid and "skip_invalid_local_times" in form:
+        days = ", ".join(date["date"] for date in invalid)
+        show_errors(
+            form,
+            {
+                "local_start": f"at that time the series would meet on {days} at a local time "
+                f"that does not exist or happens twice in {exc.details['timezone']} "
+                f"({invalid[0]['problem']}); choose another time, or tick "
+                "“Leave those dates out of the series”"
+            },
+        )
+        return {"invalid_dates": invalid}
+    # A series keeps the first of a repeated local time: said at the time, not the choice.
+    show_errors(form, {"local_start" if k == "fold" else k: v for k, v in exc.fields.items()})
+    return {}
 
 
 def _change_page(session: EventSession, form: MoveForm, outcome: dict[str, Any], **page: Any):
@@ -419,6 +444,7 @@ def _change_page(session: EventSession, form: MoveForm, outcome: dict[str, Any],
         past=outcome.get("past"),
         clashes=outcome.get("clashes", []),
         host_busy=outcome.get("host_busy", False),
+        invalid_dates=outcome.get("invalid_dates", []),
         **page,
     ), outcome.get("status", 200)
 
@@ -446,7 +472,11 @@ def reschedule_page(session_id: int):
         sequence = session.sequence
         zone = (form.timezone.data or "").strip() or session.timezone
         try:
-            body = {**form.times(zone), "title": form.title.data}
+            body = {
+                **form.times(zone),
+                "title": form.title.data,
+                "skip_invalid_local_times": bool(form.skip_invalid_local_times.data),
+            }
         except ValidationFailed as exc:
             show_errors(form, exc.fields)
             body = None
