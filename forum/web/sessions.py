@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -339,7 +340,7 @@ def _fold_choices(form: MoveForm, zone_name: str) -> None:
     ]
 
 
-def _new_start(form: MoveForm, local: dt.datetime, zone: str, fold: int | None) -> dt.datetime:
+def _new_start(local: dt.datetime, zone: str, fold: int | None) -> dt.datetime:
     """The instant the change asks for, read as the services read it; refusals at the field.
 
     A time the clocks jump over is refused with the gap; a time that happens twice asks
@@ -374,7 +375,7 @@ def _apply_change(
     form: MoveForm,
     schema: type[BaseModel],
     body: dict[str, Any],
-    write: Any,
+    write: Callable[[dict[str, Any]], object],
 ) -> dict[str, Any] | None:
     """Write a change through its service, or say why not; nothing is written on a refusal.
 
@@ -387,7 +388,7 @@ def _apply_change(
         changes = validated(schema, body, form)
         if changes is None:
             return {"status": 422}
-        start = _new_start(form, changes.local_start, changes.timezone, changes.fold)
+        start = _new_start(changes.local_start, changes.timezone, changes.fold)
     except ValidationFailed as exc:
         show_errors(form, exc.fields)
         return {"status": 422}
