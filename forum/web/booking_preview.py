@@ -15,6 +15,8 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+
 from forum.accounts.models import Organiser
 from forum.core import times
 from forum.core.recurrence import MAX_OCCURRENCES
@@ -27,6 +29,10 @@ from forum.events.explanations import site_facts
 from forum.events.explanations import site_groups
 from forum.events.explanations import site_times
 from forum.events.models import Event
+from forum.events.models import EventSession
+from forum.events.models import SessionOverride
+from forum.events.occurrences import Change
+from forum.events.occurrences import meeting_times
 from forum.events.planning import home_zones
 from forum.events.planning import load_members
 from forum.events.planning import participants_for
@@ -179,11 +185,52 @@ def _clock_problems(
     return found
 
 
+def _meetings(
+    sessions: list[EventSession], after: dt.datetime, before: dt.datetime
+) -> dict[int, list[tuple[dt.datetime, dt.datetime]]]:
+    """Every meeting of these sessions between ``after`` and ``before``, moved and
+    cancelled occurrences applied, by session id; their overrides read in one query."""
+    changes: dict[int, dict[dt.datetime, Change]] = defaultdict(dict)
+    rows = db.session.execute(
+        sa.select(
+            SessionOverride.session_id,
+            SessionOverride.recurrence_id,
+            SessionOverride.start,
+            SessionOverride.end,
+            SessionOverride.cancelled,
+        ).where(SessionOverride.session_id.in_(sorted({s.id for s in sessions})))
+    )
+    for session_id, recurrence_id, start, end, cancelled in rows:
+        changes[session_id][recurrence_id] = Change(start, end, cancelled)
+    return {
+        session.id: list(
+            meeting_times(
+                start=session.start,
+                end=session.end,
+                timezone=session.timezone,
+                rrule=session.rrule,
+                exdates=session.exdates,
+                changes=changes[session.id],
+                after=after,
+                before=before,
+            )
+        )
+        for session in sessions
+    }
+
+
 def _clash_texts(
     actor: Organiser, clashes: list, intervals: list[tuple[dt.datetime, dt.datetime]]
 ) -> dict[int, list[str]]:
     """By date number: who is already in another session then. Another organiser's session
-    is not named, as in the booking's refusal."""
+    is not named, as in the booking's refusal.
+
+    The conflict check names each clashing person and session once, at their first clash;
+    the preview marks every date that clashes, so those sessions' meetings over the whole
+    series are read as well.
+    """
+    if not clashes:
+        return {}
     event_ids = {clash.other.event_id for clash in clashes}
     visible = set(
         db.session.scalars(
@@ -192,16 +239,18 @@ def _clash_texts(
             .where(Event.id.in_(event_ids))
         )
     )
+    others = list({clash.other.id: clash.other for clash in clashes}.values())
+    meetings = _meetings(others, intervals[0][0], max(end for _, end in intervals))
     found: dict[int, list[str]] = defaultdict(list)
     for clash in clashes:
         title = f"“{clash.other.title}”" if clash.other.event_id in visible else "a session"
-        text = (
-            f"{clash.person.name} ({clash.role}) is already {clash.other_role} in {title} "
-            f"from {clash.start:%H:%M} to {clash.end:%H:%M} UTC"
-        )
         for index, (start, end) in enumerate(intervals):
-            if start < clash.end and clash.start < end:
-                found[index].append(text)
+            for meeting_start, meeting_end in meetings[clash.other.id]:
+                if start < meeting_end and meeting_start < end:
+                    found[index].append(
+                        f"{clash.person.name} ({clash.role}) is already {clash.other_role} in "
+                        f"{title} from {meeting_start:%H:%M} to {meeting_end:%H:%M} UTC"
+                    )
     return found
 
 
