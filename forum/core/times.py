@@ -10,6 +10,8 @@ import datetime as dt
 import re
 import zoneinfo
 from functools import lru_cache
+from importlib import resources
+from pathlib import Path
 
 from forum.core.errors import ValidationFailed
 
@@ -59,20 +61,92 @@ def _known_zones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
 
 
+def _tz_source(name: str) -> str:
+    """A file of the IANA tz database, from the tzdata package the zones come from, else
+    from the system's zoneinfo directory."""
+    try:
+        return resources.files("tzdata.zoneinfo").joinpath(name).read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        for directory in zoneinfo.TZPATH:
+            path = Path(directory) / name
+            if path.is_file():
+                return path.read_text(encoding="utf-8")
+    raise FileNotFoundError(f"no {name} in the tzdata package nor in {zoneinfo.TZPATH}")
+
+
+@lru_cache(maxsize=1)
+def _canonical_zones() -> frozenset[str]:
+    """The places' zones as the tz database lists them for each country (zone.tab and
+    zone1970.tab), and UTC: none of the old names kept only as links (US/Pacific,
+    Asia/Calcutta, Africa/Asmera), which ``available_timezones()`` lists too."""
+    names = {"UTC"}
+    for table in ("zone.tab", "zone1970.tab"):
+        for line in _tz_source(table).splitlines():
+            if line and not line.startswith("#"):
+                names.add(line.split("\t")[2])
+    return frozenset(names & _known_zones())
+
+
+@lru_cache(maxsize=1)
+def _zone_links() -> dict[str, str]:
+    """Each link name of the tz database and the zone it names ("L target alias" lines)."""
+    links = {}
+    for line in _tz_source("tzdata.zi").splitlines():
+        if line.startswith("L "):
+            _, target, alias = line.split()
+            links[alias] = target
+    return links
+
+
+@lru_cache(maxsize=1)
+def _current_names() -> dict[str, str]:
+    """Each old zone name and the one current name it stands for, where there is one.
+
+    The tz database links an old name to the zone it now shares rules with, which can be
+    several countries' zone (Africa/Asmera to Africa/Nairobi, which Africa/Asmara and
+    Africa/Kampala link to as well): such a name is left as it is, still accepted.
+    """
+    canonical = _canonical_zones()
+    links = _zone_links()
+    names_of: dict[str, set[str]] = {}
+    for alias, target in links.items():
+        if alias in canonical:
+            names_of.setdefault(target, set()).add(alias)
+    return {
+        alias: target
+        for alias, target in links.items()
+        if alias not in canonical and target in canonical and not names_of.get(target)
+    }
+
+
+def canonical_zone_name(name: str) -> str:
+    """The current name of a zone known by an old one (US/Pacific: America/Los_Angeles),
+    where it names one place's zone; any other name as it is."""
+    return _current_names().get(name, name)
+
+
 @lru_cache(maxsize=1)
 def usable_zone_names() -> list[str]:
-    """Every zone name ``get_zone`` accepts, sorted: for pickers."""
-    return sorted(
-        name
-        for name in _known_zones()
-        if name == "UTC" or ("/" in name and not name.startswith("Etc/"))
-    )
+    """The current zone names ``get_zone`` accepts, sorted: for pickers. Old names are still
+    accepted when typed, but not offered."""
+    return sorted(name for name in _canonical_zones() if name == "UTC" or _is_place(name))
+
+
+def _is_place(name: str) -> bool:
+    return "/" in name and not name.startswith("Etc/")
+
+
+def zone_label(name: str, at: dt.datetime) -> str:
+    """A zone as a picker shows it: its city and its offset at ``at`` ("Qatar - UTC+03:00")."""
+    city = name.rsplit("/", 1)[-1].replace("_", " ")
+    return f"{city} - UTC{format_offset(_offset_at(at, get_zone(name)))}"
 
 
 def check_zone_name(name: object) -> str:
-    """Return ``name`` if it is a usable IANA zone, else raise InvalidTime."""
+    """The zone's current name if ``name`` is a usable IANA zone (an old name is accepted
+    and mapped to the current one), else raise InvalidTime."""
     get_zone(name)
-    return name  # type: ignore[return-value]
+    return canonical_zone_name(name)  # type: ignore[arg-type]
 
 
 def _parse_iso(value: object) -> dt.datetime:

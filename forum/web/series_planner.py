@@ -48,6 +48,7 @@ from forum.events.models import Event
 from forum.extensions import db
 from forum.scheduling.rotation import MAX_OCCURRENCES
 from forum.web import bp
+from forum.web import zone_picker  # noqa: F401  (the zone fields' choices, templates/events/zones.html)
 from forum.web.events import PROVIDER_LABELS
 from forum.web.forms import show_errors
 from forum.web.forms import validated
@@ -367,6 +368,7 @@ class BookedDate:
     start: dt.datetime  # the rotation's start, UTC
     rule_start: dt.datetime | None  # the rule's start of that date, where the rotation moves it
     feasible: bool
+    rule_local: dt.datetime | None = None  # that start on the series' wall clock
 
 
 def _starts_text(starts: list[dt.datetime]) -> str:
@@ -484,7 +486,12 @@ def _confirm_page(
             form.form_errors.append(exc.message)
         moved = dict((start, rule) for rule, start in series.moved) if series else {}
         dates = [
-            BookedDate(start, moved.get(start), o["feasible"])
+            BookedDate(
+                start,
+                moved.get(start),
+                o["feasible"],
+                times.to_local(moved[start], plan["timezone"]) if start in moved else None,
+            )
             for start, o in zip(starts, plan["occurrences"], strict=True)
         ]
     form.step.data = "book"
