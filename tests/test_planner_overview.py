@@ -29,6 +29,9 @@ from tests.factories import make_event
 from tests.helpers import recorded_statements
 from tests.test_web import log_in
 from tests.test_web_events import add_sites
+from tests.test_web_events import bilateral
+from tests.test_web_events import organiser  # noqa: F401 (a fixture)
+from tests.test_web_events import two_sites  # noqa: F401 (a fixture)
 
 PLAN = {
     "searched": "1",
@@ -269,15 +272,69 @@ def statements(app: Flask, client: FlaskClient, path: str, **query: str) -> tupl
 def test_the_overview_and_a_day_send_as_many_queries_for_12_sites_as_for_2(
     app: Flask, client: FlaskClient, make_organiser
 ) -> None:
-    organiser = make_organiser(timezone="Europe/London")
+    api = make_organiser(timezone="Europe/London")
     log_in(client, "organiser@example.org")
-    event = make_event(organiser, title="Forum", kind="forum", timezone="Europe/London")
-    add_sites(organiser, event["id"], 0, 2)
+    event = make_event(api, title="Forum", kind="forum", timezone="Europe/London")
+    add_sites(api, event["id"], 0, 2)
     path = f"/events/{event['id']}/planner"
     day = {**PLAN, "day": "2027-03-02"}
     small = [statements(app, client, path, **PLAN), statements(app, client, path, **day)]
     assert [len(overview_rows(page)) for _, page in small] == [2, 2]
-    add_sites(organiser, event["id"], 2, 10)
+    add_sites(api, event["id"], 2, 10)
     large = [statements(app, client, path, **PLAN), statements(app, client, path, **day)]
     assert len(re.findall(r'<th scope="row" class="site"', large[1][1])) == 12
     assert [count for count, _ in large] == [count for count, _ in small]
+
+
+def chains(slots: list[dict[str, Any]]) -> list[list[str]]:
+    """Slots alike for every site whose starts follow each other at most an hour apart,
+    each chain's starts best first."""
+    found: list[list[dict[str, Any]]] = []
+    by_situation: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for slot in slots:
+        by_situation.setdefault(situation(slot), []).append(slot)
+    for alike in by_situation.values():
+        alike.sort(key=lambda slot: slot["start"])
+        found.append([alike[0]])
+        for slot in alike[1:]:
+            gap = dt.datetime.fromisoformat(slot["start"]) - dt.datetime.fromisoformat(
+                found[-1][-1]["start"]
+            )
+            if gap > dt.timedelta(hours=1):
+                found.append([])
+            found[-1].append(slot)
+    rank = {slot["start"]: index for index, slot in enumerate(slots)}
+    return [sorted((s["start"] for s in chain), key=rank.__getitem__) for chain in found]
+
+
+def test_two_sites_alike_all_week_get_a_slot_a_day(
+    client: FlaskClient,
+    organiser,  # noqa: F811 (the fixture)
+    two_sites: dict,  # noqa: F811 (the fixture)
+) -> None:
+    event_id = bilateral(organiser, two_sites)
+    answer = organiser.post(
+        "/api/v1/scheduling/search",
+        json={
+            "event_id": event_id,
+            "duration_minutes": 60,
+            "window_start": "2027-03-01",
+            "window_end": "2027-03-07",
+            "timezone": "Asia/Shanghai",
+            "step_minutes": 30,
+            "limit": 50,
+        },
+    ).json
+    groups = chains(answer["slots"])
+    # Every slot alike for both sites: only the days tell them apart, each day's working
+    # hours one run of neighbours.
+    assert len({situation(slot) for slot in answer["slots"]}) == 1
+    assert 1 < len(groups) < 10
+    shown = slots_shown(planner_page(client, event_id))
+    assert len(shown) == len(groups)
+    group_of = {start: index for index, group in enumerate(groups) for start in group}
+    # One slot of each group, the group's best, in the engine's order.
+    assert len({group_of[start] for start in shown}) == len(shown)
+    assert all(groups[group_of[start]][0] == start for start in shown)
+    rank = {slot["start"]: index for index, slot in enumerate(answer["slots"])}
+    assert shown == sorted((group[0] for group in groups), key=rank.__getitem__)[:10]

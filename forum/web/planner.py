@@ -105,6 +105,8 @@ class PlannerForm(PlanningForm):
 # can make way for the next different one.
 SLOTS_SHOWN = 10
 SLOTS_SEARCHED = 50
+# Two slots alike for every site are neighbours when they start at most this far apart.
+NEIGHBOURS = HOUR
 # The per-hour counts are drawn as bars of this many steps (CSS classes lv0..lv8).
 COUNT_LEVELS = 8
 DAYS_OFF = frozenset({"weekend", "holiday"})
@@ -359,14 +361,39 @@ def situation(slot: dict[str, Any]) -> tuple[tuple[int, tuple[str, ...]], ...]:
 
 
 def slot_groups(slots: list[dict[str, Any]]) -> list[list[int]]:
-    """The slots (as indexes, best first) in groups of near-identical ones: the same
-    situation for every site, whether at the neighbouring half hour or on another day.
-    Each group is one choice for the organiser; groups come in the order of their best
-    slot."""
-    groups: dict[tuple[Any, ...], list[int]] = {}
+    """The slots (as indexes) in groups of near-identical ones: the same situation for
+    every site and starts that follow each other at most NEIGHBOURS apart. Each group
+    lists its slots best first; groups come in the order of their best slot."""
+    starts = [times.parse_instant(slot["start"]) for slot in slots]
+    by_situation: dict[tuple[Any, ...], list[int]] = {}
     for index, slot in enumerate(slots):
-        groups.setdefault(situation(slot), []).append(index)
-    return list(groups.values())
+        by_situation.setdefault(situation(slot), []).append(index)
+    groups: list[list[int]] = []
+    for members in by_situation.values():
+        members.sort(key=lambda i: starts[i])
+        chain = [members[0]]
+        for index in members[1:]:
+            if starts[index] - starts[chain[-1]] > NEIGHBOURS:
+                groups.append(sorted(chain))
+                chain = []
+            chain.append(index)
+        groups.append(sorted(chain))
+    groups.sort(key=lambda group: group[0])
+    return groups
+
+
+def chosen_groups(slots: list[dict[str, Any]], groups: list[list[int]]) -> list[list[int]]:
+    """Up to SLOTS_SHOWN groups, one slot shown of each: first those whose situation is
+    not shown yet (the next different choice), then, when there are not enough of them,
+    the same situation on another day, in the order of rank."""
+    fresh: list[list[int]] = []
+    again: list[list[int]] = []
+    seen: set[tuple[Any, ...]] = set()
+    for group in groups:
+        kind = situation(slots[group[0]])
+        (again if kind in seen else fresh).append(group)
+        seen.add(kind)
+    return (fresh + again)[:SLOTS_SHOWN]
 
 
 def reason(slot: dict[str, Any], labels: dict[int, str]) -> str:
@@ -405,15 +432,25 @@ def site_costs(slot: dict[str, Any], labels: dict[int, str]) -> tuple[CostLine, 
 
 
 def varied_slots(result: dict[str, Any], grid: planning.Grid) -> list[SlotView]:
-    """The best slot of each group of near-identical ones, up to SLOTS_SHOWN of them."""
+    """The best slot of each group of near-identical ones, varied (chosen_groups). Each
+    lists the other times alike for every site that are not shown: its neighbours, and
+    the same hours on days not shown."""
     labels = {site["site"]: site["label"] for site in result["sites"]}
     slots = result["slots"]
+    groups = slot_groups(slots)
+    chosen = chosen_groups(slots, groups)
+    shown = {group[0] for group in chosen}
+    alike: dict[tuple[Any, ...], list[int]] = {}
+    for index, slot in enumerate(slots):
+        if index not in shown:
+            alike.setdefault(situation(slot), []).append(index)
     views = []
-    for rank, group in enumerate(slot_groups(slots)[:SLOTS_SHOWN], start=1):
+    for rank, group in enumerate(chosen, start=1):
         slot = slots[group[0]]
         start, end = times.parse_instant(slot["start"]), times.parse_instant(slot["end"])
         columns = _columns(grid.hours, start, end)
         day = grid.hours[columns[0]].local.date() if columns else None
+        similar = alike.get(situation(slot), [])
         views.append(
             SlotView(
                 rank=rank,
@@ -422,7 +459,7 @@ def varied_slots(result: dict[str, Any], grid: planning.Grid) -> list[SlotView]:
                 end=end,
                 day=day,
                 columns=columns,
-                similar=tuple(sorted(times.parse_instant(slots[i]["start"]) for i in group[1:])),
+                similar=tuple(sorted(times.parse_instant(slots[i]["start"]) for i in similar)),
                 reason=reason(slot, labels),
                 costs=site_costs(slot, labels),
             )
