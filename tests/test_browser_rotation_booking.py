@@ -14,6 +14,7 @@ from forum.events.models import EventSession
 from forum.extensions import db
 from forum.notifications.models import EmailMessage
 from tests.browser import save_screenshot
+from tests.test_browser_organiser import UNLABELLED_CONTROLS
 from tests.test_browser_organiser import demo  # noqa: F401  (the demo data fixture)
 from tests.test_browser_organiser import log_in
 
@@ -51,6 +52,7 @@ def test_the_forum_s_rotation_is_booked_from_the_series_planner(
     page.get_by_role("button", name="Book this rotation").click()
     page.get_by_role("heading", name="Book the rotation").wait_for()
     assert page.locator("#rotation-dates tbody tr").count() == 4
+    assert page.evaluate(UNLABELLED_CONTROLS) == []
     save_screenshot(page, "series-planner-forum-40-confirm")
     page.get_by_label("Video provider").select_option("jitsi")
     book = page.get_by_role("button", name="Book the series and send invitations")
