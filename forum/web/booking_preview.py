@@ -15,6 +15,7 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
 import sqlalchemy as sa
 
 from forum.accounts.models import Organiser
@@ -25,9 +26,8 @@ from forum.core.recurrence import local_dates
 from forum.core.recurrence import occurrences
 from forum.events import services
 from forum.events.conflicts import find_clashes
-from forum.events.explanations import site_facts
+from forum.events.explanations import by_site
 from forum.events.explanations import site_groups
-from forum.events.explanations import site_times
 from forum.events.models import Event
 from forum.events.models import EventSession
 from forum.events.models import SessionOverride
@@ -39,8 +39,12 @@ from forum.events.planning import participants_for
 from forum.extensions import db
 from forum.scheduling import dst
 from forum.scheduling import engine
+from forum.scheduling.model import MAX_WINDOW
 from forum.scheduling.model import STEPS
 from forum.scheduling.model import SearchOptions
+
+Interval = tuple[dt.datetime, dt.datetime]
+ZERO = dt.timedelta(0)
 
 
 @dataclass(frozen=True)
@@ -93,17 +97,55 @@ class Preview:
 
 
 def _site_hours(
-    participants: list, sites: list, site_of, start: dt.datetime, end: dt.datetime
-) -> tuple[SiteHour, ...]:
-    """Every site at one date, by the slot search's rules for a slot of exactly that time."""
-    options = SearchOptions(
-        duration=end - start, window_start=start, window_end=end, step_minutes=STEPS[0], limit=1
-    )
-    result = engine.find_slots(participants, options)
-    if not result.slots:
-        return ()
-    found = site_times(result, sites, site_facts(result, site_of, len(sites)), 0)
-    return tuple(SiteHour(s.name, s.timezone, s.local_start, s.categories) for s in found)
+    participants: list, sites: list, site_of: np.ndarray, intervals: list[Interval]
+) -> list[tuple[SiteHour, ...]]:
+    """Every site at every date, by the slot search's own rules (engine.slot_masks).
+
+    The dates are read in windows of up to the engine's 90 days, each date a slot of the
+    window, so that a series of hundreds of dates costs a few searches, not one each.
+    A window's slots are a step apart from its first date (the coarsest step that keeps
+    every date on the grid); a date off even the finest grid opens a window of its own.
+    """
+    duration = intervals[0][1] - intervals[0][0]
+    step = dt.timedelta(minutes=STEPS[0])
+    order, first_rows = by_site(site_of)
+    windows: list[list[int]] = []
+    for index, (start, _) in enumerate(intervals):
+        if windows:
+            first = intervals[windows[-1][0]][0]
+            if start + duration - first <= MAX_WINDOW and (start - first) % step == ZERO:
+                windows[-1].append(index)
+                continue
+        windows.append([index])
+    found: list[tuple[SiteHour, ...]] = [()] * len(intervals)
+    for window in windows:
+        first = intervals[window[0]][0]
+        offsets = [intervals[index][0] - first for index in window]
+        # The coarsest step that still has a slot at every date: fewer slots to judge.
+        minutes = max(m for m in STEPS if all(o % dt.timedelta(minutes=m) == ZERO for o in offsets))
+        step = dt.timedelta(minutes=minutes)
+        options = SearchOptions(
+            duration=duration,
+            window_start=first,
+            window_end=intervals[window[-1]][0] + duration,
+            step_minutes=minutes,
+        )
+        _, masks = engine.slot_masks(participants, options)
+        facts = engine.fact_lists(options)
+        columns = [offset // step for offset in offsets]
+        by_site_masks = np.bitwise_or.reduceat(masks[order][:, columns], first_rows, axis=0)
+        for column, index in enumerate(window):
+            start = intervals[index][0]
+            found[index] = tuple(
+                SiteHour(
+                    site.label,
+                    site.timezone,
+                    times.to_local(start, site.timezone),
+                    facts[int(by_site_masks[site.index, column])],
+                )
+                for site in sites
+            )
+    return found
 
 
 def _hour_moves(
@@ -290,13 +332,10 @@ def build_preview(
     moves = _hour_moves(sites, starts, end - start, timezone, rrule) if rrule and sites else {}
     clashes = _clash_texts(actor, find_clashes(intervals, roles), intervals) if roles else {}
 
+    site_hours = _site_hours(participants, sites, site_of, intervals) if participants else []
     rows = []
-    for index, (occurrence_start, occurrence_end) in enumerate(intervals):
-        hours = (
-            _site_hours(participants, sites, site_of, occurrence_start, occurrence_end)
-            if participants
-            else ()
-        )
+    for index, (occurrence_start, _) in enumerate(intervals):
+        hours = site_hours[index] if site_hours else ()
         rows.append(
             DateRow(
                 number=index + 1,
