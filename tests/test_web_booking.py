@@ -442,7 +442,7 @@ def test_a_start_that_happens_twice_offers_both_instants(
     assert response.status_code == 422
     assert counts(row_count) == before
     assert field_errors(response.text, "fold") == [
-        "01:30 happens twice in America/Detroit on Sunday 07 November 2027, as the clocks go "
+        "01:30 happens twice in America/Detroit on Sunday 7 November 2027, as the clocks go "
         "back that night: choose which of the two."
     ]
     choices = re.findall(

@@ -153,6 +153,11 @@ ORDINALS = ("first", "second", "third", "fourth", "fifth")
 MAX_WEEKS_APART = 52
 
 
+def long_date(day: dt.date) -> str:
+    """A date as a sentence says it: "Sunday 7 November 2027"."""
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
 class BookForm(FlaskForm):
     title = StringField("Title", validators=[DataRequired("Give the session a title.")])
     local_start = StringField("Starts", render_kw={"type": "datetime-local"})
@@ -290,7 +295,7 @@ class BookForm(FlaskForm):
             if not is_last:
                 raise ValidationFailed(
                     {
-                        "month_position": f"{local_start:%A %d %B %Y} is not the last "
+                        "month_position": f"{long_date(local_start)} is not the last "
                         f"{local_start:%A} of its month: choose the other option, or start "
                         "on the last one."
                     }
@@ -300,7 +305,7 @@ class BookForm(FlaskForm):
         if nth == 5:
             raise ValidationFailed(
                 {
-                    "month_position": f"{local_start:%A %d %B %Y} is the fifth {local_start:%A} of "
+                    "month_position": f"{long_date(local_start)} is the fifth {local_start:%A} of "
                     "its month, which most months do not have: choose the last one of the month."
                 }
             )
@@ -602,7 +607,7 @@ def _explain_local_time(form: BookForm, error: ValidationFailed) -> None:
     if error.code == "ambiguous_local_time":
         local = _fold_choices(form, details)
         form.fold.errors = [
-            f"{local:%H:%M} happens twice in {details['timezone']} on {local:%A %d %B %Y}, as "
+            f"{local:%H:%M} happens twice in {details['timezone']} on {long_date(local)}, as "
             "the clocks go back that night: choose which of the two."
         ]
     elif error.code == "nonexistent_local_time":
@@ -610,7 +615,7 @@ def _explain_local_time(form: BookForm, error: ValidationFailed) -> None:
         gap_start = dt.datetime.fromisoformat(details["gap_start"])
         gap_end = dt.datetime.fromisoformat(details["gap_end"])
         form.local_start.errors = [
-            f"{local:%H:%M} does not exist in {details['timezone']} on {local:%A %d %B %Y}: "
+            f"{local:%H:%M} does not exist in {details['timezone']} on {long_date(local)}: "
             f"the clocks jump from {gap_start:%H:%M} to {gap_end:%H:%M} that night. Choose a "
             f"time before {gap_start:%H:%M} or from {gap_end:%H:%M}."
         ]
@@ -718,7 +723,7 @@ def _in_the_past(form: BookForm, booking: Booking) -> bool:
         return False
     when = times.to_local(booking.start, booking.timezone)
     form.confirm_past.errors = [
-        f"This starts on {when:%A %d %B %Y at %H:%M} ({booking.timezone}), which is in the "
+        f"This starts on {long_date(when)} at {when:%H:%M} ({booking.timezone}), which is in the "
         "past. Tick the box to book it all the same."
     ]
     return True
