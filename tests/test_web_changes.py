@@ -415,6 +415,46 @@ def test_a_chair_who_clashes_is_listed_and_may_be_overruled(app, logged_in, api,
     assert session_of(api, other["id"])["sequence"] == 0
 
 
+def test_a_date_moved_onto_a_chairs_other_session_is_refused_until_overruled(
+    app, logged_in, api, event, people
+):
+    chair = people[0]
+    make_session(
+        api,
+        event["id"],
+        title="Senate",
+        start="2030-06-12T15:00:00Z",
+        invitees=[invitee(chair, role="speaker")],
+    )
+    series = make_session(
+        api,
+        event["id"],
+        title="Weekly call",
+        local_start=SERIES_START,
+        timezone=ZONE,
+        rrule="FREQ=WEEKLY;COUNT=4",
+        invitees=[invitee(chair, role="chair"), invitee(people[1])],
+    )
+    path = f"/sessions/{series['id']}/dates/2030-06-11T14:00:00Z/move"
+    fields = {"local_start": "2030-06-12T11:00", "duration_minutes": "60"}
+    before = len(sent(app))
+    response = form_post(logged_in, path, **fields)
+    assert response.status_code == 409
+    assert "Person 0 (chair) is speaker in “Senate”" in text_of(response.text)
+    assert 'name="allow_conflicts"' in response.text
+    assert len(sent(app)) == before
+    assert session_of(api, series["id"])["sequence"] == 0
+
+    response = logged_in.post(
+        path, data={"csrf_token": csrf_token(response.text), "allow_conflicts": "y", **fields}
+    )
+    assert response.status_code == 303, response.text
+    assert [(m[0], m[1], m[3]) for m in received(sent(app)[before:])] == [
+        ("p0@uni.example", "REQUEST", utc("2030-06-12T15:00:00")),
+        ("p1@uni.example", "REQUEST", utc("2030-06-12T15:00:00")),
+    ]
+
+
 @pytest.fixture
 def zoom() -> Iterator[RunningFake]:
     fake = FakeZoomProvider(
