@@ -307,6 +307,30 @@ def test_the_preview_lists_every_date_at_every_site_and_writes_nothing(
     assert page.index('id="date-2"') < page.index("preview-move")
 
 
+def test_the_preview_says_when_a_sites_hour_moves_and_when_it_comes_back(
+    client: FlaskClient, pku_michigan: dict
+) -> None:
+    # The 10th of each month at 21:00 in Beijing, February to December 2027: Ann Arbor's
+    # 08:00 is 09:00 from April (clocks forward on 14 March) until November (back on 7th).
+    response = post_booking(
+        client,
+        pku_michigan["event"],
+        {"local_start": "2027-02-10T21:00", "repeat": "monthly_date", "count": "11"},
+        preview=True,
+    )
+    assert response.status_code == 200
+    assert moves(response.text) == [
+        "Time change: University of Michigan: from Sat 10 Apr 2027 the session starts at "
+        "09:00 (America/Detroit), 1 hour later than the usual 08:00: clocks in "
+        "America/Detroit go forward on Sun 14 Mar 2027.",
+        "Time change: University of Michigan: from Wed 10 Nov 2027 the session starts at its "
+        "usual 08:00 (America/Detroit) again: clocks in America/Detroit go back on "
+        "Sun 07 Nov 2027.",
+    ]
+    page = response.text
+    assert page.index('id="date-2"') < page.index("preview-move") < page.index('id="date-3"')
+
+
 def test_the_preview_marks_holidays_clashes_and_clock_changes(
     client: FlaskClient, organiser: ApiClient, pku_michigan: dict, row_count
 ) -> None:

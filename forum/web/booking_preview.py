@@ -165,6 +165,7 @@ def _hour_moves(
     moves: dict[int, list[str]] = defaultdict(list)
     for site in previews:
         usual = f"{site.first_local:%H:%M}"
+        moved_from = {index_of.get(stretch.first.start) for stretch in site.stretches}
         for stretch in site.stretches:
             index = index_of.get(stretch.first.start)
             if index is None:
@@ -177,7 +178,8 @@ def _hour_moves(
                 f"{_because(stretch.changes)}."
             )
             after = index_of.get(stretch.last.start, -1) + 1
-            if stretch.ended_by and 0 < after < len(starts):
+            # Back to the usual hour, unless another move starts right there.
+            if stretch.ended_by and 0 < after < len(starts) and after not in moved_from:
                 back = times.to_local(starts[after], site.timezone)
                 moves[after].append(
                     f"{site.name}: from {back:%a %d %b %Y} the session starts at its usual "
