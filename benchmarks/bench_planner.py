@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import http.cookiejar
+import logging
 import re
 import sys
 import tempfile
@@ -154,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             db.session.commit()
             event_id = db.session.scalar(sa.select(Event.id).where(Event.kind == "forum"))
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
         server = make_server("127.0.0.1", 0, app, threaded=False)
         base = f"http://127.0.0.1:{server.server_port}"
         thread = threading.Thread(target=server.serve_forever, daemon=True)
