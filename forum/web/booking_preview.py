@@ -11,6 +11,7 @@ dates or the sites.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
@@ -71,6 +72,8 @@ class SiteHour:
 
 @dataclass(frozen=True)
 class DateRow:
+    """One date of the series, with what the organiser should look at before booking."""
+
     number: int
     start: dt.datetime  # UTC
     local: dt.datetime  # the series' wall clock
@@ -87,6 +90,8 @@ class DateRow:
 
 @dataclass(frozen=True)
 class Preview:
+    """Every date of the series (one for a one-off), and the sites in column order."""
+
     timezone: str
     rows: tuple[DateRow, ...]
     site_names: tuple[tuple[str, str], ...]  # (name, zone) of each site, in column order
@@ -285,16 +290,20 @@ def _clash_texts(
     )
     others = list({clash.other.id: clash.other for clash in clashes}.values())
     meetings = _meetings(others, intervals[0][0], max(end for _, end in intervals))
+    # The series' dates do not overlap one another: in start order, their ends are too.
+    starts = [start for start, _ in intervals]
     found: dict[int, list[str]] = defaultdict(list)
     for clash in clashes:
         title = f"“{clash.other.title}”" if clash.other.event_id in visible else "a session"
-        for index, (start, end) in enumerate(intervals):
-            for meeting_start, meeting_end in meetings[clash.other.id]:
-                if start < meeting_end and meeting_start < end:
+        for meeting_start, meeting_end in meetings[clash.other.id]:
+            index = max(bisect.bisect_right(starts, meeting_start) - 1, 0)
+            while index < len(intervals) and intervals[index][0] < meeting_end:
+                if meeting_start < intervals[index][1]:
                     found[index].append(
                         f"{clash.person.name} ({clash.role}) is already {clash.other_role} in "
                         f"{title} from {meeting_start:%H:%M} to {meeting_end:%H:%M} UTC"
                     )
+                index += 1
     return found
 
 
