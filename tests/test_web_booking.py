@@ -544,3 +544,21 @@ def test_a_start_in_the_past_is_booked_only_once_confirmed(
     )
     assert body["start"] == "2020-03-10T13:00:00Z"
     assert len(body["invitations"]) == 2
+
+
+def test_a_one_off_in_the_past_previews_its_date_and_asks_for_the_confirmation(
+    client: FlaskClient, pku_michigan: dict, row_count
+) -> None:
+    before = counts(row_count)
+    response = post_booking(
+        client, pku_michigan["event"], {"local_start": "2020-03-10T21:00"}, preview=True
+    )
+    assert response.status_code == 200
+    assert preview_rows(response.text) == [
+        "1 Tue 10 Mar 2020 21:00 Tue 10 Mar 2020 13:00 (Europe/London) 13:00 UTC "
+        "Tue 10 Mar 21:00 late Tue 10 Mar 09:00 working hours"
+    ]
+    assert field_errors(response.text, "confirm_past") == [
+        "This starts in the past: tick the box to book it all the same."
+    ]
+    assert counts(row_count) == before
