@@ -52,6 +52,19 @@ PHRASES = {
 WALL_EPOCH = dt.datetime(1970, 1, 1)
 
 
+# The facts of an hour, in the words the pages use ("night, weekend").
+CATEGORY_LABELS = {
+    "working": "working hours",
+    "early": "early",
+    "late": "late",
+    "night": "night",
+    "weekend": "weekend",
+    "holiday": "public holiday",
+    "blackout": "closed (blackout)",
+    "busy": "someone busy",
+}
+
+
 @dataclass(frozen=True)
 class Site:
     index: int

@@ -27,6 +27,7 @@ from forum.core.recurrence import local_dates
 from forum.core.recurrence import occurrences
 from forum.events import services
 from forum.events.conflicts import find_clashes
+from forum.events.explanations import CATEGORY_LABELS
 from forum.events.explanations import by_site
 from forum.events.explanations import site_groups
 from forum.events.models import Event
@@ -60,9 +61,6 @@ class SiteHour:
     @property
     def label(self) -> str:
         """The facts in the planner's words: "night, weekend"."""
-        # The planner's module imports the booking pages' (its slots are booked there).
-        from forum.web.planner import CATEGORY_LABELS
-
         return ", ".join(CATEGORY_LABELS.get(name, name) for name in self.categories)
 
     @property

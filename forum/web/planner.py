@@ -33,6 +33,7 @@ from forum.core.errors import ValidationFailed
 from forum.db import now_utc
 from forum.events import planning
 from forum.events import services
+from forum.events.explanations import CATEGORY_LABELS
 from forum.scheduling.model import CATEGORIES
 from forum.scheduling.model import STEPS
 from forum.web import bp
@@ -41,16 +42,6 @@ from forum.web.forms import show_errors
 
 HOUR = dt.timedelta(hours=1)
 MAX_DAYS = 28
-CATEGORY_LABELS = {
-    "working": "working hours",
-    "early": "early",
-    "late": "late",
-    "night": "night",
-    "weekend": "weekend",
-    "holiday": "public holiday",
-    "blackout": "closed (blackout)",
-    "busy": "someone busy",
-}
 # The search's form fields are named as the API's, so its messages land next to them.
 FIELD_OF = {"window_start": "start", "window_end": "days"}
 

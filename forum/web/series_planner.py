@@ -43,6 +43,7 @@ from forum.db import now_utc
 from forum.events import rotation_booking
 from forum.events import series_planning
 from forum.events import services
+from forum.events.explanations import CATEGORY_LABELS
 from forum.events.models import PROVIDERS
 from forum.events.models import Event
 from forum.extensions import db
@@ -52,7 +53,6 @@ from forum.web import zone_picker  # noqa: F401  (the zone fields' choices, temp
 from forum.web.events import PROVIDER_LABELS
 from forum.web.forms import show_errors
 from forum.web.forms import validated
-from forum.web.planner import CATEGORY_LABELS
 from forum.web.planner import PlanningForm
 from forum.web.planner import facts_label
 

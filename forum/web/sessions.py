@@ -38,6 +38,7 @@ from forum.directory.models import Institution
 from forum.directory.models import Person
 from forum.events import calendars
 from forum.events import services
+from forum.events.explanations import CATEGORY_LABELS
 from forum.events.explanations import country_groups
 from forum.events.models import EventSession
 from forum.events.models import Invitation
@@ -50,7 +51,6 @@ from forum.web import bp
 from forum.web.events import PROVIDER_LABELS
 from forum.web.forms import show_errors
 from forum.web.forms import validated
-from forum.web.planner import CATEGORY_LABELS
 from forum.web.planner import facts_label
 from forum.webhooks.inbound import attendance_of
 
