@@ -88,3 +88,17 @@
     if (window.history && window.history.replaceState) window.history.replaceState(null, "", link.href);
   });
 })();
+
+// --- booking form: a button's own busy message -------------------------------------------
+// <button data-busy="…"> in a <form data-busy>: the message says what that button does
+// ("Listing the dates…" for the preview rather than "Booking…"). Runs after the handler
+// above, which put the form's message in place.
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (event) {
+    var button = event.submitter;
+    var message = button && button.getAttribute("data-busy");
+    var status = event.target.querySelector(".busy-status");
+    if (message && status && !event.defaultPrevented) status.textContent = message;
+  });
+})();
