@@ -140,6 +140,9 @@ def app(database_url: str, tmp_path: Any, app_settings: dict[str, Any]) -> Itera
             # test points them at an SMTP server; a failing job fails the test.
             "MAIL_BACKEND": "memory",
             "FORUM_JOBS_EAGER_PROPAGATE": True,
+            # A provider that fails is tried again after milliseconds, not seconds: the tests
+            # of failures then wait for nothing (the backoff itself is tested on the adapters).
+            "FORUM_PROVIDER_BACKOFF_SECONDS": 0.01,
             **app_settings,
         }
     )

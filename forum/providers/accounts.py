@@ -166,6 +166,7 @@ def settings_of(account: ProviderAccount | None, kind: str) -> AccountSettings:
         kind=account.kind,
         hosts=tuple(account.hosts),
         options=options,
+        backoff_seconds=float(current_app.config.get("FORUM_PROVIDER_BACKOFF_SECONDS", 0.5)),
         **{field: account.settings.get(field) for field in PUBLIC_FIELDS},
         **{field: stored.get(field) for field in SECRET_FIELDS},
     )
