@@ -14,6 +14,7 @@ from forum.events.models import EventSession
 from forum.extensions import db
 from tests.browser import save_screenshot
 from tests.test_browser_organiser import UNLABELLED_CONTROLS
+from tests.test_browser_organiser import create_bilateral_event
 from tests.test_browser_organiser import log_in
 
 pytestmark = pytest.mark.browser
@@ -37,17 +38,9 @@ def test_a_weekly_series_across_the_us_clock_change_is_previewed_then_booked(
 
     # An event between Peking University and the University of Michigan.
     page.goto("/events/new")
-    page.get_by_label("Title").fill(TITLE)
-    page.get_by_label("Kind").select_option("bilateral")
-    page.get_by_label("Home time zone").fill("Asia/Shanghai")
-    page.get_by_label("Video provider").select_option("jitsi")
-    page.get_by_role("button", name="Create event").click()
-    page.get_by_role("heading", name=TITLE).wait_for()
-    for institution in ("Peking University (CN)", "University of Michigan (US)"):
-        page.get_by_label("Whole institution").select_option(label=institution)
-        page.get_by_role("button", name="Add", exact=True).click()
-        page.get_by_role("heading", name=TITLE).wait_for()
-    event_id = int(re.search(r"/events/(\d+)", page.url).group(1))
+    event_id = create_bilateral_event(
+        page, TITLE, ("Peking University (CN)", "University of Michigan (US)")
+    )
 
     # Wednesdays at 21:00 in Beijing from 3 March 2027, four times: the US moves its
     # clocks forward on Sunday 14 March, so Ann Arbor's 08:00 becomes 09:00 on the 17th.

@@ -43,6 +43,22 @@ def log_in(page) -> None:
     page.wait_for_url("**/")
 
 
+def create_bilateral_event(page, title: str, institutions: tuple[str, ...]) -> int:
+    """From the new-event form (open on ``page``): an event in Beijing's zone on Jitsi, with
+    the whole of each institution ("Peking University (CN)") taking part; its id."""
+    page.get_by_label("Title").fill(title)
+    page.get_by_label("Kind").select_option("bilateral")
+    page.get_by_label("Home time zone").fill("Asia/Shanghai")
+    page.get_by_label("Video provider").select_option("jitsi")
+    page.get_by_role("button", name="Create event").click()
+    page.get_by_role("heading", name=title).wait_for()
+    for institution in institutions:
+        page.get_by_label("Whole institution").select_option(label=institution)
+        page.get_by_role("button", name="Add", exact=True).click()
+        page.get_by_role("heading", name=title).wait_for()
+    return int(re.search(r"/events/(\d+)", page.url).group(1))
+
+
 def agenda_link(app: Flask, address: str) -> str:
     """The agenda link of the latest email to ``address``, read from its text part."""
     messages = [m for m in app.extensions["forum_mail_sender"].messages if address in m["To"]]
@@ -61,16 +77,9 @@ def test_an_organiser_books_the_top_slot_and_sees_the_participants_answer(
     # A bilateral event between Peking University and the University of Tokyo.
     organiser.get_by_role("link", name="Events", exact=True).click()
     organiser.get_by_role("link", name="New event").click()
-    organiser.get_by_label("Title").fill(BILATERAL)
-    organiser.get_by_label("Kind").select_option("bilateral")
-    organiser.get_by_label("Home time zone").fill("Asia/Shanghai")
-    organiser.get_by_label("Video provider").select_option("jitsi")
-    organiser.get_by_role("button", name="Create event").click()
-    organiser.get_by_role("heading", name=BILATERAL).wait_for()
-    for institution in ("Peking University (CN)", "University of Tokyo (JP)"):
-        organiser.get_by_label("Whole institution").select_option(label=institution)
-        organiser.get_by_role("button", name="Add", exact=True).click()
-        organiser.get_by_role("heading", name=BILATERAL).wait_for()
+    create_bilateral_event(
+        organiser, BILATERAL, ("Peking University (CN)", "University of Tokyo (JP)")
+    )
     participants = organiser.locator("table.participants caption")
     assert participants.all_inner_texts() == [
         "Peking University · Asia/Shanghai",

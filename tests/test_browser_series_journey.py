@@ -27,6 +27,7 @@ from forum.extensions import db
 from tests.browser import save_screenshot
 from tests.calendars import check_calendar
 from tests.calendars import check_email
+from tests.test_browser_organiser import create_bilateral_event
 from tests.test_browser_organiser import log_in
 
 pytestmark = pytest.mark.browser
@@ -85,17 +86,9 @@ def test_an_organiser_runs_a_series_across_the_us_clock_change_from_the_browser(
     log_in(page)
 
     page.goto("/events/new")
-    page.get_by_label("Title").fill(TITLE)
-    page.get_by_label("Kind").select_option("bilateral")
-    page.get_by_label("Home time zone").fill("Asia/Shanghai")
-    page.get_by_label("Video provider").select_option("jitsi")
-    page.get_by_role("button", name="Create event").click()
-    page.get_by_role("heading", name=TITLE).wait_for()
-    for institution in ("Peking University (CN)", "University of Michigan (US)"):
-        page.get_by_label("Whole institution").select_option(label=institution)
-        page.get_by_role("button", name="Add", exact=True).click()
-        page.get_by_role("heading", name=TITLE).wait_for()
-    event_id = int(re.search(r"/events/(\d+)", page.url).group(1))
+    event_id = create_bilateral_event(
+        page, TITLE, ("Peking University (CN)", "University of Michigan (US)")
+    )
 
     # Wednesdays at 21:00 in Beijing, four times from 3 March: 08:00 in Ann Arbor, then 09:00
     # from 17 March, once the US has moved its clocks.
