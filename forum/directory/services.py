@@ -360,6 +360,7 @@ def create_person(
     institution_id: int | None = None,
     timezone: str | None = None,
     role_title: str = "",
+    reminders: bool = True,
     created_by: Organiser | None = None,
     **availability: Any,
 ) -> Person:
@@ -380,6 +381,7 @@ def create_person(
         institution=institution,
         timezone=timezone,
         role_title=role_title,
+        reminders=reminders,
         working_hours=default_working_hours(institution.country if institution else None),
     )
     db.session.add(person)
@@ -410,7 +412,7 @@ def update_person(person: Person, changes: dict[str, Any], *, actor: Organiser) 
             if institution_id is not None
             else None
         )
-    for field in ("name", "timezone", "role_title"):
+    for field in ("name", "timezone", "role_title", "reminders"):
         if changes.get(field) is not None:
             setattr(person, field, changes[field])
     _apply_availability(person, changes)

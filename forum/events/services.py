@@ -101,8 +101,10 @@ def create_event(
     description: str = "",
     timezone: str | None = None,
     default_provider: str = "jitsi",
+    reminder_minutes: list[int] | None = None,
     organisers: Iterable[str] = (),
 ) -> Event:
+    """A new event; ``reminder_minutes`` None: the default leads (a day and an hour)."""
     event = Event(
         title=title,
         kind=kind,
@@ -112,6 +114,8 @@ def create_event(
         default_provider=default_provider,
         co_organisers=_co_organisers(organisers, actor),
     )
+    if reminder_minutes is not None:
+        event.reminder_minutes = sorted(set(reminder_minutes), reverse=True)
     db.session.add(event)
     db.session.flush()
     return event
@@ -121,6 +125,8 @@ def update_event(event: Event, changes: dict[str, Any]) -> Event:
     for field in ("title", "kind", "description", "timezone", "default_provider", "status"):
         if changes.get(field) is not None:
             setattr(event, field, changes[field])
+    if changes.get("reminder_minutes") is not None:
+        event.reminder_minutes = sorted(set(changes["reminder_minutes"]), reverse=True)
     if changes.get("organisers") is not None:
         event.co_organisers = _co_organisers(changes["organisers"], event.owner)
     db.session.flush()

@@ -1,9 +1,14 @@
-"""The invite, update and cancel emails: text, HTML and the iTIP calendar, per invitee."""
+"""The emails to invitees: invite, update and cancel (with the iTIP calendar), and reminders."""
 
 from __future__ import annotations
 
+import datetime as dt
 from email.message import EmailMessage as MimeMessage
+from email.message import MIMEPart
+from email.policy import SMTP
 from email.utils import formataddr
+from email.utils import formatdate
+from email.utils import make_msgid
 from email.utils import parseaddr
 
 from flask import current_app
@@ -29,6 +34,8 @@ ANSWERS = (("accepted", "Accept"), ("tentative", "Maybe"), ("declined", "Decline
 
 def render(message: EmailMessage, invitation: Invitation) -> MimeMessage:
     """The email for one recorded message, from the session as it is now."""
+    if message.kind == "reminder":
+        return render_reminder(message, invitation)
     session = invitation.session
     event = session.event
     person = invitation.person
@@ -99,3 +106,90 @@ def render(message: EmailMessage, invitation: Invitation) -> MimeMessage:
         method=method,
         reply_to=formataddr((owner_name, event.owner.email)),
     )
+
+
+# --- reminders -------------------------------------------------------------------------------
+
+# Text parts in 7-bit transfer encodings, as in forum.notifications.imip.
+_SEVEN_BIT = SMTP.clone(cte_type="7bit")
+# A reminder sent late (the job was down) says how soon the meeting really starts, not the
+# lead it was meant for, once they differ by more than this.
+LATE_SLACK = dt.timedelta(minutes=10)
+
+
+def how_soon(delta: dt.timedelta) -> str:
+    """'24 hours', '1 hour', '2 hours 30 minutes', '45 minutes': a wait in words."""
+    minutes = max(0, round(delta.total_seconds() / 60))
+    if minutes < 60:
+        return "1 minute" if minutes == 1 else f"{minutes} minutes"
+    hours, rest = divmod(minutes, 60)
+    words = "1 hour" if hours == 1 else f"{hours} hours"
+    if rest:
+        words += f" {rest} minute" + ("" if rest == 1 else "s")
+    return words
+
+
+def render_reminder(message: EmailMessage, invitation: Invitation) -> MimeMessage:
+    """A reminder before one occurrence: when (the reader's zone first), how soon, the join
+    link and passcode, the agenda link and the reader's role. Text and HTML, no calendar:
+    the invitation already put the meeting in the reader's calendar."""
+    session = invitation.session
+    event = session.event
+    person = invitation.person
+    assert message.recurrence_id is not None
+    occurrence = find_occurrence(session, message.recurrence_id)
+    if occurrence is None or occurrence.cancelled:
+        raise ValueError("the occurrence this reminder is about no longer takes place")
+    data = message.data or {}
+    lead = dt.timedelta(minutes=int(data.get("lead_minutes", 0)))
+    # The time left when the reminder was due (forum.reminders) is what the reader is told.
+    if "starts_in_minutes" in data:
+        left = dt.timedelta(minutes=int(data["starts_in_minutes"]))
+    else:
+        left = occurrence.start - message.created_at
+    soon = how_soon(lead if abs(left - lead) <= LATE_SLACK else left)
+    zone = person.timezone
+    meeting = session.meeting
+    usable = meeting is not None and meeting.status == "created"
+    context = {
+        "person": person,
+        "session": session,
+        "event": event,
+        "role": invitation.role,
+        "soon": soon,
+        "times": calendars.time_lines(occurrence.start, occurrence.end, zone, event.timezone),
+        "join_url": meeting.join_url if usable and meeting else None,
+        "passcode": meeting.passcode if usable and meeting else None,
+        "agenda_url": calendars.agenda_url(person),
+        "organiser": event.owner,
+    }
+    owner_name = text.scrub_line(event.owner.name)
+    sender_address = parseaddr(current_app.config["MAIL_FROM"])[1]
+    first_line = calendars.time_range(occurrence.start, occurrence.end, zone)
+    return _plain_email(
+        sender=formataddr((f"{owner_name} via forum", sender_address)),
+        to=formataddr((text.scrub_line(person.name), person.email)),
+        reply_to=formataddr((owner_name, event.owner.email)),
+        subject=f"Reminder: {text.scrub_line(session.title)} starts in {soon} ({first_line})",
+        plain=render_template("email/reminder.txt", **context),
+        html=render_template("email/reminder.html", **context),
+    )
+
+
+def _plain_email(
+    *, sender: str, to: str, reply_to: str, subject: str, plain: str, html: str
+) -> MimeMessage:
+    """Text and HTML as alternatives, with no calendar."""
+    message = MimeMessage(policy=SMTP)
+    message["From"] = sender
+    message["To"] = to
+    message["Reply-To"] = reply_to
+    message["Subject"] = subject
+    message["Date"] = formatdate(usegmt=True)
+    message["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].rpartition("@")[2] or None)
+    message.make_alternative()
+    for content, subtype in ((plain, "plain"), (html, "html")):
+        part = MIMEPart(policy=_SEVEN_BIT)
+        part.set_content(content, subtype=subtype, charset="utf-8")
+        message.attach(part)
+    return message

@@ -201,6 +201,19 @@ class VideoProvider(abc.ABC):
         """Problems an organiser should hear of (a token refused, a host missing); [] if none."""
         return []
 
+    def scheduled_times(self, meeting: MeetingInfo) -> list[tuple[dt.datetime, dt.datetime]] | None:
+        """When the provider holds the meeting (a series: each date it lists), from what
+        ``get_meeting`` gave; None where the provider keeps no time to compare."""
+        return None
+
+    def host_meetings(
+        self, host: str, start: dt.datetime, end: dt.datetime
+    ) -> list[tuple[str, dt.datetime, dt.datetime]] | None:
+        """The host's meetings meeting between ``start`` and ``end``: (external id, start,
+        end) of each date that overlaps; HostNotFound if the host is gone; None where the
+        provider cannot list a host's meetings."""
+        return None
+
     def verify_webhook(
         self,
         headers: Mapping[str, str],

@@ -267,7 +267,8 @@ def meeting_request(session: EventSession, meeting: VideoMeeting) -> MeetingRequ
     )
 
 
-def _provider(meeting: VideoMeeting) -> tuple[VideoProvider, ProviderAccount | None]:
+def provider_of(meeting: VideoMeeting) -> tuple[VideoProvider, ProviderAccount | None]:
+    """The adapter for the meeting's account (or the provider's default one), and that account."""
     account = db.session.get(ProviderAccount, meeting.account_id) if meeting.account_id else None
     if account is None:
         account = accounts.account_for(meeting.provider)
@@ -351,7 +352,7 @@ def open_meeting(session_id: int) -> str:
         return meeting.status
     held = (meeting.external_id, meeting.host_account)
     try:
-        provider, account = _provider(meeting)
+        provider, account = provider_of(meeting)
         if provider.uses_hosts and account is not None:
             reserve_host(session, meeting, reason="opened")
             assert meeting.host_account is not None
@@ -428,7 +429,7 @@ def sync_meeting(session_id: int) -> str:
         # The session moved to a time when its host is busy: delete the meeting on the old
         # host and open it on the new one.
         try:
-            provider, _ = _provider(meeting)
+            provider, _ = provider_of(meeting)
             provider.delete_meeting(replaced["external_id"], host=replaced["host"])
         except ProviderError as error:
             log.warning("old meeting %s not deleted: %s", replaced["external_id"], error.message)
@@ -439,7 +440,7 @@ def sync_meeting(session_id: int) -> str:
     if meeting.status != "created" or not meeting.external_id:
         return open_meeting(session_id)
     try:
-        provider, account = _provider(meeting)
+        provider, account = provider_of(meeting)
         request = meeting_request(session, meeting)
         if provider.uses_hosts and account is not None and meeting.host_account:
             _count_use(account, meeting.host_account, request)
@@ -469,7 +470,7 @@ def close_meeting(session_id: int) -> str:
         db.session.commit()
         return meeting.status
     try:
-        provider, _ = _provider(meeting)
+        provider, _ = provider_of(meeting)
         provider.delete_meeting(meeting.external_id, host=meeting.host_account)
     except ProviderError as error:
         meeting.error = f"could not delete the meeting on {meeting.provider}: {error.message}"

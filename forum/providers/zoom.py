@@ -91,6 +91,8 @@ KEPT_FIELDS = (
 ZOOM_WEEKDAYS = {"SU": 1, "MO": 2, "TU": 3, "WE": 4, "TH": 5, "FR": 6, "SA": 7}
 XML_CODE = re.compile(r"<code>\s*(\d+)\s*</code>")
 XML_MESSAGE = re.compile(r"<message>(.*?)</message>", re.DOTALL)
+# A host's meetings are listed 300 to a page; more pages than this are not read.
+MAX_LIST_PAGES = 10
 USER_PATH = re.compile(r"/users/([^/?]+)")
 MEETING_PATH = re.compile(r"/meetings/([^/?]+)")
 # Deliveries whose x-zm-request-timestamp is further than this from now (either way) are
@@ -705,6 +707,53 @@ class ZoomProvider(VideoProvider):
             # Already gone (deleted in Zoom, or our earlier delete's answer was lost): done,
             # as Indico treats it ("Meeting didn't exist in Zoom anymore").
             log.info("Zoom meeting %s was already deleted", external_id)
+
+    def scheduled_times(self, meeting: MeetingInfo) -> list[tuple[dt.datetime, dt.datetime]] | None:
+        """A scheduled meeting's start and duration; a series' listed ``occurrences``; None
+        for a meeting with no fixed time (type 3)."""
+        data = meeting.data
+        if data.get("type") == 8:
+            return [
+                (held.start, held.end) for held in map(_held_date, data.get("occurrences") or [])
+            ]
+        start = _zoom_time(data.get("start_time"))
+        if data.get("type") == 3 or start is None:
+            return None
+        try:
+            minutes = int(data.get("duration") or 0)
+        except (TypeError, ValueError):
+            return None
+        return [(start, start + dt.timedelta(minutes=minutes))]
+
+    def host_meetings(
+        self, host: str, start: dt.datetime, end: dt.datetime
+    ) -> list[tuple[str, dt.datetime, dt.datetime]]:
+        """From the host's upcoming meetings (``GET /users/{id}/meetings?type=upcoming``):
+        the list gives a series once, so a series is read with GET for its dates."""
+        found: list[tuple[str, dt.datetime, dt.datetime]] = []
+        page_token = ""
+        for _ in range(MAX_LIST_PAGES):
+            params: dict[str, Any] = {"type": "upcoming", "page_size": 300}
+            if page_token:
+                params["next_page_token"] = page_token
+            page = self.http.request("GET", f"{self._user_path(host)}/meetings", params=params)
+            listing = _json_object(page)
+            for item in listing.get("meetings") or []:
+                if not isinstance(item, dict) or "id" not in item:
+                    continue
+                external_id = str(item["id"])
+                if item.get("type") == 8:
+                    try:
+                        times = self.scheduled_times(self.get_meeting(external_id)) or []
+                    except MeetingNotFound:
+                        continue
+                else:
+                    times = self.scheduled_times(MeetingInfo(external_id, "", data=item)) or []
+                found.extend((external_id, s, e) for s, e in times if s < end and start < e)
+            page_token = str(listing.get("next_page_token") or "")
+            if not page_token:
+                break
+        return found
 
     # -- health --------------------------------------------------------------------------------
 

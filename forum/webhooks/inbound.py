@@ -16,15 +16,12 @@ before its join waits for it.
 from __future__ import annotations
 
 import datetime as dt
-import email.message
 import functools
 import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
-from email.utils import formataddr
-from email.utils import parseaddr
 from typing import Any
 
 import sqlalchemy as sa
@@ -41,6 +38,7 @@ from forum.events.models import Invitation
 from forum.events.models import VideoMeeting
 from forum.events.occurrences import session_occurrences
 from forum.extensions import db
+from forum.notifications.organisers import tell_organisers
 from forum.providers import accounts
 from forum.providers.base import VideoProvider
 from forum.providers.base import WebhookEvent
@@ -738,7 +736,7 @@ def _recording(session, meeting, event, at, batch) -> str | None:
     )
     data["recordings"] = recordings
     meeting.data = data
-    _tell_organisers(
+    tell_organisers(
         session,
         f"Recording ready: {session.title}",
         f"The recording of {session.title!r} is ready: {share_url}",
@@ -760,7 +758,7 @@ def _changed(session, meeting, event, at, batch) -> str | None:
         "the session still says "
         f"{format_instant(session.start)}: reschedule the session or the meeting"
     )
-    _tell_organisers(
+    tell_organisers(
         session, f"Meeting changed on {meeting.provider}: {session.title}", meeting.error
     )
     return None
@@ -775,7 +773,7 @@ def _deleted(session, meeting, event, at, batch) -> str | None:
         f"the meeting was deleted on {meeting.provider}'s side by {operator}; "
         "retry to open a new one"
     )
-    _tell_organisers(
+    tell_organisers(
         session, f"Meeting deleted on {meeting.provider}: {session.title}", meeting.error
     )
     _emit("provider.error", session, {"provider": meeting.provider, "error": meeting.error})
@@ -791,25 +789,6 @@ HANDLERS = {
     "meeting.updated": _changed,
     "meeting.deleted": _deleted,
 }
-
-
-def _tell_organisers(session: EventSession, subject: str, text: str) -> None:
-    """A plain email to the event's organisers, sent from the processing job."""
-    from forum.notifications.dispatch import mail_sender
-    from forum.notifications.senders import SendError
-
-    event = session.event
-    sender = current_app.config["MAIL_FROM"]
-    for organiser in [event.owner, *event.co_organisers]:
-        message = email.message.EmailMessage()
-        message["From"] = formataddr(("forum", parseaddr(sender)[1]))
-        message["To"] = formataddr((organiser.name, organiser.email))
-        message["Subject"] = subject.replace("\n", " ")[:200]
-        message.set_content(f"{text}\n\nSession {session.id}: {session.title}\n")
-        try:
-            mail_sender().send(message)
-        except SendError as error:
-            log.warning("could not tell %s: %s", organiser.email, error)
 
 
 # --- what organisers see -----------------------------------------------------------------------
