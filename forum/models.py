@@ -14,8 +14,14 @@ from forum.events.models import Invitation
 from forum.events.models import SessionOverride
 from forum.events.models import VideoMeeting
 from forum.notifications.models import EmailMessage
+from forum.polls.models import Poll
+from forum.polls.models import PollInvitee
+from forum.polls.models import PollOption
+from forum.polls.models import PollVote
 from forum.providers.models import HostUsage
 from forum.providers.models import ProviderAccount
+from forum.reminders.models import PreflightCheck
+from forum.reminders.models import SessionReminder
 from forum.webhooks.models import Attendance
 from forum.webhooks.models import InboxEntry
 from forum.webhooks.outbound import DeliveryAttempt
@@ -38,8 +44,14 @@ __all__ = [
     "Invitation",
     "Organiser",
     "Person",
+    "Poll",
+    "PollInvitee",
+    "PollOption",
+    "PollVote",
+    "PreflightCheck",
     "ProviderAccount",
     "SessionOverride",
+    "SessionReminder",
     "VideoMeeting",
     "WebhookDelivery",
     "WebhookSubscription",

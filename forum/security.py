@@ -66,6 +66,9 @@ PUBLIC_LINK_ENDPOINTS = frozenset(
     {
         "web.agenda",
         "web.rsvp",
+        "web.poll_ballot",
+        "api.get_ballot",
+        "api.answer_ballot",
         "calendar.personal_feed",
         "calendar.event_calendar",
         "calendar.session_file",

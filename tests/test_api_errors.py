@@ -70,6 +70,12 @@ ENDPOINTS = [
     ("POST", "/api/v1/scheduling/search"),
     ("POST", "/api/v1/scheduling/rotation"),
     ("POST", "/api/v1/scheduling/dst-preview"),
+    ("GET", "/api/v1/events/<int:event_id>/polls"),
+    ("POST", "/api/v1/events/<int:event_id>/polls"),
+    ("GET", "/api/v1/polls/<int:poll_id>"),
+    ("DELETE", "/api/v1/polls/<int:poll_id>"),
+    ("POST", "/api/v1/polls/<int:poll_id>/remind"),
+    ("POST", "/api/v1/polls/<int:poll_id>/finalize"),
     ("GET", "/api/v1/webhook-subscriptions"),
     ("POST", "/api/v1/webhook-subscriptions"),
     ("DELETE", "/api/v1/webhook-subscriptions/<int:subscription_id>"),
@@ -80,6 +86,12 @@ ENDPOINTS = [
     ),
 ]
 PUBLIC = [("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/docs")]
+# A participant's answers to a poll: their secret link, not a token, authorises them
+# (tests/test_polls_api.py).
+BY_LINK = [
+    ("GET", "/api/v1/p/<token>/polls/<int:poll_id>"),
+    ("PUT", "/api/v1/p/<token>/polls/<int:poll_id>"),
+]
 # A calendar upload takes a text/calendar body, a refresh none: no JSON to get wrong.
 NOT_JSON = {
     "/api/v1/people/<int:person_id>/availability/ics",
@@ -88,6 +100,7 @@ NOT_JSON = {
     "/api/v1/provider-accounts/<int:account_id>/check",
     "/api/v1/webhook-subscriptions/<int:subscription_id>/deliveries/<int:delivery_id>/redeliver",
     "/api/v1/webhook-inbox/<int:entry_id>/reprocess",
+    "/api/v1/polls/<int:poll_id>/remind",
 }
 # The imports take a JSON list (or a CSV file): tests/test_directory_import.py checks them.
 IMPORTS = {"/api/v1/people/import", "/api/v1/institutions/import"}
@@ -195,11 +208,16 @@ def ids(app, api) -> dict[str, int]:
         f"/api/v1/events/{event_id}/sessions",
         VALID_BODIES["/api/v1/events/<int:event_id>/sessions"],
     )
+    poll_id = post(
+        f"/api/v1/events/{event_id}/polls",
+        {"title": "When?", "options": [{"start": "2027-03-10T13:00:00Z"}]},
+    )
     return {
         "institution_id": institution_id,
         "person_id": person_id,
         "event_id": event_id,
         "session_id": session_id,
+        "poll_id": poll_id,
         "recurrence_id": "2020-03-10T13:00:00Z",
         "account_id": post("/api/v1/provider-accounts", {"name": "jitsi", "kind": "jitsi"}),
         **_delivery_and_attendance(app, session_id),
@@ -248,7 +266,7 @@ def _webhook_delivery(app, organiser_id: int) -> dict[str, int]:
 
 
 def test_endpoint_table_is_complete(app):
-    assert api_rules(app) == set(ENDPOINTS) | set(PUBLIC)
+    assert api_rules(app) == set(ENDPOINTS) | set(PUBLIC) | set(BY_LINK)
 
 
 # --- authentication ----------------------------------------------------------------------
@@ -662,6 +680,8 @@ def test_documented_required_fields_are_those_the_validators_require(api, ids, d
         for path, item in document["paths"].items()
         for method, operation in item.items()
         if path.startswith("/api/")
+        # The participant's poll answers (their link, no token): tests/test_polls_api.py.
+        and operation.get("security") != []
         and "application/json" in operation.get("requestBody", {}).get("content", {})
     ]
     assert len(with_body) == len(WITH_BODY) + len(IMPORTS)

@@ -28,6 +28,7 @@ def init_app(app: Flask) -> None:
     from forum.api import events  # noqa: F401
     from forum.api import health
     from forum.api import openapi  # noqa: F401
+    from forum.api import polls  # noqa: F401
     from forum.api import providers  # noqa: F401
     from forum.api import scheduling  # noqa: F401
     from forum.api import webhook_inbox  # noqa: F401

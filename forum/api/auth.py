@@ -12,7 +12,8 @@ from forum.extensions import db
 from forum.security import BAD_TOKENS
 from forum.security import count_failure
 
-PUBLIC_ENDPOINTS = {"api.openapi_document", "api.docs"}
+# The participant's own answers to a poll: their secret link authorises them.
+PUBLIC_ENDPOINTS = {"api.openapi_document", "api.docs", "api.get_ballot", "api.answer_ballot"}
 
 
 @bp.before_request

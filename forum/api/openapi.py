@@ -9,6 +9,7 @@ from flask import render_template
 from pydantic import BaseModel
 
 from forum.api import bp
+from forum.api import poll_schemas as ps
 from forum.api import schemas as s
 from forum.api.directory import DirectoryChangeOut
 from forum.directory import bulk
@@ -206,6 +207,52 @@ OPERATIONS: list[
         None,
         s.SessionOut,
         200,
+        False,
+    ),
+    ("get", "/events/{event_id}/polls", "List an event's polls", None, ps.PollOut, 200, True),
+    (
+        "post",
+        "/events/{event_id}/polls",
+        "Open a poll: the engine's best slots (default), or typed times in any zone",
+        ps.PollCreate,
+        ps.PollOut,
+        201,
+        False,
+    ),
+    (
+        "get",
+        "/polls/{poll_id}",
+        "Read a poll: options with votes and each site's time, people, who has not answered",
+        None,
+        ps.PollOut,
+        200,
+        False,
+    ),
+    (
+        "delete",
+        "/polls/{poll_id}",
+        "Close a poll without booking a time (everyone asked is told)",
+        None,
+        ps.PollOut,
+        200,
+        False,
+    ),
+    (
+        "post",
+        "/polls/{poll_id}/remind",
+        "Remind those who have not answered (at most once a day, not after the close)",
+        None,
+        ps.PollRemindOut,
+        200,
+        False,
+    ),
+    (
+        "post",
+        "/polls/{poll_id}/finalize",
+        "Book the chosen option: the session, its meeting and invitations, in one step",
+        ps.PollFinalize,
+        ps.PollFinalizeOut,
+        201,
         False,
     ),
     (
@@ -768,6 +815,67 @@ def _webhook_paths(error_ref: dict[str, str]) -> dict[str, dict[str, Any]]:
     return paths
 
 
+def _ballot_paths(error_ref: dict[str, str], components: dict[str, Any]) -> dict[str, Any]:
+    """A participant's answers to a poll, through their own secret link (no API token)."""
+    parameters = [
+        {
+            "name": "token",
+            "in": "path",
+            "required": True,
+            "description": "the participant's secret link (as in /p/{token})",
+            "schema": {"type": "string"},
+        },
+        {"name": "poll_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+        {
+            "name": "tz",
+            "in": "query",
+            "description": "show the times in this IANA zone (default: the person's)",
+            "schema": {"type": "string"},
+        },
+    ]
+    answer = {
+        "description": "The poll's options in the person's zone, with their answers",
+        "content": {"application/json": {"schema": _ref(ps.BallotOut, components)}},
+    }
+    unknown = _error_response(
+        "Unknown or broken link, or a poll the person is not asked", error_ref
+    )
+    refused = _error_response("Bad zone, unknown option or answer: details.fields", error_ref)
+    too_many = _too_many("unknown or broken links", error_ref)
+    return {
+        "/api/v1/p/{token}/polls/{poll_id}": {
+            "get": {
+                "summary": "A participant's view of a poll",
+                "operationId": "get_ballot",
+                "security": [],
+                "parameters": parameters,
+                "responses": {"200": answer, "404": unknown, "422": refused, "429": too_many},
+            },
+            "put": {
+                "summary": "Answer a poll: yes, if_need_be or no per option, and a comment",
+                "operationId": "put_ballot",
+                "security": [],
+                "parameters": parameters,
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(ps.BallotIn, components)}},
+                },
+                "responses": {
+                    "200": answer,
+                    "400": _error_response("The body is not JSON", error_ref),
+                    "404": unknown,
+                    "409": _error_response(
+                        "The poll no longer takes answers (code poll_closed)", error_ref
+                    ),
+                    "413": _error_response("Body too large", error_ref),
+                    "422": refused,
+                    "429": too_many,
+                },
+            },
+        }
+    }
+
+
 def build_document() -> dict[str, Any]:
     components: dict[str, Any] = {}
     error_ref = _ref(s.ErrorOut, components)
@@ -865,6 +973,7 @@ def build_document() -> dict[str, Any]:
     }
     paths.update(_calendar_paths(error_ref))
     paths.update(_rsvp_paths())
+    paths.update(_ballot_paths(error_ref, components))
     paths.update(_webhook_paths(error_ref))
     return {
         "openapi": "3.1.0",

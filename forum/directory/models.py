@@ -101,6 +101,8 @@ class Person(db.Model):
         default=lambda: {k: [list(r) for r in v] for k, v in DEFAULT_ACCEPTABLE_HOURS.items()}
     )
     ics_url: Mapped[str | None] = mapped_column(sa.String(2000))
+    # Off: no reminder emails before sessions (invitations and changes still go).
+    reminders: Mapped[bool] = mapped_column(default=True)
     # Part of the participant's secret links (agenda page, feed): raising it revokes them.
     link_version: Mapped[int] = mapped_column(default=0)
     # Raised on every change of the row, so calendar feeds know when to rebuild.

@@ -54,6 +54,11 @@ def _url(path: str) -> str:
     return current_app.config["FORUM_BASE_URL"] + path
 
 
+def page_url(path: str) -> str:
+    """The absolute address of one of the product's pages (``path`` from the root)."""
+    return _url(path)
+
+
 def agenda_token(person: Person) -> str:
     return signing.sign(_secret(), "agenda", f"{person.id}-{person.link_version}")
 

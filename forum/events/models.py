@@ -26,6 +26,8 @@ PROVIDERS = ("jitsi", "zoom", "teams", "webex", "google_meet", "manual")
 # pending: being opened; created: it exists; failed: the provider refused or failed (error says
 # why; retry fixes it); deferred: a daily quota is used up, tried again later; deleted.
 MEETING_STATUSES = ("pending", "created", "failed", "deferred", "deleted")
+# Reminders before each occurrence: a day and an hour ahead.
+DEFAULT_REMINDER_MINUTES = (24 * 60, 60)
 
 
 def _enum_check(column: str, values: tuple[str, ...]) -> str:
@@ -60,6 +62,11 @@ class Event(db.Model):
     timezone: Mapped[str] = mapped_column(sa.String(64))
     default_provider: Mapped[str] = mapped_column(sa.String(20), default="jitsi")
     status: Mapped[str] = mapped_column(sa.String(20), default="active")
+    # How long before each occurrence its invitees are reminded, in minutes, longest first
+    # (forum.reminders); an empty list sends none.
+    reminder_minutes: Mapped[list[int]] = mapped_column(
+        JSONType, default=lambda: list(DEFAULT_REMINDER_MINUTES)
+    )
     revision: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
     updated_at: Mapped[dt.datetime] = mapped_column(default=now_utc, onupdate=now_utc)

@@ -22,12 +22,14 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
+from email.message import EmailMessage as MimeMessage
 
 import sqlalchemy as sa
 from flask import current_app
 
 from forum.core.errors import Conflict
 from forum.db import now_utc
+from forum.directory.models import Person
 from forum.events.models import EventSession
 from forum.events.models import Invitation
 from forum.extensions import db
@@ -204,6 +206,8 @@ def _send_claimed(message_id: int, sender: Sender) -> str:
     message = db.session.get(EmailMessage, message_id)
     if message is None:
         return "skipped"
+    if message.poll_id is not None:
+        return _send_poll_message(message, sender)
     if _superseded(message):
         message.status, message.next_attempt_at = "superseded", None
         db.session.commit()
@@ -227,8 +231,12 @@ def _send_claimed(message_id: int, sender: Sender) -> str:
         return _record_failure(
             message, f"could not build the message: {_reason(error)}", temporary=False
         )
+    return _deliver(message, email, invitation.person, sender)
+
+
+def _deliver(message: EmailMessage, email: MimeMessage, person: Person, sender: Sender) -> str:
     # Where it really goes: the person's address now, which may have been corrected since.
-    message.recipient = invitation.person.email
+    message.recipient = person.email
     message.subject = str(email["Subject"])[:500]
     try:
         sender.send(email)
@@ -238,6 +246,25 @@ def _send_claimed(message_id: int, sender: Sender) -> str:
     message.sent_at = now_utc()
     db.session.commit()
     return message.status
+
+
+def _send_poll_message(message: EmailMessage, sender: Sender) -> str:
+    from forum.polls.emails import render_poll_email
+    from forum.polls.models import Poll
+
+    poll = db.session.get(Poll, message.poll_id)
+    if poll is None:
+        return _record_failure(message, "the poll no longer exists", temporary=False)
+    try:
+        email = render_poll_email(message, poll)
+    except sa.exc.SQLAlchemyError:
+        raise
+    except Exception as error:
+        log.warning("email %s cannot be built", message.id, exc_info=True)
+        return _record_failure(
+            message, f"could not build the message: {_reason(error)}", temporary=False
+        )
+    return _deliver(message, email, message.person, sender)
 
 
 def _record_failure(message: EmailMessage, reason: str, *, temporary: bool) -> str:

@@ -34,26 +34,24 @@ def compose(
     subject: str,
     text: str,
     html: str,
-    calendar: bytes,
-    method: str,
+    calendar: bytes | None,
+    method: str | None,
     reply_to: str | None = None,
 ) -> EmailMessage:
     """One iMIP email: text, HTML and the calendar as alternatives, the calendar attached.
+
+    With ``calendar`` and ``method`` None, a plain email of text and HTML alternatives (a
+    reminder, a poll's messages).
 
     ``sender``, ``to`` and ``reply_to`` are single addresses such as ``Name <user@host>``;
     ``method`` must be the iTIP method written in ``calendar``. Raises ValueError for a
     header value with a line break, an address that is not one address, or a method that
     is unknown or differs from the calendar's.
     """
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
-    try:
-        calendar.decode("utf-8")
-    except UnicodeDecodeError:
-        raise ValueError("the calendar is not UTF-8, as its Content-Type says") from None
-    found = calendar_method(calendar)
-    if found != method:
-        raise ValueError(f"method is {method} but the calendar says METHOD:{found}")
+    if calendar is not None:
+        _check_calendar(calendar, method)
+    elif method is not None:
+        raise ValueError(f"method {method} given without a calendar")
     for name, value in (("subject", subject), ("to", to), ("sender", sender)):
         _one_line(name, value)
     from_address = _address("sender", sender)
@@ -74,11 +72,28 @@ def compose(
     alternative.make_alternative()
     alternative.attach(_text_part(text, "plain"))
     alternative.attach(_text_part(html, "html"))
+    if calendar is None:
+        message.set_payload(alternative.get_payload())
+        message.set_type(alternative.get_content_type())
+        message.set_param("boundary", alternative.get_boundary())
+        return message
     alternative.attach(_calendar_part(calendar, method))
     message.make_mixed()
     message.attach(alternative)
     message.attach(_attachment(calendar))
     return message
+
+
+def _check_calendar(calendar: bytes, method: str | None) -> None:
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    try:
+        calendar.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("the calendar is not UTF-8, as its Content-Type says") from None
+    found = calendar_method(calendar)
+    if found != method:
+        raise ValueError(f"method is {method} but the calendar says METHOD:{found}")
 
 
 def calendar_method(calendar: bytes) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
@@ -17,7 +18,12 @@ from forum.extensions import db
 # invite: the first REQUEST; update: a REQUEST with a higher SEQUENCE (the whole series);
 # cancel: CANCEL of the whole session; occurrence-update / occurrence-cancel: one date of a
 # series, written with its RECURRENCE-ID.
-EMAIL_KINDS = ("invite", "update", "cancel", "occurrence-update", "occurrence-cancel")
+# reminder: before one occurrence (recurrence_id: its original start; data: lead_minutes).
+# poll-*: about a poll, not a session: the invitation to answer, a reminder to answer, the
+# notice that it closed unbooked, and the chosen time.
+SESSION_KINDS = ("invite", "update", "cancel", "occurrence-update", "occurrence-cancel")
+POLL_KINDS = ("poll-invite", "poll-reminder", "poll-closed", "poll-finalized")
+EMAIL_KINDS = (*SESSION_KINDS, "reminder", *POLL_KINDS)
 # pending: waiting to be sent (at next_attempt_at); sending: a job has it; retrying: a
 # transient failure (the mail server said "try later", or could not be reached), tried again
 # at next_attempt_at; failed: for good, error says why; superseded: a later message replaced it.
@@ -47,7 +53,13 @@ class EmailMessage(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(sa.ForeignKey("sessions.id", ondelete="CASCADE"))
+    # The session the message is about; for a poll's messages, the poll instead.
+    session_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("sessions.id", ondelete="CASCADE")
+    )
+    poll_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("polls.id", ondelete="CASCADE"), index=True
+    )
     person_id: Mapped[int] = mapped_column(sa.ForeignKey("people.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(sa.String(20))
     # The session's SEQUENCE when the change was made.
@@ -68,8 +80,10 @@ class EmailMessage(db.Model):
     # whose time has come.
     next_attempt_at: Mapped[dt.datetime | None]
     sent_at: Mapped[dt.datetime | None]
+    # What the kind needs beyond the row: a reminder's lead_minutes.
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
-    session: Mapped[EventSession] = relationship()
+    session: Mapped[EventSession | None] = relationship()
     person: Mapped[Person] = relationship()
 
     def __repr__(self) -> str:

@@ -57,6 +57,9 @@ EVENT_TYPES = (
     "attendance.updated",
     "recording.ready",
     "provider.error",
+    "poll.created",
+    "poll.answered",
+    "poll.finalized",
 )
 DELIVERY_STATUSES = ("pending", "delivered", "failed", "disabled")
 API_VERSION = "v1"

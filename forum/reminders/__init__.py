@@ -1,0 +1,1 @@
+"""Before each occurrence: reminders to invitees and pre-flight checks of the meeting."""
