@@ -26,6 +26,8 @@ from tests.factories import make_event
 from tests.factories import make_institution
 from tests.factories import make_person
 from tests.factories import make_session
+from tests.test_web import log_in
+from tests.test_web_events import post_form
 
 START = dt.datetime(2027, 3, 10, 13, 0, tzinfo=dt.UTC)  # Wed 21:00 in Beijing
 
@@ -418,3 +420,41 @@ def test_a_weekly_series_across_clock_changes_keeps_beijing_time_and_moves_elsew
         f"Wed {day} 2027 21:00–22:00 (Asia/Shanghai)"
         for day in ("10 Mar", "17 Mar", "24 Mar", "31 Mar", "07 Apr")
     ]
+
+
+def test_the_event_form_sets_the_leads(app, client, api):
+    assert log_in(client, "organiser@example.org").status_code == 302
+    page = client.get("/events/new").text
+    assert 'value="1440, 60"' in page
+
+    response = post_form(
+        client,
+        "/events/new",
+        {
+            "title": "Board",
+            "kind": "forum",
+            "timezone": "Asia/Shanghai",
+            "default_provider": "jitsi",
+            "reminder_minutes": "120, 15",
+        },
+    )
+    assert response.status_code == 303, response.text
+    event_id = int(response.headers["Location"].rsplit("/", 1)[1])
+    assert api.get(f"/api/v1/events/{event_id}").get_json()["reminder_minutes"] == [120, 15]
+    assert 'value="120, 15"' in client.get(f"/events/{event_id}/edit").text
+
+    refused = post_form(
+        client,
+        f"/events/{event_id}/edit",
+        {
+            "title": "Board",
+            "kind": "forum",
+            "timezone": "Asia/Shanghai",
+            "default_provider": "jitsi",
+            "status": "active",
+            "reminder_minutes": "soon",
+        },
+    )
+    assert refused.status_code == 422
+    assert "whole number" in refused.text
+    assert api.get(f"/api/v1/events/{event_id}").get_json()["reminder_minutes"] == [120, 15]

@@ -49,6 +49,7 @@ from forum.db import now_utc
 from forum.directory.models import Institution
 from forum.directory.models import Person
 from forum.events import services
+from forum.events.models import DEFAULT_REMINDER_MINUTES
 from forum.events.models import EVENT_KINDS
 from forum.events.models import EVENT_STATUSES
 from forum.events.models import PROVIDERS
@@ -105,6 +106,10 @@ class EventForm(FlaskForm):
     status = SelectField(
         "Status", choices=[SelectChoice(s, s.capitalize()) for s in EVENT_STATUSES]
     )
+    reminder_minutes = StringField(
+        "Reminders (minutes before each meeting)",
+        render_kw={"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false"},
+    )
 
     def body(self, *, editing: bool) -> dict[str, Any]:
         body = {
@@ -115,9 +120,23 @@ class EventForm(FlaskForm):
             "default_provider": self.default_provider.data,
             "organisers": _lines(self.organisers.data),
         }
+        if self.reminder_minutes.raw_data:
+            # Left out of the form entirely (a client of its own): the default leads stay.
+            body["reminder_minutes"] = _minutes(self.reminder_minutes.data)
         if editing and "status" in self:
             body["status"] = self.status.data
         return body
+
+
+def _minutes(text: str | None) -> list[Any]:
+    """'1440, 60' as [1440, 60]; what is not a whole number stays text, for the API's schema
+    to refuse by name."""
+    words = [word for word in (text or "").replace(",", " ").split() if word]
+    return [int(word) if word.isascii() and word.isdigit() else word for word in words]
+
+
+def _minutes_text(minutes: list[int]) -> str:
+    return ", ".join(str(value) for value in minutes)
 
 
 class ParticipantForm(FlaskForm):
@@ -458,6 +477,7 @@ def new_event():
     del form.status  # a new event is active
     if request.method == "GET":
         form.timezone.data = _organiser().timezone
+        form.reminder_minutes.data = _minutes_text(list(DEFAULT_REMINDER_MINUTES))
     if form.validate_on_submit() and (event := _save_event(form, None)):
         flash(f"Event “{event.title}” created. Now add its participants.", "ok")
         return redirect(url_for("web.event_page", event_id=event.id), 303)
@@ -472,6 +492,7 @@ def edit_event(event_id: int):
     form = EventForm(obj=None if request.method == "POST" else event)
     if request.method == "GET":
         form.organisers.data = "\n".join(o.email for o in event.co_organisers)
+        form.reminder_minutes.data = _minutes_text(event.reminder_minutes or [])
     if form.validate_on_submit() and _save_event(form, event):
         flash("Event saved.", "ok")
         return redirect(url_for("web.event_page", event_id=event.id), 303)
