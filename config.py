@@ -354,6 +354,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             if environ.get("FORUM_PERIODIC_EVERY_SECONDS", "").strip()
             else None
         ),
+        # Personal feeds also show the times of open polls a person is asked to answer,
+        # as TENTATIVE holds, until the poll is closed or a time is chosen.
+        "FORUM_FEED_POLL_HOLDS": _bool(environ, "FORUM_FEED_POLL_HOLDS", False),
         **_mail_settings(environ),
         **_rate_limit_settings(environ, env, broker_url),
     }

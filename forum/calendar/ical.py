@@ -103,6 +103,8 @@ class SessionEntry:
     organizer: Person | None = None
     sent_by: str | None = None
     attendees: tuple[Attendee, ...] = field(default=())
+    # A hold on a time not booked yet (an open poll's option): STATUS:TENTATIVE.
+    tentative: bool = False
 
     @property
     def recurring(self) -> bool:
@@ -243,7 +245,10 @@ def _master(entry: SessionEntry, *, stamp: dt.datetime, scheduling: bool, organi
         for instant in excluded:
             writer.add_time(event, "exdate", instant)
     event.add("sequence", entry.sequence)
-    event.add("status", "CANCELLED" if entry.cancelled else "CONFIRMED")
+    event.add(
+        "status",
+        "CANCELLED" if entry.cancelled else "TENTATIVE" if entry.tentative else "CONFIRMED",
+    )
     event.add("transp", "OPAQUE")
     event.add("description", entry.description)
     _common(event, entry, stamp=stamp, scheduling=scheduling, organizer=organizer)

@@ -454,15 +454,19 @@ def _cached_calendar(
     viewer_zone: str,
     modified: dt.datetime,
     agenda: str | None = None,
+    holds: Callable[[], list[ical.SessionEntry]] | None = None,
     **options: str,
 ) -> BuiltCalendar:
-    """The calendar of ``sessions`` from the cache, built again only if ``stamp`` moved."""
+    """The calendar of ``sessions`` (and of the ``holds`` built beside them) from the cache,
+    built again only if ``stamp`` moved."""
 
     def build() -> tuple[bytes, dt.datetime]:
         entries = [
             session_entry(s, viewer_zone=viewer_zone, agenda=agenda)
             for s in _calendar_sessions(sessions)
         ]
+        if holds is not None:
+            entries.extend(holds())
         body = ical.calendar_file(entries, stamp=modified, refresh=FEED_REFRESH, **options)
         return body, modified
 
@@ -485,6 +489,15 @@ def person_feed(person: Person) -> BuiltCalendar:
         .where(Invitation.person_id == person.id)
     ).one()
     stamp = (person.revision, person.link_version, *row[:5], *(str(x) for x in row[5:]))
+    holds = None
+    if current_app.config.get("FORUM_FEED_POLL_HOLDS"):
+        from forum.polls.feeds import hold_entries
+        from forum.polls.feeds import hold_stamp
+
+        stamp = (*stamp, *hold_stamp(person))
+
+        def holds() -> list[ical.SessionEntry]:
+            return hold_entries(person, viewer_zone=person.timezone)
 
     return _cached_calendar(
         ("feed", person.id),
@@ -493,6 +506,7 @@ def person_feed(person: Person) -> BuiltCalendar:
         .join(Invitation, Invitation.session_id == EventSession.id)
         .where(Invitation.person_id == person.id),
         viewer_zone=person.timezone,
+        holds=holds,
         agenda=agenda_url(person),
         modified=_latest(person.updated_at, *row[5:]),
         name=f"forum: {person.name}",
