@@ -292,3 +292,33 @@ def test_the_command_checks_as_of_a_moment(app, api, runner, zoom, start):
     assert f"session {session['id']} ('Plenary')" in result.output
     assert ": ok" in result.output
     assert "1 checked, 0 with problems" in result.output
+
+
+def test_each_date_of_a_series_on_zoom_is_checked_against_that_date(app, api, runner, zoom, start):
+    session = book_on_zoom(api, runner, zoom, start, rrule="FREQ=WEEKLY;COUNT=3")
+    second = start + dt.timedelta(weeks=1)
+
+    assert preflight(app, second - dt.timedelta(minutes=30)) == {
+        "checked": 1,
+        "problems": 0,
+        "failed": 0,
+    }
+    with app.app_context():
+        [check] = db.session.scalars(sa.select(PreflightCheck)).all()
+        assert (check.occurrence_start, check.lead_minutes, check.ok) == (second, 60, True)
+
+    # The third date moved in Zoom alone: its check says so, the second's stood.
+    meeting_id = external_id(app, session["id"])
+    third = start + dt.timedelta(weeks=2)
+    occurrence_id = str(int(third.timestamp() * 1000))
+    moved = zoom_api(
+        zoom,
+        "PATCH",
+        f"/meetings/{meeting_id}",
+        params={"occurrence_id": occurrence_id},
+        json={"start_time": format_instant(third + dt.timedelta(hours=2)), "duration": 60},
+    )
+    assert moved.status_code == 204
+    assert preflight(app, third - dt.timedelta(minutes=30))["problems"] == 1
+    problem = checks(app)[-1][2][0]
+    assert problem.startswith(f"the Zoom meeting {meeting_id} is set for ")
