@@ -347,8 +347,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             if environ.get("FORUM_INLINE_SCHEDULER", "").strip()
             else None
         ),
-        # Every periodic job at this interval instead of its own, when run without a broker
-        # (to try the jobs out); unset keeps the schedule's intervals.
+        # Every periodic job at this interval instead of its own, by Celery beat or without
+        # a broker (to try the jobs out); unset keeps the schedule's intervals.
         "FORUM_PERIODIC_EVERY_SECONDS": (
             _seconds(environ, "FORUM_PERIODIC_EVERY_SECONDS", 60.0)
             if environ.get("FORUM_PERIODIC_EVERY_SECONDS", "").strip()

@@ -39,6 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from forum import web
     from forum.jobs import periodic
     from forum.jobs import tasks  # noqa: F401  (the jobs that services queue by name)
+    from forum.polls import wiring as polls_wiring
     from forum.webhooks import outbound_tasks  # noqa: F401
     from forum.webhooks import views as webhooks_views
 
@@ -58,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     jobs.celery_init_app(app)
     periodic.init_app(app)  # without a broker, the periodic jobs run in this process
     followups.connect()
+    polls_wiring.connect()
     return app
 
 

@@ -332,6 +332,67 @@ def send_pending(limit: int, waiting_too: bool) -> None:
         raise SystemExit(1)
 
 
+# --- before each occurrence ----------------------------------------------------------------------
+
+
+def _as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> dt.datetime | None:
+    from forum.core.times import parse_instant
+
+    if value is None:
+        return None
+    try:
+        return parse_instant(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+_AT = click.option(
+    "--at",
+    callback=_as_of,
+    default=None,
+    help="Run as of this instant (ISO 8601 with offset or Z; default: now).",
+)
+
+
+@forum_cli.command("send-reminders")
+@_AT
+def send_reminders(at: dt.datetime | None) -> None:
+    """Send the reminders due now (or as of --at), each once per invitee, occurrence and lead."""
+    from forum.reminders import reminders
+
+    run = reminders.send_reminders(now=at)
+    for sent in run.sent:
+        click.echo(
+            f"reminded {sent.recipient} of session {sent.session_id} ({sent.title!r}) at "
+            f"{format_instant(sent.occurrence_start)}, {sent.lead_minutes} minutes ahead"
+        )
+    for session_id, reason in run.failed:
+        click.echo(f"session {session_id}: {reason}", err=True)
+    click.echo(f"{len(run.sent)} reminders sent")
+    if run.failed:
+        raise SystemExit(1)
+
+
+@forum_cli.command("preflight")
+@_AT
+def preflight(at: dt.datetime | None) -> None:
+    """Check at their providers the meetings due a pre-flight check now (or as of --at)."""
+    from forum.reminders import preflight as checks
+
+    run = checks.run_checks(now=at)
+    for check in run.checks:
+        said = "ok" if check.ok else "; ".join(check.problems)
+        click.echo(
+            f"session {check.session_id} ({check.title!r}) at "
+            f"{format_instant(check.occurrence_start)}, {check.lead_minutes} minutes ahead: {said}"
+        )
+    for session_id, reason in run.failed:
+        click.echo(f"session {session_id}: {reason}", err=True)
+    click.echo(f"{len(run.checks)} checked, {len(run.problems)} with problems")
+    if run.failed:
+        raise SystemExit(1)
+
+
 # --- directory import ----------------------------------------------------------------------------
 
 

@@ -66,28 +66,65 @@ def running_worker(
     extra_env: Mapping[str, str] | None = None,
     include: Iterable[str] = (),
     broker_url: str = REDIS_URL,
+    name: str = "worker",
 ) -> Iterator[Path]:
     """Run a one-process worker on ``queue`` until the block ends; yield its log file.
+
+    ``name`` tells apart several workers on one queue (their Celery hostnames).
 
     The worker builds the app from the environment, as in production, with ``database_url``
     and the modules in ``include`` (test-only tasks, imported from the project root). Its log
     is attached to an exception raised in the block, and shown if the worker does not start.
     """
     with tempfile.TemporaryDirectory(prefix="forum-worker-") as log_dir:
-        yield from _run(database_url, queue, extra_env, include, broker_url, Path(log_dir))
+        yield from _run(
+            database_url, queue, extra_env, include, broker_url, Path(log_dir), name=name
+        )
 
 
-def _run(
+@contextlib.contextmanager
+def running_beat(
     database_url: str,
     queue: str,
-    extra_env: Mapping[str, str] | None,
-    include: Iterable[str],
-    broker_url: str,
-    log_dir: Path,
+    extra_env: Mapping[str, str] | None = None,
+    broker_url: str = REDIS_URL,
 ) -> Iterator[Path]:
-    log_path = log_dir / "worker.log"
-    hostname = f"{queue}@%h"
-    env = {
+    """Run Celery beat (the product's schedule, sent to ``queue``) until the block ends."""
+    with tempfile.TemporaryDirectory(prefix="forum-beat-") as folder:
+        log_path = Path(folder) / "beat.log"
+        command = [
+            str(CELERY),
+            "-A",
+            "wsgi:celery_app",
+            "beat",
+            "--loglevel=INFO",
+            "--schedule",
+            str(Path(folder) / "celerybeat-schedule"),
+        ]
+        env = _environment(database_url, queue, broker_url, extra_env)
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(  # noqa: S603 (our own venv's celery, fixed arguments)
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        try:
+            deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+            while "beat: Starting..." not in _read(log_path):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"beat did not start:\n{_read(log_path)}", pytrace=False)
+                time.sleep(0.05)
+            try:
+                yield log_path
+            except BaseException as exc:
+                exc.add_note(f"beat log:\n{_read(log_path)}")
+                raise
+        finally:
+            _stop(process)
+
+
+def _environment(
+    database_url: str, queue: str, broker_url: str, extra_env: Mapping[str, str] | None
+) -> dict[str, str]:
+    return {
         **os.environ,
         "FORUM_ENV": "testing",
         "SECRET_KEY": "test-secret-key",
@@ -97,6 +134,21 @@ def _run(
         "PYTHONUNBUFFERED": "1",
         **(extra_env or {}),
     }
+
+
+def _run(
+    database_url: str,
+    queue: str,
+    extra_env: Mapping[str, str] | None,
+    include: Iterable[str],
+    broker_url: str,
+    log_dir: Path,
+    *,
+    name: str = "worker",
+) -> Iterator[Path]:
+    log_path = log_dir / f"{name}.log"
+    hostname = f"{name}-{queue}@%h"
+    env = _environment(database_url, queue, broker_url, extra_env)
     command = [
         str(CELERY),
         "-A",

@@ -357,6 +357,7 @@ def test_create_person_takes_the_institutions_zone_and_default_hours(api, row_co
         "acceptable_hours": DEFAULT_ACCEPTABLE_HOURS,
         "busy": [],
         "ics_url": None,
+        "reminders": True,
         "created_by_id": api.organiser_id,
     }
     assert api.get(f"{PEOPLE}/{person['id']}").get_json() == person

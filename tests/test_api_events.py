@@ -111,6 +111,7 @@ def test_create_event_with_defaults(api, row_count):
         "timezone": "Asia/Shanghai",  # the organiser's zone
         "default_provider": "jitsi",
         "status": "active",
+        "reminder_minutes": [1440, 60],  # a day and an hour ahead
         "organisers": [
             {
                 "id": api.organiser_id,

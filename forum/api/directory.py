@@ -69,6 +69,7 @@ def person_out(person: Person) -> dict:
             for b in person.busy
         ],
         ics_url=person.ics_url,
+        reminders=person.reminders,
         created_by_id=person.created_by_id,
     ).model_dump(mode="json")
 

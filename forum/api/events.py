@@ -47,6 +47,7 @@ def event_out(event: Event) -> dict:
         timezone=event.timezone,
         default_provider=event.default_provider,
         status=event.status,
+        reminder_minutes=list(event.reminder_minutes or []),
         organisers=organisers,
         calendar_url=calendars.event_calendar_url(event),
     ).model_dump(mode="json")

@@ -43,6 +43,9 @@ from forum.events.planning import MAX_PARTICIPANTS
 from forum.events.planning import MAX_WEIGHT
 from forum.events.planning import window_bound
 from forum.notifications.models import EMAIL_STATUSES
+from forum.reminders.reminders import MAX_LEAD_MINUTES
+from forum.reminders.reminders import MAX_LEADS
+from forum.reminders.reminders import MIN_LEAD_MINUTES
 from forum.scheduling.model import CATEGORIES
 from forum.scheduling.model import DEFAULT_COSTS
 from forum.scheduling.model import MAX_COST
@@ -114,6 +117,12 @@ def _rrule(value: object) -> str:
     return rule
 
 
+def _distinct_leads(value: list[int]) -> list[int]:
+    if len(set(value)) != len(value):
+        raise ValueError("must not name the same number of minutes twice")
+    return sorted(value, reverse=True)
+
+
 def _plausible_year(value: dt.datetime) -> dt.datetime:
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
         raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
@@ -121,6 +130,15 @@ def _plausible_year(value: dt.datetime) -> dt.datetime:
 
 
 SingleLine = Annotated[str, CleanLine]
+ReminderMinutes = Annotated[
+    list[Annotated[int, Field(ge=MIN_LEAD_MINUTES, le=MAX_LEAD_MINUTES)]],
+    Field(
+        max_length=MAX_LEADS,
+        description="how many minutes before each occurrence invitees are reminded, e.g. "
+        "[1440, 60] (a day and an hour: the default); [] sends no reminders",
+    ),
+    AfterValidator(_distinct_leads),
+]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Name = Annotated[str, Field(min_length=1, max_length=200), CleanLine]
 Title = Annotated[str, Field(min_length=1, max_length=300), CleanLine]
@@ -341,6 +359,7 @@ class PersonCreate(AvailabilityIn):
     institution_id: Id | None = None
     timezone: ZoneName | None = Field(None, description="default: the institution's zone")
     role_title: RoleTitle = ""
+    reminders: bool = Field(True, description="false: no reminder emails before sessions")
 
 
 class PersonUpdate(AvailabilityIn):
@@ -351,6 +370,7 @@ class PersonUpdate(AvailabilityIn):
     institution_id: Id | None = None
     timezone: ZoneName | None = None
     role_title: RoleTitle | None = None
+    reminders: bool | None = None
 
 
 class BusyOut(Out):
@@ -369,6 +389,7 @@ class PersonOut(Out):
     acceptable_hours: dict[str, list[list[str]]]
     busy: list[BusyOut]
     ics_url: str | None
+    reminders: bool = Field(description="whether they get reminder emails before sessions")
     created_by_id: int | None = Field(
         description="the organiser who added them: they, the co-organisers of their events and "
         "administrators may change them (null: administrators only)"
@@ -447,6 +468,7 @@ class EventCreate(Schema):
     description: Description = ""
     timezone: ZoneName | None = Field(None, description="home zone; default: the organiser's")
     default_provider: Literal[PROVIDERS] = "jitsi"  # type: ignore[valid-type]
+    reminder_minutes: ReminderMinutes | None = None
     organisers: list[EmailStr] = Field(
         default_factory=list, description="emails of co-organisers (existing accounts)"
     )
@@ -459,6 +481,7 @@ class EventUpdate(Patch):
     timezone: ZoneName | None = None
     default_provider: Literal[PROVIDERS] | None = None  # type: ignore[valid-type]
     status: Literal[EVENT_STATUSES] | None = None  # type: ignore[valid-type]
+    reminder_minutes: ReminderMinutes | None = None
     organisers: list[EmailStr] | None = None
 
 
@@ -477,6 +500,9 @@ class EventOut(Out):
     timezone: str
     default_provider: str
     status: str
+    reminder_minutes: list[int] = Field(
+        description="minutes before each occurrence that invitees are reminded, longest first"
+    )
     organisers: list[OrganiserOut]
     calendar_url: str = Field(
         description="secret link: all sessions of the event as an iCalendar file (PUBLISH)"

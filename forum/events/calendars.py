@@ -416,6 +416,22 @@ class CalendarCache:
 
 cache = CalendarCache()
 
+
+@dataclass
+class Holds:
+    """Times held in a person's feed beside their sessions (open polls' candidate times):
+    what they depend on, and their entries. Registered by their owner (forum.polls.wiring),
+    so this module depends on none of them."""
+
+    stamp: Callable[[Person], tuple] | None = None
+    entries: Callable[..., list[ical.SessionEntry]] | None = None
+
+    def __bool__(self) -> bool:
+        return self.stamp is not None and self.entries is not None
+
+
+HOLDS = Holds()
+
 _STAMP_COLUMNS = (
     sa.func.count(Invitation.id),
     sa.func.coalesce(sa.func.sum(Invitation.id), 0),
@@ -490,14 +506,11 @@ def person_feed(person: Person) -> BuiltCalendar:
     ).one()
     stamp = (person.revision, person.link_version, *row[:5], *(str(x) for x in row[5:]))
     holds = None
-    if current_app.config.get("FORUM_FEED_POLL_HOLDS"):
-        from forum.polls.feeds import hold_entries
-        from forum.polls.feeds import hold_stamp
-
-        stamp = (*stamp, *hold_stamp(person))
+    if HOLDS and current_app.config.get("FORUM_FEED_POLL_HOLDS"):
+        stamp = (*stamp, *HOLDS.stamp(person))
 
         def holds() -> list[ical.SessionEntry]:
-            return hold_entries(person, viewer_zone=person.timezone)
+            return HOLDS.entries(person, viewer_zone=person.timezone)
 
     return _cached_calendar(
         ("feed", person.id),

@@ -25,7 +25,19 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "deliver-due-webhooks": {"task": "forum.deliver_due_webhooks", "schedule": 60.0},
     # Retries of emails whose time has come, and emails a dead worker left behind.
     "send-due-emails": {"task": "forum.send_due_emails", "schedule": 60.0},
+    # Before each occurrence (forum.reminders): reminders to invitees, checks of the meeting.
+    "send-reminders": {"task": "forum.send_reminders", "schedule": 60.0},
+    "preflight-checks": {"task": "forum.preflight_checks", "schedule": 300.0},
 }
+
+
+def _schedule(every: float | None) -> dict[str, dict[str, Any]]:
+    """The beat schedule; ``every`` (FORUM_PERIODIC_EVERY_SECONDS) replaces each interval,
+    to try the periodic jobs out."""
+    return {
+        name: {**entry, "schedule": every} if every else dict(entry)
+        for name, entry in BEAT_SCHEDULE.items()
+    }
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -78,7 +90,7 @@ def celery_init_app(app: Flask) -> Celery:
         enable_utc=True,
         timezone="UTC",
         # A copy each: Celery beat keeps its own state in the entries it is given.
-        beat_schedule={name: dict(entry) for name, entry in BEAT_SCHEDULE.items()},
+        beat_schedule=_schedule(app.config.get("FORUM_PERIODIC_EVERY_SECONDS")),
     )
     celery_app.set_default()
     app.extensions["celery"] = celery_app

@@ -105,3 +105,30 @@ def drain_inbox() -> int:
     from forum.webhooks import inbound
 
     return inbound.drain()
+
+
+# --- before each occurrence ------------------------------------------------------------------
+
+
+def _instant(at: str | None):
+    from forum.core.times import parse_instant
+
+    return parse_instant(at) if at else None
+
+
+@shared_task(name="forum.send_reminders")
+def send_reminders(at: str | None = None) -> dict[str, int]:
+    """Periodic: the reminders due now (or as of ``at``, an ISO instant), each once."""
+    from forum.reminders import reminders
+
+    run = reminders.send_reminders(now=_instant(at))
+    return {"sent": len(run.sent), "failed": len(run.failed)}
+
+
+@shared_task(name="forum.preflight_checks")
+def preflight_checks(at: str | None = None) -> dict[str, int]:
+    """Periodic: check the meetings of occurrences due a check now (or as of ``at``)."""
+    from forum.reminders import preflight
+
+    run = preflight.run_checks(now=_instant(at))
+    return {"checked": len(run.checks), "problems": len(run.problems), "failed": len(run.failed)}

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
 from dataclasses import field
@@ -33,6 +34,7 @@ from forum.directory.models import Person
 from forum.events.models import EventSession
 from forum.events.models import Invitation
 from forum.extensions import db
+from forum.notifications.models import SESSION_KINDS
 from forum.notifications.models import EmailMessage
 from forum.notifications.senders import Sender
 from forum.notifications.senders import SendError
@@ -206,8 +208,8 @@ def _send_claimed(message_id: int, sender: Sender) -> str:
     message = db.session.get(EmailMessage, message_id)
     if message is None:
         return "skipped"
-    if message.poll_id is not None:
-        return _send_poll_message(message, sender)
+    if message.kind in BUILDERS:
+        return _send_built_message(message, BUILDERS[message.kind], sender)
     if _superseded(message):
         message.status, message.next_attempt_at = "superseded", None
         db.session.commit()
@@ -248,15 +250,23 @@ def _deliver(message: EmailMessage, email: MimeMessage, person: Person, sender: 
     return message.status
 
 
-def _send_poll_message(message: EmailMessage, sender: Sender) -> str:
-    from forum.polls.emails import render_poll_email
-    from forum.polls.models import Poll
+# Builders of the emails about something other than a session's invitation (a poll's),
+# by kind: each takes the message and gives the email and its recipient. The module that
+# owns the kind registers it (forum.polls.wiring), so this one depends on none of them.
+Builder = Callable[[EmailMessage], tuple[MimeMessage, Person]]
+BUILDERS: dict[str, Builder] = {}
 
-    poll = db.session.get(Poll, message.poll_id)
-    if poll is None:
-        return _record_failure(message, "the poll no longer exists", temporary=False)
+
+def register_builder(kinds: Iterable[str], builder: Builder) -> None:
+    for kind in kinds:
+        BUILDERS[kind] = builder
+
+
+def _send_built_message(message: EmailMessage, builder: Builder, sender: Sender) -> str:
     try:
-        email = render_poll_email(message, poll)
+        email, person = builder(message)
+    except LookupError as error:
+        return _record_failure(message, str(error), temporary=False)
     except sa.exc.SQLAlchemyError:
         raise
     except Exception as error:
@@ -264,7 +274,7 @@ def _send_poll_message(message: EmailMessage, sender: Sender) -> str:
         return _record_failure(
             message, f"could not build the message: {_reason(error)}", temporary=False
         )
-    return _deliver(message, email, message.person, sender)
+    return _deliver(message, email, person, sender)
 
 
 def _record_failure(message: EmailMessage, reason: str, *, temporary: bool) -> str:
@@ -403,7 +413,7 @@ def _latest_ids(session_ids: sa.Select | list[int]) -> sa.Select:
     """The id of the newest message to each invitee of these sessions."""
     return (
         sa.select(sa.func.max(EmailMessage.id))
-        .where(EmailMessage.session_id.in_(session_ids))
+        .where(EmailMessage.session_id.in_(session_ids), EmailMessage.kind.in_(SESSION_KINDS))
         .group_by(EmailMessage.session_id, EmailMessage.person_id)
     )
 

@@ -13,7 +13,9 @@ from flask import render_template
 from forum.core import text
 from forum.core.times import format_instant
 from forum.core.times import to_local
+from forum.directory.models import Person
 from forum.events import calendars
+from forum.extensions import db
 from forum.notifications.imip import compose
 from forum.notifications.models import EmailMessage
 from forum.polls import services
@@ -29,6 +31,15 @@ SUBJECTS = {
 
 def ballot_url(poll: Poll, token: str) -> str:
     return calendars.page_url(f"/p/{token}/polls/{poll.id}")
+
+
+def build(message: EmailMessage) -> tuple[MimeMessage, Person]:
+    """The email for one recorded poll message and its recipient (for
+    forum.notifications.dispatch); LookupError if the poll is gone."""
+    poll = db.session.get(Poll, message.poll_id) if message.poll_id is not None else None
+    if poll is None:
+        raise LookupError("the poll no longer exists")
+    return render_poll_email(message, poll), message.person
 
 
 def render_poll_email(message: EmailMessage, poll: Poll) -> MimeMessage:

@@ -28,6 +28,7 @@ from forum.events.services import upcoming_occurrences
 from forum.events.services import visible_events
 from forum.extensions import db
 from forum.notifications import dispatch
+from forum.reminders import preflight
 from forum.security import RateLimited
 from forum.security import check_login_allowed
 from forum.security import count_failed_login
@@ -109,7 +110,19 @@ def home():
         upcoming=upcoming,
         rsvps=rsvp_counts(sorted({item.session.id for item in upcoming})),
         failed_emails=_failed_invitations(organiser, now),
+        failed_meetings=_failed_meetings(organiser, now),
     )
+
+
+def _failed_meetings(organiser: Organiser, now: dt.datetime) -> list[EventSession]:
+    """The organiser's sessions still to come whose meeting failed (a provider's refusal, a
+    pre-flight check's problem), with the reason on the meeting."""
+    events = visible_events(organiser).with_only_columns(Event.id).order_by(None)
+    sessions = sa.select(EventSession.id).where(
+        EventSession.event_id.in_(events),
+        sa.or_(EventSession.end > now, EventSession.rrule.is_not(None)),
+    )
+    return preflight.meeting_problems(sessions)
 
 
 def _failed_invitations(organiser: Organiser, now: dt.datetime) -> list[tuple[EventSession, int]]:
