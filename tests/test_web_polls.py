@@ -269,17 +269,24 @@ def test_times_ticked_in_the_planner_open_a_poll(client, event) -> None:
     log_in(client, ORGANISER)
     planner = client.get(f"/events/{event['id']}/planner")
     assert 'form="poll-from-planner"' in planner.text
-    ticked = re.findall(r'name="start" value="([^"]+)" form="poll-from-planner"', planner.text)[:2]
+    ticked = re.findall(
+        r'name="poll_start" value="([^"]+)" form="poll-from-planner"', planner.text
+    )[:2]
     assert len(ticked) == 2
     new = f"/events/{event['id']}/polls/new"
     token = csrf_token(planner.text)
     form = client.post(
         new,
-        data={"csrf_token": token, "from_planner": "1", "duration_minutes": "60", "start": ticked},
+        data={
+            "csrf_token": token,
+            "from_planner": "1",
+            "duration_minutes": "60",
+            "poll_start": ticked,
+        },
     )
     assert form.status_code == 200
     assert re.search(r'checked[^>]*value="planner"', form.text)
-    assert form.text.count('name="start"') == 2
+    assert form.text.count('name="poll_start"') == 2
     response = client.post(
         new,
         data={
@@ -287,7 +294,7 @@ def test_times_ticked_in_the_planner_open_a_poll(client, event) -> None:
             "title": "Picked",
             "duration_minutes": "60",
             "source": "planner",
-            "start": ticked,
+            "poll_start": ticked,
         },
     )
     assert response.status_code == 303

@@ -324,7 +324,7 @@ def _typed_rows(form: MultiDict, zone: str) -> list[TypedRow]:
 
 def _planner_starts(form: MultiDict) -> list[dt.datetime]:
     found = []
-    for text in form.getlist("start")[: services.MAX_OPTIONS]:
+    for text in form.getlist("poll_start")[: services.MAX_OPTIONS]:
         try:
             found.append(times.parse_instant(text))
         except ValueError:
