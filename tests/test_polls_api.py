@@ -502,3 +502,32 @@ def test_outbound_events_tell_the_organisers_systems(app, api, client, event, pe
             sa.select(WebhookDelivery.type).order_by(WebhookDelivery.id)
         ).all()
     assert types == ["poll.created", "poll.answered", "poll.finalized"]
+
+
+def test_at_the_closing_time_everyone_is_told_once_and_the_organiser_gets_the_summary(
+    app, api, client, poll, people
+):
+    first = poll["options"][0]["id"]
+    vote(client, app, people["li"], poll, {first: "yes"})
+    with app.app_context():
+        db.session.execute(
+            sa.update(Poll)
+            .where(Poll.id == poll["id"])
+            .values(closes_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+        )
+        db.session.commit()
+    task = app.extensions["celery"].tasks["forum.close_due_polls"]
+    assert task.apply().result == 1
+    assert task.apply().result == 0  # once only
+    told = emails(app, "Answers closed")
+    assert sorted(m["To"].addresses[0].addr_spec for m in told) == [
+        "li.wei@pku.example.org",
+        "sato@u-tokyo.example.org",
+    ]
+    assert "will choose a time from the answers" in text_of(told[0])
+    (summary,) = emails(app, "Answers are in", "organiser@example.org")
+    body = summary.get_content()
+    assert "1 of 2 required people have not answered yet." in body
+    assert f"/polls/{poll['id']}" in body
+    # The organiser can still book a time from the answers.
+    assert api.get(f"/api/v1/polls/{poll['id']}").get_json()["status"] == "open"

@@ -28,6 +28,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Before each occurrence (forum.reminders): reminders to invitees, checks of the meeting.
     "send-reminders": {"task": "forum.send_reminders", "schedule": 60.0},
     "preflight-checks": {"task": "forum.preflight_checks", "schedule": 300.0},
+    # Polls whose closing time has passed: everyone is told once (forum.polls).
+    "close-due-polls": {"task": "forum.close_due_polls", "schedule": 300.0},
 }
 
 

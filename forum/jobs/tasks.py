@@ -132,3 +132,11 @@ def preflight_checks(at: str | None = None) -> dict[str, int]:
 
     run = preflight.run_checks(now=_instant(at))
     return {"checked": len(run.checks), "problems": len(run.problems), "failed": len(run.failed)}
+
+
+@shared_task(name="forum.close_due_polls")
+def close_due_polls() -> int:
+    """Periodic: tell everyone of the polls whose closing time has passed, once each."""
+    from forum.polls import closing
+
+    return len(closing.notice_closed_polls())

@@ -10,6 +10,7 @@ from email.utils import parseaddr
 from flask import current_app
 
 from forum.core import text
+from forum.events.models import Event
 from forum.events.models import EventSession
 
 log = logging.getLogger("forum.notifications")
@@ -21,10 +22,16 @@ def tell_organisers(session: EventSession, subject: str, body: str) -> int:
     Sent from the job that found the trouble, not recorded as rows: a failure to send is
     logged, and the trouble stays shown on the session page and the dashboard.
     """
+    return tell_event_organisers(
+        session.event, subject, f"{body}\n\nSession {session.id}: {session.title}\n"
+    )
+
+
+def tell_event_organisers(event: Event, subject: str, body: str) -> int:
+    """Email ``body`` to the event's owner and co-organisers, now; how many went."""
     from forum.notifications.dispatch import mail_sender
     from forum.notifications.senders import SendError
 
-    event = session.event
     sender = current_app.config["MAIL_FROM"]
     sent = 0
     for organiser in [event.owner, *event.co_organisers]:
@@ -32,7 +39,7 @@ def tell_organisers(session: EventSession, subject: str, body: str) -> int:
         message["From"] = formataddr(("forum", parseaddr(sender)[1]))
         message["To"] = formataddr((text.scrub_line(organiser.name), organiser.email))
         message["Subject"] = text.scrub_line(subject)[:200]
-        message.set_content(f"{body}\n\nSession {session.id}: {session.title}\n")
+        message.set_content(body)
         try:
             mail_sender().send(message)
         except SendError as error:

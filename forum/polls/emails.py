@@ -25,6 +25,7 @@ SUBJECTS = {
     "poll-invite": "When can you meet?",
     "poll-reminder": "Reminder: when can you meet?",
     "poll-closed": "Poll closed",
+    "poll-closed-deadline": "Answers closed",
     "poll-finalized": "Time chosen",
 }
 
@@ -58,6 +59,8 @@ def render_poll_email(message: EmailMessage, poll: Poll) -> MimeMessage:
     ]
     context = {
         "kind": message.kind,
+        # poll-closed: by its closing time (a time will be chosen), or by the organiser.
+        "deadline": (message.data or {}).get("reason") == "deadline",
         "poll": poll,
         "event": event,
         "person": person,
@@ -75,6 +78,7 @@ def render_poll_email(message: EmailMessage, poll: Poll) -> MimeMessage:
         "agenda_url": calendars.agenda_url(person),
         "organiser": event.owner,
     }
+    subject_key = f"{message.kind}-deadline" if context["deadline"] else message.kind
     subject_time = ""
     if chosen is not None:
         subject_time = f" ({calendars.time_range(chosen.start, chosen.end, zone)})"
@@ -83,7 +87,7 @@ def render_poll_email(message: EmailMessage, poll: Poll) -> MimeMessage:
     return compose(
         sender=formataddr((f"{owner_name} via forum", sender_address)),
         to=formataddr((text.scrub_line(person.name), person.email)),
-        subject=f"{SUBJECTS[message.kind]}: {text.scrub_line(poll.title)}{subject_time}",
+        subject=f"{SUBJECTS[subject_key]}: {text.scrub_line(poll.title)}{subject_time}",
         text=render_template("email/poll.txt", **context),
         html=render_template("email/poll.html", **context),
         calendar=None,

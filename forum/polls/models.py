@@ -58,6 +58,8 @@ class Poll(db.Model):
     closed_at: Mapped[dt.datetime | None]
     # When the organiser last reminded those who had not answered (at most once a day).
     reminded_at: Mapped[dt.datetime | None]
+    # When everyone was told that the closing time had passed (forum.close_due_polls).
+    deadline_noticed_at: Mapped[dt.datetime | None]
     # The option booked, and the session it became.
     chosen_option_id: Mapped[int | None]
     session_id: Mapped[int | None] = mapped_column(

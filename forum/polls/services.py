@@ -427,7 +427,11 @@ def finalize(
 
 
 def queue_poll_emails(
-    poll: Poll, kind: str, *, people: Iterable[Person] | None = None
+    poll: Poll,
+    kind: str,
+    *,
+    people: Iterable[Person] | None = None,
+    data: dict[str, Any] | None = None,
 ) -> list[EmailMessage]:
     """One email per person asked (or per person given), sent after the commit."""
     now = now_utc()
@@ -440,6 +444,7 @@ def queue_poll_emails(
             sequence=poll.revision,
             recipient=person.email,
             next_attempt_at=now,
+            data=dict(data or {}),
         )
         for person in recipients
     ]

@@ -43,6 +43,7 @@ def upgrade():
         sa.Column("created_at", forum.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("closed_at", forum.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("reminded_at", forum.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("deadline_noticed_at", forum.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("chosen_option_id", sa.Integer(), nullable=True),
         sa.Column("session_id", sa.Integer(), nullable=True),
         sa.Column("revision", sa.Integer(), nullable=False),
