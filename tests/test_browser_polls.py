@@ -18,6 +18,7 @@ from forum.extensions import db
 from tests.browser import save_screenshot
 from tests.factories import make_institution
 from tests.factories import make_person
+from tests.test_browser_organiser import UNLABELLED_CONTROLS
 from tests.test_browser_organiser import create_bilateral_event
 
 pytestmark = pytest.mark.browser
@@ -68,6 +69,7 @@ def test_a_poll_from_the_engines_best_slots_to_a_booked_time(app: Flask, make_pa
     organiser.get_by_role("link", name="New poll").click()
     organiser.get_by_label("Title").fill("Kick-off call")
     organiser.get_by_label("How many times").fill("3")
+    assert organiser.evaluate(UNLABELLED_CONTROLS) == []
     save_screenshot(organiser, "poll-new")
     organiser.get_by_role("button", name="Open the poll").click()
     organiser.wait_for_url(re.compile(r"/polls/\d+$"))
@@ -80,6 +82,8 @@ def test_a_poll_from_the_engines_best_slots_to_a_booked_time(app: Flask, make_pa
     assert [r.split("\n")[0] for r in rows.all_inner_texts()] == ["Li Wei", "Sato Hanako"]
     # The engine's view of each time for each person: both sites in working hours.
     assert organiser.locator("td.answer-cell .cat.k-working").count() == 6
+    assert organiser.evaluate(UNLABELLED_CONTROLS) == []
+    assert organiser.locator("h1").count() == 1
     save_screenshot(organiser, "poll-matrix")
 
     # Sato opens the poll from the agenda on a phone; Tokyo's time first.
@@ -91,6 +95,7 @@ def test_a_poll_from_the_engines_best_slots_to_a_booked_time(app: Flask, make_pa
     participant.get_by_role("heading", name="Kick-off call").wait_for()
     assert "Asia/Tokyo" in participant.locator(".ballot-time").first.inner_text()
     assert sideways(participant) <= PHONE_WIDTH
+    assert participant.evaluate(UNLABELLED_CONTROLS) == []
     save_screenshot(participant, "poll-ballot-phone")
 
     # In London's zone; the answers are saved and the zone kept.
@@ -136,6 +141,8 @@ def test_a_poll_from_the_engines_best_slots_to_a_booked_time(app: Flask, make_pa
     wrap = phone.locator(".poll-matrix-wrap")
     assert wrap.evaluate("el => el.scrollWidth > el.clientWidth")
     save_screenshot(phone, "poll-matrix-phone")
+    phone.goto(organiser.locator(".breadcrumbs a").nth(1).get_attribute("href") + "/polls/new")
+    assert sideways(phone) <= PHONE_WIDTH
 
     # Booking the first time: the session page, with its meeting and invitations.
     organiser.locator("tr.book button").first.click()
@@ -152,3 +159,10 @@ def test_a_poll_from_the_engines_best_slots_to_a_booked_time(app: Flask, make_pa
         session_url
     )
     save_screenshot(organiser, "poll-booked")
+
+    # Sato's page now shows the time chosen and their answers, read only.
+    participant.reload()
+    participant.get_by_text("This poll is over: a time was chosen.").wait_for()
+    assert participant.get_by_role("button", name="Save my answers").count() == 0
+    assert sideways(participant) <= PHONE_WIDTH
+    save_screenshot(participant, "poll-ballot-chosen-phone")
