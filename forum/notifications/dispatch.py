@@ -203,17 +203,20 @@ def send_message(
 
 
 def _send_claimed(message_id: int, sender: Sender) -> str:
-    from forum.notifications.emails import render
-
     message = db.session.get(EmailMessage, message_id)
     if message is None:
         return "skipped"
-    if message.kind in BUILDERS:
-        return _send_built_message(message, BUILDERS[message.kind], sender)
-    if _superseded(message):
+    if message.session_id is not None and _superseded(message):
         message.status, message.next_attempt_at = "superseded", None
         db.session.commit()
         return message.status
+    return _send_built_message(message, BUILDERS.get(message.kind, _session_email), sender)
+
+
+def _session_email(message: EmailMessage) -> tuple[MimeMessage, Person]:
+    """The email about a session to one invitee, from the session as it is now."""
+    from forum.notifications.emails import render
+
     invitation = db.session.scalar(
         sa.select(Invitation).where(
             Invitation.session_id == message.session_id,
@@ -221,19 +224,8 @@ def _send_claimed(message_id: int, sender: Sender) -> str:
         )
     )
     if invitation is None:
-        return _record_failure(
-            message, "the person is no longer invited to this session", temporary=False
-        )
-    try:
-        email = render(message, invitation)
-    except sa.exc.SQLAlchemyError:
-        raise
-    except Exception as error:
-        log.warning("email %s cannot be built", message.id, exc_info=True)
-        return _record_failure(
-            message, f"could not build the message: {_reason(error)}", temporary=False
-        )
-    return _deliver(message, email, invitation.person, sender)
+        raise LookupError("the person is no longer invited to this session")
+    return render(message, invitation), invitation.person
 
 
 def _deliver(message: EmailMessage, email: MimeMessage, person: Person, sender: Sender) -> str:
