@@ -273,14 +273,25 @@ def answer_poll(
             )
         )
     }
-    for option_id, answer in answers.items():
-        vote = existing.get(option_id)
-        if vote is None:
-            db.session.add(
-                PollVote(option_id=option_id, person_id=person.id, answer=answer, answered_at=now)
-            )
-        elif vote.answer != answer:
-            vote.answer, vote.answered_at = answer, now
+    try:
+        # A savepoint: the same answers sent twice at once (a double click on a slow
+        # line) meet the unique key; the second is refused whole, not half written.
+        with db.session.begin_nested():
+            for option_id, answer in answers.items():
+                vote = existing.get(option_id)
+                if vote is None:
+                    db.session.add(
+                        PollVote(
+                            option_id=option_id, person_id=person.id, answer=answer, answered_at=now
+                        )
+                    )
+                elif vote.answer != answer:
+                    vote.answer, vote.answered_at = answer, now
+    except sa.exc.IntegrityError:
+        raise Conflict(
+            "your answers were being saved twice at the same moment: send them again",
+            code="answered_concurrently",
+        ) from None
     if comment is not None:
         invitee.comment = text.clean_text(comment)
     if answers:
