@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
     from forum.web import outbox
     from forum.web import participants  # noqa: F401
     from forum.web import planner  # noqa: F401
+    from forum.web import polls  # noqa: F401
     from forum.web import providers  # noqa: F401
     from forum.web import series_planner  # noqa: F401
     from forum.web import sessions  # noqa: F401
