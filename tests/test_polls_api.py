@@ -117,6 +117,11 @@ def test_a_poll_on_the_engines_best_slots_asks_the_events_participants(app, api,
     assert poll["status"] == "open"
     assert poll["duration_minutes"] == 60
     assert len(poll["options"]) == 3
+    # Three different choices, not three neighbours of one time (09:00, 09:30, 10:00).
+    starts = sorted(dt.datetime.fromisoformat(o["start"]) for o in poll["options"])
+    assert all(
+        later - earlier > dt.timedelta(hours=1) for earlier, later in zip(starts, starts[1:])
+    )
     # The engine's best slots for Beijing and Tokyo: working hours at both sites.
     for option in poll["options"]:
         categories = {site["name"]: site["category"] for site in option["sites"]}

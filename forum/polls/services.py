@@ -31,6 +31,7 @@ from forum.db import now_utc
 from forum.directory.models import Person
 from forum.events import planning
 from forum.events import services as event_services
+from forum.events import variety
 from forum.events.models import Event
 from forum.events.models import EventSession
 from forum.extensions import db
@@ -125,18 +126,22 @@ def search_options(
     event: Event, actor: Organiser, search: Mapping[str, Any], duration_minutes: int
 ) -> list[dt.datetime]:
     """The starts of the engine's best slots for ``search`` (the slot search's fields;
-    people default to the event's participants, the window to the next two weeks)."""
+    people default to the event's participants, the window to the next two weeks), one of
+    each group of near-identical ones (forum.events.variety)."""
     fields = dict(search)
     if not any(fields.get(k) for k in ("person_ids", "institution_ids", "optional_person_ids")):
         fields["event_id"] = event.id
-    fields.setdefault("limit", DEFAULT_SEARCH_LIMIT)
+    wanted = fields.pop("limit", DEFAULT_SEARCH_LIMIT)
+    # More slots than offered, so that neighbours of one good time (09:00, 09:30, 10:00 the
+    # same day) make way for a different choice: another day, or another situation.
+    fields["limit"] = planning.MAX_LIMIT
     if not fields.get("window_start"):
         fields["window_start"] = (now_utc() + dt.timedelta(days=1)).date()
     if not fields.get("window_end"):
         fields["window_end"] = fields["window_start"] + dt.timedelta(days=DEFAULT_SEARCH_DAYS)
     fields.setdefault("timezone", None)
     fields["duration_minutes"] = duration_minutes
-    fields["explain"] = "none"
+    fields["explain"] = "sites"
     try:
         found = planning.search(actor, **fields)
     except ValidationFailed as error:
@@ -144,7 +149,7 @@ def search_options(
         raise ValidationFailed(
             {f"from_search.{key}": value for key, value in error.fields.items()}
         ) from None
-    starts = [parse_instant(slot["start"]) for slot in found["slots"]]
+    starts = [parse_instant(slot["start"]) for slot in variety.varied(found["slots"], wanted)]
     if not starts:
         raise ValidationFailed(
             {"from_search": "the engine found no time in this window: widen it or relax its rules"}

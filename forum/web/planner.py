@@ -34,6 +34,9 @@ from forum.db import now_utc
 from forum.events import planning
 from forum.events import services
 from forum.events.explanations import CATEGORY_LABELS
+from forum.events.variety import chosen_groups
+from forum.events.variety import situation
+from forum.events.variety import slot_groups
 from forum.scheduling.model import CATEGORIES
 from forum.scheduling.model import STEPS
 from forum.web import bp
@@ -96,8 +99,6 @@ class PlannerForm(PlanningForm):
 # can make way for the next different one.
 SLOTS_SHOWN = 10
 SLOTS_SEARCHED = 50
-# Two slots alike for every site are neighbours when they start at most this far apart.
-NEIGHBOURS = HOUR
 # The per-hour counts are drawn as bars of this many steps (CSS classes lv0..lv8).
 COUNT_LEVELS = 8
 DAYS_OFF = frozenset({"weekend", "holiday"})
@@ -345,48 +346,6 @@ def _columns(
     )
 
 
-def situation(slot: dict[str, Any]) -> tuple[tuple[int, tuple[str, ...]], ...]:
-    """Which site is in which categories during a slot: two slots alike in this differ
-    only in the time of day."""
-    return tuple((row["site"], tuple(row["categories"])) for row in slot["institutions"])
-
-
-def slot_groups(slots: list[dict[str, Any]]) -> list[list[int]]:
-    """The slots (as indexes) in groups of near-identical ones: the same situation for
-    every site and starts that follow each other at most NEIGHBOURS apart. Each group
-    lists its slots best first; groups come in the order of their best slot."""
-    starts = [times.parse_instant(slot["start"]) for slot in slots]
-    by_situation: dict[tuple[Any, ...], list[int]] = {}
-    for index, slot in enumerate(slots):
-        by_situation.setdefault(situation(slot), []).append(index)
-    groups: list[list[int]] = []
-    for members in by_situation.values():
-        members.sort(key=lambda i: starts[i])
-        chain = [members[0]]
-        for index in members[1:]:
-            if starts[index] - starts[chain[-1]] > NEIGHBOURS:
-                groups.append(sorted(chain))
-                chain = []
-            chain.append(index)
-        groups.append(sorted(chain))
-    groups.sort(key=lambda group: group[0])
-    return groups
-
-
-def chosen_groups(slots: list[dict[str, Any]], groups: list[list[int]]) -> list[list[int]]:
-    """Up to SLOTS_SHOWN groups, one slot shown of each: first those whose situation is
-    not shown yet (the next different choice), then, when there are not enough of them,
-    the same situation on another day, in the order of rank."""
-    fresh: list[list[int]] = []
-    again: list[list[int]] = []
-    seen: set[tuple[Any, ...]] = set()
-    for group in groups:
-        kind = situation(slots[group[0]])
-        (again if kind in seen else fresh).append(group)
-        seen.add(kind)
-    return (fresh + again)[:SLOTS_SHOWN]
-
-
 def reason(slot: dict[str, Any], labels: dict[int, str]) -> str:
     """One line on why the slot ranks where it does: how many sites are in working hours,
     who pays the most, and the cost in all."""
@@ -429,7 +388,7 @@ def varied_slots(result: dict[str, Any], grid: planning.Grid) -> list[SlotView]:
     labels = {site["site"]: site["label"] for site in result["sites"]}
     slots = result["slots"]
     groups = slot_groups(slots)
-    chosen = chosen_groups(slots, groups)
+    chosen = chosen_groups(slots, groups, SLOTS_SHOWN)
     shown = {group[0] for group in chosen}
     alike: dict[tuple[Any, ...], list[int]] = {}
     for index, slot in enumerate(slots):
