@@ -348,7 +348,12 @@ def test_the_organiser_reminds_closes_and_books_a_time(
 
     remind = organiser_post(client, page_path, f"/polls/{poll['id']}/remind")
     assert remind.status_code == 303
-    assert flashes(client.get(page_path).text) == ["A reminder is being emailed to Sato Hanako."]
+    reminded = client.get(page_path).text
+    assert flashes(reminded) == ["A reminder is being emailed to Sato Hanako."]
+    # Until a day has passed the page offers no second reminder, and says when it can go.
+    waiting = text_of(section(reminded, "waiting-heading"))
+    assert "Remind them" not in waiting
+    assert "The next one can go from" in waiting
     organiser_post(client, page_path, f"/polls/{poll['id']}/remind")
     [refused] = flashes(client.get(page_path).text)
     assert "at most one a day" in refused

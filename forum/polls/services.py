@@ -343,13 +343,19 @@ def votes_of(poll: Poll) -> dict[tuple[int, int], str]:
 # --- reminding, closing, finalising ----------------------------------------------------------
 
 
+def next_reminder_at(poll: Poll, now: dt.datetime | None = None) -> dt.datetime | None:
+    """When the next reminder may go, if not now (at most one a day)."""
+    if poll.reminded_at is None or (now or now_utc()) - poll.reminded_at >= REMIND_EVERY:
+        return None
+    return poll.reminded_at + REMIND_EVERY
+
+
 def remind(poll: Poll) -> list[PollInvitee]:
     """Email those who have not answered yet; at most once a day, never after the close."""
     now = now_utc()
     if not accepts_answers(poll, now):
         raise Conflict(_closed_words(poll) + ": nobody can be reminded", code="poll_closed")
-    if poll.reminded_at is not None and now - poll.reminded_at < REMIND_EVERY:
-        next_at = poll.reminded_at + REMIND_EVERY
+    if (next_at := next_reminder_at(poll, now)) is not None:
         raise Conflict(
             f"a reminder went at {format_instant(poll.reminded_at)}; the next one can go "
             f"from {format_instant(next_at)} (at most one a day)",

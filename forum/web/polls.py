@@ -562,6 +562,7 @@ def poll_page(poll_id: int):
         best=found.best if poll.status == "open" else None,
         zone=organiser.timezone,
         accepts_answers=services.accepts_answers(poll),
+        next_reminder_at=services.next_reminder_at(poll),
         chosen=chosen,
         comments=[i for i in poll.invitees if i.comment],
         answer_labels=ANSWER_LABELS,
