@@ -185,6 +185,22 @@ def test_typed_times_in_any_zone_and_the_day_each_site_sees(app, api, client, ev
     assert "Wed 10 Mar 2027 10:30–11:15 (America/Detroit)" in text_of(to_smith)
     (to_ngata,) = emails(app, "When can you meet?", "a.ngata@auckland.example.org")
     assert "Thu 11 Mar 2027 04:30–05:15 (Pacific/Auckland)" in text_of(to_ngata)
+    # 09:00 on Thursday in Beijing is still Wednesday evening in Ann Arbor, and Thursday
+    # afternoon in Auckland: the day wraps back for one, forward for the other.
+    assert (smith["options"][1]["local_start"], smith["options"][1]["weekday"]) == (
+        "2027-03-10T20:00:00",
+        "Wed",
+    )
+    assert li["options"][1]["times"][0].startswith("Thu 11 Mar 2027 09:00")
+    assert ngata["options"][1]["times"][0].startswith("Thu 11 Mar 2027 14:00")
+    assert "Wed 10 Mar 2027 20:00–20:45 (America/Detroit)" in text_of(to_smith)
+    # The participant's page says the same days, each person's first.
+    smith_page = client.get(ballot_url(app, people["smith"], poll).replace("/api/v1", "")).text
+    ngata_page = client.get(ballot_url(app, people["ngata"], poll).replace("/api/v1", "")).text
+    assert "Wednesday 10 March 2027" in smith_page
+    assert "Thursday 11 March 2027" not in smith_page
+    assert "Thursday 11 March 2027" in ngata_page
+    assert "Wednesday 10 March 2027" not in ngata_page
     # A zone asked for on the link shows the times there.
     in_tokyo = client.get(ballot_url(app, people["smith"], poll) + "?tz=Asia/Tokyo").get_json()
     assert in_tokyo["options"][0]["local_start"] == "2027-03-11T00:30:00"
