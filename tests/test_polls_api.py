@@ -552,3 +552,15 @@ def test_at_the_closing_time_everyone_is_told_once_and_the_organiser_gets_the_su
     assert f"/polls/{poll['id']}" in body
     # The organiser can still book a time from the answers.
     assert api.get(f"/api/v1/polls/{poll['id']}").get_json()["status"] == "open"
+
+
+def test_without_times_the_engine_offers_its_best_leaving_days_to_answer(api, event):
+    poll = created(api.post(polls_url(event), json={"title": "Call"}))
+    assert poll["source"] == "engine"
+    assert len(poll["options"]) == 5
+    now = dt.datetime.now(dt.UTC)
+    first = min(dt.datetime.fromisoformat(o["start"]) for o in poll["options"])
+    # From three days ahead in the event's zone (two days and a bit at the least).
+    assert first - now > dt.timedelta(days=2)
+    closes = dt.datetime.fromisoformat(poll["closes_at"])
+    assert now + dt.timedelta(days=1) < closes <= first - dt.timedelta(hours=1)

@@ -55,7 +55,9 @@ class PollSearchIn(SearchRules):
     """The slot search's fields; the poll's duration is the search's."""
 
     duration_minutes: Annotated[int, Field(ge=1, le=MAX_SESSION_MINUTES)] | None = None  # type: ignore[assignment]
-    window_start: WindowBound | None = Field(None, description="default: tomorrow")
+    window_start: WindowBound | None = Field(
+        None, description="default: three days ahead in the event's zone"
+    )
     window_end: WindowBound | None = Field(None, description="default: two weeks later")
     timezone: ZoneName | None = Field(
         None, description="zone the window's dates are read in; default: the event's"
@@ -79,7 +81,7 @@ class PollCreate(Schema):
         None,
         description=(
             "offer the engine's best slots for this search (people default to the event's "
-            "participants, the window to the next two weeks)"
+            "participants, the window to two weeks from three days ahead)"
         ),
     )
     closes_at: Instant | None = Field(

@@ -27,6 +27,7 @@ from forum.core.errors import NotFound
 from forum.core.errors import ValidationFailed
 from forum.core.times import format_instant
 from forum.core.times import parse_instant
+from forum.core.times import to_local
 from forum.db import now_utc
 from forum.directory.models import Person
 from forum.events import planning
@@ -52,9 +53,11 @@ REMIND_EVERY = dt.timedelta(days=1)
 # earliest option if that comes sooner.
 DEFAULT_OPEN_FOR = dt.timedelta(days=7)
 CLOSE_BEFORE_FIRST_OPTION = dt.timedelta(hours=1)
-# The engine's best slots offered by default, and the days searched after tomorrow.
+# The engine's best slots offered by default, searched over two weeks from three days
+# ahead (in the event's zone), which leaves people a few days to answer.
 DEFAULT_SEARCH_LIMIT = 5
 DEFAULT_SEARCH_DAYS = 14
+DEFAULT_SEARCH_AFTER_DAYS = 3
 MAX_COMMENT = 2000
 ANSWER_WORDS = {"yes": "yes", "if_need_be": "if need be", "no": "no"}
 
@@ -122,11 +125,18 @@ def _checked_starts(starts: list[dt.datetime], now: dt.datetime) -> list[dt.date
     return sorted(starts)
 
 
+def default_window_start(event: Event) -> dt.date:
+    """The first day searched by default: three days ahead in the event's zone."""
+    today = to_local(now_utc(), event.timezone).date()
+    return today + dt.timedelta(days=DEFAULT_SEARCH_AFTER_DAYS)
+
+
 def search_options(
     event: Event, actor: Organiser, search: Mapping[str, Any], duration_minutes: int
 ) -> list[dt.datetime]:
     """The starts of the engine's best slots for ``search`` (the slot search's fields;
-    people default to the event's participants, the window to the next two weeks), one of
+    people default to the event's participants, the window to two weeks from three days
+    ahead), one of
     each group of near-identical ones (forum.events.variety)."""
     fields = dict(search)
     if not any(fields.get(k) for k in ("person_ids", "institution_ids", "optional_person_ids")):
@@ -136,7 +146,7 @@ def search_options(
     # same day) make way for a different choice: another day, or another situation.
     fields["limit"] = planning.MAX_LIMIT
     if not fields.get("window_start"):
-        fields["window_start"] = (now_utc() + dt.timedelta(days=1)).date()
+        fields["window_start"] = default_window_start(event)
     if not fields.get("window_end"):
         fields["window_end"] = fields["window_start"] + dt.timedelta(days=DEFAULT_SEARCH_DAYS)
     fields.setdefault("timezone", None)
@@ -189,7 +199,7 @@ def create_poll(
 ) -> Poll:
     """Open a poll on ``options`` (instants) or on the engine's best slots for
     ``from_search``; with neither, the engine's best slots for the event's participants over
-    the next two weeks. Invitations to answer are emailed after the commit."""
+    two weeks from three days ahead. Invitations to answer are emailed after the commit."""
     now = now_utc()
     if options is not None and from_search is not None:
         raise ValidationFailed({"options": "give options or from_search, not both"})

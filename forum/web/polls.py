@@ -510,11 +510,11 @@ def new_poll(event_id: int):
     status = 200
     from_planner = request.method == "POST" and request.form.get("from_planner") == "1"
     if request.method == "GET" or from_planner:
-        tomorrow = times.to_local(now_utc(), event.timezone).date() + dt.timedelta(days=1)
+        first_day = services.default_window_start(event)
         form.title.data = form.title.data or event.title
         form.duration_minutes.data = form.duration_minutes.data or 60
-        form.window_start.data = tomorrow
-        form.window_end.data = tomorrow + dt.timedelta(days=services.DEFAULT_SEARCH_DAYS)
+        form.window_start.data = first_day
+        form.window_end.data = first_day + dt.timedelta(days=services.DEFAULT_SEARCH_DAYS)
         form.limit.data = services.DEFAULT_SEARCH_LIMIT
         form.source.data = "planner" if opening.planner else "engine"
     elif "add_row" in request.form:
