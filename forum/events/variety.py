@@ -61,5 +61,14 @@ def chosen_groups(
 
 
 def varied(slots: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
-    """Up to ``count`` slots, the best of each group, in the order chosen_groups gives."""
-    return [slots[group[0]] for group in chosen_groups(slots, slot_groups(slots), count)]
+    """Up to ``count`` slots: the best of each group, in the order chosen_groups gives;
+    when there are fewer groups than that, then the best of the others that start more
+    than NEIGHBOURS away from every slot taken (another hour of a day already offered)."""
+    chosen = [group[0] for group in chosen_groups(slots, slot_groups(slots), count)]
+    starts = [times.parse_instant(slot["start"]) for slot in slots]
+    for index in range(len(slots)):
+        if len(chosen) >= count:
+            break
+        if all(abs(starts[index] - starts[taken]) > NEIGHBOURS for taken in chosen):
+            chosen.append(index)
+    return [slots[index] for index in chosen]
