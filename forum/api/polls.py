@@ -117,27 +117,6 @@ def poll_out(poll: Poll) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
-def _options(items: list[ps.PollOptionIn], event_zone: str) -> list[dt.datetime]:
-    starts = []
-    for index, item in enumerate(items):
-        try:
-            start, _ = times.resolve_start(
-                start=item.start,
-                local_start=item.local_start,
-                timezone=item.timezone,
-                fold=item.fold,
-                default_timezone=event_zone,
-            )
-        except ValidationFailed as error:
-            raise ValidationFailed(
-                {f"options.{index}.{key}": value for key, value in error.fields.items()},
-                code=error.code,
-                details={k: v for k, v in error.details.items() if k != "fields"},
-            ) from None
-        starts.append(start)
-    return starts
-
-
 @bp.post("/events/<int:event_id>/polls")
 def create_poll(event_id: int):
     organiser = current_organiser()
@@ -154,7 +133,9 @@ def create_poll(event_id: int):
         duration_minutes=body.from_search.duration_minutes
         if body.from_search is not None and body.from_search.duration_minutes
         else body.duration_minutes,
-        options=_options(body.options, event.timezone) if body.options is not None else None,
+        options=services.resolve_options(body.options, default_timezone=event.timezone)
+        if body.options is not None
+        else None,
         from_search=search,
         closes_at=body.closes_at,
         invitees=[i.model_dump() for i in body.invitees] if body.invitees is not None else None,

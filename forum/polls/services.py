@@ -16,12 +16,14 @@ import datetime as dt
 from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
 from forum.accounts.models import Organiser
 from forum.core import text
+from forum.core import times
 from forum.core.errors import Conflict
 from forum.core.errors import NotFound
 from forum.core.errors import ValidationFailed
@@ -98,6 +100,53 @@ def accepts_answers(poll: Poll, now: dt.datetime | None = None) -> bool:
 
 
 # --- opening ---------------------------------------------------------------------------------
+
+
+class OptionInput(Protocol):
+    """A candidate time as given: an instant, or a local date-time read in a zone."""
+
+    start: dt.datetime | None
+    local_start: dt.datetime | None
+    timezone: str | None
+    fold: int | None
+
+
+def resolve_options(items: Iterable[OptionInput], *, default_timezone: str) -> list[dt.datetime]:
+    """Each candidate time as an instant, local ones read in their zone (or the event's);
+    ValidationFailed names every row that cannot be read, or has passed
+    (``options.N.local_start``: a local time the clocks skip or repeat, an unknown zone...).
+    One row wrong keeps its own code and details (``nonexistent_local_time``...)."""
+    starts: list[dt.datetime] = []
+    problems: dict[str, str] = {}
+    refused: list[ValidationFailed] = []
+    now = now_utc()
+    for index, item in enumerate(items):
+        try:
+            start, _ = times.resolve_start(
+                start=item.start,
+                local_start=item.local_start,
+                timezone=item.timezone,
+                fold=item.fold,
+                default_timezone=default_timezone,
+            )
+        except ValidationFailed as error:
+            refused.append(error)
+            problems.update({f"options.{index}.{k}": v for k, v in error.fields.items()})
+            continue
+        starts.append(start)
+        if start <= now:
+            # Said with the other rows' problems, not only once those are put right.
+            problems[f"options.{index}"] = (
+                f"{format_instant(start)} has passed: candidate times must be in the future"
+            )
+    if problems:
+        only = refused[0] if len(refused) == 1 and len(problems) == 1 else None
+        raise ValidationFailed(
+            problems,
+            code=only.code if only else None,
+            details={k: v for k, v in only.details.items() if k != "fields"} if only else None,
+        )
+    return starts
 
 
 def _checked_starts(starts: list[dt.datetime], now: dt.datetime) -> list[dt.datetime]:

@@ -446,28 +446,10 @@ def _open_poll(opening: Opening, event: Event, organiser: Organiser) -> Poll | N
         return None
     options = None
     if body.options is not None:
-        options, problems = [], {}
-        for index, item in enumerate(body.options):
-            try:
-                start, _ = times.resolve_start(
-                    start=item.start,
-                    local_start=item.local_start,
-                    timezone=item.timezone,
-                    fold=item.fold,
-                    default_timezone=event.timezone,
-                )
-            except ValidationFailed as error:
-                problems[f"options.{index}"] = "; ".join(error.fields.values())
-                continue
-            options.append(start)
-            if start <= now_utc():
-                # Said with the other rows' problems, not only once those are put right.
-                problems[f"options.{index}"] = (
-                    f"{times.format_instant(start)} has passed: candidate times must be in "
-                    "the future"
-                )
-        if problems:
-            opening.show(problems)
+        try:
+            options = services.resolve_options(body.options, default_timezone=event.timezone)
+        except ValidationFailed as error:
+            opening.show(error.fields)
             return None
     search = None
     if body.from_search is not None:
