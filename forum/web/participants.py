@@ -43,9 +43,11 @@ def _usable_zone(name: str) -> bool:
     return True
 
 
-def _zone_choice(default: str) -> tuple[str, str | None]:
-    """The zone asked for with ?tz=, or ``default`` and a message saying why not."""
-    asked = request.args.get("tz", "").strip()
+def zone_choice(default: str) -> tuple[str, str | None]:
+    """The zone asked for (?tz= on a GET, the form's tz on a POST), or ``default`` and a
+    message saying why not."""
+    source = request.form if request.method == "POST" else request.args
+    asked = source.get("tz", "").strip()
     if not asked:
         return default, None
     try:
@@ -88,7 +90,7 @@ def agenda(token: str):
     person = calendars.person_for_agenda(token)
     if person is None:
         refuse_link()
-    zone, zone_problem = _zone_choice(person.timezone)
+    zone, zone_problem = zone_choice(person.timezone)
     if zone_problem:
         flash(zone_problem, "error")
     items = services.agenda_for(person, after=now_utc())
@@ -184,7 +186,7 @@ def rsvp(token: str):
         return redirect(url_for("web.rsvp", token=token)), 303
     proposed = request.args.get("answer")
     person = invitation.person
-    zone, _ = _zone_choice(person.timezone)
+    zone, _ = zone_choice(person.timezone)
     # A series shows its next meeting (its first while none has taken place).
     coming = next(iter(session_occurrences(session, after=now_utc(), limit=1)), None)
     return render_template(

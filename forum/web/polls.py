@@ -34,8 +34,6 @@ from forum.api.util import field_errors
 from forum.core import times
 from forum.core.errors import ForumError
 from forum.core.errors import ValidationFailed
-from forum.core.times import InvalidTime
-from forum.core.times import get_zone
 from forum.core.times import usable_zone_names
 from forum.db import now_utc
 from forum.directory.models import Person
@@ -53,6 +51,7 @@ from forum.security import refuse_link
 from forum.web import bp
 from forum.web.events import PROVIDER_LABELS
 from forum.web.forms import show_errors
+from forum.web.participants import zone_choice
 
 ANSWER_LABELS = {"yes": "Yes", "if_need_be": "If need be", "no": "No"}
 STATUS_WORDS = {"open": "open", "closed": "closed", "finalized": "time chosen"}
@@ -75,14 +74,6 @@ def _sentence(text: str) -> str:
     return text if text.endswith((".", "!", "?")) else text + "."
 
 
-def _usable_zone(name: str) -> bool:
-    try:
-        get_zone(name)
-    except InvalidTime:
-        return False
-    return True
-
-
 # --- the participant's answers -------------------------------------------------------------
 
 
@@ -96,20 +87,6 @@ def _ballot(token: str, poll_id: int) -> tuple[Person, Poll, PollInvitee]:
     if invitee is None:
         refuse_link()
     return person, poll, invitee
-
-
-def _ballot_zone(person: Person) -> tuple[str, str | None]:
-    """The zone asked for (?tz= on a GET, the form's tz on a POST), or the person's own and
-    a message saying why not."""
-    source = request.form if request.method == "POST" else request.args
-    asked = source.get("tz", "").strip()
-    if not asked:
-        return person.timezone, None
-    try:
-        get_zone(asked)
-    except InvalidTime as error:
-        return person.timezone, f"{error}. Times are shown in {person.timezone}."
-    return asked, None
 
 
 @dataclass
@@ -173,7 +150,7 @@ def _ballot_url(token: str, poll: Poll, person: Person, zone: str) -> str:
 def poll_ballot(token: str, poll_id: int):
     """GET shows the times in the participant's zone; POST saves their answers."""
     person, poll, invitee = _ballot(token, poll_id)
-    zone, zone_problem = _ballot_zone(person)
+    zone, zone_problem = zone_choice(person.timezone)
     if zone_problem:
         flash(zone_problem, "error")
     votes = services.votes_of(poll)
