@@ -9,6 +9,7 @@ a different day for some of them.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import email.policy
 from typing import Any
 
@@ -120,7 +121,7 @@ def test_a_poll_on_the_engines_best_slots_asks_the_events_participants(app, api,
     # Three different choices, not three neighbours of one time (09:00, 09:30, 10:00).
     starts = sorted(dt.datetime.fromisoformat(o["start"]) for o in poll["options"])
     assert all(
-        later - earlier > dt.timedelta(hours=1) for earlier, later in zip(starts, starts[1:])
+        later - earlier > dt.timedelta(hours=1) for earlier, later in itertools.pairwise(starts)
     )
     # The engine's best slots for Beijing and Tokyo: working hours at both sites.
     for option in poll["options"]:

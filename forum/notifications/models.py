@@ -54,9 +54,7 @@ class EmailMessage(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # The session the message is about; for a poll's messages, the poll instead.
-    session_id: Mapped[int | None] = mapped_column(
-        sa.ForeignKey("sessions.id", ondelete="CASCADE")
-    )
+    session_id: Mapped[int | None] = mapped_column(sa.ForeignKey("sessions.id", ondelete="CASCADE"))
     poll_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("polls.id", ondelete="CASCADE"), index=True
     )
