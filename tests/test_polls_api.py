@@ -9,8 +9,8 @@ a different day for some of them.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import email.policy
+import itertools
 from typing import Any
 
 import pytest
