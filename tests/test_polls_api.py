@@ -565,3 +565,39 @@ def test_without_times_the_engine_offers_its_best_leaving_days_to_answer(api, ev
     assert first - now > dt.timedelta(days=2)
     closes = dt.datetime.fromisoformat(poll["closes_at"])
     assert now + dt.timedelta(days=1) < closes <= first - dt.timedelta(hours=1)
+
+
+def test_reading_a_poll_takes_as_many_queries_for_six_people_as_for_two(
+    app, api, client, event, people
+):
+    from tests.helpers import recorded_statements
+    from tests.test_web import log_in
+
+    def queries(poll_id: int) -> tuple[int, int]:
+        with recorded_statements(app) as api_statements:
+            assert api.get(f"/api/v1/polls/{poll_id}").status_code == 200
+        with recorded_statements(app) as page_statements:
+            assert client.get(f"/polls/{poll_id}").status_code == 200
+        return len(api_statements), len(page_statements)
+
+    options = typed("2027-03-09T01:00:00Z", "2027-03-10T01:00:00Z", "2027-03-11T06:00:00Z")
+    two = created(api.post(polls_url(event), json={"title": "Two", "options": options}))
+    extra = [
+        make_person(
+            api, f"Person {n}", f"person{n}@u-tokyo.example.org", people["sato"]["institution_id"]
+        )
+        for n in range(2)
+    ]
+    six = created(
+        api.post(
+            polls_url(event),
+            json={
+                "title": "Six",
+                "options": options,
+                "invitees": [invitee(p) for p in (*people.values(), *extra)],
+            },
+        )
+    )
+    assert len(six["people"]) == 6
+    log_in(client, "organiser@example.org", "secret-password")
+    assert queries(six["id"]) == queries(two["id"])

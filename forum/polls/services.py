@@ -65,14 +65,20 @@ ANSWER_WORDS = {"yes": "yes", "if_need_be": "if need be", "no": "no"}
 
 
 def polls_of(event: Event) -> list[Poll]:
+    """The event's polls, with the people asked (loaded with them, not one query each)."""
     return list(
-        db.session.scalars(sa.select(Poll).where(Poll.event_id == event.id).order_by(Poll.id))
+        db.session.scalars(
+            sa.select(Poll)
+            .where(Poll.event_id == event.id)
+            .order_by(Poll.id)
+            .options(selectinload(Poll.invitees))
+        )
     )
 
 
 def get_poll_for(organiser: Organiser, poll_id: int) -> Poll:
     """The poll if its event is the organiser's (or shared with them); 404 otherwise."""
-    poll = db.session.get(Poll, poll_id)
+    poll = load_poll(poll_id)
     if poll is None or not event_services.can_manage(organiser, poll.event):
         raise NotFound(f"no poll with id {poll_id}")
     return poll
@@ -85,6 +91,7 @@ def polls_for_person(person: Person, *, after: dt.datetime | None = None) -> lis
         .join(PollInvitee, PollInvitee.poll_id == Poll.id)
         .where(PollInvitee.person_id == person.id, Poll.status == "open")
         .order_by(Poll.closes_at, Poll.id)
+        .options(selectinload(Poll.invitees), selectinload(Poll.event))
     )
     if after is not None:
         query = query.where(Poll.closes_at > after)
@@ -553,6 +560,7 @@ def poll_data(poll: Poll) -> dict[str, Any]:
 
 
 def load_poll(poll_id: int) -> Poll | None:
+    """The poll with what its pages read: options, people asked and their institutions."""
     return db.session.scalar(
         sa.select(Poll)
         .where(Poll.id == poll_id)

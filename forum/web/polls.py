@@ -510,7 +510,7 @@ def new_poll(event_id: int):
 @login_required
 def poll_page(poll_id: int):
     organiser = _organiser()
-    poll = services.load_poll(services.get_poll_for(organiser, poll_id).id)
+    poll = services.get_poll_for(organiser, poll_id)
     found = results.matrix(poll)
     chosen = next((o for o in poll.options if o.id == poll.chosen_option_id), None)
     return render_template(
