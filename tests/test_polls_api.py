@@ -601,3 +601,32 @@ def test_reading_a_poll_takes_as_many_queries_for_six_people_as_for_two(
     assert len(six["people"]) == 6
     log_in(client, "organiser@example.org", "secret-password")
     assert queries(six["id"]) == queries(two["id"])
+
+
+def test_the_engines_view_of_each_option_is_the_same_however_the_options_are_spaced(api, event):
+    # Three times on the half hour (the engine reads them in one search over their span)
+    # and the same three with one more at 7 past (each read on its own).
+    times = ["2027-03-10T01:00:00Z", "2027-03-10T15:30:00Z", "2027-03-13T02:00:00Z"]
+    spaced = created(api.post(polls_url(event), json={"title": "A", "options": typed(*times)}))
+    odd = created(
+        api.post(
+            polls_url(event),
+            json={"title": "B", "options": typed(*times, "2027-03-12T03:07:00Z")},
+        )
+    )
+
+    def view(poll: dict[str, Any]) -> dict[str, list[tuple[str, str, str]]]:
+        return {
+            o["start"]: [(s["name"], s["local_start"], s["category"]) for s in o["sites"]]
+            for o in poll["options"]
+        }
+
+    assert view(spaced) == {start: view(odd)[start] for start in times}
+    # 09:00 in Beijing on a Wednesday; 23:30 there; a Saturday.
+    assert [sites[0][2] for sites in view(spaced).values()] == ["working", "night", "weekend"]
+    person = spaced["people"][0]
+    assert [person["categories"][str(o["id"])] for o in spaced["options"]] == [
+        "working",
+        "night",
+        "weekend",
+    ]

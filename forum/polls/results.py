@@ -22,6 +22,7 @@ from forum.polls.models import PollInvitee
 from forum.polls.models import PollOption
 from forum.polls.services import votes_of
 from forum.scheduling import engine
+from forum.scheduling.model import MAX_WINDOW
 from forum.scheduling.model import STEPS
 from forum.scheduling.model import Placement
 from forum.scheduling.model import SearchOptions
@@ -122,6 +123,56 @@ class Matrix:
         return " ".join(parts)
 
 
+def _common_step(starts: list[dt.datetime]) -> int | None:
+    """The longest of the engine's steps that lands on every start from the first (on
+    whole minutes), or None."""
+    first = starts[0]
+    if first.second or first.microsecond:
+        return None
+    offsets = [(start - first) // dt.timedelta(minutes=1) for start in starts]
+    if any((start - first) % dt.timedelta(minutes=1) for start in starts):
+        return None
+    return next(
+        (step for step in sorted(STEPS, reverse=True) if all(o % step == 0 for o in offsets)),
+        None,
+    )
+
+
+def _searches(poll: Poll) -> list[tuple[SearchOptions, list[PollOption]]]:
+    """The engine's searches that place every option: one over the poll's whole span when
+    the options share a step (the engine's own slots, times on the hour...), each option
+    on its own otherwise."""
+    options = sorted(poll.options, key=lambda o: o.start)
+    duration = poll.duration
+    step = _common_step([o.start for o in options])
+    span_end = options[-1].start + duration
+    if step is not None and span_end - options[0].start <= MAX_WINDOW:
+        count = (options[-1].start - options[0].start) // dt.timedelta(minutes=step) + 1
+        whole = SearchOptions(
+            duration=duration,
+            window_start=options[0].start,
+            window_end=span_end,
+            step_minutes=step,
+            limit=count,
+            skip_holidays=False,
+        )
+        return [(whole, options)]
+    return [
+        (
+            SearchOptions(
+                duration=duration,
+                window_start=o.start,
+                window_end=o.start + duration,
+                step_minutes=STEPS[0],
+                limit=1,
+                skip_holidays=False,
+            ),
+            [o],
+        )
+        for o in options
+    ]
+
+
 def _engine_view(
     poll: Poll, people: list[Person]
 ) -> tuple[dict[int, dict[int, Placement]], dict[int, list[explanations.SiteTime]]]:
@@ -141,21 +192,18 @@ def _engine_view(
     busy = planning.busy_in_window(members, first, last)
     placements: dict[int, dict[int, Placement]] = {}
     site_rows: dict[int, list[explanations.SiteTime]] = {}
-    for option in poll.options:
-        options = SearchOptions(
-            duration=option.end - option.start,
-            window_start=option.start,
-            window_end=option.end,
-            step_minutes=STEPS[0],
-            limit=1,
-            skip_holidays=False,
-        )
+    for options, wanted in _searches(poll):
         result = engine.find_slots(participants, options, busy=busy)
-        if not result.slots:
-            continue
-        placements[option.id] = {p.participant.person_id: p for p in result.placements(0)}
         facts = explanations.site_facts(result, site_of, len(sites))
-        site_rows[option.id] = explanations.site_times(result, sites, facts, 0)
+        rank_of = {slot.start: rank for rank, slot in enumerate(result.slots)}
+        for option in wanted:
+            rank = rank_of.get(option.start)
+            if rank is None:
+                continue
+            placements[option.id] = {
+                p.participant.person_id: p for p in result.placements(rank)
+            }
+            site_rows[option.id] = explanations.site_times(result, sites, facts, rank)
     return placements, site_rows
 
 
