@@ -30,7 +30,6 @@ from forum.events import calendars
 from forum.events.models import VideoMeeting
 from forum.extensions import db
 from forum.providers.fakes.base import RunningFake
-from forum.providers.fakes.zoom import FakeZoomProvider
 from forum.reminders.models import PreflightCheck
 from forum.reminders.models import SessionReminder
 from tests.calendars import check_email
@@ -49,7 +48,7 @@ from tests.factories import make_person
 from tests.fake_setups.zoom import ACCOUNT_ID
 from tests.fake_setups.zoom import CLIENT_ID
 from tests.fake_setups.zoom import CLIENT_SECRET
-from tests.fake_setups.zoom import HOSTS
+from tests.fake_setups.zoom import make_fake
 from tests.smtp_server import smtp_settings
 from tests.test_meetings import add_zoom
 
@@ -58,10 +57,7 @@ WAIT_SECONDS = 60.0
 
 @pytest.fixture
 def zoom() -> Iterator[RunningFake]:
-    fake = FakeZoomProvider(
-        hosts=HOSTS, account_id=ACCOUNT_ID, client_id=CLIENT_ID, client_secret=CLIENT_SECRET
-    )
-    with RunningFake(fake) as running:
+    with RunningFake(make_fake()) as running:
         yield running
 
 

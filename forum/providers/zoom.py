@@ -25,6 +25,7 @@ import math
 import re
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
@@ -617,31 +618,39 @@ class ZoomProvider(VideoProvider):
         if not request.marker:
             return None
         start = body.get("start_time")
+        for item in self._upcoming(host):
+            if not (
+                has_marker(item.get("agenda"), request.marker)
+                or (start is not None and item.get("start_time") == start)
+                or (start is None and item.get("type") == body["type"])
+            ):
+                continue
+            try:
+                meeting = self._get(str(item["id"]))
+            except MeetingNotFound:
+                continue
+            if has_marker(meeting.get("agenda"), request.marker):
+                return self._info(meeting, host, note=note)
+        return None
+
+    def _upcoming(self, host: str, *, pages: int | None = None) -> Iterator[dict[str, Any]]:
+        """The host's upcoming meetings as Zoom lists them, page after page (at most
+        ``pages``), each an object with an id."""
         page_token = ""
-        while True:
+        read = 0
+        while pages is None or read < pages:
             params: dict[str, Any] = {"type": "upcoming", "page_size": 300}
             if page_token:
                 params["next_page_token"] = page_token
             page = self.http.request("GET", f"{self._user_path(host)}/meetings", params=params)
+            read += 1
             listing = _json_object(page)
             for item in listing.get("meetings") or []:
-                if not isinstance(item, dict) or "id" not in item:
-                    continue
-                if not (
-                    has_marker(item.get("agenda"), request.marker)
-                    or (start is not None and item.get("start_time") == start)
-                    or (start is None and item.get("type") == body["type"])
-                ):
-                    continue
-                try:
-                    meeting = self._get(str(item["id"]))
-                except MeetingNotFound:
-                    continue
-                if has_marker(meeting.get("agenda"), request.marker):
-                    return self._info(meeting, host, note=note)
+                if isinstance(item, dict) and "id" in item:
+                    yield item
             page_token = str(listing.get("next_page_token") or "")
             if not page_token:
-                return None
+                return
 
     def _get(self, external_id: str) -> dict[str, Any]:
         return _json_object(self.http.request("GET", self._meeting_path(external_id)))
@@ -731,28 +740,16 @@ class ZoomProvider(VideoProvider):
         """From the host's upcoming meetings (``GET /users/{id}/meetings?type=upcoming``):
         the list gives a series once, so a series is read with GET for its dates."""
         found: list[tuple[str, dt.datetime, dt.datetime]] = []
-        page_token = ""
-        for _ in range(MAX_LIST_PAGES):
-            params: dict[str, Any] = {"type": "upcoming", "page_size": 300}
-            if page_token:
-                params["next_page_token"] = page_token
-            page = self.http.request("GET", f"{self._user_path(host)}/meetings", params=params)
-            listing = _json_object(page)
-            for item in listing.get("meetings") or []:
-                if not isinstance(item, dict) or "id" not in item:
+        for item in self._upcoming(host, pages=MAX_LIST_PAGES):
+            external_id = str(item["id"])
+            if item.get("type") == 8:
+                try:
+                    times = self.scheduled_times(self.get_meeting(external_id)) or []
+                except MeetingNotFound:
                     continue
-                external_id = str(item["id"])
-                if item.get("type") == 8:
-                    try:
-                        times = self.scheduled_times(self.get_meeting(external_id)) or []
-                    except MeetingNotFound:
-                        continue
-                else:
-                    times = self.scheduled_times(MeetingInfo(external_id, "", data=item)) or []
-                found.extend((external_id, s, e) for s, e in times if s < end and start < e)
-            page_token = str(listing.get("next_page_token") or "")
-            if not page_token:
-                break
+            else:
+                times = self.scheduled_times(MeetingInfo(external_id, "", data=item)) or []
+            found.extend((external_id, s, e) for s, e in times if s < end and start < e)
         return found
 
     # -- health --------------------------------------------------------------------------------

@@ -80,9 +80,11 @@ def show_errors(form: FlaskForm, fields: dict[str, str]) -> None:
     for name, message in fields.items():
         field = form._fields.get(name.split(".")[0])
         if field is not None and name.split(".")[0] not in ("csrf_token", "submit"):
-            field.errors = [*field.errors, _sentence(message)]
+            field.errors = [*field.errors, as_sentence(message)]
         else:
-            form.form_errors.append(_sentence(f"{name}: {message}" if name != "body" else message))
+            form.form_errors.append(
+                as_sentence(f"{name}: {message}" if name != "body" else message)
+            )
 
 
 def show_service_error(form: FlaskForm, error: ForumError) -> None:
@@ -90,10 +92,10 @@ def show_service_error(form: FlaskForm, error: ForumError) -> None:
     named = dict(getattr(error, "fields", None) or error.details.get("fields") or {})
     show_errors(form, named)
     if not named:
-        form.form_errors.append(_sentence(error.message))
+        form.form_errors.append(as_sentence(error.message))
 
 
-def _sentence(text: str) -> str:
+def as_sentence(text: str) -> str:
     """Messages read as sentences on a page: "required" becomes "Required."."""
     text = text.strip()
     if not text:
@@ -127,13 +129,13 @@ def single_line(form: FlaskForm, field: Field) -> None:
     if found is not None and found[0] in text.LINE_BREAKS:
         raise InvalidField("Write it on one line.")
     if found is not None:
-        raise InvalidField(_sentence(text.problem(field.data) or ""))
+        raise InvalidField(as_sentence(text.problem(field.data) or ""))
 
 
 def clean_lines(form: FlaskForm, field: Field) -> None:
     """A text area read line by line: line breaks, and no other control characters."""
     if field.data and (found := text.problem(field.data, multi_line=True)) is not None:
-        raise InvalidField(_sentence(found))
+        raise InvalidField(as_sentence(found))
 
 
 # --- a secret shown on the next page only ----------------------------------------------------

@@ -50,6 +50,7 @@ from forum.polls.models import PollInvitee
 from forum.security import refuse_link
 from forum.web import bp
 from forum.web.events import PROVIDER_LABELS
+from forum.web.forms import as_sentence
 from forum.web.forms import show_errors
 from forum.web.participants import zone_choice
 
@@ -64,14 +65,6 @@ LOCAL_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
 
 def _organiser() -> Organiser:
     return current_user._get_current_object()
-
-
-def _sentence(text: str) -> str:
-    text = text.strip()
-    if not text:
-        return text
-    text = text[0].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
 
 
 # --- the participant's answers -------------------------------------------------------------
@@ -133,9 +126,9 @@ def _ballot_problems(fields: dict[str, str]) -> dict[str, str]:
             # The page offers only this poll's times: what is wrong is the answer sent.
             found[f"option-{parts[1]}"] = "Choose Yes, If need be or No."
         elif parts[0] == "votes":
-            found["votes"] = _sentence(message)
+            found["votes"] = as_sentence(message)
         else:
-            found[parts[0]] = _sentence(message)
+            found[parts[0]] = as_sentence(message)
     return found
 
 
@@ -328,9 +321,9 @@ class Opening:
             if parts[0] == "options" and len(parts) > 1 and parts[1].isdigit():
                 index = int(parts[1])
                 if self.form.source.data == "typed" and index < len(self.row_of):
-                    self.rows[self.row_of[index]].errors.append(_sentence(message))
+                    self.rows[self.row_of[index]].errors.append(as_sentence(message))
                 else:
-                    self.planner_errors[index] = _sentence(message)
+                    self.planner_errors[index] = as_sentence(message)
             elif parts[0] == "options":
                 plain["source"] = message
             elif parts[0] == "from_search" and len(parts) > 1:
@@ -448,7 +441,7 @@ def _open_poll(opening: Opening, event: Event, organiser: Organiser) -> Poll | N
         return None
     except ForumError as error:
         db.session.rollback()
-        opening.form.form_errors.append(_sentence(error.message))
+        opening.form.form_errors.append(as_sentence(error.message))
         return None
     db.session.commit()
     return poll
@@ -544,7 +537,7 @@ def remind_poll(poll_id: int):
         reminded = services.remind(poll)
     except ForumError as error:
         db.session.rollback()
-        flash(_sentence(error.message), "error")
+        flash(as_sentence(error.message), "error")
         return _back(poll_id)
     names = ", ".join(i.person.name for i in reminded)
     db.session.commit()
@@ -560,7 +553,7 @@ def close_poll(poll_id: int):
         services.close_poll(poll)
     except ForumError as error:
         db.session.rollback()
-        flash(_sentence(error.message), "error")
+        flash(as_sentence(error.message), "error")
         return _back(poll_id)
     db.session.commit()
     flash("The poll is closed without booking a time; everyone asked is being told.", "ok")
@@ -580,11 +573,11 @@ def finalize_poll(poll_id: int):
         session = services.finalize(poll, int(raw), actor=organiser)
     except ValidationFailed as error:
         db.session.rollback()
-        flash(_sentence("; ".join(error.fields.values()) or error.message), "error")
+        flash(as_sentence("; ".join(error.fields.values()) or error.message), "error")
         return _back(poll_id)
     except ForumError as error:
         db.session.rollback()
-        flash(_sentence(error.message), "error")
+        flash(as_sentence(error.message), "error")
         return _back(poll_id)
     db.session.commit()
     flash(
