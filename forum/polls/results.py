@@ -270,7 +270,3 @@ def matrix(poll: Poll) -> Matrix:
         everyone_required_answered=all(i.answered_at is not None for i in required),
         suiting=[row for row in rows if row.suits_every_required],
     )
-
-
-def weekday(local: dt.datetime) -> str:
-    return local.strftime("%a")
