@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: install run worker beat migrate seed test test-fast test-postgresql bench lint format clean icalcheck
+.PHONY: translations-extract translations-update translations-compile translations-init install run worker beat migrate seed test test-fast test-postgresql bench lint format clean icalcheck
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,7 +15,31 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-install: $(VENV)/.installed
+# The compiled catalogues (.mo) are built here from the committed .po files, never committed.
+CATALOGUES := $(patsubst %.po,%.mo,$(wildcard forum/translations/*/LC_MESSAGES/messages.po))
+
+install: $(VENV)/.installed $(CATALOGUES)
+
+forum/translations/%/LC_MESSAGES/messages.mo: forum/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile --statistics -i $< -o $@ -l $*
+
+# Translations: extract the marked strings into messages.pot, merge them into every
+# language's messages.po, compile. A new language: `make translations-init LOCALE=de`.
+BABEL_KEYWORDS := -k _l -k lazy_gettext -k lazy_ngettext:1,2
+translations-extract: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --add-location=file --sort-by-file \
+	  --project=forum --copyright-holder=forum --msgid-bugs-address=forum@forum.example.org \
+	  -o forum/translations/messages.pot .
+
+translations-update: translations-extract
+	$(BIN)/pybabel update -i forum/translations/messages.pot -d forum/translations \
+	  --no-fuzzy-matching --ignore-obsolete
+
+translations-compile: $(CATALOGUES)
+
+translations-init: translations-extract
+	@test -n "$(LOCALE)" || { echo "usage: make translations-init LOCALE=<locale, e.g. de or pt_BR>"; exit 2; }
+	$(BIN)/pybabel init -i forum/translations/messages.pot -d forum/translations -l $(LOCALE)
 
 migrate: install
 	$(FLASK) db upgrade

@@ -33,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from forum import errors
     from forum import extensions
     from forum import followups
+    from forum import i18n
     from forum import jobs
     from forum import models  # noqa: F401  (every table known to the metadata)
     from forum import security
@@ -48,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app, extensions.db, directory=os.path.join(os.path.dirname(__file__), "migrations")
     )
     extensions.csrf.init_app(app)
+    i18n.init_app(app)
     accounts.init_app(app)
     api.init_app(app)
     web.init_app(app)

@@ -25,6 +25,8 @@ class Organiser(UserMixin, db.Model):
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC")
     is_admin: Mapped[bool] = mapped_column(default=False)
+    # The language of their pages and emails; None follows the browser (Accept-Language).
+    locale: Mapped[str | None] = mapped_column(sa.String(16))
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
 
     tokens: Mapped[list[ApiToken]] = relationship(back_populates="organiser")

@@ -103,6 +103,8 @@ class Person(db.Model):
     ics_url: Mapped[str | None] = mapped_column(sa.String(2000))
     # Off: no reminder emails before sessions (invitations and changes still go).
     reminders: Mapped[bool] = mapped_column(default=True)
+    # The language of their pages, emails and calendar text: a BCP 47 tag (forum.i18n).
+    locale: Mapped[str] = mapped_column(sa.String(16), default="en", server_default="en")
     # Part of the participant's secret links (agenda page, feed): raising it revokes them.
     link_version: Mapped[int] = mapped_column(default=0)
     # Raised on every change of the row, so calendar feeds know when to rebuild.

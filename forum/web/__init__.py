@@ -7,9 +7,10 @@ import datetime as dt
 from flask import Blueprint
 from flask import Flask
 
-from forum.core.times import describe_for_viewer
 from forum.core.times import format_instant
 from forum.core.times import usable_zone_names
+from forum.i18n import format_datetime_text
+from forum.i18n import zone_text
 
 bp = Blueprint("web", __name__)
 
@@ -43,8 +44,13 @@ def init_app(app: Flask) -> None:
 
 @bp.app_template_filter("in_zones")
 def in_zones(instant: dt.datetime, *zone_names: str) -> list[str]:
-    """The instant in each zone (viewer's first), then UTC, each zone once, with weekday."""
-    return describe_for_viewer(instant, *zone_names)
+    """The instant in each zone (viewer's first), then UTC, each zone once, with weekday,
+    in the reader's language: "Thu 26 Mar 2020 21:00 (Beijing, Asia/Shanghai)"."""
+    return [
+        f"{format_datetime_text(instant, name)} ({zone_text(name)})"
+        for name in dict.fromkeys((*zone_names, "UTC"))
+        if name
+    ]
 
 
 @bp.app_template_filter("id_of")
