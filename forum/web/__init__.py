@@ -16,6 +16,7 @@ bp = Blueprint("web", __name__)
 
 
 def init_app(app: Flask) -> None:
+    from forum.web import account  # noqa: F401
     from forum.web import apidocs  # noqa: F401
     from forum.web import calendars
     from forum.web import directory_import  # noqa: F401
