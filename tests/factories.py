@@ -21,7 +21,11 @@ def make_institution(api, name: str, country: str, timezone: str) -> dict[str, A
 
 
 def make_person(api, name: str, email: str, institution_id: int, **fields: Any) -> dict[str, Any]:
-    body = {"name": name, "email": email, "institution_id": institution_id, **fields}
+    """A person reading English unless ``locale`` says otherwise: the tests that are not about
+    languages check the English text (a person's default language, from their institution's
+    country, is tested in test_i18n)."""
+    body = {"name": name, "email": email, "institution_id": institution_id, "locale": "en"}
+    body.update(fields)
     return created(api.post("/api/v1/people", json=body))
 
 

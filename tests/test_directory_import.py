@@ -33,7 +33,7 @@ def app_settings(request) -> dict[str, Any]:
 
 PEOPLE = "/api/v1/people/import"
 INSTITUTIONS = "/api/v1/institutions/import"
-PEOPLE_HEADER = "name,email,institution,timezone,role_title,working_hours,acceptable_hours"
+PEOPLE_HEADER = "name,email,institution,timezone,role_title,working_hours,acceptable_hours,locale"
 INSTITUTIONS_HEADER = "name,short_name,country,timezone,subdivision"
 NINE_TO_SIX = [["09:00", "18:00"]]
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -353,7 +353,7 @@ def test_every_bad_row_is_listed_with_its_line_field_and_message(api, sites, row
         "Bad Hours,hours@uni.example,PKU,,,mon-fri 18:00-09:00,",
         "Bad Text,text@uni.example,PKU,,,weekdays 9 to 5,",
         "No Zone,nozone@uni.example,,,,,",
-        "Too,many@uni.example,PKU,,,,,extra",
+        "Too,many@uni.example,PKU,,,,,,extra",
         "Bad Id,id@uni.example,99999,,,,",
     )
 
@@ -698,7 +698,7 @@ def test_the_page_is_in_the_organiser_navigation(client, organiser):
     page = client.get("/directory/import").text
 
     assert 'href="/directory/import" aria-current="page">Directory import</a>' in page
-    assert "name,email,institution,timezone,role_title,working_hours,acceptable_hours" in page
+    assert "name,email,institution,timezone,role_title,working_hours,acceptable_hours,locale" in page
 
 
 def test_the_page_needs_a_login(client):
