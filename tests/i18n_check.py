@@ -113,6 +113,10 @@ def _has_words(text: str) -> bool:
 # --- templates ---------------------------------------------------------------------------
 
 
+# Elements whose text is not prose: scripts, styles and code (commands, headers, JSON).
+_NOT_PROSE = ("script", "style", "code", "pre", "kbd", "samp")
+
+
 class _TextFinder(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -120,7 +124,7 @@ class _TextFinder(HTMLParser):
         self._skip = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in ("script", "style"):
+        if tag in _NOT_PROSE:
             self._skip += 1
         kind = dict(attrs).get("type", "")
         for name, value in attrs:
@@ -131,7 +135,7 @@ class _TextFinder(HTMLParser):
                 self.found.append((self.getpos()[0], f"{name}={value.replace(_MARK, '…')}"))
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in ("script", "style") and self._skip:
+        if tag in _NOT_PROSE and self._skip:
             self._skip -= 1
 
     def handle_data(self, data: str) -> None:
