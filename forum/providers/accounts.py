@@ -17,6 +17,7 @@ from forum.core.errors import Conflict
 from forum.core.errors import NotFound
 from forum.core.errors import ValidationFailed
 from forum.extensions import db
+from forum.i18n import _
 from forum.providers.base import VideoProvider
 from forum.providers.models import ACCOUNT_KINDS
 from forum.providers.models import PUBLIC_FIELDS
@@ -47,7 +48,7 @@ def _keys() -> dict[str, str]:
 
 def _check_url(field: str, value: str | None) -> None:
     if value and not re.match(r"^https?://[^\s/?#]+[^\s]*$", value):
-        raise ValidationFailed({field: "must be an http(s) URL"})
+        raise ValidationFailed({field: _("must be an http(s) URL")})
 
 
 def add_account(
@@ -60,21 +61,33 @@ def add_account(
 ) -> ProviderAccount:
     """Store a provider account; secrets are encrypted, the rest kept in the clear."""
     if not NAME.match(name or ""):
-        raise ValidationFailed({"name": "lowercase letters, digits, '.', '_' or '-'"})
+        raise ValidationFailed({"name": _("lowercase letters, digits, '.', '_' or '-'")})
     if kind not in ACCOUNT_KINDS:
-        raise ValidationFailed({"kind": f"must be one of {', '.join(ACCOUNT_KINDS)}"})
+        raise ValidationFailed(
+            {"kind": _("must be one of %(kinds)s", kinds=", ".join(ACCOUNT_KINDS))}
+        )
     unknown = set(fields) - set(PUBLIC_FIELDS) - set(SECRET_FIELDS)
     if unknown:
-        raise ValidationFailed({f: "unknown setting" for f in sorted(unknown)})
+        raise ValidationFailed({f: _("unknown setting") for f in sorted(unknown)})
     for field in ("api_base_url", "oauth_url", "jitsi_base_url"):
         _check_url(field, fields.get(field))
     given = {k for k, v in fields.items() if v}
     if not any(set(way) <= given for way in REQUIRED[kind]):
-        ways = " or ".join(", ".join(way) for way in REQUIRED[kind])
-        raise ValidationFailed({"credentials": f"{kind} needs {ways}"})
+        ways = [", ".join(way) for way in REQUIRED[kind]]
+        if len(ways) == 1:
+            needs = _("%(kind)s needs %(fields)s", kind=kind, fields=ways[0])
+        else:
+            # No kind has more than two ways of authenticating.
+            first, second = ways
+            needs = _(
+                "%(kind)s needs %(first)s or %(second)s", kind=kind, first=first, second=second
+            )
+        raise ValidationFailed({"credentials": needs})
     host_list = _host_list(kind, hosts)
     if db.session.scalar(sa.select(ProviderAccount.id).where(ProviderAccount.name == name)):
-        raise Conflict(f"a provider account named {name!r} exists", code="name_taken")
+        raise Conflict(
+            _("a provider account named %(name)s exists", name=repr(name)), code="name_taken"
+        )
     secrets = {k: fields[k] for k in SECRET_FIELDS if fields.get(k)}
     if options:
         secrets["options"] = options
@@ -93,7 +106,9 @@ def add_account(
 def _host_list(kind: str, hosts: Iterable[str]) -> list[str]:
     host_list = list(dict.fromkeys(h.strip() for h in hosts if h.strip()))
     if kind in HOSTED and not host_list:
-        raise ValidationFailed({"hosts": f"{kind} meetings need at least one host user"})
+        raise ValidationFailed(
+            {"hosts": _("%(kind)s meetings need at least one host user", kind=kind)}
+        )
     return host_list
 
 
@@ -116,7 +131,7 @@ def get_account(name_or_id: str | int) -> ProviderAccount:
         query = query.where(ProviderAccount.name == name_or_id)
     account = db.session.scalar(query)
     if account is None:
-        raise NotFound(f"no provider account {name_or_id!r}")
+        raise NotFound(_("no provider account %(name)s", name=repr(name_or_id)))
     return account
 
 

@@ -55,9 +55,12 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric import rsa
+from flask_babel import LazyString
 
 from forum.core.recurrence import exdate_local_times
 from forum.core.times import format_instant
+from forum.i18n import _
+from forum.i18n import _l
 from forum.providers.base import IDENTITY_MAX
 from forum.providers.base import AuthenticationFailed
 from forum.providers.base import HostNotFound
@@ -100,6 +103,7 @@ MAX_GENERATIONS = 20
 # Instances read per page of events.instances (Calendar allows up to 2500).
 INSTANCES_PAGE = 250
 LABEL = "Google Calendar"
+TOKEN_ENDPOINT_LABEL = _l("Google's token endpoint")
 # A watch channel's X-Goog-Resource-State -> the core's vocabulary; "sync" (the channel's
 # first message) gives no event.
 GOOGLE_STATES = {"exists": "meeting.updated", "not_exists": "meeting.deleted"}
@@ -140,7 +144,9 @@ def _held_date(item: dict[str, Any]) -> HeldDate:
             end=_instant(item["end"]["dateTime"]),
         )
     except (KeyError, TypeError, ValueError):
-        raise ProviderUnavailable("Google Calendar listed an instance forum cannot read") from None
+        raise ProviderUnavailable(
+            _("Google Calendar listed an instance forum cannot read")
+        ) from None
 
 
 def _instant(value: str) -> dt.datetime:
@@ -196,55 +202,88 @@ def _calendar_and_event(url: str) -> tuple[str | None, str | None]:
 def error_from(response: requests.Response) -> ProviderError:
     """Turn a Calendar API error into the ProviderError an organiser can act on."""
     status = response.status_code
-    reason, _, message = _google_error(response)
+    reason, _domain, message = _google_error(response)
     calendar, event = _calendar_and_event(response.request.url if response.request else "")
     options: dict[str, Any] = {"status": status, "code": reason or None}
     if status in (404, 410) and event is not None:
         # 410 "Resource has been deleted": Calendar keeps deleted events and says so.
         return MeetingNotFound(
-            f"the Google Calendar event {event} no longer exists (deleted in Google?)", **options
+            _(
+                "the Google Calendar event %(event)s no longer exists (deleted in Google?)",
+                event=event,
+            ),
+            **options,
         )
     if status == 404:
         return HostNotFound(
-            f"Google user {calendar} has no calendar this service account can use: check the "
-            "address, and that the user is in the Workspace domain that granted delegation",
+            _(
+                "Google user %(user)s has no calendar this service account can use: check the "
+                "address, and that the user is in the Workspace domain that granted delegation",
+                user=calendar,
+            ),
             **options,
         )
     if status == 400 and message == "Invalid conference type value.":
         return RequestRejected(
-            f'Google refused to add a Meet link to {calendar}\'s event ("{message}"): the '
-            "service account must act as a Workspace user through domain-wide delegation, "
-            "and Google Meet must be enabled for that user",
+            _(
+                'Google refused to add a Meet link to %(user)s\'s event ("%(message)s"): the '
+                "service account must act as a Workspace user through domain-wide delegation, "
+                "and Google Meet must be enabled for that user",
+                user=calendar,
+                message=message,
+            ),
             **options,
         )
     if status == 401:
         return AuthenticationFailed(
-            f"Google refused the access token ({message or 'Invalid Credentials'}): check the "
-            "service account key and its domain-wide delegation",
+            _(
+                "Google refused the access token (%(message)s): check the service account key "
+                "and its domain-wide delegation",
+                # Google's own words when it gives none.
+                message=message or "Invalid Credentials",
+            ),
             **options,
         )
     if status == 403 and reason in ("rateLimitExceeded", "userRateLimitExceeded"):
         return RateLimited(
-            f"Google Calendar rate limit reached ({message}); forum will try again", **options
+            _(
+                "Google Calendar rate limit reached (%(message)s); forum will try again",
+                message=message,
+            ),
+            **options,
         )
     if status == 403 and reason in ("quotaExceeded", "dailyLimitExceeded"):
-        return QuotaExceeded(f"Google Calendar usage limits exceeded ({message})", **options)
+        return QuotaExceeded(
+            _("Google Calendar usage limits exceeded (%(message)s)", message=message), **options
+        )
     if status == 403:
         return AuthenticationFailed(
-            f"Google refused access to {calendar}'s calendar ({message}): the service account's "
-            f"delegation must include the scope {DEFAULT_SCOPE}, and the user must own the "
-            "calendar",
+            _(
+                "Google refused access to %(user)s's calendar (%(message)s): the service "
+                "account's delegation must include the scope %(scope)s, and the user must own "
+                "the calendar",
+                user=calendar,
+                message=message,
+                scope=DEFAULT_SCOPE,
+            ),
             **options,
         )
     if status == 429:
         return RateLimited(
-            f"Google Calendar rate limit reached ({message}); forum will try again", **options
+            _(
+                "Google Calendar rate limit reached (%(message)s); forum will try again",
+                message=message,
+            ),
+            **options,
         )
     if status >= 500:
         return ProviderUnavailable(
-            f"Google Calendar failed ({message}); forum will try again", **options
+            _("Google Calendar failed (%(message)s); forum will try again", message=message),
+            **options,
         )
-    return RequestRejected(f"Google Calendar refused the request: {message}", **options)
+    return RequestRejected(
+        _("Google Calendar refused the request: %(message)s", message=message), **options
+    )
 
 
 def _token_error_for(host: str) -> Callable[[requests.Response], ProviderError]:
@@ -252,31 +291,47 @@ def _token_error_for(host: str) -> Callable[[requests.Response], ProviderError]:
 
     def parse(response: requests.Response) -> ProviderError:
         status = response.status_code
-        reason, _, description = _google_error(response)
+        reason, _domain, description = _google_error(response)
         options: dict[str, Any] = {"status": status, "code": reason or None}
         if status == 429 or status >= 500:
-            return ProviderUnavailable(f"Google's token endpoint failed ({description})", **options)
+            return ProviderUnavailable(
+                _("Google's token endpoint failed (%(description)s)", description=description),
+                **options,
+            )
         if reason == "invalid_grant" and "Invalid email or User ID" in description:
             return HostNotFound(
-                f"Google user {host} does not exist in the Workspace domain", **options
+                _("Google user %(user)s does not exist in the Workspace domain", user=host),
+                **options,
             )
         if reason == "unauthorized_client":
             # Google's answer when delegation is missing for the scope or for the user's domain.
             return AuthenticationFailed(
-                f"the service account may not act as {host} ({description}): in the Workspace "
-                f"admin console of {host.rpartition('@')[2]}, grant its client id domain-wide "
-                f"delegation for {DEFAULT_SCOPE}",
+                _(
+                    "the service account may not act as %(user)s (%(description)s): in the "
+                    "Workspace admin console of %(domain)s, grant its client id domain-wide "
+                    "delegation for %(scope)s",
+                    user=host,
+                    description=description,
+                    domain=host.rpartition("@")[2],
+                    scope=DEFAULT_SCOPE,
+                ),
                 **options,
             )
         if reason == "invalid_grant" and "iat and exp" in description:
             return CredentialsRefused(
-                f"Google refused the service account's token request ({description}): check "
-                "this server's clock",
+                _(
+                    "Google refused the service account's token request (%(description)s): "
+                    "check this server's clock",
+                    description=description,
+                ),
                 **options,
             )
         return CredentialsRefused(
-            f"Google refused the service account's credentials ({description}): check the "
-            "service account email (client id) and its private key (client secret)",
+            _(
+                "Google refused the service account's credentials (%(description)s): check the "
+                "service account email (client id) and its private key (client secret)",
+                description=description,
+            ),
             **options,
         )
 
@@ -311,13 +366,15 @@ class ServiceAccountKey:
         except (ValueError, TypeError, UnsupportedAlgorithm):
             # Never echo the key or the parser's message, which may quote it.
             raise CredentialsRefused(
-                "the Google service account's private key could not be read: paste the "
-                "private_key of the JSON key file (-----BEGIN PRIVATE KEY----- ...)"
+                _(
+                    "the Google service account's private key could not be read: paste the "
+                    "private_key of the JSON key file (-----BEGIN PRIVATE KEY----- ...)"
+                )
             ) from None
         if not isinstance(key, rsa.RSAPrivateKey):
-            raise CredentialsRefused("the Google service account's key must be an RSA key")
+            raise CredentialsRefused(_("the Google service account's key must be an RSA key"))
         if not email:
-            raise CredentialsRefused("the Google service account's email (client id) is missing")
+            raise CredentialsRefused(_("the Google service account's email (client id) is missing"))
         return cls(email, key, str(key_id) if key_id else None)
 
     def assertion(self, *, subject: str, scope: str, audience: str, now: float) -> str:
@@ -367,7 +424,7 @@ class GoogleMeetProvider(VideoProvider):
 
     # -- the authenticated session, one per impersonated host --------------------------------
 
-    def _http_options(self, label: str) -> dict[str, Any]:
+    def _http_options(self, label: str | LazyString) -> dict[str, Any]:
         return http_options(self.settings, sleep=self.sleep, label=label, session=self.session)
 
     def http(self, host: str) -> ProviderHttp:
@@ -398,7 +455,7 @@ class GoogleMeetProvider(VideoProvider):
         oauth = ProviderHttp(
             base_url=self.token_url,
             error_from=_token_error_for(host),
-            **self._http_options("Google's token endpoint"),
+            **self._http_options(TOKEN_ENDPOINT_LABEL),
         )
         response = oauth.request(
             "POST",
@@ -411,7 +468,7 @@ class GoogleMeetProvider(VideoProvider):
             return str(body["access_token"]), float(body.get("expires_in", 3600)), {}
         except (ValueError, KeyError, TypeError):
             raise ProviderUnavailable(
-                "Google's token endpoint answered without a token; forum will try again"
+                _("Google's token endpoint answered without a token; forum will try again")
             ) from None
 
     # -- thin endpoint calls -----------------------------------------------------------------
@@ -439,7 +496,9 @@ class GoogleMeetProvider(VideoProvider):
         event = response.json()
         if event.get("status") == "cancelled":
             # Calendar may hand back a deleted event marked cancelled instead of a 410.
-            raise MeetingNotFound(f"the Google Calendar event {event_id} was deleted", status=200)
+            raise MeetingNotFound(
+                _("the Google Calendar event %(event)s was deleted", event=event_id), status=200
+            )
         return event
 
     def _patch(self, host: str, event_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -469,7 +528,7 @@ class GoogleMeetProvider(VideoProvider):
     def _host(self, host: str | None) -> str:
         host = host or (self.settings.hosts[0] if self.settings.hosts else None)
         if not host:
-            raise RequestRejected("a Google Meet meeting needs a host user; none is configured")
+            raise RequestRejected(_("a Google Meet meeting needs a host user; none is configured"))
         return host
 
     @staticmethod
@@ -512,8 +571,13 @@ class GoogleMeetProvider(VideoProvider):
         changes = date_changes(request, self._instances(host, event_id, request))
         if changes.missing or changes.delete:
             raise RequestRejected(
-                f"Google Calendar's dates of the event {event_id} are not forum's "
-                f"({len(changes.missing)} missing, {len(changes.delete)} left out yet listed)"
+                _(
+                    "Google Calendar's dates of the event %(event)s are not forum's "
+                    "(%(missing)s missing, %(listed)s left out yet listed)",
+                    event=event_id,
+                    missing=len(changes.missing),
+                    listed=len(changes.delete),
+                )
             )
         zone = request.timezone
         for date, start, end in changes.move:
@@ -558,11 +622,14 @@ class GoogleMeetProvider(VideoProvider):
                 # Google may still be creating the Meet space; the event exists, so a later
                 # read (forum retries the job) will find the link.
                 raise ProviderUnavailable(
-                    "Google is still creating the Meet link; forum will try again"
+                    _("Google is still creating the Meet link; forum will try again")
                 )
             raise RequestRejected(
-                f"Google made the calendar event for {host} without a Meet link: enable Google "
-                "Meet for that user in the Workspace admin console"
+                _(
+                    "Google made the calendar event for %(user)s without a Meet link: enable "
+                    "Google Meet for that user in the Workspace admin console",
+                    user=host,
+                )
             )
         phones = [
             {key: e[key] for key in ("uri", "label", "pin", "regionCode") if key in e}
@@ -600,8 +667,11 @@ class GoogleMeetProvider(VideoProvider):
                 if error.status == 404:
                     return generation, None
         raise RequestRejected(
-            f"the meetings of this session were deleted {MAX_GENERATIONS} times in Google "
-            "Calendar; forum will not make another"
+            _(
+                "the meetings of this session were deleted %(times)s times in Google Calendar; "
+                "forum will not make another",
+                times=MAX_GENERATIONS,
+            )
         )
 
     def create_meeting(self, request: MeetingRequest) -> MeetingInfo:
@@ -612,7 +682,7 @@ class GoogleMeetProvider(VideoProvider):
 
         def post() -> MeetingInfo:
             generation = 0
-            for _ in range(MAX_GENERATIONS):
+            for _attempt in range(MAX_GENERATIONS):
                 body["id"] = event_id_for(marker, generation)
                 # A new requestId per request: Calendar ignores a repeated one (section 4.2).
                 body["conferenceData"] = {
@@ -633,12 +703,14 @@ class GoogleMeetProvider(VideoProvider):
                     log.info("the event for marker %s already existed", marker)
                     return self._info(host, event)
             raise RequestRejected(
-                "Google Calendar keeps refusing this session's event ids as taken; "
-                "forum will not make another"
+                _(
+                    "Google Calendar keeps refusing this session's event ids as taken; "
+                    "forum will not make another"
+                )
             )
 
         def find() -> MeetingInfo | None:
-            _, event = self._find(host, marker)
+            _generation, event = self._find(host, marker)
             return self._info(host, event) if event is not None else None
 
         created = create_once(post, find, sleep=self.sleep, backoff=self.settings.backoff_seconds)
@@ -659,7 +731,7 @@ class GoogleMeetProvider(VideoProvider):
                 return call(candidate)
             except MeetingNotFound as error:
                 missing = error
-        raise missing or RequestRejected("no Google host user is configured")
+        raise missing or RequestRejected(_("no Google host user is configured"))
 
     def get_meeting(self, external_id: str, *, host: str | None = None) -> MeetingInfo:
         return self._on_hosts(host, lambda h: self._info(h, self._get(h, external_id)))
@@ -704,8 +776,11 @@ class GoogleMeetProvider(VideoProvider):
             )
             if isinstance(allowed, list) and "hangoutsMeet" not in allowed:
                 problems.append(
-                    f"Google Meet is not enabled for {host}'s calendar: enable Meet for that "
-                    "user in the Workspace admin console"
+                    _(
+                        "Google Meet is not enabled for %(user)s's calendar: enable Meet for "
+                        "that user in the Workspace admin console",
+                        user=host,
+                    )
                 )
         return problems
 

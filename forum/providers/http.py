@@ -24,7 +24,10 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
+from flask_babel import LazyString
 
+from forum.i18n import _
+from forum.i18n import _l
 from forum.providers.base import AuthenticationFailed
 from forum.providers.base import MeetingInfo
 from forum.providers.base import ProviderError
@@ -40,6 +43,8 @@ log = logging.getLogger("forum.providers")
 
 DEFAULT_TIMEOUT = (5.0, 20.0)  # seconds to connect, seconds between bytes of the answer
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+# What a provider is called in messages when its adapter gives no name.
+DEFAULT_LABEL = _l("the provider")
 
 
 def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
@@ -107,7 +112,7 @@ def http_options(
     settings: Any,
     *,
     sleep: Callable[[float], None],
-    label: str,
+    label: str | LazyString,
     session: requests.Session | None = None,
 ) -> dict[str, Any]:
     """ProviderHttp's keyword arguments from an account's settings (one requests session)."""
@@ -137,7 +142,7 @@ class ProviderHttp:
         backoff: float = 0.5,
         max_wait: float = 30.0,
         sleep: Callable[[float], None] = time.sleep,
-        provider_label: str = "the provider",
+        provider_label: str | LazyString = DEFAULT_LABEL,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.error_from = error_from
@@ -194,8 +199,11 @@ class ProviderHttp:
                     attempt += 1
                     continue
                 raise ProviderUnavailable(
-                    f"{self.label} could not be reached ({type(error).__name__}); "
-                    "forum will try again",
+                    _(
+                        "%(provider)s could not be reached (%(error)s); forum will try again",
+                        provider=self.label,
+                        error=type(error).__name__,
+                    ),
                 ) from error
             except requests.Timeout as error:
                 if safe_to_repeat and attempt + 1 < self.attempts:
@@ -203,7 +211,10 @@ class ProviderHttp:
                     attempt += 1
                     continue
                 raise ProviderUnavailable(
-                    f"{self.label} did not answer in time; forum will try again"
+                    _(
+                        "%(provider)s did not answer in time; forum will try again",
+                        provider=self.label,
+                    )
                 ) from error
 
             if response.status_code in expected:

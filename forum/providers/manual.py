@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from forum.i18n import _
 from forum.providers.base import MeetingInfo
 from forum.providers.base import MeetingRequest
 from forum.providers.base import RequestRejected
@@ -21,7 +22,7 @@ class ManualProvider(VideoProvider):
     def create_meeting(self, request: MeetingRequest) -> MeetingInfo:
         if not request.join_url:
             raise RequestRejected(
-                "this session's provider is manual: give its meeting link (join_url)"
+                _("this session's provider is manual: give its meeting link (join_url)")
             )
         # The link is the meeting: it is also its identity.
         return MeetingInfo(external_id=request.join_url, join_url=request.join_url)

@@ -36,6 +36,8 @@ from forum.events.models import EventSession
 from forum.events.models import VideoMeeting
 from forum.events.occurrences import session_occurrences
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import ngettext
 from forum.providers import accounts
 from forum.providers.base import MeetingInfo
 from forum.providers.base import MeetingNotFound
@@ -139,12 +141,76 @@ def _count_use(account: ProviderAccount, host: str, request: MeetingRequest) -> 
         usage.count += calls
 
 
-def _holder(session: EventSession) -> str:
-    text = f"session {session.id} ({session.title!r})"
+def _taken_by(host: str, session: EventSession) -> str:
+    """A busy host and the session holding it, for a refusal."""
     status = session.meeting.status if session.meeting else None
-    if status in ("failed", "deferred"):
-        text += f", whose meeting {status} and is held for its retry"
-    return text
+    if status == "failed":
+        return _(
+            "%(host)s by session %(session)s (%(title)s), whose meeting failed and is held for "
+            "its retry",
+            host=host,
+            session=session.id,
+            title=repr(session.title),
+        )
+    if status == "deferred":
+        return _(
+            "%(host)s by session %(session)s (%(title)s), whose meeting deferred and is held "
+            "for its retry",
+            host=host,
+            session=session.id,
+            title=repr(session.title),
+        )
+    return _(
+        "%(host)s by session %(session)s (%(title)s)",
+        host=host,
+        session=session.id,
+        title=repr(session.title),
+    )
+
+
+def _change_reason(
+    reason: str, previous_host: str, account: ProviderAccount, busy: dict[str, EventSession]
+) -> str:
+    """Why a meeting changed host, as stored on it (its data's host_changes) and shown on the
+    session page: the occasion (booked, opened, rescheduled, retried) and the cause."""
+    if previous_host not in account.hosts:
+        texts = {
+            "booked": _("booked: %(host)s is no longer a host of the account", host=previous_host),
+            "opened": _("opened: %(host)s is no longer a host of the account", host=previous_host),
+            "rescheduled": _(
+                "rescheduled: %(host)s is no longer a host of the account", host=previous_host
+            ),
+            "retried": _(
+                "retried: %(host)s is no longer a host of the account", host=previous_host
+            ),
+        }
+        why = _("%(host)s is no longer a host of the account", host=previous_host)
+    else:
+        holder = busy[previous_host].id
+        texts = {
+            "booked": _(
+                "booked: %(host)s has session %(session)s at that time",
+                host=previous_host,
+                session=holder,
+            ),
+            "opened": _(
+                "opened: %(host)s has session %(session)s at that time",
+                host=previous_host,
+                session=holder,
+            ),
+            "rescheduled": _(
+                "rescheduled: %(host)s has session %(session)s at that time",
+                host=previous_host,
+                session=holder,
+            ),
+            "retried": _(
+                "retried: %(host)s has session %(session)s at that time",
+                host=previous_host,
+                session=holder,
+            ),
+        }
+        why = _("%(host)s has session %(session)s at that time", host=previous_host, session=holder)
+    return texts.get(reason) or f"{reason}: {why}"
 
 
 def _host_clash(
@@ -187,23 +253,39 @@ def reserve_host(
             kind,
             account,
             {previous_host: other},
-            f"the meeting's host {previous_host} has another meeting at that time (session "
-            f"{other.id}, {other.title!r}); the dates of a series share one meeting, so "
-            "choose another time for this one",
+            _(
+                "the meeting's host %(host)s has another meeting at that time (session "
+                "%(session)s, %(title)s); the dates of a series share one meeting, so "
+                "choose another time for this one",
+                host=previous_host,
+                session=other.id,
+                title=repr(other.title),
+            ),
         )
     free = [h for h in account.hosts if h not in busy]
     if not free:
-        taken = [f"{h} by {_holder(busy[h])}" for h in account.hosts][:HOLDERS_NAMED]
+        taken = [_taken_by(h, busy[h]) for h in account.hosts[:HOLDERS_NAMED]]
         more = len(account.hosts) - len(taken)
-        raise _host_clash(
-            kind,
-            account,
-            busy,
-            f"every host of the {kind} account {account.name!r} is taken at that time: "
-            + ", ".join(taken)
-            + (f" and {more} more" if more else "")
-            + "; add a host to the account or choose another time",
-        )
+        if more:
+            every_host_taken = ngettext(
+                "every host of the %(kind)s account %(account)s is taken at that time: "
+                "%(hosts)s and %(num)d more; add a host to the account or choose another time",
+                "every host of the %(kind)s account %(account)s is taken at that time: "
+                "%(hosts)s and %(num)d more; add a host to the account or choose another time",
+                more,
+                kind=kind,
+                account=repr(account.name),
+                hosts=", ".join(taken),
+            )
+        else:
+            every_host_taken = _(
+                "every host of the %(kind)s account %(account)s is taken at that time: "
+                "%(hosts)s; add a host to the account or choose another time",
+                kind=kind,
+                account=repr(account.name),
+                hosts=", ".join(taken),
+            )
+        raise _host_clash(kind, account, busy, every_host_taken)
     quota = adapter_class(kind).daily_quota_per_host
     if previous_host in free:
         chosen = previous_host
@@ -214,18 +296,13 @@ def reserve_host(
     meeting.host_account = chosen
     if previous_host is None or chosen == previous_host:
         return
-    why = (
-        f"{previous_host} is no longer a host of the account"
-        if previous_host not in account.hosts
-        else f"{previous_host} has session {busy[previous_host].id} at that time"
-    )
     changes = list((meeting.data or {}).get("host_changes", []))
     changes.append(
         {
             "at": format_instant(now_utc()),
             "from_host": previous_host,
             "to_host": chosen,
-            "reason": f"{reason}: {why}",
+            "reason": _change_reason(reason, previous_host, account, busy),
         }
     )
     meeting.data = {**(meeting.data or {}), "host_changes": changes[-HOST_CHANGES_KEPT:]}
@@ -275,8 +352,11 @@ def provider_of(meeting: VideoMeeting) -> tuple[VideoProvider, ProviderAccount |
     kind = meeting.provider
     if account is None and adapter_class(kind).uses_hosts:
         raise ProviderError(
-            f"no {kind} account is configured: add one with "
-            f"`flask --app wsgi forum provider add NAME --kind {kind} ...`"
+            _(
+                "no %(kind)s account is configured: add one with "
+                "`flask --app wsgi forum provider add NAME --kind %(kind)s ...`",
+                kind=kind,
+            )
         )
     return accounts.provider_for(account, kind), account
 
@@ -359,9 +439,14 @@ def open_meeting(session_id: int) -> str:
             quota = provider.daily_quota_per_host
             if quota is not None and _used_today(account, meeting.host_account) >= quota:
                 raise QuotaExceeded(
-                    f"{account.name}: host {meeting.host_account} reached the provider's limit "
-                    f"of {quota} meetings created or changed today (UTC); forum will try again "
-                    "after midnight UTC, or add a host to the account"
+                    _(
+                        "%(account)s: host %(host)s reached the provider's limit of %(quota)s "
+                        "meetings created or changed today (UTC); forum will try again after "
+                        "midnight UTC, or add a host to the account",
+                        account=account.name,
+                        host=meeting.host_account,
+                        quota=quota,
+                    )
                 )
         request = meeting_request(session, meeting)
         if provider.uses_hosts and account is not None:
@@ -429,7 +514,7 @@ def sync_meeting(session_id: int) -> str:
         # The session moved to a time when its host is busy: delete the meeting on the old
         # host and open it on the new one.
         try:
-            provider, _ = provider_of(meeting)
+            provider, _account = provider_of(meeting)
             provider.delete_meeting(replaced["external_id"], host=replaced["host"])
         except ProviderError as error:
             log.warning("old meeting %s not deleted: %s", replaced["external_id"], error.message)
@@ -470,10 +555,14 @@ def close_meeting(session_id: int) -> str:
         db.session.commit()
         return meeting.status
     try:
-        provider, _ = provider_of(meeting)
+        provider, _account = provider_of(meeting)
         provider.delete_meeting(meeting.external_id, host=meeting.host_account)
     except ProviderError as error:
-        meeting.error = f"could not delete the meeting on {meeting.provider}: {error.message}"
+        meeting.error = _(
+            "could not delete the meeting on %(provider)s: %(problem)s",
+            provider=meeting.provider,
+            problem=error.message,
+        )
         db.session.commit()
         return "failed"
     meeting.status, meeting.error = "deleted", None
@@ -515,12 +604,22 @@ def check_account(account: ProviderAccount) -> list[str]:
             provider.get_meeting(meeting.external_id, host=meeting.host_account)
         except MeetingNotFound:
             meeting.status = "failed"
-            meeting.error = (
-                f"the meeting was deleted on {account.kind}'s side; retry to open a new one"
+            meeting.error = _(
+                "the meeting was deleted on %(provider)s's side; retry to open a new one",
+                provider=account.kind,
             )
-            problems.append(f"session {session.id} ({session.title!r}): {meeting.error}")
+            problems.append(
+                _(
+                    "session %(session)s (%(title)s): %(problem)s",
+                    session=session.id,
+                    title=repr(session.title),
+                    problem=meeting.error,
+                )
+            )
         except ProviderError as error:
-            problems.append(f"session {session.id}: {error.message}")
+            problems.append(
+                _("session %(session)s: %(problem)s", session=session.id, problem=error.message)
+            )
     account.last_check_at = now
     account.last_check_problems = problems
     db.session.commit()

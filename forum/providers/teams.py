@@ -23,6 +23,8 @@ from urllib.parse import urlsplit
 
 import requests
 
+from forum.i18n import _
+from forum.i18n import _l
 from forum.providers.base import AuthenticationFailed
 from forum.providers.base import HostNotFound
 from forum.providers.base import MeetingInfo
@@ -59,14 +61,17 @@ GRAPH_CHANGES = {"updated": "meeting.updated", "deleted": "meeting.deleted"}
 
 # Entra (AADSTS) error codes that have a precise remedy; the others get the vendor's first line.
 ENTRA_REMEDIES = {
-    7000215: "the credentials were refused: check the client secret (use the secret's value, "
-    "not its id)",
-    7000222: "the client secret has expired: create a new one in the app registration",
-    7000216: "no client secret is configured for this Teams account",
-    700016: "Microsoft Entra does not know this application (client) id in the tenant: "
-    "check the client id and the tenant id",
-    90002: "Microsoft Entra does not know this tenant: check the tenant id",
-    900023: "the tenant id is not a valid tenant: check the tenant id",
+    7000215: _l(
+        "the credentials were refused: check the client secret (use the secret's value, not its id)"
+    ),
+    7000222: _l("the client secret has expired: create a new one in the app registration"),
+    7000216: _l("no client secret is configured for this Teams account"),
+    700016: _l(
+        "Microsoft Entra does not know this application (client) id in the tenant: "
+        "check the client id and the tenant id"
+    ),
+    90002: _l("Microsoft Entra does not know this tenant: check the tenant id"),
+    900023: _l("the tenant id is not a valid tenant: check the tenant id"),
 }
 
 
@@ -115,7 +120,7 @@ class TeamsProvider(VideoProvider):
         """An app-only Graph token from Entra (client credentials; no refresh token exists)."""
         tenant = quote(self.settings.tenant_id or "", safe="")
         if not tenant:
-            raise AuthenticationFailed("no tenant id is configured for this Teams account")
+            raise AuthenticationFailed(_("no tenant id is configured for this Teams account"))
         response = self._login.request(
             "POST",
             f"/{tenant}/oauth2/v2.0/token",
@@ -130,7 +135,7 @@ class TeamsProvider(VideoProvider):
         body = _json(response)
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
-            raise ProviderError("Microsoft Entra answered the token request without a token")
+            raise ProviderError(_("Microsoft Entra answered the token request without a token"))
         try:
             lifetime = float(body.get("expires_in") or 3599)
         except (TypeError, ValueError):
@@ -143,13 +148,16 @@ class TeamsProvider(VideoProvider):
         status = response.status_code
         if status == 429:
             return RateLimited(
-                "Microsoft Entra is throttling token requests; forum will try again",
+                _("Microsoft Entra is throttling token requests; forum will try again"),
                 status=status,
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if status >= 500:
             return ProviderUnavailable(
-                f"Microsoft Entra failed to issue a token ({status}); forum will try again",
+                _(
+                    "Microsoft Entra failed to issue a token (%(status)s); forum will try again",
+                    status=status,
+                ),
                 status=status,
             )
         error = body.get("error") if isinstance(body, dict) else None
@@ -157,13 +165,21 @@ class TeamsProvider(VideoProvider):
         codes = body.get("error_codes") if isinstance(body, dict) else None
         code = codes[0] if isinstance(codes, list) and codes and isinstance(codes[0], int) else None
         if code in ENTRA_REMEDIES:
-            message = f"Teams: {ENTRA_REMEDIES[code]} (AADSTS{code})"
+            message = _(
+                "Teams: %(remedy)s (AADSTS%(code)s)", remedy=ENTRA_REMEDIES[code], code=code
+            )
         elif isinstance(error, str):
             # The description's first line is the reason; the rest is trace and timestamp ids.
             reason = description.splitlines()[0] if isinstance(description, str) else ""
-            message = f"Teams: Microsoft Entra refused the credentials ({error}: {reason})"
+            message = _(
+                "Teams: Microsoft Entra refused the credentials (%(error)s: %(reason)s)",
+                error=error,
+                reason=reason,
+            )
         else:
-            message = f"Teams: Microsoft Entra refused the token request ({status})"
+            message = _(
+                "Teams: Microsoft Entra refused the token request (%(status)s)", status=status
+            )
         return AuthenticationFailed(self._scrub(message), status=status, code=code or error)
 
     # -- errors ----------------------------------------------------------------------------------
@@ -176,21 +192,25 @@ class TeamsProvider(VideoProvider):
         code = error.get("code") if isinstance(error, dict) else None
         vendor = error.get("message") if isinstance(error, dict) else None
         vendor = self._scrub(vendor) if isinstance(vendor, str) and vendor else None
-        detail = f"{code}: {vendor}" if code and vendor else vendor or code or "no details"
+        detail = f"{code}: {vendor}" if code and vendor else vendor or code or _("no details")
         where = GRAPH_PATH.search(urlsplit(response.request.url or "").path or "")
         host = self._host_label(where.group("user")) if where else None
         about_meeting = bool(where and where.group("item") and where.group("item") != "createOrGet")
 
         if status == 429:
             return RateLimited(
-                "Microsoft Graph is throttling this app's requests; forum will try again",
+                _("Microsoft Graph is throttling this app's requests; forum will try again"),
                 status=status,
                 code=code,
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         if status >= 500:
             return ProviderUnavailable(
-                f"Microsoft Graph failed ({status} {detail}); forum will try again",
+                _(
+                    "Microsoft Graph failed (%(status)s %(detail)s); forum will try again",
+                    status=status,
+                    detail=detail,
+                ),
                 status=status,
                 code=code,
             )
@@ -198,54 +218,83 @@ class TeamsProvider(VideoProvider):
             # Graph's wording has changed over the years (Unauthorized "App … is not authorized
             # to Create meeting on behalf of user …", Forbidden, and 403 General "No application
             # access policy found for this app."): match the message, not the code.
-            return AuthenticationFailed(
-                f"the Teams app has no application access policy for user {host or 'the host'}: "
-                "a Teams administrator must grant one (New-CsApplicationAccessPolicy, then "
-                "Grant-CsApplicationAccessPolicy for that user or -Global); a new policy takes "
-                "up to 30 minutes to apply",
-                status=status,
-                code=code,
-            )
+            if host:
+                no_policy = _(
+                    "the Teams app has no application access policy for user %(host)s: a Teams "
+                    "administrator must grant one (New-CsApplicationAccessPolicy, then "
+                    "Grant-CsApplicationAccessPolicy for that user or -Global); a new policy "
+                    "takes up to 30 minutes to apply",
+                    host=host,
+                )
+            else:
+                no_policy = _(
+                    "the Teams app has no application access policy for user the host: a Teams "
+                    "administrator must grant one (New-CsApplicationAccessPolicy, then "
+                    "Grant-CsApplicationAccessPolicy for that user or -Global); a new policy "
+                    "takes up to 30 minutes to apply"
+                )
+            return AuthenticationFailed(no_policy, status=status, code=code)
         if status == 401:
             return AuthenticationFailed(
-                f"Microsoft Graph refused the app's access token ({detail}): check the tenant "
-                "id and that the app registration is enabled",
+                _(
+                    "Microsoft Graph refused the app's access token (%(detail)s): check the "
+                    "tenant id and that the app registration is enabled",
+                    detail=detail,
+                ),
                 status=status,
                 code=code,
             )
         if status == 403:
             if code == "Authorization_RequestDenied" or not where or not where.group("meetings"):
                 return AuthenticationFailed(
-                    f"the Teams app may not look up users ({detail}): grant it the "
-                    "User.Read.All application permission, with admin consent",
+                    _(
+                        "the Teams app may not look up users (%(detail)s): grant it the "
+                        "User.Read.All application permission, with admin consent",
+                        detail=detail,
+                    ),
                     status=status,
                     code=code,
                 )
-            return AuthenticationFailed(
-                f"Microsoft Graph refused the meeting call for {host or 'the host'} ({detail}): "
-                "grant the app the OnlineMeetings.ReadWrite.All application permission, with "
-                "admin consent",
-                status=status,
-                code=code,
-            )
+            if host:
+                refused = _(
+                    "Microsoft Graph refused the meeting call for %(host)s (%(detail)s): grant "
+                    "the app the OnlineMeetings.ReadWrite.All application permission, with "
+                    "admin consent",
+                    host=host,
+                    detail=detail,
+                )
+            else:
+                refused = _(
+                    "Microsoft Graph refused the meeting call for the host (%(detail)s): grant "
+                    "the app the OnlineMeetings.ReadWrite.All application permission, with "
+                    "admin consent",
+                    detail=detail,
+                )
+            return AuthenticationFailed(refused, status=status, code=code)
         if status == 404 and about_meeting:
             return MeetingNotFound(
-                "the Teams meeting no longer exists (deleted in Teams, or expired)",
+                _("the Teams meeting no longer exists (deleted in Teams, or expired)"),
                 status=status,
                 code=code,
             )
         if status == 404:
-            return HostNotFound(
-                f"Teams user {host or 'the host'} does not exist in this Microsoft 365 tenant",
+            if host:
+                missing = _(
+                    "Teams user %(host)s does not exist in this Microsoft 365 tenant", host=host
+                )
+            else:
+                missing = _("Teams user the host does not exist in this Microsoft 365 tenant")
+            return HostNotFound(missing, status=status, code=code)
+        if status in (400, 409, 422):
+            return RequestRejected(
+                _("Microsoft Graph refused the meeting: %(detail)s", detail=detail),
                 status=status,
                 code=code,
             )
-        if status in (400, 409, 422):
-            return RequestRejected(
-                f"Microsoft Graph refused the meeting: {detail}", status=status, code=code
-            )
         return ProviderError(
-            f"Microsoft Graph answered {status} ({detail})", status=status, code=code
+            _("Microsoft Graph answered %(status)s (%(detail)s)", status=status, detail=detail),
+            status=status,
+            code=code,
         )
 
     def _scrub(self, text: str) -> str:
@@ -272,8 +321,11 @@ class TeamsProvider(VideoProvider):
         users = _json(response).get("value") or []
         if not users or not isinstance(users[0], dict) or not users[0].get("id"):
             raise HostNotFound(
-                f"Teams user {host} does not exist in this Microsoft 365 tenant (no user has "
-                "that email or sign-in name)",
+                _(
+                    "Teams user %(host)s does not exist in this Microsoft 365 tenant (no user "
+                    "has that email or sign-in name)",
+                    host=host,
+                ),
                 status=404,
             )
         return str(users[0]["id"])
@@ -374,7 +426,7 @@ class TeamsProvider(VideoProvider):
             except MeetingNotFound:
                 continue
         raise MeetingNotFound(
-            "the Teams meeting no longer exists (deleted in Teams, or expired)", status=404
+            _("the Teams meeting no longer exists (deleted in Teams, or expired)"), status=404
         )
 
     def update_meeting(self, external_id: str, request: MeetingRequest) -> MeetingInfo:
@@ -389,7 +441,7 @@ class TeamsProvider(VideoProvider):
             except MeetingNotFound:
                 continue
         raise MeetingNotFound(
-            "the Teams meeting no longer exists (deleted in Teams, or expired)", status=404
+            _("the Teams meeting no longer exists (deleted in Teams, or expired)"), status=404
         )
 
     def delete_meeting(self, external_id: str, *, host: str | None = None) -> None:
@@ -406,7 +458,7 @@ class TeamsProvider(VideoProvider):
         except ProviderError as error:
             return [error.message]
         if not self.settings.hosts:
-            return ["the Teams account has no host users: add at least one (email or object id)"]
+            return [_("the Teams account has no host users: add at least one (email or object id)")]
         problems: list[str] = []
         for host in self.settings.hosts:
             try:
@@ -512,7 +564,7 @@ class TeamsProvider(VideoProvider):
         if self.settings.hosts:
             return self.settings.hosts[0]
         raise RequestRejected(
-            "Teams meetings need a host user: add one to the Teams account's hosts"
+            _("Teams meetings need a host user: add one to the Teams account's hosts")
         )
 
     def _organizers(self, host: str | None) -> list[tuple[str, str]]:
@@ -540,7 +592,7 @@ class TeamsProvider(VideoProvider):
         # the current resource doc lists only joinWebUrl, so prefer it.
         join_url = meeting.get("joinWebUrl") or meeting.get("joinUrl")
         if not isinstance(join_url, str) or not join_url:
-            raise ProviderError("Microsoft Graph returned a Teams meeting without a join link")
+            raise ProviderError(_("Microsoft Graph returned a Teams meeting without a join link"))
         join_settings = meeting.get("joinMeetingIdSettings") or {}
         audio = meeting.get("audioConferencing") or {}
         chat = meeting.get("chatInfo") or {}
@@ -578,7 +630,8 @@ def series_note(request: MeetingRequest) -> str | None:
     """What an organiser should know of a repeating session's Teams meeting, or None."""
     if not request.rrule:
         return None
-    return (
+    # Stored on the meeting (its data's recurrence_note) and shown beside the link.
+    return _(
         "Teams meetings made by forum do not repeat: this series is one Teams meeting, from "
         "its first date to its last, whose link serves every date; the dates are those of "
         "forum's invitations and calendar"
@@ -597,7 +650,7 @@ def _json(response: requests.Response) -> dict[str, Any]:
 def _meeting(response: requests.Response) -> dict[str, Any]:
     meeting = _json(response)
     if not meeting.get("id"):
-        raise ProviderError("Microsoft Graph returned a Teams meeting without an id")
+        raise ProviderError(_("Microsoft Graph returned a Teams meeting without an id"))
     return meeting
 
 

@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from forum.i18n import _
 from forum.providers.base import AuthenticationFailed
 from forum.providers.base import HostNotFound
 from forum.providers.base import MeetingInfo
@@ -129,10 +130,23 @@ def webex_recurrence(rrule: str, timezone: str) -> str:
     if freq and freq[0] in ("MONTHLY", "YEARLY"):
         for part in ("BYDAY", "BYMONTHDAY", "BYMONTH"):
             if len(values(rule, part)) > 1:
+                given = f"{part}={','.join(values(rule, part))}"
+                if freq[0] == "MONTHLY":
+                    raise RequestRejected(
+                        _(
+                            "Webex keeps only the first day or date of a monthly rule, so "
+                            "%(part)s would lose dates: book one session per day of the month, "
+                            "or choose another provider",
+                            part=given,
+                        )
+                    )
                 raise RequestRejected(
-                    f"Webex keeps only the first day or date of a {freq[0].lower()} rule, so "
-                    f"{part}={','.join(values(rule, part))} would lose dates: book one "
-                    "session per day of the month, or choose another provider"
+                    _(
+                        "Webex keeps only the first day or date of a yearly rule, so "
+                        "%(part)s would lose dates: book one session per day of the month, "
+                        "or choose another provider",
+                        part=given,
+                    )
                 )
     return rule
 
@@ -188,54 +202,79 @@ def error_from(response: requests.Response) -> ProviderError:
     status = response.status_code
     text, tracking = _envelope(response)
     # Webex support asks for the trackingId; it is no secret.
-    ref = f" (Webex tracking id {tracking})" if tracking else ""
+    ref = " " + _("(Webex tracking id %(id)s)", id=tracking) if tracking else ""
     path = urlsplit(response.request.url or "").path if response.request is not None else ""
     meeting = _MEETING_PATH.search(path)
     if status == 401:
         return AuthenticationFailed(
-            f"Webex refused the access token: {text}{ref}. Check the account's token or "
-            "that the Service App is still authorised in Control Hub",
+            _(
+                "Webex refused the access token: %(text)s%(ref)s. Check the account's token or "
+                "that the Service App is still authorised in Control Hub",
+                text=text,
+                ref=ref,
+            ),
             status=status,
         )
     if status == 403:
         # Webex uses 403 for missing scopes, roles or licences: a permission, not the data.
         return AuthenticationFailed(
-            f"Webex refused the request: {text}{ref}. The app needs the meeting:schedules and "
-            "admin on-behalf-of scopes, and the host a Webex Meetings licence",
+            _(
+                "Webex refused the request: %(text)s%(ref)s. The app needs the "
+                "meeting:schedules and admin on-behalf-of scopes, and the host a Webex "
+                "Meetings licence",
+                text=text,
+                ref=ref,
+            ),
             status=status,
         )
     if status == 404:
         host = _host_in_request(response.request)
         if meeting is not None:
             return MeetingNotFound(
-                f"the Webex meeting {meeting.group(1)} no longer exists "
-                "(deleted in Webex, or expired)",
+                _(
+                    "the Webex meeting %(meeting)s no longer exists (deleted in Webex, or expired)",
+                    meeting=meeting.group(1),
+                ),
                 status=status,
             )
         if host is not None:
             # The documented 404: "the resource requested, such as a user, does not exist".
             return HostNotFound(
-                f"Webex user {host} does not exist on this account or cannot host meetings "
-                "on its site: add them in Control Hub or remove them from the host pool",
+                _(
+                    "Webex user %(host)s does not exist on this account or cannot host meetings "
+                    "on its site: add them in Control Hub or remove them from the host pool",
+                    host=host,
+                ),
                 status=status,
             )
-        return RequestRejected(f"Webex answered 404: {text}{ref}", status=status)
+        return RequestRejected(
+            _("Webex answered 404: %(text)s%(ref)s", text=text, ref=ref), status=status
+        )
     if status == 429:
-        return RateLimited(f"Webex asks us to slow down: {text}", status=status)
+        return RateLimited(_("Webex asks us to slow down: %(text)s", text=text), status=status)
     if status >= 500:
-        return ProviderUnavailable(f"Webex failed ({status}): {text}{ref}", status=status)
-    return RequestRejected(f"Webex rejected the meeting: {text}{ref}", status=status)
+        return ProviderUnavailable(
+            _("Webex failed (%(status)s): %(text)s%(ref)s", status=status, text=text, ref=ref),
+            status=status,
+        )
+    return RequestRejected(
+        _("Webex rejected the meeting: %(text)s%(ref)s", text=text, ref=ref), status=status
+    )
 
 
 def token_error_from(response: requests.Response) -> ProviderError:
     """An error from the Service App token endpoint: the credentials, whatever the status."""
     if response.status_code == 429 or response.status_code >= 500:
         return error_from(response)
-    text, _ = _envelope(response)
+    text, _tracking = _envelope(response)
     return AuthenticationFailed(
-        f"Webex refused the Service App credentials ({response.status_code}: {text}): check "
-        "the client id, client secret, application id, org id and the token that may "
-        "request Service App tokens (scope spark:applications_token)",
+        _(
+            "Webex refused the Service App credentials (%(status)s: %(text)s): check the "
+            "client id, client secret, application id, org id and the token that may request "
+            "Service App tokens (scope spark:applications_token)",
+            status=response.status_code,
+            text=text,
+        ),
         status=response.status_code,
     )
 
@@ -278,7 +317,7 @@ class WebexProvider(VideoProvider):
         if not self.is_service_app:
             if not s.token:
                 raise AuthenticationFailed(
-                    "the Webex account has neither an access token nor Service App credentials"
+                    _("the Webex account has neither an access token nor Service App credentials")
                 )
             # A bot or integration token: nothing to refresh, so a 401 after this means the
             # token itself is invalid or revoked.
@@ -304,7 +343,7 @@ class WebexProvider(VideoProvider):
             expires_in = float(body.get("expires_in", 3600))
         except (ValueError, KeyError, TypeError) as error:
             raise AuthenticationFailed(
-                "Webex answered the Service App token request without an access token"
+                _("Webex answered the Service App token request without an access token")
             ) from error
         return value, expires_in, {}
 
@@ -360,7 +399,7 @@ class WebexProvider(VideoProvider):
         if not request.marker:
             return None
         tag = marker_tag(request.marker)
-        start, _ = self._times(request)
+        start, _end = self._times(request)
         params: dict[str, Any] = {
             "meetingType": "meetingSeries",
             "from": webex_time(start - FIND_WINDOW),
@@ -439,9 +478,13 @@ class WebexProvider(VideoProvider):
         changes = date_changes(request, held)
         if changes.missing:
             raise RequestRejected(
-                f"the Webex series {series_id} lacks dates forum holds "
-                f"({', '.join(webex_time(when) for when in changes.missing[:5])}); Webex "
-                "gives back no single date once deleted, so this series cannot be brought in step"
+                _(
+                    "the Webex series %(series)s lacks dates forum holds (%(dates)s); Webex "
+                    "gives back no single date once deleted, so this series cannot be brought "
+                    "in step",
+                    series=series_id,
+                    dates=", ".join(webex_time(when) for when in changes.missing[:5]),
+                )
             )
         params: dict[str, Any] = {"sendEmail": "false"}
         if request.host:
@@ -660,7 +703,7 @@ def _held_date(item: dict[str, Any]) -> HeldDate:
         start, end = parse_webex_time(item["start"]), parse_webex_time(item["end"])
         ref = str(item["id"])
     except (KeyError, TypeError, ValueError):
-        raise ProviderUnavailable("Webex listed a scheduled meeting forum cannot read") from None
+        raise ProviderUnavailable(_("Webex listed a scheduled meeting forum cannot read")) from None
     try:
         original = dt.datetime.strptime(ref.rpartition("_")[2], "%Y%m%dT%H%M%SZ")
     except ValueError:

@@ -37,6 +37,8 @@ from forum.core.recurrence import WEEKDAY_CODES
 from forum.core.recurrence import rule_instants
 from forum.core.recurrence import rule_parts
 from forum.core.times import get_zone
+from forum.i18n import _
+from forum.i18n import _l
 from forum.providers.base import AuthenticationFailed
 from forum.providers.base import HostNotFound
 from forum.providers.base import MeetingInfo
@@ -153,10 +155,13 @@ def recurrence_from_rrule(rrule: str, start: dt.datetime, timezone: str) -> dict
     try:
         return _recurrence(rrule, local_start, timezone)
     except ValueError:
-        raise RequestRejected(f"forum cannot read the repeat rule {rrule!r}") from None
+        raise RequestRejected(
+            _("forum cannot read the repeat rule %(rule)s", rule=repr(rrule))
+        ) from None
 
 
-NO_FIXED_TIME_NOTE = (
+# Stored on the meeting (its data's recurrence_note) and shown beside the link.
+NO_FIXED_TIME_NOTE = _l(
     "Zoom holds this series as one meeting with no fixed time: its link serves every date, "
     "and the dates are those of forum's invitations and calendar"
 )
@@ -175,7 +180,11 @@ def zoom_schedule(request: MeetingRequest) -> tuple[dict[str, Any] | None, str |
     try:
         return recurrence_from_rrule(request.rrule, request.start, request.timezone), None
     except RequestRejected as refused:
-        return None, f"{refused.message}. {NO_FIXED_TIME_NOTE}"
+        return None, _(
+            "%(reason)s. Zoom holds this series as one meeting with no fixed time: its link "
+            "serves every date, and the dates are those of forum's invitations and calendar",
+            reason=refused.message,
+        )
 
 
 # Rule parts Zoom's recurrence object has no field for.
@@ -202,43 +211,62 @@ ZOOM_SAFE_MONTH_DAYS = 28
 def _recurrence(rrule: str, local_start: dt.datetime, timezone: str) -> dict[str, Any]:
     parts = rule_parts(rrule)
     freq = parts.get("FREQ", "")
+    if freq == "YEARLY":
+        raise RequestRejected(_("Zoom meetings repeat daily, weekly or monthly only, not yearly"))
     if freq not in ZOOM_MAX_INTERVAL:
         raise RequestRejected(
-            f"Zoom meetings repeat daily, weekly or monthly only, not {freq.lower() or rrule}"
+            _(
+                "Zoom meetings repeat daily, weekly or monthly only, not %(rule)s",
+                rule=freq.lower() or rrule,
+            )
         )
     unsupported = [part for part in UNSUPPORTED_PARTS if part in parts]
     if unsupported:
-        raise RequestRejected(f"Zoom cannot repeat a meeting by {', '.join(unsupported)} ({rrule})")
+        raise RequestRejected(
+            _(
+                "Zoom cannot repeat a meeting by %(parts)s (%(rule)s)",
+                parts=", ".join(unsupported),
+                rule=rrule,
+            )
+        )
     interval = int(parts.get("INTERVAL", "1"))
     if not 1 <= interval <= ZOOM_MAX_INTERVAL[freq]:
-        raise RequestRejected(
-            f"Zoom repeats a {freq.lower()} meeting at most every {ZOOM_MAX_INTERVAL[freq]} "
-            f"{INTERVAL_UNITS[freq]}, not {interval}"
-        )
+        raise RequestRejected(_interval_refused(freq, interval))
     recurrence: dict[str, Any] = {"repeat_interval": interval}
     byday = [day for day in parts.get("BYDAY", "").split(",") if day]
     own_weekday = ZOOM_WEEKDAYS[WEEKDAY_CODES[local_start.weekday()]]
     if freq == "DAILY":
         if byday or "BYMONTHDAY" in parts:
             raise RequestRejected(
-                f"Zoom cannot repeat a daily meeting on chosen days ({rrule}); "
-                "make it weekly on those days"
+                _(
+                    "Zoom cannot repeat a daily meeting on chosen days (%(rule)s); "
+                    "make it weekly on those days",
+                    rule=rrule,
+                )
             )
         recurrence["type"] = 1
     elif freq == "WEEKLY":
         recurrence["type"] = 2
         if "BYMONTHDAY" in parts:
-            raise RequestRejected(f"Zoom cannot repeat a weekly meeting by BYMONTHDAY ({rrule})")
+            raise RequestRejected(
+                _("Zoom cannot repeat a weekly meeting by BYMONTHDAY (%(rule)s)", rule=rrule)
+            )
         try:
             days = sorted({ZOOM_WEEKDAYS[d] for d in byday} if byday else {own_weekday})
         except KeyError:
-            raise RequestRejected(f"Zoom cannot repeat on {parts['BYDAY']}") from None
+            raise RequestRejected(
+                _("Zoom cannot repeat on %(days)s", days=parts["BYDAY"])
+            ) from None
         if interval > 1 and len(days) > 1 and ZOOM_WEEKDAYS["SU"] in days:
             # Which week a Sunday belongs to decides such a series (RFC 5545's weeks start
             # on WKST, Monday unless said); Zoom does not say where its weeks start.
             raise RequestRejected(
-                f"Zoom does not say where its weeks start, which decides a series every "
-                f"{interval} weeks on Sunday and other days ({rrule})"
+                _(
+                    "Zoom does not say where its weeks start, which decides a series every "
+                    "%(interval)s weeks on Sunday and other days (%(rule)s)",
+                    interval=interval,
+                    rule=rrule,
+                )
             )
         recurrence["weekly_days"] = ",".join(str(d) for d in days)
     else:
@@ -247,15 +275,22 @@ def _recurrence(rrule: str, local_start: dt.datetime, timezone: str) -> dict[str
         if monthday is not None:
             if not monthday.isdigit() or not 1 <= int(monthday) <= 31 or byday:
                 raise RequestRejected(
-                    f"Zoom repeats a monthly meeting on one day of the month (1-31), not {rrule}"
+                    _(
+                        "Zoom repeats a monthly meeting on one day of the month (1-31), "
+                        "not %(rule)s",
+                        rule=rrule,
+                    )
                 )
             recurrence["monthly_day"] = int(monthday)
         elif byday:
             match = re.fullmatch(r"(-1|[1-4])([A-Z]{2})", byday[0])
             if len(byday) != 1 or match is None or match.group(2) not in ZOOM_WEEKDAYS:
                 raise RequestRejected(
-                    "Zoom repeats a monthly meeting on the first to fourth or the last "
-                    f"weekday of the month, not {parts['BYDAY']}"
+                    _(
+                        "Zoom repeats a monthly meeting on the first to fourth or the last "
+                        "weekday of the month, not %(days)s",
+                        days=parts["BYDAY"],
+                    )
                 )
             recurrence["monthly_week"] = int(match.group(1))
             recurrence["monthly_week_day"] = ZOOM_WEEKDAYS[match.group(2)]
@@ -263,8 +298,10 @@ def _recurrence(rrule: str, local_start: dt.datetime, timezone: str) -> dict[str
             recurrence["monthly_day"] = local_start.day
     if "COUNT" not in parts and "UNTIL" not in parts:
         raise RequestRejected(
-            f"a Zoom series ends after at most {ZOOM_MAX_OCCURRENCES} dates, and this one "
-            "has no end"
+            _(
+                "a Zoom series ends after at most %(most)s dates, and this one has no end",
+                most=ZOOM_MAX_OCCURRENCES,
+            )
         )
     local_dates = [
         instant.astimezone(local_start.tzinfo)
@@ -273,17 +310,23 @@ def _recurrence(rrule: str, local_start: dt.datetime, timezone: str) -> dict[str
         )
     ]
     if not local_dates:
-        raise RequestRejected(f"the repeat rule {rrule!r} gives no date")
+        raise RequestRejected(_("the repeat rule %(rule)s gives no date", rule=repr(rrule)))
     if len(local_dates) > ZOOM_MAX_OCCURRENCES:
         raise RequestRejected(
-            f"a Zoom series has at most {ZOOM_MAX_OCCURRENCES} dates, and this one has "
-            f"{len(local_dates)}"
+            _(
+                "a Zoom series has at most %(most)s dates, and this one has %(count)s",
+                most=ZOOM_MAX_OCCURRENCES,
+                count=len(local_dates),
+            )
         )
     monthly_day = recurrence.get("monthly_day", 0)
     if monthly_day > ZOOM_SAFE_MONTH_DAYS and _skips_months(local_dates, interval):
         raise RequestRejected(
-            f"this series skips the months without a day {monthly_day}, and Zoom does not "
-            "say what it does in those months"
+            _(
+                "this series skips the months without a day %(day)s, and Zoom does not "
+                "say what it does in those months",
+                day=monthly_day,
+            )
         )
     if "COUNT" in parts:
         recurrence["end_times"] = len(local_dates)
@@ -292,6 +335,28 @@ def _recurrence(rrule: str, local_start: dt.datetime, timezone: str) -> dict[str
         # end_date_time as an instant or as a date.
         recurrence["end_date_time"] = utc_stamp(local_dates[-1])
     return recurrence
+
+
+def _interval_refused(freq: str, interval: int) -> str:
+    """Why Zoom cannot repeat a series every ``interval`` days, weeks or months."""
+    most = ZOOM_MAX_INTERVAL[freq]
+    if freq == "DAILY":
+        return _(
+            "Zoom repeats a daily meeting at most every %(most)s days, not %(interval)s",
+            most=most,
+            interval=interval,
+        )
+    if freq == "WEEKLY":
+        return _(
+            "Zoom repeats a weekly meeting at most every %(most)s weeks, not %(interval)s",
+            most=most,
+            interval=interval,
+        )
+    return _(
+        "Zoom repeats a monthly meeting at most every %(most)s months, not %(interval)s",
+        most=most,
+        interval=interval,
+    )
 
 
 def _skips_months(local_dates: list[dt.datetime], interval: int) -> bool:
@@ -367,8 +432,10 @@ class ZoomProvider(VideoProvider):
         settings = self.settings
         if not (settings.account_id and settings.client_id and settings.client_secret):
             raise AuthenticationFailed(
-                "the Zoom account needs the account id, client id and client secret of its "
-                "Server-to-Server OAuth app"
+                _(
+                    "the Zoom account needs the account id, client id and client secret of its "
+                    "Server-to-Server OAuth app"
+                )
             )
         # Zoom's docs put the params in the form body; the query-string form that Indico
         # uses has been answered with 400 (Zoom's docs; integrators' reports).
@@ -385,10 +452,10 @@ class ZoomProvider(VideoProvider):
             expires_in = float(answer.get("expires_in", 3600))
         except (ValueError, KeyError, TypeError, AttributeError):
             raise ProviderUnavailable(
-                "Zoom's token endpoint gave an answer forum cannot read"
+                _("Zoom's token endpoint gave an answer forum cannot read")
             ) from None
         if not isinstance(value, str) or not value:
-            raise ProviderUnavailable("Zoom's token endpoint gave no access token")
+            raise ProviderUnavailable(_("Zoom's token endpoint gave no access token"))
         api_url = answer.get("api_url")
         log.info("fetched a Zoom access token for %s (expires in %s s)", self, expires_in)
         return value, expires_in, {"scope": answer.get("scope", ""), "api_url": api_url}
@@ -413,24 +480,33 @@ class ZoomProvider(VideoProvider):
         reason = reason[:VENDOR_MESSAGE_MAX]
         if status >= 500 or status == 429:
             return ProviderUnavailable(
-                f"Zoom's token endpoint failed ({status}); forum will try again", status=status
+                _("Zoom's token endpoint failed (%(status)s); forum will try again", status=status),
+                status=status,
             )
         if error == "invalid_client" or "client" in reason.lower():
-            message = (
+            message = _(
                 "Zoom refused the app's credentials: check the client id and client secret of "
                 "the Server-to-Server OAuth app"
             )
         elif error == "unsupported_grant_type":
-            message = (
+            message = _(
                 "Zoom refused the account_credentials grant: the app must be a "
                 "Server-to-Server OAuth app"
             )
         elif "account" in reason.lower():
-            message = "Zoom refused the account id: check it against the OAuth app's page"
+            message = _("Zoom refused the account id: check it against the OAuth app's page")
         elif "disabled" in reason.lower() or "deactivated" in reason.lower():
-            message = "the Zoom OAuth app is deactivated: activate it in the Zoom App Marketplace"
+            message = _(
+                "the Zoom OAuth app is deactivated: activate it in the Zoom App Marketplace"
+            )
+        elif reason or error:
+            message = _(
+                "Zoom refused a token (%(status)s: %(reason)s)",
+                status=status,
+                reason=reason or error,
+            )
         else:
-            message = f"Zoom refused a token ({status}: {reason or error or 'no reason given'})"
+            message = _("Zoom refused a token (%(status)s: no reason given)", status=status)
         return AuthenticationFailed(message, status=status, code=error or None)
 
     # -- errors --------------------------------------------------------------------------------
@@ -449,65 +525,118 @@ class ZoomProvider(VideoProvider):
 
         if code == 1001 or (status == 404 and host is not None and meeting_id is None):
             return HostNotFound(
-                f"Zoom user {host} does not exist on this account: add them in Zoom or remove "
-                "them from the account's hosts",
+                _(
+                    "Zoom user %(host)s does not exist on this account: add them in Zoom or "
+                    "remove them from the account's hosts",
+                    host=host,
+                ),
                 **kw,
             )
         if code == 1010:
             return HostNotFound(
-                f"Zoom user {host} does not belong to this Zoom account: remove them from the "
-                "account's hosts",
+                _(
+                    "Zoom user %(host)s does not belong to this Zoom account: remove them from "
+                    "the account's hosts",
+                    host=host,
+                ),
                 **kw,
             )
         if code == 3001 or status == 404:
-            which = f"the Zoom meeting {meeting_id}" if meeting_id else "the Zoom meeting"
-            return MeetingNotFound(f"{which} no longer exists (deleted in Zoom?)", **kw)
+            if meeting_id:
+                gone = _(
+                    "the Zoom meeting %(meeting)s no longer exists (deleted in Zoom?)",
+                    meeting=meeting_id,
+                )
+            else:
+                gone = _("the Zoom meeting no longer exists (deleted in Zoom?)")
+            return MeetingNotFound(gone, **kw)
         if status == 429:
             if "daily" in message.lower():
-                who = f"Zoom user {host}" if host else "the meeting's Zoom host"
-                return QuotaExceeded(
-                    f"{who} has used up Zoom's 100 meeting creates and updates for today; "
-                    "forum will try again after 00:00 UTC, or pick another host",
-                    retry_after=seconds_to_utc_midnight(),
-                    **kw,
-                )
-            return RateLimited(f"Zoom asks forum to slow down{said}", **kw)
+                if host:
+                    used_up = _(
+                        "Zoom user %(host)s has used up Zoom's 100 meeting creates and updates "
+                        "for today; forum will try again after 00:00 UTC, or pick another host",
+                        host=host,
+                    )
+                else:
+                    used_up = _(
+                        "the meeting's Zoom host has used up Zoom's 100 meeting creates and "
+                        "updates for today; forum will try again after 00:00 UTC, or pick "
+                        "another host"
+                    )
+                return QuotaExceeded(used_up, retry_after=seconds_to_utc_midnight(), **kw)
+            return RateLimited(_("Zoom asks forum to slow down%(said)s", said=said), **kw)
         if status >= 500:
             return ProviderUnavailable(
-                f"Zoom had a server error ({status}){said}; forum will try again", **kw
+                _(
+                    "Zoom had a server error (%(status)s)%(said)s; forum will try again",
+                    status=status,
+                    said=said,
+                ),
+                **kw,
             )
         if status == 401:
             if code in (4700, 4711) or "scope" in message.lower():
                 return AuthenticationFailed(
-                    f"the Zoom app lacks a permission{said}: add the meeting and user scopes to "
-                    "the Server-to-Server OAuth app",
+                    _(
+                        "the Zoom app lacks a permission%(said)s: add the meeting and user "
+                        "scopes to the Server-to-Server OAuth app",
+                        said=said,
+                    ),
                     **kw,
                 )
             return AuthenticationFailed(
-                f"Zoom refused forum's access token{said}: check that the Server-to-Server OAuth "
-                "app is activated and its credentials are current",
+                _(
+                    "Zoom refused forum's access token%(said)s: check that the "
+                    "Server-to-Server OAuth app is activated and its credentials are current",
+                    said=said,
+                ),
                 **kw,
             )
         if status == 403:
             return AuthenticationFailed(
-                f"Zoom denied access{said}: check the OAuth app's scopes and the account's "
-                "settings",
+                _(
+                    "Zoom denied access%(said)s: check the OAuth app's scopes and the "
+                    "account's settings",
+                    said=said,
+                ),
                 **kw,
             )
         if code == 3161:
-            return RequestRejected(
-                f"Zoom user {host or '(the host)'} may not host or schedule meetings: give "
-                "them a licence or remove them from the account's hosts",
-                **kw,
-            )
+            if host:
+                unlicensed = _(
+                    "Zoom user %(host)s may not host or schedule meetings: give them a licence "
+                    "or remove them from the account's hosts",
+                    host=host,
+                )
+            else:
+                unlicensed = _(
+                    "Zoom user (the host) may not host or schedule meetings: give them a "
+                    "licence or remove them from the account's hosts"
+                )
+            return RequestRejected(unlicensed, **kw)
         if errors:
+            # The vendor's own words, field by field.
             details = "; ".join(
                 f"{e.get('field', '?')}: {e.get('message', 'invalid')}" for e in errors[:5]
             )
-            return RequestRejected(f"Zoom refused the meeting: {message} ({details})", **kw)
-        return RequestRejected(
-            f"Zoom refused the request ({status}): {message or 'no reason given'}", **kw
-        )
+            return RequestRejected(
+                _(
+                    "Zoom refused the meeting: %(message)s (%(details)s)",
+                    message=message,
+                    details=details,
+                ),
+                **kw,
+            )
+        if message:
+            refused = _(
+                "Zoom refused the request (%(status)s): %(message)s",
+                status=status,
+                message=message,
+            )
+        else:
+            refused = _("Zoom refused the request (%(status)s): no reason given", status=status)
+        return RequestRejected(refused, **kw)
 
     def _error_or_stop(self, response: requests.Response) -> ProviderError:
         error = self.error_from(response)
@@ -536,7 +665,9 @@ class ZoomProvider(VideoProvider):
         if recurrence is not None:
             body["type"] = 8
             body["recurrence"] = recurrence
-            first, _ = first_date(request.rrule or "", request.start, request.end, request.timezone)
+            first, _end = first_date(
+                request.rrule or "", request.start, request.end, request.timezone
+            )
             body["start_time"] = utc_stamp(first)
         elif note is not None:
             # No fixed time: Zoom keeps neither a start nor a duration for it.
@@ -552,10 +683,12 @@ class ZoomProvider(VideoProvider):
             external_id = str(meeting["id"])  # an int64 number in REST answers
             join_url = str(meeting["join_url"])
         except (KeyError, TypeError):
-            raise ProviderUnavailable("Zoom answered without a meeting id or join link") from None
+            raise ProviderUnavailable(
+                _("Zoom answered without a meeting id or join link")
+            ) from None
         data = {k: meeting[k] for k in KEPT_FIELDS if k in meeting}
         if note is None and meeting.get("type") == 3:
-            note = NO_FIXED_TIME_NOTE
+            note = str(NO_FIXED_TIME_NOTE)
         # Always present, so that a series made expressible again clears an older note.
         data["recurrence_note"] = note
         return MeetingInfo(
@@ -578,7 +711,7 @@ class ZoomProvider(VideoProvider):
     def create_meeting(self, request: MeetingRequest) -> MeetingInfo:
         host = request.host
         if not host:
-            raise RequestRejected("a Zoom meeting needs a host from the account's hosts")
+            raise RequestRejected(_("a Zoom meeting needs a host from the account's hosts"))
         body, note = self._body(request)
 
         def post() -> MeetingInfo:
@@ -681,10 +814,13 @@ class ZoomProvider(VideoProvider):
         changes = date_changes(request, held)
         if changes.missing:
             raise RequestRejected(
-                f"the Zoom meeting {meeting.external_id} lacks dates forum holds "
-                f"({', '.join(utc_stamp(when) for when in changes.missing[:5])}); "
-                "Zoom gives back no single date once deleted, so this series cannot be brought "
-                "in step"
+                _(
+                    "the Zoom meeting %(meeting)s lacks dates forum holds (%(dates)s); "
+                    "Zoom gives back no single date once deleted, so this series cannot be "
+                    "brought in step",
+                    meeting=meeting.external_id,
+                    dates=", ".join(utc_stamp(when) for when in changes.missing[:5]),
+                )
             )
         path = self._meeting_path(meeting.external_id)
         for date in changes.delete:
@@ -767,7 +903,13 @@ class ZoomProvider(VideoProvider):
             except HostNotFound as error:
                 problems.append(error.message)
             except ProviderError as error:
-                problems.append(f"Zoom user {host} could not be checked: {error.message}")
+                problems.append(
+                    _(
+                        "Zoom user %(host)s could not be checked: %(problem)s",
+                        host=host,
+                        problem=error.message,
+                    )
+                )
         return problems
 
     # -- webhooks ------------------------------------------------------------------------------
@@ -896,7 +1038,7 @@ def _json_object(response: requests.Response) -> dict[str, Any]:
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        raise ProviderUnavailable("Zoom answered with something other than a JSON object")
+        raise ProviderUnavailable(_("Zoom answered with something other than a JSON object"))
     return body
 
 
@@ -907,9 +1049,9 @@ def _held_date(occurrence: dict[str, Any]) -> HeldDate:
         start = _zoom_time(occurrence["start_time"])
         minutes = int(occurrence["duration"])
     except (KeyError, TypeError, ValueError):
-        raise ProviderUnavailable("Zoom listed an occurrence forum cannot read") from None
+        raise ProviderUnavailable(_("Zoom listed an occurrence forum cannot read")) from None
     if start is None:
-        raise ProviderUnavailable("Zoom listed an occurrence without a start time")
+        raise ProviderUnavailable(_("Zoom listed an occurrence without a start time"))
     return HeldDate(
         ref=str(occurrence["occurrence_id"]),
         original=original,
