@@ -455,7 +455,7 @@ def test_each_inbox_row_names_its_session_and_the_weekday(app, api, client, sess
     # The delivery's time in the viewer's zone and UTC, each with its weekday.
     assert shown(received, "Asia/Shanghai") in row and shown(received, "UTC") in row
     # The session's start: Wed 10 Mar 2027 21:00 in Beijing, 13:00 UTC.
-    assert "Wed 10 Mar 2027 21:00 (Asia/Shanghai)" in row
+    assert "Wed 10 Mar 2027 21:00 (Beijing, Asia/Shanghai)" in row
     assert "Wed 10 Mar 2027 13:00 (UTC)" in row
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from dataclasses import field
 from http import HTTPStatus
 from typing import Any
 
+from forum.i18n import _
+from forum.i18n import ngettext
 from forum.web import bp
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete")
@@ -73,34 +76,60 @@ def _non_null(schema: dict[str, Any]) -> list[dict[str, Any]]:
     return [m for m in members if m.get("type") != "null"] or [schema]
 
 
+_SLOT = re.compile("\x00([a-z]+)\x00")
+
+
+def _slot(name: str) -> str:
+    """Where a part goes in a translated phrase, for _sentence to find."""
+    return "\x00" + name + "\x00"
+
+
+def _sentence(text: str, **parts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A translated phrase whose placeholders are pieces of a type (some of them links):
+    the words in the reader's order, each part where the phrase puts it."""
+    pieces: list[tuple[str, str]] = []
+    for index, chunk in enumerate(_SLOT.split(text)):
+        if index % 2:
+            pieces += parts[chunk]
+        elif chunk:
+            pieces.append(("text", chunk))
+    return pieces
+
+
+def _either(alternatives: list[list[tuple[str, str]]]) -> list[tuple[str, str]]:
+    pieces = alternatives[0]
+    for alternative in alternatives[1:]:
+        text = _("%(first)s or %(second)s", first=_slot("first"), second=_slot("second"))
+        pieces = _sentence(text, first=pieces, second=alternative)
+    return pieces
+
+
 def _type_pieces(schema: dict[str, Any]) -> list[tuple[str, str]]:
     if "$ref" in schema:
         return [("ref", _schema_name(schema["$ref"]))]
     members = schema.get("anyOf") or schema.get("oneOf")
     if members:
-        pieces: list[tuple[str, str]] = []
-        for member in members:
-            if pieces:
-                pieces.append(("text", " or "))
-            pieces += _type_pieces(member)
-        return pieces
+        return _either([_type_pieces(member) for member in members])
     if "enum" in schema:
-        return [("text", "one of " + ", ".join(json.dumps(v) for v in schema["enum"]))]
+        values = ", ".join(json.dumps(v) for v in schema["enum"])
+        return [("text", _("one of %(values)s", values=values))]
     if "const" in schema:
         return [("text", json.dumps(schema["const"]))]
     kind = schema.get("type", "any")
     if isinstance(kind, list):
-        kind = " or ".join(kind)
+        return _either([[("text", name)] for name in kind])
     if kind == "array":
         items = schema.get("items")
-        return [("text", "array of ")] + _type_pieces(items) if items else [("text", "array")]
+        if not items:
+            return [("text", "array")]
+        return _sentence(_("array of %(type)s", type=_slot("type")), type=_type_pieces(items))
     if kind == "object" and schema.get("properties"):
-        pieces = [("text", "object: ")]
+        fields: list[tuple[str, str]] = []
         for index, (name, prop) in enumerate(schema["properties"].items()):
-            pieces.append(("text", f"{', ' if index else ''}{name} ("))
-            pieces += _type_pieces(prop)
-            pieces.append(("text", ")"))
-        return pieces
+            fields.append(("text", f"{', ' if index else ''}{name} ("))
+            fields += _type_pieces(prop)
+            fields.append(("text", ")"))
+        return _sentence(_("object: %(fields)s", fields=_slot("fields")), fields=fields)
     if schema.get("format"):
         return [("text", f"{kind} ({schema['format']})")]
     return [("text", kind)]
@@ -110,21 +139,43 @@ def _limits(schema: dict[str, Any]) -> str:
     found = []
     for member in _non_null(schema):
         if member.get("minLength") == 1:
-            found.append("not empty")
-        for key, label in (
-            ("minLength", "at least {} characters"),
-            ("maxLength", "at most {} characters"),
-            ("minimum", "≥ {}"),
-            ("exclusiveMinimum", "> {}"),
-            ("maximum", "≤ {}"),
-            ("exclusiveMaximum", "< {}"),
-            ("minItems", "at least {} items"),
-            ("maxItems", "at most {} items"),
-            ("pattern", "matches {}"),
+            found.append(_("not empty"))
+        for key in (
+            "minLength",
+            "maxLength",
+            "minimum",
+            "exclusiveMinimum",
+            "maximum",
+            "exclusiveMaximum",
+            "minItems",
+            "maxItems",
+            "pattern",
         ):
             if key in member and not (key == "minLength" and member[key] == 1):
-                found.append(label.format(member[key]))
+                found.append(_limit(key, member[key]))
     return "; ".join(found)
+
+
+def _limit(key: str, value: Any) -> str:
+    """One limit of a value, in words ("at most 200 characters") or a sign ("≥ 1")."""
+    if key == "minimum":
+        return f"≥ {value}"
+    if key == "exclusiveMinimum":
+        return f"> {value}"
+    if key == "maximum":
+        return f"≤ {value}"
+    if key == "exclusiveMaximum":
+        return f"< {value}"
+    if key == "pattern":
+        return _("matches %(pattern)s", pattern=value)
+    # The English words do not change with the number; other languages' may.
+    if key == "minLength":
+        return ngettext("at least %(num)d characters", "at least %(num)d characters", value)
+    if key == "maxLength":
+        return ngettext("at most %(num)d characters", "at most %(num)d characters", value)
+    if key == "minItems":
+        return ngettext("at least %(num)d items", "at least %(num)d items", value)
+    return ngettext("at most %(num)d items", "at most %(num)d items", value)
 
 
 def _first(schema: dict[str, Any], key: str) -> Any:
@@ -202,7 +253,7 @@ def _other_bodies(content: dict[str, Any]) -> list[tuple[str, str]]:
         schema = spec.get("schema", {})
         described = schema.get("description", "")
         if not described and schema.get("properties"):
-            described = "fields " + ", ".join(schema["properties"])
+            described = _("fields %(names)s", names=", ".join(schema["properties"]))
         bodies.append((media_type, described))
     return bodies
 

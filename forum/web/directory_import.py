@@ -41,10 +41,12 @@ from forum.directory.weekly_hours import EXAMPLE as HOURS_EXAMPLE
 from forum.directory.weekly_hours import format_hours
 from forum.extensions import csrf
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import _l
 from forum.web import bp
 from forum.web.forms import show_service_error
 
-KIND_LABELS = {bulk.PEOPLE: "People", bulk.INSTITUTIONS: "Institutions"}
+KIND_LABELS = {bulk.PEOPLE: _l("People"), bulk.INSTITUTIONS: _l("Institutions")}
 # The preview lists every row with a problem (up to the first thousand) and the first of
 # the others: enough to see that the columns were read as meant, without a page of 10,000.
 SHOWN_BAD_ROWS = 1000
@@ -59,14 +61,14 @@ _SIGNING_SALT = "forum.directory-import"
 
 class UploadForm(FlaskForm):
     kind = RadioField(
-        "The file holds",
+        _l("The file holds"),
         choices=[SelectChoice(kind, label) for kind, label in KIND_LABELS.items()],
         default=bulk.PEOPLE,
-        validators=[InputRequired("Choose what the file holds.")],
+        validators=[InputRequired(_l("Choose what the file holds."))],
     )
     file = FileField(
-        "CSV file",
-        validators=[FileRequired("Choose a CSV file.")],
+        _l("CSV file"),
+        validators=[FileRequired(_l("Choose a CSV file."))],
         render_kw={"accept": ".csv,text/csv,.json,application/json"},
     )
 
@@ -149,7 +151,7 @@ def preview_directory_import():
     if len(data) > bulk.MAX_IMPORT_BYTES:
         form.file.errors.append(_too_large())
         return _page(form), 413
-    filename = upload.filename or "the file"
+    filename = upload.filename or _("the file")
     media_type = bulk.media_type_for_filename(upload.filename or "")
     try:
         plan = directory_import.plan(form.kind.data, data, media_type, actor=_organiser())
@@ -161,7 +163,7 @@ def preview_directory_import():
         try:
             confirm = ConfirmForm(upload=_sign(form.kind.data, filename, media_type, data))
         except UnicodeDecodeError:
-            form.file.errors.append("Save the file as UTF-8 and upload it again.")
+            form.file.errors.append(_("Save the file as UTF-8 and upload it again."))
             return _page(form), 422
     return _page(form, preview=_preview(form.kind.data, filename, plan), confirm=confirm)
 
@@ -174,7 +176,7 @@ def confirm_directory_import():
         return refused
     upload = _unsign(ConfirmForm().upload.data or "", _organiser())
     if upload is None:
-        flash("This preview is too old or was changed: upload the file again.", "error")
+        flash(_("This preview is too old or was changed: upload the file again."), "error")
         return redirect(url_for("web.directory_import_page")), 303
     kind, filename = upload["kind"], upload["filename"]
     plan = directory_import.plan(
@@ -184,24 +186,33 @@ def confirm_directory_import():
         # The directory changed since the preview (an institution deleted, an email taken).
         form = UploadForm(formdata=None, kind=kind)
         form.form_errors.append(
-            "The directory changed since the preview and some rows no longer fit; nothing "
-            "was imported. Fix the rows marked below and upload the file again."
+            _(
+                "The directory changed since the preview and some rows no longer fit; nothing "
+                "was imported. Fix the rows marked below and upload the file again."
+            )
         )
         return _page(form, preview=_preview(kind, filename, plan)), 422
     result = directory_import.apply(plan, actor=_organiser())
     db.session.commit()
     flash(
-        f"Imported {filename}: {result.created} added, {result.updated} updated, "
-        f"{result.unchanged} unchanged.",
+        _(
+            "Imported %(filename)s: %(created)s added, %(updated)s updated, "
+            "%(unchanged)s unchanged.",
+            filename=filename,
+            created=result.created,
+            updated=result.updated,
+            unchanged=result.unchanged,
+        ),
         "info",
     )
     return redirect(url_for("web.directory_import_page")), 303
 
 
 def _too_large() -> str:
-    return (
-        f"The file is larger than {bulk.MAX_IMPORT_BYTES // (1024 * 1024)} MB, the most one "
-        "import takes: split it into several files."
+    return _(
+        "The file is larger than %(megabytes)s MB, the most one import takes: split it into "
+        "several files.",
+        megabytes=bulk.MAX_IMPORT_BYTES // (1024 * 1024),
     )
 
 
@@ -317,10 +328,11 @@ def _final_cell(plan: bulk.ImportPlan, row: bulk.SourceRow, column: str) -> Cell
         column == "institution" and row.raw.get("institution_id") not in (None, "")
     )
     if row.outcome == bulk.UPDATED and row.before.get(name) != row.final.get(name):
-        return Cell(text, f"was {_shown(plan, column, row.before.get(name)) or 'empty'}")
+        before = _shown(plan, column, row.before.get(name)) or _("empty")
+        return Cell(text, _("was %(value)s", value=before))
     if given or not text:
         return Cell(text)
-    return Cell(text, "default" if row.outcome == bulk.CREATED else "kept")
+    return Cell(text, _("default") if row.outcome == bulk.CREATED else _("kept"))
 
 
 def _shown(plan: bulk.ImportPlan, column: str, value: Any) -> str:

@@ -14,6 +14,8 @@ from flask_login import login_required
 
 from forum.events.models import EventSession
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import _l
 from forum.jobs.queue import enqueue
 from forum.web import bp
 from forum.webhooks import inbound
@@ -21,6 +23,14 @@ from forum.webhooks.models import INBOX_STATUSES
 from forum.webhooks.models import InboxEntry
 
 PAGE_SIZE = 100
+
+# What the page calls each state of a delivery.
+STATUS_LABELS = {
+    "received": _l("received"),
+    "processed": _l("processed"),
+    "failed": _l("failed"),
+    "ignored": _l("ignored"),
+}
 
 
 @bp.get("/inbox")
@@ -38,6 +48,7 @@ def inbox():
         sessions=sessions_of(entries),
         status=status,
         statuses=INBOX_STATUSES,
+        status_labels=STATUS_LABELS,
         organiser=organiser,
     )
 
@@ -62,5 +73,5 @@ def reprocess(entry_id: int):
         abort(404)
     enqueue(reprocess_delivery, entry.id)
     db.session.commit()
-    flash(f"Delivery {entry.id} is being processed again.", "info")
+    flash(_("Delivery %(id)s is being processed again.", id=entry.id), "info")
     return redirect(url_for("web.inbox")), 303

@@ -28,6 +28,9 @@ from forum.core import text
 from forum.core.errors import ForumError
 from forum.core.errors import ValidationFailed
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import _l
+from forum.i18n import ngettext
 from forum.providers import accounts
 from forum.providers import meetings
 from forum.providers.accounts import REQUIRED
@@ -39,13 +42,13 @@ from forum.web.forms import clean_lines
 from forum.web.forms import show_service_error
 from forum.web.forms import single_line
 
-KIND_NAMES = {
+KIND_NAMES: dict[str, Any] = {
     "jitsi": "Jitsi",
     "zoom": "Zoom",
     "teams": "Microsoft Teams",
     "webex": "Webex",
     "google_meet": "Google Meet",
-    "manual": "Manual (pasted links)",
+    "manual": _l("Manual (pasted links)"),
 }
 # The inputs each kind's form shows, in order: what `forum provider add` takes for it.
 KIND_FIELDS = {
@@ -92,96 +95,114 @@ KIND_FIELDS = {
     "manual": (),
 }
 # (label, hint) where a kind names a setting its own way.
-KIND_LABELS: dict[tuple[str, str], tuple[str, str]] = {
-    ("zoom", "account_id"): ("Account ID", "From the Server-to-Server OAuth app's credentials."),
-    ("zoom", "client_id"): ("Client ID", "From the same app."),
-    ("zoom", "client_secret"): ("Client secret", "Stored encrypted; never shown again."),
-    ("zoom", "webhook_secret"): (
-        "Webhook secret token",
-        "The app's event subscription secret token; checks Zoom's signatures.",
+KIND_LABELS: dict[tuple[str, str], tuple[Any, Any]] = {
+    ("zoom", "account_id"): (
+        _l("Account ID"),
+        _l("From the Server-to-Server OAuth app's credentials."),
     ),
-    ("teams", "tenant_id"): ("Directory (tenant) ID", "The Microsoft Entra tenant."),
-    ("teams", "client_id"): ("Application (client) ID", "The app registration's id."),
-    ("teams", "client_secret"): ("Client secret value", "Stored encrypted; never shown again."),
+    ("zoom", "client_id"): (_l("Client ID"), _l("From the same app.")),
+    ("zoom", "client_secret"): (_l("Client secret"), _l("Stored encrypted; never shown again.")),
+    ("zoom", "webhook_secret"): (
+        _l("Webhook secret token"),
+        _l("The app's event subscription secret token; checks Zoom's signatures."),
+    ),
+    ("teams", "tenant_id"): (_l("Directory (tenant) ID"), _l("The Microsoft Entra tenant.")),
+    ("teams", "client_id"): (_l("Application (client) ID"), _l("The app registration's id.")),
+    ("teams", "client_secret"): (
+        _l("Client secret value"),
+        _l("Stored encrypted; never shown again."),
+    ),
     ("teams", "webhook_secret"): (
-        "Client state",
-        "The clientState forum gives Microsoft Graph subscriptions.",
+        _l("Client state"),
+        _l("The clientState forum gives Microsoft Graph subscriptions."),
     ),
     ("webex", "token"): (
-        "Bot or integration token",
-        "Either this, or a client ID and secret. Stored encrypted.",
+        _l("Bot or integration token"),
+        _l("Either this, or a client ID and secret. Stored encrypted."),
     ),
-    ("webex", "client_id"): ("Client ID", "A service app's id, instead of a token."),
-    ("webex", "client_secret"): ("Client secret", "Stored encrypted; never shown again."),
-    ("webex", "webhook_secret"): ("Webhook secret", "Checks Webex's X-Spark-Signature."),
+    ("webex", "client_id"): (_l("Client ID"), _l("A service app's id, instead of a token.")),
+    ("webex", "client_secret"): (_l("Client secret"), _l("Stored encrypted; never shown again.")),
+    ("webex", "webhook_secret"): (_l("Webhook secret"), _l("Checks Webex's X-Spark-Signature.")),
     ("google_meet", "client_id"): (
-        "Service account email",
-        "The service account with domain-wide delegation.",
+        _l("Service account email"),
+        _l("The service account with domain-wide delegation."),
     ),
     ("google_meet", "client_secret"): (
-        "Service account key",
-        "Paste the whole JSON key file (or the PEM private key). Stored encrypted.",
+        _l("Service account key"),
+        _l("Paste the whole JSON key file (or the PEM private key). Stored encrypted."),
     ),
     ("google_meet", "webhook_secret"): (
-        "Channel token",
-        "The token Google sends back with each notification.",
+        _l("Channel token"),
+        _l("The token Google sends back with each notification."),
     ),
     ("jitsi", "jitsi_base_url"): (
-        "Jitsi server",
-        "For example https://meet.uni.example; empty for the public meet.jit.si.",
+        _l("Jitsi server"),
+        _l("For example https://meet.uni.example; empty for the public meet.jit.si."),
     ),
-    ("jitsi", "client_id"): ("JWT app ID", "Only for a self-hosted server with tokens."),
-    ("jitsi", "client_secret"): ("JWT app secret", "Stored encrypted; never shown again."),
+    ("jitsi", "client_id"): (_l("JWT app ID"), _l("Only for a self-hosted server with tokens.")),
+    ("jitsi", "client_secret"): (_l("JWT app secret"), _l("Stored encrypted; never shown again.")),
 }
 URL_PATTERN = r"^https?://[^\s/?#]+\S*\Z"
-URL_MESSAGE = "Enter an http(s) URL, such as https://api.example.org."
+URL_MESSAGE = _l("Enter an http(s) URL, such as https://api.example.org.")
 
 
 def _options(form: FlaskForm, field: Field) -> None:
     for line in (field.data or "").splitlines():
-        key, equals, _ = line.strip().partition("=")
+        key, equals, _value = line.strip().partition("=")
         if line.strip() and not (equals and key.strip()):
-            raise ValidationError(f"Write each setting as KEY=VALUE; “{line.strip()}” is not.")
+            raise ValidationError(
+                _("Write each setting as KEY=VALUE; “%(line)s” is not.", line=line.strip())
+            )
 
 
 def _hosts(form: FlaskForm, field: Field) -> None:
     hosts = _split_hosts(field.data)
     if len(hosts) > 200:
-        raise ValidationError("At most 200 host users.")
+        raise ValidationError(_("At most 200 host users."))
     if any(len(host) > 254 for host in hosts):
-        raise ValidationError("A host user is at most 254 characters.")
+        raise ValidationError(_("A host user is at most 254 characters."))
     for host in hosts:
         if (found := text.problem(host)) is not None:
-            raise ValidationError(f"The host user “{text.scrub_line(host)}” {found}.")
+            raise ValidationError(
+                _(
+                    "The host user “%(host)s” %(problem)s.",
+                    host=text.scrub_line(host),
+                    problem=found,
+                )
+            )
 
 
 def _split_hosts(text: str | None) -> list[str]:
     return [host.strip() for line in (text or "").splitlines() for host in line.split(",")]
 
 
-def _setting(label: str) -> StringField:
-    return StringField(
-        label,
-        validators=[Optional(), Length(max=500, message="At most 500 characters."), single_line],
-        render_kw={"spellcheck": "false", "autocomplete": "off"},
-    )
-
-
-def _secret(label: str) -> PasswordField:
-    # PasswordField never writes what was typed back into the page (hide_value).
-    return PasswordField(
-        label,
-        validators=[Optional(), Length(max=10000, message="At most 10000 characters.")],
-        render_kw={"autocomplete": "new-password", "spellcheck": "false"},
-    )
-
-
-def _url(label: str) -> StringField:
+def _setting(label: Any) -> StringField:
     return StringField(
         label,
         validators=[
             Optional(),
-            Length(max=500, message="At most 500 characters."),
+            Length(max=500, message=_l("At most 500 characters.")),
+            single_line,
+        ],
+        render_kw={"spellcheck": "false", "autocomplete": "off"},
+    )
+
+
+def _secret(label: Any) -> PasswordField:
+    # PasswordField never writes what was typed back into the page (hide_value).
+    return PasswordField(
+        label,
+        validators=[Optional(), Length(max=10000, message=_l("At most 10000 characters."))],
+        render_kw={"autocomplete": "new-password", "spellcheck": "false"},
+    )
+
+
+def _url(label: Any) -> StringField:
+    return StringField(
+        label,
+        validators=[
+            Optional(),
+            Length(max=500, message=_l("At most 500 characters.")),
             single_line,
             Regexp(URL_PATTERN, message=URL_MESSAGE),
         ],
@@ -193,56 +214,64 @@ class ProviderAccountForm(FlaskForm):
     """Every setting `forum provider add` takes; each kind's page shows the ones it uses."""
 
     name = StringField(
-        "Account name",
+        _l("Account name"),
         validators=[
-            DataRequired("Give the account a name."),
+            DataRequired(_l("Give the account a name.")),
             Regexp(
                 r"^[a-z0-9][a-z0-9_.-]{0,99}\Z",
-                message="Use lowercase letters, digits, '.', '_' or '-', starting with a "
-                "letter or digit (at most 100).",
+                message=_l(
+                    "Use lowercase letters, digits, '.', '_' or '-', starting with a "
+                    "letter or digit (at most 100)."
+                ),
             ),
         ],
         render_kw={"spellcheck": "false", "autocomplete": "off", "maxlength": 100},
     )
-    account_id = _setting("Account ID")
-    client_id = _setting("Client ID")
-    client_secret = _secret("Client secret")
-    tenant_id = _setting("Tenant ID")
-    token = _secret("Token")
-    webhook_secret = _secret("Webhook secret")
+    account_id = _setting(_l("Account ID"))
+    client_id = _setting(_l("Client ID"))
+    client_secret = _secret(_l("Client secret"))
+    tenant_id = _setting(_l("Tenant ID"))
+    token = _secret(_l("Token"))
+    webhook_secret = _secret(_l("Webhook secret"))
     hosts = TextAreaField(
-        "Host users",
+        _l("Host users"),
         validators=[clean_lines, _hosts],
         render_kw={"rows": 3, "spellcheck": "false", "autocomplete": "off"},
     )
-    api_base_url = _url("API base URL")
-    oauth_url = _url("Token endpoint base URL")
-    jitsi_base_url = _url("Jitsi server")
+    api_base_url = _url(_l("API base URL"))
+    oauth_url = _url(_l("Token endpoint base URL"))
+    jitsi_base_url = _url(_l("Jitsi server"))
     options = TextAreaField(
-        "Extra settings",
+        _l("Extra settings"),
         validators=[
             clean_lines,
             _options,
-            Length(max=10000, message="At most 10000 characters."),
+            Length(max=10000, message=_l("At most 10000 characters.")),
         ],
         render_kw={"rows": 2, "spellcheck": "false", "autocomplete": "off"},
     )
 
 
 HINTS = {
-    "hosts": "The provider's users that host meetings, one per line (or separated by commas), "
-    "in the order they are tried.",
-    "api_base_url": "Only for a regional endpoint or a test server; empty for the provider's own.",
-    "oauth_url": "Only for a test server; empty for the provider's own.",
-    "options": "Rarely needed: KEY=VALUE, one per line. Stored encrypted, so it is not shown "
-    "again, not even when the form comes back with a problem.",
-    "webhook_secret": "Stored encrypted; never shown again.",
-    "client_secret": "Stored encrypted; never shown again.",
-    "token": "Stored encrypted; never shown again.",
+    "hosts": _l(
+        "The provider's users that host meetings, one per line (or separated by commas), "
+        "in the order they are tried."
+    ),
+    "api_base_url": _l(
+        "Only for a regional endpoint or a test server; empty for the provider's own."
+    ),
+    "oauth_url": _l("Only for a test server; empty for the provider's own."),
+    "options": _l(
+        "Rarely needed: KEY=VALUE, one per line. Stored encrypted, so it is not shown "
+        "again, not even when the form comes back with a problem."
+    ),
+    "webhook_secret": _l("Stored encrypted; never shown again."),
+    "client_secret": _l("Stored encrypted; never shown again."),
+    "token": _l("Stored encrypted; never shown again."),
 }
 
 
-def _form_for(kind: str) -> tuple[ProviderAccountForm, list[tuple[Field, str]]]:
+def _form_for(kind: str) -> tuple[ProviderAccountForm, list[tuple[Field, Any]]]:
     """The form, labelled for ``kind``, and its inputs with their hints, in order."""
     form = ProviderAccountForm()
     shown = []
@@ -256,7 +285,7 @@ def _form_for(kind: str) -> tuple[ProviderAccountForm, list[tuple[Field, str]]]:
 
 def _admin_only(organiser: Organiser) -> None:
     if not organiser.is_admin:
-        abort(403, "Only administrators manage provider accounts.")
+        abort(403, _("Only administrators manage provider accounts."))
 
 
 def _health(account: ProviderAccount) -> str:
@@ -278,7 +307,7 @@ def _show_refusal(
 ) -> None:
     """The service's refusal at the inputs it concerns, in the words of this kind's form."""
     if error.code == "name_taken":
-        form.name.errors = [*form.name.errors, "An account with this name exists."]
+        form.name.errors = [*form.name.errors, _("An account with this name exists.")]
         return
     if not isinstance(error, ValidationFailed):
         show_service_error(form, error)
@@ -287,11 +316,30 @@ def _show_refusal(
     if fields.pop("credentials", None):
         # The service names the credentials together; each one still empty gets the message.
         ways = REQUIRED[kind]
-        needs = " or ".join(", ".join(form[name].label.text for name in way) for way in ways)
+        labels = [_listed([form[name].label.text for name in way]) for way in ways]
+        if len(labels) == 1:
+            needs = _("%(kind)s needs %(fields)s.", kind=KIND_NAMES[kind], fields=labels[0])
+        else:
+            # No kind has more than two ways of authenticating.
+            first, second = labels
+            needs = _(
+                "%(kind)s needs %(first)s or %(second)s.",
+                kind=KIND_NAMES[kind],
+                first=first,
+                second=second,
+            )
         for name in dict.fromkeys(name for way in ways for name in way if not settings.get(name)):
-            form[name].errors = [*form[name].errors, f"{KIND_NAMES[kind]} needs {needs}."]
+            form[name].errors = [*form[name].errors, needs]
     if fields:
         show_service_error(form, ValidationFailed(fields))
+
+
+def _listed(items: list[Any]) -> str:
+    """Items one after the other, "A, B, C", with the separator of the reader's language."""
+    listed = str(items[0]) if items else ""
+    for item in items[1:]:
+        listed = _("%(first)s, %(next)s", first=listed, next=item)
+    return listed
 
 
 # --- pages -------------------------------------------------------------------------------------
@@ -330,7 +378,7 @@ def add_provider(kind: str):
         }
         options = dict(
             (key.strip(), value.strip())
-            for key, _, value in (
+            for key, _equals, value in (
                 line.partition("=") for line in (form.options.data or "").splitlines()
             )
             if key.strip() and "options" in KIND_FIELDS[kind]
@@ -348,7 +396,10 @@ def add_provider(kind: str):
             _show_refusal(form, kind, settings, error)
         else:
             db.session.commit()
-            flash(f"{KIND_NAMES[kind]} account “{account.name}” added.", "info")
+            flash(
+                _("%(kind)s account “%(name)s” added.", kind=KIND_NAMES[kind], name=account.name),
+                "info",
+            )
             return redirect(url_for("web.providers")), 303
     # Extra settings are stored encrypted: like the secrets, they are not written back.
     form.options.data = ""
@@ -378,21 +429,29 @@ def check_provider(account_id: int):
     except (crypto.SecretsUnreadable, ProviderError) as error:
         db.session.rollback()
         reason = getattr(error, "message", None) or str(error)
-        flash(f"“{name}” could not be checked: {reason}", "error")
+        flash(_("“%(name)s” could not be checked: %(reason)s", name=name, reason=reason), "error")
     else:
         if problems:
             count = len(problems)
-            flash(f"“{name}” has {count} problem{'' if count == 1 else 's'}: see below.", "error")
+            flash(
+                ngettext(
+                    "“%(name)s” has %(num)d problem: see below.",
+                    "“%(name)s” has %(num)d problems: see below.",
+                    count,
+                    name=name,
+                ),
+                "error",
+            )
         else:
-            flash(f"“{name}” was checked: no problems.", "info")
+            flash(_("“%(name)s” was checked: no problems.", name=name), "info")
     return _back_to_account(account_id)
 
 
 class HostsForm(FlaskForm):
     hosts = TextAreaField(
-        "Host users",
-        validators=[DataRequired(message="Give at least one host user."), _hosts],
-        description="One per line or comma-separated.",
+        _l("Host users"),
+        validators=[DataRequired(message=_l("Give at least one host user.")), _hosts],
+        description=_l("One per line or comma-separated."),
     )
 
 
@@ -406,20 +465,47 @@ def provider_hosts(account_id: int):
     form = HostsForm()
     if not form.validate_on_submit():
         problems = "; ".join(message for messages in form.errors.values() for message in messages)
-        flash(f"The host users of “{account.name}” were not changed: {problems}", "error")
+        flash(
+            _(
+                "The host users of “%(name)s” were not changed: %(problems)s",
+                name=account.name,
+                problems=problems,
+            ),
+            "error",
+        )
         return _back_to_account(account_id)
     hosts = [host for host in _split_hosts(form.hosts.data) if host]
     if not hosts:
-        flash(f"The host users of “{account.name}” were not changed: give at least one.", "error")
+        flash(
+            _(
+                "The host users of “%(name)s” were not changed: give at least one.",
+                name=account.name,
+            ),
+            "error",
+        )
         return _back_to_account(account_id)
     try:
         accounts.set_hosts(account, hosts)
     except ForumError as error:
         db.session.rollback()
-        flash(f"The host users of “{account.name}” were not changed: {error.message}", "error")
+        flash(
+            _(
+                "The host users of “%(name)s” were not changed: %(problems)s",
+                name=account.name,
+                problems=error.message,
+            ),
+            "error",
+        )
     else:
         db.session.commit()
-        flash(f"“{account.name}” now has the host users {', '.join(account.hosts)}.", "info")
+        flash(
+            _(
+                "“%(name)s” now has the host users %(hosts)s.",
+                name=account.name,
+                hosts=", ".join(account.hosts),
+            ),
+            "info",
+        )
     return _back_to_account(account_id)
 
 
@@ -432,5 +518,5 @@ def delete_provider(account_id: int):
     name = account.name
     accounts.delete_account(account)
     db.session.commit()
-    flash(f"Provider account “{name}” deleted.", "info")
+    flash(_("Provider account “%(name)s” deleted.", name=name), "info")
     return redirect(url_for("web.providers")), 303

@@ -25,6 +25,8 @@ from forum.accounts.models import Organiser
 from forum.core.errors import Conflict
 from forum.core.errors import ValidationFailed
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import _l
 from forum.web import bp
 from forum.web.forms import keep_secret_for_next_page
 from forum.web.forms import show_service_error
@@ -39,15 +41,15 @@ from forum.webhooks.outbound import WebhookDelivery
 DELIVERIES_SHOWN = 100
 
 EVENT_TYPE_HINTS = {
-    "session.scheduled": "a session was booked",
-    "session.rescheduled": "a session moved",
-    "session.cancelled": "a session was cancelled",
-    "rsvp.updated": "someone answered an invitation",
-    "meeting.started": "a session's meeting began",
-    "meeting.ended": "a session's meeting ended",
-    "attendance.updated": "who attended changed",
-    "recording.ready": "a recording can be watched",
-    "provider.error": "a video provider refused a meeting",
+    "session.scheduled": _l("a session was booked"),
+    "session.rescheduled": _l("a session moved"),
+    "session.cancelled": _l("a session was cancelled"),
+    "rsvp.updated": _l("someone answered an invitation"),
+    "meeting.started": _l("a session's meeting began"),
+    "meeting.ended": _l("a session's meeting ended"),
+    "attendance.updated": _l("who attended changed"),
+    "recording.ready": _l("a recording can be watched"),
+    "provider.error": _l("a video provider refused a meeting"),
 }
 
 
@@ -62,27 +64,28 @@ class SubscriptionForm(FlaskForm):
     """A receiver URL, the events it wants, and optionally a signing secret of its own."""
 
     url = StringField(
-        "Receiver URL",
+        _l("Receiver URL"),
         validators=[
-            DataRequired("Enter the URL that should receive the events."),
-            Length(max=MAX_URL_LENGTH, message=f"At most {MAX_URL_LENGTH} characters."),
+            DataRequired(_l("Enter the URL that should receive the events.")),
+            # WTForms fills in %(max)d.
+            Length(max=MAX_URL_LENGTH, message=_l("At most %(max)d characters.")),
             single_line,
         ],
         render_kw={"type": "url", "spellcheck": "false", "autocomplete": "url"},
     )
     event_types = CheckboxesField(
-        "Events to send",
+        _l("Events to send"),
         choices=[SelectChoice(name) for name in EVENT_TYPES],
-        validators=[DataRequired("Choose at least one event.")],
+        validators=[DataRequired(_l("Choose at least one event."))],
     )
     # PasswordField: a secret typed here is never written back into the page.
     secret = PasswordField(
-        "Signing secret (optional)",
+        _l("Signing secret (optional)"),
         validators=[
             Optional(),
             Regexp(
                 r"^[\x21-\x7e]{24,200}\Z",
-                message="Use 24 to 200 printable ASCII characters, without spaces.",
+                message=_l("Use 24 to 200 printable ASCII characters, without spaces."),
             ),
         ],
         render_kw={"autocomplete": "new-password", "spellcheck": "false"},
@@ -129,7 +132,7 @@ def create_subscription():
         return _list_page(organiser, form), 422
     db.session.commit()
     keep_secret_for_next_page(organiser, f"webhook-subscription-{subscription.id}", secret)
-    flash("Subscription created. Copy its signing secret now.", "info")
+    flash(_("Subscription created. Copy its signing secret now."), "info")
     return redirect(url_for("web.subscription", subscription_id=subscription.id)), 303
 
 
@@ -163,7 +166,7 @@ def delete_subscription(subscription_id: int):
     url = found.url
     outbound.delete_subscription(found)
     db.session.commit()
-    flash(f"Subscription for {url} deleted, with its delivery log.", "info")
+    flash(_("Subscription for %(url)s deleted, with its delivery log.", url=url), "info")
     return redirect(url_for("web.subscriptions")), 303
 
 
@@ -177,10 +180,21 @@ def redeliver_webhook(subscription_id: int, delivery_id: int):
         outbound.redeliver(delivery)
     except Conflict as error:
         db.session.rollback()
-        flash(f"Delivery {delivery_id} was not sent again: {error.message}.", "error")
+        flash(
+            _(
+                "Delivery %(id)s was not sent again: %(reason)s.",
+                id=delivery_id,
+                reason=error.message,
+            ),
+            "error",
+        )
     else:
         db.session.commit()
         flash(
-            f"Delivery {delivery_id} is being sent again; its log below shows how it went.", "info"
+            _(
+                "Delivery %(id)s is being sent again; its log below shows how it went.",
+                id=delivery_id,
+            ),
+            "info",
         )
     return redirect(url_for("web.subscription", subscription_id=subscription_id)), 303

@@ -18,6 +18,8 @@ from forum.accounts.services import issue_token
 from forum.accounts.services import revoke_token
 from forum.accounts.services import tokens_of
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import _l
 from forum.web import bp
 from forum.web.forms import keep_secret_for_next_page
 from forum.web.forms import single_line
@@ -28,10 +30,10 @@ class TokenForm(FlaskForm):
     """A new API token: only its name; the secret is made by forum."""
 
     name = StringField(
-        "Name",
+        _l("Name"),
         validators=[
-            DataRequired("Give the token a name, to tell it apart from the others."),
-            Length(max=200, message="At most 200 characters."),
+            DataRequired(_l("Give the token a name, to tell it apart from the others.")),
+            Length(max=200, message=_l("At most 200 characters.")),
             single_line,
         ],
         render_kw={"autocomplete": "off", "maxlength": 200},
@@ -66,7 +68,7 @@ def create_token():
     token = issue_token(organiser, name=form.name.data.strip())
     db.session.commit()
     keep_secret_for_next_page(organiser, "api-token", token)
-    flash(f"API token “{form.name.data.strip()}” created.", "info")
+    flash(_("API token “%(name)s” created.", name=form.name.data.strip()), "info")
     return redirect(url_for("web.tokens")), 303
 
 
@@ -77,5 +79,5 @@ def revoke_api_token(token_id: int):
     # Another organiser's token is as unknown as a missing one: NotFound, a 404 page.
     revoke_token(organiser, token_id)
     db.session.commit()
-    flash("The token is revoked: the API no longer accepts it.", "info")
+    flash(_("The token is revoked: the API no longer accepts it."), "info")
     return redirect(url_for("web.tokens")), 303

@@ -27,6 +27,8 @@ from forum.events.services import event_summaries
 from forum.events.services import upcoming_occurrences
 from forum.events.services import visible_events
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import _l
 from forum.notifications import dispatch
 from forum.reminders import preflight
 from forum.security import RateLimited
@@ -39,7 +41,22 @@ from forum.web.forms import safe_next_path
 
 log = logging.getLogger(__name__)
 
-LOGIN_FAILED = "That email and password do not match an organiser account."
+LOGIN_FAILED = _l("That email and password do not match an organiser account.")
+
+# What the home page calls each state of a session and of its video meeting.
+SESSION_STATUS_LABELS = {
+    "scheduled": _l("scheduled"),
+    "live": _l("live"),
+    "ended": _l("ended"),
+    "cancelled": _l("cancelled"),
+}
+MEETING_STATUS_LABELS = {
+    "pending": _l("pending"),
+    "created": _l("created"),
+    "failed": _l("failed"),
+    "deferred": _l("deferred"),
+    "deleted": _l("deleted"),
+}
 
 
 # The security headers every response carries are set in one place: forum.security.
@@ -89,7 +106,7 @@ def logout():
     # POST only, and CSRFProtect checks the token: a link or an image on another site
     # cannot log an organiser out.
     logout_user()
-    flash("You are logged out.", "info")
+    flash(_("You are logged out."), "info")
     return redirect(url_for("web.login"))
 
 
@@ -111,6 +128,8 @@ def home():
         rsvps=rsvp_counts(sorted({item.session.id for item in upcoming})),
         failed_emails=_failed_invitations(organiser, now),
         failed_meetings=_failed_meetings(organiser, now),
+        session_status_labels=SESSION_STATUS_LABELS,
+        meeting_status_labels=MEETING_STATUS_LABELS,
     )
 
 
