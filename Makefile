@@ -27,6 +27,7 @@ forum/translations/%/LC_MESSAGES/messages.mo: forum/translations/%/LC_MESSAGES/m
 # language's messages.po, compile. A new language: `make translations-init LOCALE=de`.
 BABEL_KEYWORDS := -k _l -k lazy_gettext -k lazy_ngettext:1,2
 translations-extract: $(VENV)/.installed
+	mkdir -p forum/translations
 	$(BIN)/pybabel extract -F babel.cfg $(BABEL_KEYWORDS) --add-location=file --sort-by-file \
 	  --project=forum --copyright-holder=forum --msgid-bugs-address=forum@forum.example.org \
 	  -o forum/translations/messages.pot .

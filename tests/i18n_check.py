@@ -93,7 +93,16 @@ _ERROR_CALLS = {
 }
 _MESSAGE_KEYWORDS = {"message", "label", "description_text", "subject", "hint"}
 _FIELD_CLASS = re.compile(r"^[A-Z]\w*Field$")
-_TRANSLATE_CALLS = {"_", "_l", "gettext", "lazy_gettext", "ngettext", "lazy_ngettext"}
+_TRANSLATE_CALLS = {
+    "_",
+    "_l",
+    "gettext",
+    "lazy_gettext",
+    "ngettext",
+    "lazy_ngettext",
+    "pgettext",
+    "npgettext",
+}
 
 
 @dataclass(frozen=True)

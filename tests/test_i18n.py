@@ -69,7 +69,7 @@ def extracted(tmp_path_factory) -> dict[str, object]:
     )
     with pot.open("rb") as f:
         template = read_po(f)
-    return {message.id: message for message in template if message.id}
+    return {(message.id, message.context): message for message in template if message.id}
 
 
 @pytest.mark.parametrize("locale", CATALOGUE_LOCALES)
@@ -78,8 +78,8 @@ def test_each_catalogue_translates_every_marked_string(extracted, locale):
         catalogue = read_po(f, locale=locale)
 
     untranslated = []
-    for msgid in extracted:
-        message = catalogue.get(msgid)
+    for msgid, context in extracted:
+        message = catalogue.get(msgid, context=context)
         strings = (
             ()
             if message is None
@@ -96,8 +96,8 @@ def test_translations_keep_every_placeholder(extracted, locale):
         catalogue = read_po(f, locale=locale)
 
     wrong = []
-    for msgid in extracted:
-        message = catalogue.get(msgid)
+    for msgid, context in extracted:
+        message = catalogue.get(msgid, context=context)
         if message is None:
             continue
         ids = msgid if isinstance(msgid, tuple) else (msgid,)
