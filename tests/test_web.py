@@ -57,7 +57,9 @@ def book(api: ApiClient, event_id: int, local_start: str, timezone: str, title: 
 def shown(instant: dt.datetime, zone: str) -> str:
     """How a page must write ``instant`` for a viewer in ``zone``, computed here from zoneinfo."""
     local = instant.astimezone(ZoneInfo(zone))
-    return f"{local:%a %d %b %Y %H:%M} ({zone})"
+    # A zone whose id does not name the place its time is known by comes with that place.
+    place = {"Asia/Shanghai": "Beijing", "Asia/Qatar": "Doha"}.get(zone)
+    return f"{local:%a %d %b %Y %H:%M} ({f'{place}, {zone}' if place else zone})"
 
 
 def section(page: str, heading_id: str) -> str:

@@ -534,7 +534,7 @@ def test_a_start_in_the_past_is_booked_only_once_confirmed(
     response = post_booking(client, pku_michigan["event"], fields)
     assert response.status_code == 422
     assert field_errors(response.text, "confirm_past") == [
-        "This starts on Tuesday 10 March 2020 at 21:00 (Asia/Shanghai), which is in the "
+        "This starts on Tuesday 10 March 2020 at 21:00 (Beijing, Asia/Shanghai), which is in the "
         "past. Tick the box to book it all the same."
     ]
     assert "Yes, book it in the past; the invitations will be sent" in response.text

@@ -39,6 +39,11 @@ from forum.events.planning import home_zones
 from forum.events.planning import load_members
 from forum.events.planning import participants_for
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import format_date_text
+from forum.i18n import format_time_text
+from forum.i18n import ngettext
+from forum.i18n import zone_text
 from forum.scheduling import dst
 from forum.scheduling import engine
 from forum.scheduling.model import MAX_WINDOW
@@ -61,7 +66,7 @@ class SiteHour:
     @property
     def label(self) -> str:
         """The facts in the planner's words: "night, weekend"."""
-        return ", ".join(CATEGORY_LABELS.get(name, name) for name in self.categories)
+        return ", ".join(str(CATEGORY_LABELS.get(name, name)) for name in self.categories)
 
     @property
     def category(self) -> str:
@@ -113,7 +118,7 @@ def _site_hours(
     step = dt.timedelta(minutes=STEPS[0])
     order, first_rows = by_site(site_of)
     windows: list[list[int]] = []
-    for index, (start, _) in enumerate(intervals):
+    for index, (start, _end) in enumerate(intervals):
         if windows:
             first = intervals[windows[-1][0]][0]
             if start + duration - first <= MAX_WINDOW and (start - first) % step == ZERO:
@@ -133,7 +138,7 @@ def _site_hours(
             window_end=intervals[window[-1]][0] + duration,
             step_minutes=minutes,
         )
-        _, masks = engine.slot_masks(participants, options)
+        _slots, masks = engine.slot_masks(participants, options)
         facts = engine.fact_lists(options)
         columns = [offset // step for offset in offsets]
         by_site_masks = np.bitwise_or.reduceat(masks[order][:, columns], first_rows, axis=0)
@@ -167,46 +172,110 @@ def _hour_moves(
     )
     moves: dict[int, list[str]] = defaultdict(list)
     for site in previews:
-        usual = f"{site.first_local:%H:%M}"
+        usual = format_time_text(site.first_local)
         moved_from = {index_of.get(stretch.first.start) for stretch in site.stretches}
         for stretch in site.stretches:
             index = index_of.get(stretch.first.start)
             if index is None:
                 continue
-            later = "later" if stretch.minutes > 0 else "earlier"
-            moves[index].append(
-                f"{site.name}: from {stretch.first.site_local:%a %d %b %Y} the session starts "
-                f"at {stretch.first.site_local:%H:%M} ({site.timezone}), "
-                f"{_minutes(abs(stretch.minutes))} {later} than the usual {usual}"
-                f"{_because(stretch.changes)}."
-            )
+            moves[index].append(_moved_text(site, stretch, usual))
             after = index_of.get(stretch.last.start, -1) + 1
             # Back to the usual hour, unless another move starts right there.
             if stretch.ended_by and 0 < after < len(starts) and after not in moved_from:
                 back = times.to_local(starts[after], site.timezone)
-                moves[after].append(
-                    f"{site.name}: from {back:%a %d %b %Y} the session starts at its usual "
-                    f"{usual} ({site.timezone}) again{_because(stretch.ended_by)}."
-                )
+                moves[after].append(_back_text(site, back, usual, stretch.ended_by))
     return moves
+
+
+def _moved_text(site, stretch, usual: str) -> str:
+    """ "Site: from <date> the session starts at 09:00 (zone), 1 hour later than the usual
+    08:00: clocks in <zone> go forward on <date>." """
+    values = {
+        "site": site.name,
+        "date": format_date_text(stretch.first.site_local),
+        "time": format_time_text(stretch.first.site_local),
+        "zone": zone_text(site.timezone),
+        "duration": _minutes(abs(stretch.minutes)),
+        "usual": usual,
+    }
+    reasons = _because(stretch.changes)
+    if stretch.minutes > 0:
+        if reasons:
+            return _(
+                "%(site)s: from %(date)s the session starts at %(time)s (%(zone)s), "
+                "%(duration)s later than the usual %(usual)s: %(reasons)s.",
+                reasons=reasons,
+                **values,
+            )
+        return _(
+            "%(site)s: from %(date)s the session starts at %(time)s (%(zone)s), "
+            "%(duration)s later than the usual %(usual)s.",
+            **values,
+        )
+    if reasons:
+        return _(
+            "%(site)s: from %(date)s the session starts at %(time)s (%(zone)s), "
+            "%(duration)s earlier than the usual %(usual)s: %(reasons)s.",
+            reasons=reasons,
+            **values,
+        )
+    return _(
+        "%(site)s: from %(date)s the session starts at %(time)s (%(zone)s), "
+        "%(duration)s earlier than the usual %(usual)s.",
+        **values,
+    )
+
+
+def _back_text(site, back: dt.datetime, usual: str, changes: tuple) -> str:
+    """ "Site: from <date> the session starts at its usual 08:00 (zone) again: clocks ..." """
+    values = {
+        "site": site.name,
+        "date": format_date_text(back),
+        "usual": usual,
+        "zone": zone_text(site.timezone),
+    }
+    reasons = _because(changes)
+    if reasons:
+        return _(
+            "%(site)s: from %(date)s the session starts at its usual %(usual)s (%(zone)s) "
+            "again: %(reasons)s.",
+            reasons=reasons,
+            **values,
+        )
+    return _(
+        "%(site)s: from %(date)s the session starts at its usual %(usual)s (%(zone)s) again.",
+        **values,
+    )
 
 
 def _minutes(count: int) -> str:
     if count % 60 == 0:
-        hours = count // 60
-        return f"{hours} hour" if hours == 1 else f"{hours} hours"
-    return f"{count} minutes"
+        return ngettext("%(num)d hour", "%(num)d hours", count // 60)
+    return ngettext("%(num)d minute", "%(num)d minutes", count)
 
 
 def _because(changes: tuple[dst.ClockChange, ...]) -> str:
-    if not changes:
-        return ""
+    """The clock changes behind a move, as one clause: "clocks in X go forward on <date>"."""
     said = [
-        f"clocks in {change.zone} go {'forward' if change.minutes > 0 else 'back'} on "
-        f"{change.local_before:%a %d %b %Y}"
+        _(
+            "clocks in %(zone)s go forward on %(date)s",
+            zone=change.zone,
+            date=format_date_text(change.local_before),
+        )
+        if change.minutes > 0
+        else _(
+            "clocks in %(zone)s go back on %(date)s",
+            zone=change.zone,
+            date=format_date_text(change.local_before),
+        )
         for change in changes
     ]
-    return ": " + " and ".join(said)
+    if not said:
+        return ""
+    text = said[0]
+    for more in said[1:]:
+        text = _("%(first)s and %(second)s", first=text, second=more)
+    return text
 
 
 def _clock_problems(
@@ -215,20 +284,44 @@ def _clock_problems(
     """By instant (as the series reads it): why a date's local time is a problem, in words."""
     found = {}
     for date in invalid_local_times(dates, timezone):
+        time = format_time_text(date.local)
         if date.code == "nonexistent_local_time":
-            what = (
-                f"{date.local:%H:%M} does not exist in {timezone} that day: clocks jump from "
-                f"{dt.datetime.fromisoformat(str(date.details['gap_start'])):%H:%M} to "
-                f"{dt.datetime.fromisoformat(str(date.details['gap_end'])):%H:%M}"
+            gap_start = format_time_text(dt.datetime.fromisoformat(str(date.details["gap_start"])))
+            gap_end = format_time_text(dt.datetime.fromisoformat(str(date.details["gap_end"])))
+            if leave_out:
+                text = _(
+                    "%(time)s does not exist in %(zone)s that day: clocks jump from "
+                    "%(gap_start)s to %(gap_end)s; this date is left out.",
+                    time=time,
+                    zone=timezone,
+                    gap_start=gap_start,
+                    gap_end=gap_end,
+                )
+            else:
+                text = _(
+                    "%(time)s does not exist in %(zone)s that day: clocks jump from "
+                    "%(gap_start)s to %(gap_end)s; tick “Leave out…” to book the series "
+                    "without it.",
+                    time=time,
+                    zone=timezone,
+                    gap_start=gap_start,
+                    gap_end=gap_end,
+                )
+        elif leave_out:
+            text = _(
+                "%(time)s happens twice in %(zone)s that day: clocks go back; this date is "
+                "left out.",
+                time=time,
+                zone=timezone,
             )
         else:
-            what = f"{date.local:%H:%M} happens twice in {timezone} that day: clocks go back"
-        outcome = (
-            "this date is left out"
-            if leave_out
-            else "tick “Leave out…” to book the series without it"
-        )
-        found[date.instant] = f"{what}; {outcome}."
+            text = _(
+                "%(time)s happens twice in %(zone)s that day: clocks go back; tick "
+                "“Leave out…” to book the series without it.",
+                time=time,
+                zone=timezone,
+            )
+        found[date.instant] = text
     return found
 
 
@@ -292,17 +385,42 @@ def _clash_texts(
     starts = [start for start, _ in intervals]
     found: dict[int, list[str]] = defaultdict(list)
     for clash in clashes:
-        title = f"“{clash.other.title}”" if clash.other.event_id in visible else "a session"
         for meeting_start, meeting_end in meetings[clash.other.id]:
             index = max(bisect.bisect_right(starts, meeting_start) - 1, 0)
             while index < len(intervals) and intervals[index][0] < meeting_end:
                 if meeting_start < intervals[index][1]:
                     found[index].append(
-                        f"{clash.person.name} ({clash.role}) is already {clash.other_role} in "
-                        f"{title} from {meeting_start:%H:%M} to {meeting_end:%H:%M} UTC"
+                        _clash_text(
+                            clash, clash.other.event_id in visible, meeting_start, meeting_end
+                        )
                     )
                 index += 1
     return found
+
+
+def _clash_text(clash, visible: bool, start: dt.datetime, end: dt.datetime) -> str:
+    """Who is already where then; another organiser's session is not named."""
+    from forum.web.events import role_label
+
+    values = {
+        "person": clash.person.name,
+        "role": role_label(clash.role),
+        "other_role": role_label(clash.other_role),
+        "start": format_time_text(start),
+        "end": format_time_text(end),
+    }
+    if visible:
+        return _(
+            "%(person)s (%(role)s) is already %(other_role)s in “%(title)s” from %(start)s to "
+            "%(end)s UTC",
+            title=clash.other.title,
+            **values,
+        )
+    return _(
+        "%(person)s (%(role)s) is already %(other_role)s in a session from %(start)s to "
+        "%(end)s UTC",
+        **values,
+    )
 
 
 def build_preview(
@@ -343,7 +461,7 @@ def build_preview(
 
     site_hours = _site_hours(participants, sites, site_of, intervals) if participants else []
     rows = []
-    for index, (occurrence_start, _) in enumerate(intervals):
+    for index, (occurrence_start, _end) in enumerate(intervals):
         hours = site_hours[index] if site_hours else ()
         rows.append(
             DateRow(

@@ -11,12 +11,15 @@ from typing import Any
 
 import pytz
 import sqlalchemy as sa
+from babel import Locale
+from babel.numbers import format_decimal
 from flask import abort
 from flask import flash
 from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_babel import LazyString
 from flask_login import current_user
 from flask_login import login_required
 from flask_wtf import FlaskForm
@@ -59,6 +62,14 @@ from forum.events.models import EventParticipant
 from forum.events.models import EventSession
 from forum.events.models import Invitation
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import _l
+from forum.i18n import current_locale
+from forum.i18n import format_date_text
+from forum.i18n import format_datetime_pattern
+from forum.i18n import format_time_text
+from forum.i18n import ngettext
+from forum.i18n import zone_text
 from forum.web import bp
 from forum.web.booking_preview import build_preview
 from forum.web.forms import show_errors
@@ -70,9 +81,94 @@ PROVIDER_LABELS = {
     "teams": "Microsoft Teams",
     "webex": "Webex",
     "google_meet": "Google Meet",
-    "manual": "A link I give",
+    "manual": _l("A link I give"),
 }
+# The provider as the events table names it: the service's own name, or what "manual" means.
+PROVIDER_CODE_LABELS = {"manual": _l("manual")}
 RSVP_ANSWERS = ("accepted", "tentative", "declined", "needs-action")
+
+# Machine values as people read them: in a list to choose from (capitalised) and inside a
+# page or a sentence (lower case, as the values themselves read in English).
+KIND_CHOICE_LABELS = {
+    "forum": _l("Forum"),
+    "bilateral": _l("Bilateral"),
+    "exchange": _l("Exchange"),
+    "series": _l("Series"),
+}
+KIND_LABELS = {
+    "forum": _l("forum"),
+    "bilateral": _l("bilateral"),
+    "exchange": _l("exchange"),
+    "series": _l("series"),
+}
+# A poll's status as its badge on the event page.
+POLL_STATUS_LABELS = {"open": _l("open"), "closed": _l("closed"), "finalized": _l("time chosen")}
+EVENT_STATUS_CHOICE_LABELS = {"active": _l("Active"), "archived": _l("Archived")}
+EVENT_STATUS_LABELS = {"active": _l("active"), "archived": _l("archived")}
+ROLE_CHOICE_LABELS = {
+    "chair": _l("Chair"),
+    "speaker": _l("Speaker"),
+    "participant": _l("Participant"),
+    "observer": _l("Observer"),
+    "interpreter": _l("Interpreter"),
+}
+ROLE_LABELS = {
+    "chair": _l("chair"),
+    "speaker": _l("speaker"),
+    "participant": _l("participant"),
+    "observer": _l("observer"),
+    "interpreter": _l("interpreter"),
+}
+SESSION_STATUS_LABELS = {
+    "scheduled": _l("scheduled"),
+    "live": _l("live"),
+    "ended": _l("ended"),
+    "cancelled": _l("cancelled"),
+}
+MEETING_STATUS_LABELS = {
+    "pending": _l("pending"),
+    "created": _l("created"),
+    "failed": _l("failed"),
+    "deferred": _l("deferred"),
+    "deleted": _l("deleted"),
+}
+
+
+def _label(labels: dict[str, Any], value: str | None) -> str:
+    """The value's label in the reader's language; a value without one as it is."""
+    if value is None:
+        return ""
+    return str(labels[value]) if value in labels else value
+
+
+@bp.app_template_filter("kind_label")
+def kind_label(value: str | None) -> str:
+    return _label(KIND_LABELS, value)
+
+
+@bp.app_template_filter("event_status_label")
+def event_status_label(value: str | None) -> str:
+    return _label(EVENT_STATUS_LABELS, value)
+
+
+@bp.app_template_filter("role_label")
+def role_label(value: str | None) -> str:
+    return _label(ROLE_LABELS, value)
+
+
+@bp.app_template_filter("session_status_label")
+def session_status_label(value: str | None) -> str:
+    return _label(SESSION_STATUS_LABELS, value)
+
+
+@bp.app_template_filter("meeting_status_label")
+def meeting_status_label(value: str | None) -> str:
+    return _label(MEETING_STATUS_LABELS, value)
+
+
+@bp.app_template_filter("provider_code_label")
+def provider_code_label(value: str | None) -> str:
+    return _label(PROVIDER_CODE_LABELS, value)
 
 
 def _organiser() -> Organiser:
@@ -88,26 +184,28 @@ def _lines(text: str | None) -> list[str]:
 
 
 class EventForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired("Give the event a title.")])
+    title = StringField(_l("Title"), validators=[DataRequired(_l("Give the event a title."))])
     kind = SelectField(
-        "Kind", choices=[SelectChoice(kind, kind.capitalize()) for kind in EVENT_KINDS]
+        _l("Kind"), choices=[SelectChoice(kind, KIND_CHOICE_LABELS[kind]) for kind in EVENT_KINDS]
     )
     timezone = StringField(
-        "Home time zone",
+        _l("Home time zone"),
         render_kw={"list": "zone-names", "autocomplete": "off", "spellcheck": "false"},
     )
     default_provider = SelectField(
-        "Video provider", choices=[SelectChoice(name, PROVIDER_LABELS[name]) for name in PROVIDERS]
+        _l("Video provider"),
+        choices=[SelectChoice(name, PROVIDER_LABELS[name]) for name in PROVIDERS],
     )
-    description = TextAreaField("Description", render_kw={"rows": 4})
+    description = TextAreaField(_l("Description"), render_kw={"rows": 4})
     organisers = TextAreaField(
-        "Co-organisers", render_kw={"rows": 2, "spellcheck": "false", "autocomplete": "off"}
+        _l("Co-organisers"), render_kw={"rows": 2, "spellcheck": "false", "autocomplete": "off"}
     )
     status = SelectField(
-        "Status", choices=[SelectChoice(s, s.capitalize()) for s in EVENT_STATUSES]
+        _l("Status"),
+        choices=[SelectChoice(s, EVENT_STATUS_CHOICE_LABELS[s]) for s in EVENT_STATUSES],
     )
     reminder_minutes = StringField(
-        "Reminders (minutes before each meeting)",
+        _l("Reminders (minutes before each meeting)"),
         render_kw={"inputmode": "numeric", "autocomplete": "off", "spellcheck": "false"},
     )
 
@@ -140,33 +238,36 @@ def _minutes_text(minutes: list[int]) -> str:
 
 
 class ParticipantForm(FlaskForm):
-    institution_id = SelectField("Whole institution", coerce=str, validators=[Optional()])
+    institution_id = SelectField(_l("Whole institution"), coerce=str, validators=[Optional()])
     person_email = StringField(
-        "Or one person (email)",
+        _l("Or one person (email)"),
         render_kw={"list": "people-emails", "autocomplete": "off", "spellcheck": "false"},
     )
     role = SelectField(
-        "Role",
-        choices=[SelectChoice(role, role.capitalize()) for role in ROLES],
+        _l("Role"),
+        choices=[SelectChoice(role, ROLE_CHOICE_LABELS[role]) for role in ROLES],
         default="participant",
     )
-    required = BooleanField("Required (the planner must fit them)", default=True)
+    required = BooleanField(_l("Required (the planner must fit them)"), default=True)
 
 
+def weekday_name(day: dt.date) -> str:
+    """The weekday written out in the reader's language: "Tuesday", "星期二", "mardi"."""
+    return format_datetime_pattern(dt.datetime(day.year, day.month, day.day), "EEEE")
+
+
+# A Monday, to name each weekday from.
+_A_MONDAY = dt.date(2024, 1, 1)
 WEEKDAY_CHOICES = [
-    SelectChoice(code, name)
-    for code, name in zip(
-        WEEKDAY_CODES,
-        ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
-        strict=True,
-    )
+    SelectChoice(code, LazyString(weekday_name, _A_MONDAY + dt.timedelta(days=index)))
+    for index, code in enumerate(WEEKDAY_CODES)
 ]
 REPEATS = [
-    SelectChoice("", "Does not repeat"),
-    SelectChoice("weekly", "Weekly"),
-    SelectChoice("weeks", "Every few weeks"),
-    SelectChoice("monthly_date", "Monthly on the same date (the 9th)"),
-    SelectChoice("monthly_weekday", "Monthly on the same weekday (the second Tuesday)"),
+    SelectChoice("", _l("Does not repeat")),
+    SelectChoice("weekly", _l("Weekly")),
+    SelectChoice("weeks", _l("Every few weeks")),
+    SelectChoice("monthly_date", _l("Monthly on the same date (the 9th)")),
+    SelectChoice("monthly_weekday", _l("Monthly on the same weekday (the second Tuesday)")),
 ]
 ORDINALS = ("first", "second", "third", "fourth", "fifth")
 MAX_WEEKS_APART = 52
@@ -174,73 +275,87 @@ MAX_WEEKS_APART = 52
 
 def long_date(day: dt.date) -> str:
     """A date as a sentence says it: "Sunday 7 November 2027"."""
-    return f"{day:%A} {day.day} {day:%B %Y}"
+    return format_date_text(day, long=True)
+
+
+def _day_month_year(day: dt.date) -> str:
+    """A date without its weekday, as English says it here ("09 March 2027"); the other
+    languages write their long date."""
+    if current_locale() == "en":
+        return f"{day:%d %B %Y}"
+    return format_date_text(day, long=True)
+
+
+def _number(value: int) -> str:
+    """A count with the reader's thousands separator: "1,200", "1 200"."""
+    return format_decimal(value, locale=current_locale().replace("-", "_"))
 
 
 class BookForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired("Give the session a title.")])
-    local_start = StringField("Starts", render_kw={"type": "datetime-local"})
+    title = StringField(_l("Title"), validators=[DataRequired(_l("Give the session a title."))])
+    local_start = StringField(_l("Starts"), render_kw={"type": "datetime-local"})
     timezone = StringField(
-        "in time zone",
+        _l("in time zone"),
         render_kw={"list": "zone-names", "autocomplete": "off", "spellcheck": "false"},
     )
     # From the planner: the slot's UTC start, which needs no zone.
     start = HiddenField()
     # Offered only when the local start happens twice: which of the two instants.
-    fold = RadioField("Which one?", choices=[], validate_choice=False, validators=[Optional()])
+    fold = RadioField(_l("Which one?"), choices=[], validate_choice=False, validators=[Optional()])
     duration_minutes = IntegerField(
-        "Length (minutes)",
-        validators=[DataRequired("Give the length in minutes.")],
+        _l("Length (minutes)"),
+        validators=[DataRequired(_l("Give the length in minutes."))],
         render_kw={"min": 1, "max": 1440, "inputmode": "numeric"},
     )
-    repeat = SelectField("How often", choices=REPEATS, default="")
+    repeat = SelectField(_l("How often"), choices=REPEATS, default="")
     weeks_apart = IntegerField(
-        "Every how many weeks",
+        _l("Every how many weeks"),
         validators=[Optional()],
         default=2,
         render_kw={"min": 2, "max": MAX_WEEKS_APART, "inputmode": "numeric"},
     )
     weekdays = SelectMultipleField(
-        "On",
+        _l("On"),
         choices=WEEKDAY_CHOICES,
         validate_choice=False,
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),
     )
     month_position = RadioField(
-        "Which weekday of the month",
+        _l("Which weekday of the month"),
         choices=[
-            SelectChoice("nth", "Counted from the start of the month (the second Tuesday)"),
-            SelectChoice("last", "The last one of the month (the last Friday)"),
+            SelectChoice("nth", _l("Counted from the start of the month (the second Tuesday)")),
+            SelectChoice("last", _l("The last one of the month (the last Friday)")),
         ],
         default="nth",
     )
     ends = RadioField(
-        "Ends",
+        _l("Ends"),
         choices=[
-            SelectChoice("count", "After a number of dates"),
-            SelectChoice("until", "On a date"),
+            SelectChoice("count", _l("After a number of dates")),
+            SelectChoice("until", _l("On a date")),
         ],
         default="count",
     )
     count = IntegerField(
-        "Number of dates",
+        _l("Number of dates"),
         validators=[Optional()],
         default=10,
         render_kw={"min": 1, "max": MAX_OCCURRENCES, "inputmode": "numeric"},
     )
-    until = DateField("Last date", validators=[Optional()])
+    until = DateField(_l("Last date"), validators=[Optional()])
     skip_invalid_local_times = BooleanField(
-        "Leave out the dates whose local time does not exist or happens twice"
+        _l("Leave out the dates whose local time does not exist or happens twice")
     )
     provider = SelectField(
-        "Video provider", choices=[SelectChoice(name, PROVIDER_LABELS[name]) for name in PROVIDERS]
+        _l("Video provider"),
+        choices=[SelectChoice(name, PROVIDER_LABELS[name]) for name in PROVIDERS],
     )
     join_url = StringField(
-        "Meeting link (for “A link I give”)", render_kw={"type": "url", "spellcheck": "false"}
+        _l("Meeting link (for “A link I give”)"), render_kw={"type": "url", "spellcheck": "false"}
     )
-    allow_conflicts = BooleanField("Book even if a chair or speaker is busy then")
-    confirm_past = BooleanField("Yes, book it in the past; the invitations will be sent")
+    allow_conflicts = BooleanField(_l("Book even if a chair or speaker is busy then"))
+    confirm_past = BooleanField(_l("Yes, book it in the past; the invitations will be sent"))
 
     def body(self) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -257,7 +372,7 @@ class BookForm(FlaskForm):
             body["local_start"] = self.local_start.data or None
             body["timezone"] = (self.timezone.data or "").strip() or None
             if not body["local_start"]:
-                raise ValidationFailed({"local_start": "Give the date and time it starts."})
+                raise ValidationFailed({"local_start": _("Give the date and time it starts.")})
         if self.fold.data in ("0", "1"):
             body["fold"] = int(self.fold.data)
         if (self.join_url.data or "").strip():
@@ -281,8 +396,11 @@ class BookForm(FlaskForm):
             if days and start_day not in days:
                 raise ValidationFailed(
                     {
-                        "weekdays": f"The first date is a {local_start:%A}: tick {local_start:%A} "
-                        "too, or start on one of the days ticked."
+                        "weekdays": _(
+                            "The first date is a %(weekday)s: tick %(weekday)s too, or start "
+                            "on one of the days ticked.",
+                            weekday=weekday_name(local_start),
+                        )
                     }
                 )
             parts = ["FREQ=WEEKLY"]
@@ -291,8 +409,10 @@ class BookForm(FlaskForm):
                 if apart is None or not 2 <= apart <= MAX_WEEKS_APART:
                     raise ValidationFailed(
                         {
-                            "weeks_apart": "Give the weeks between dates, from 2 to "
-                            f"{MAX_WEEKS_APART}."
+                            "weeks_apart": _(
+                                "Give the weeks between dates, from 2 to %(most)d.",
+                                most=MAX_WEEKS_APART,
+                            )
                         }
                     )
                 parts.append(f"INTERVAL={apart}")
@@ -302,7 +422,7 @@ class BookForm(FlaskForm):
         elif repeat == "monthly_weekday":
             parts = ["FREQ=MONTHLY", f"BYDAY={self._month_position(local_start)}{start_day}"]
         else:
-            raise ValidationFailed({"repeat": "Choose how the session repeats."})
+            raise ValidationFailed({"repeat": _("Choose how the session repeats.")})
         parts.append(self._end_part(local_start))
         return ";".join(parts)
 
@@ -314,9 +434,12 @@ class BookForm(FlaskForm):
             if not is_last:
                 raise ValidationFailed(
                     {
-                        "month_position": f"{long_date(local_start)} is not the last "
-                        f"{local_start:%A} of its month: choose the other option, or start "
-                        "on the last one."
+                        "month_position": _(
+                            "%(date)s is not the last %(weekday)s of its month: choose the "
+                            "other option, or start on the last one.",
+                            date=long_date(local_start),
+                            weekday=weekday_name(local_start),
+                        )
                     }
                 )
             return "-1"
@@ -324,8 +447,12 @@ class BookForm(FlaskForm):
         if nth == 5:
             raise ValidationFailed(
                 {
-                    "month_position": f"{long_date(local_start)} is the fifth {local_start:%A} of "
-                    "its month, which most months do not have: choose the last one of the month."
+                    "month_position": _(
+                        "%(date)s is the fifth %(weekday)s of its month, which most months do "
+                        "not have: choose the last one of the month.",
+                        date=long_date(local_start),
+                        weekday=weekday_name(local_start),
+                    )
                 }
             )
         return str(nth)
@@ -334,16 +461,21 @@ class BookForm(FlaskForm):
         if self.ends.data == "until":
             if self.until.data is None:
                 raise ValidationFailed(
-                    {"until": "Give the last date (or end after a number of dates)."}
+                    {"until": _("Give the last date (or end after a number of dates).")}
                 )
             if self.until.data < local_start.date():
                 raise ValidationFailed(
-                    {"until": f"The last date is before the first ({local_start:%d %B %Y})."}
+                    {
+                        "until": _(
+                            "The last date is before the first (%(date)s).",
+                            date=_day_month_year(local_start),
+                        )
+                    }
                 )
             # The whole last day, in the series' own wall clock.
             return f"UNTIL={self.until.data:%Y%m%d}T235959"
         if self.count.data is None or self.count.data < 1:
-            raise ValidationFailed({"count": "Give the number of dates, 1 or more."})
+            raise ValidationFailed({"count": _("Give the number of dates, 1 or more.")})
         return f"COUNT={self.count.data}"
 
     def series_problem(self, error: ValidationFailed) -> dict[str, str]:
@@ -352,23 +484,37 @@ class BookForm(FlaskForm):
         until = self.ends.data == "until"
         if details.get("occurrences") == 0:
             field = "until" if until else "repeat"
-            return {field: "These choices give no date: check the weekdays and the last date."}
+            return {field: _("These choices give no date: check the weekdays and the last date.")}
         if "max_occurrences" in details:
             counted = details.get("occurrences", 0)
-            many = f"{counted:,}" if counted < 100_000 else "more than 100,000"
-            return {
-                "until" if until else "count": f"That makes {many} dates; a series has at most "
-                f"{details['max_occurrences']:,}."
-            }
+            most = _number(details["max_occurrences"])
+            if counted < 100_000:
+                message = _(
+                    "That makes %(count)s dates; a series has at most %(most)s.",
+                    count=_number(counted),
+                    most=most,
+                )
+            else:
+                message = _(
+                    "That makes more than %(count)s dates; a series has at most %(most)s.",
+                    count=_number(100_000),
+                    most=most,
+                )
+            return {"until" if until else "count": message}
         if error.code in ("nonexistent_local_time", "ambiguous_local_time") and "dates" in details:
             local = dt.datetime.fromisoformat(details["local_times"][0])
             dates = ", ".join(
-                f"{dt.date.fromisoformat(day):%a %d %b %Y}" for day in details["dates"]
+                format_date_text(dt.date.fromisoformat(day)) for day in details["dates"]
             )
             return {
-                "skip_invalid_local_times": f"The series meets at {local:%H:%M}, which the clocks "
-                f"in {details['timezone']} skip or repeat on {dates}. Choose another time, or "
-                "tick “Leave out…” to book the series without those dates."
+                "skip_invalid_local_times": _(
+                    "The series meets at %(time)s, which the clocks in %(zone)s skip or repeat "
+                    "on %(dates)s. Choose another time, or tick “Leave out…” to book the series "
+                    "without those dates.",
+                    time=format_time_text(local),
+                    zone=details["timezone"],
+                    dates=dates,
+                )
             }
         return {"repeat": error.message}
 
@@ -401,7 +547,7 @@ def participants_by_country(participants: list[EventParticipant]) -> list[Countr
     for institution, members in by_site.items():
         members.sort(key=lambda p: (p.person.name.casefold(), p.person.id))
         if institution is None:
-            countries[""].append(SiteGroup("No institution", "", members))
+            countries[""].append(SiteGroup(_("No institution"), "", members))
         else:
             countries[institution.country].append(
                 SiteGroup(institution.name, institution.timezone, members)
@@ -409,13 +555,21 @@ def participants_by_country(participants: list[EventParticipant]) -> list[Countr
     groups = [
         CountryGroup(
             code,
-            pytz.country_names.get(code, code) if code else "Elsewhere",
+            country_name(code) if code else _("Elsewhere"),
             sorted(sites, key=lambda site: site.name.casefold()),
         )
         for code, sites in countries.items()
     ]
     groups.sort(key=lambda group: (not group.code, group.name))
     return groups
+
+
+def country_name(code: str) -> str:
+    """A country's name in the reader's language."""
+    locale = current_locale()
+    if locale == "en":
+        return pytz.country_names.get(code, code)
+    return Locale.parse(locale.replace("-", "_")).territories.get(code.upper(), code)
 
 
 def rsvp_counts(session_ids: list[int]) -> dict[int, Counter[str]]:
@@ -479,7 +633,7 @@ def new_event():
         form.timezone.data = _organiser().timezone
         form.reminder_minutes.data = _minutes_text(list(DEFAULT_REMINDER_MINUTES))
     if form.validate_on_submit() and (event := _save_event(form, None)):
-        flash(f"Event “{event.title}” created. Now add its participants.", "ok")
+        flash(_("Event “%(title)s” created. Now add its participants.", title=event.title), "ok")
         return redirect(url_for("web.event_page", event_id=event.id), 303)
     status = 422 if request.method == "POST" else 200
     return render_template("events/form.html", form=form, event=None), status
@@ -494,7 +648,7 @@ def edit_event(event_id: int):
         form.organisers.data = "\n".join(o.email for o in event.co_organisers)
         form.reminder_minutes.data = _minutes_text(event.reminder_minutes or [])
     if form.validate_on_submit() and _save_event(form, event):
-        flash("Event saved.", "ok")
+        flash(_("Event saved."), "ok")
         return redirect(url_for("web.event_page", event_id=event.id), 303)
     status = 422 if request.method == "POST" else 200
     return render_template("events/form.html", form=form, event=event), status
@@ -511,7 +665,7 @@ def _event_page(event: Event, form: ParticipantForm, status: int = 200):
         services.sessions_of(event).options(selectinload(EventSession.meeting))
     ).all()
     institutions = db.session.scalars(sa.select(Institution).order_by(Institution.name)).all()
-    form.institution_id.choices = [SelectChoice("", "— choose —")] + [
+    form.institution_id.choices = [SelectChoice("", _("— choose —"))] + [
         SelectChoice(str(i.id), f"{i.name} ({i.country})") for i in institutions
     ]
     people = db.session.execute(
@@ -529,6 +683,7 @@ def _event_page(event: Event, form: ParticipantForm, status: int = 200):
         form=form,
         people=people,
         provider_labels=PROVIDER_LABELS,
+        poll_status_labels=POLL_STATUS_LABELS,
     ), status
 
 
@@ -551,18 +706,22 @@ def add_participants_page(event_id: int):
     target: dict[str, Any] = {"role": form.role.data, "required": bool(form.required.data)}
     try:
         if email and form.institution_id.data:
-            raise ValidationFailed({"person_email": "Choose an institution or a person, not both."})
+            raise ValidationFailed(
+                {"person_email": _("Choose an institution or a person, not both.")}
+            )
         if email:
             person = db.session.scalar(
                 sa.select(Person).where(sa.func.lower(Person.email) == email.lower()).limit(1)
             )
             if person is None:
-                raise ValidationFailed({"person_email": f"No one in the directory has {email}."})
+                raise ValidationFailed(
+                    {"person_email": _("No one in the directory has %(email)s.", email=email)}
+                )
             target["person_id"] = person.id
         elif form.institution_id.data and form.institution_id.data.isdigit():
             target["institution_id"] = int(form.institution_id.data)
         else:
-            raise ValidationFailed({"institution_id": "Choose an institution or give an email."})
+            raise ValidationFailed({"institution_id": _("Choose an institution or give an email.")})
         added = services.add_participants(event, **target)
     except ValidationFailed as exc:
         db.session.rollback()
@@ -572,7 +731,13 @@ def add_participants_page(event_id: int):
         return _event_page(event, form, 422)
     db.session.commit()
     flash(
-        f"{len(added)} {'person' if len(added) == 1 else 'people'} added as {target['role']}.", "ok"
+        ngettext(
+            "%(num)d person added as %(role)s.",
+            "%(num)d people added as %(role)s.",
+            len(added),
+            role=role_label(target["role"]),
+        ),
+        "ok",
     )
     return redirect(url_for("web.event_page", event_id=event.id) + "#participants-heading", 303)
 
@@ -589,7 +754,10 @@ def remove_participant_page(event_id: int, person_id: int):
     except ForumError:
         abort(404)
     db.session.commit()
-    flash("Participant removed from the event (sessions already booked keep their invitees).", "ok")
+    flash(
+        _("Participant removed from the event (sessions already booked keep their invitees)."),
+        "ok",
+    )
     return redirect(url_for("web.event_page", event_id=event.id) + "#participants-heading", 303)
 
 
@@ -616,7 +784,10 @@ def _fold_choices(form: BookForm, details: dict[str, Any]) -> dt.datetime:
         instant = times.parse_instant(text)
         local = instant.astimezone(zone)
         choices.append(
-            SelectChoice(str(fold), f"{local:%H:%M} {local.tzname()}, {instant:%H:%M} UTC")
+            SelectChoice(
+                str(fold),
+                f"{format_time_text(local)} {local.tzname()}, {format_time_text(instant)} UTC",
+            )
         )
     form.fold.choices = choices
     return dt.datetime.fromisoformat(details["local_time"])
@@ -628,17 +799,29 @@ def _explain_local_time(form: BookForm, error: ValidationFailed) -> None:
     if error.code == "ambiguous_local_time":
         local = _fold_choices(form, details)
         form.fold.errors = [
-            f"{local:%H:%M} happens twice in {details['timezone']} on {long_date(local)}, as "
-            "the clocks go back that night: choose which of the two."
+            _(
+                "%(time)s happens twice in %(zone)s on %(date)s, as the clocks go back that "
+                "night: choose which of the two.",
+                time=format_time_text(local),
+                zone=details["timezone"],
+                date=long_date(local),
+            )
         ]
     elif error.code == "nonexistent_local_time":
         local = dt.datetime.fromisoformat(details["local_time"])
         gap_start = dt.datetime.fromisoformat(details["gap_start"])
         gap_end = dt.datetime.fromisoformat(details["gap_end"])
         form.local_start.errors = [
-            f"{local:%H:%M} does not exist in {details['timezone']} on {long_date(local)}: "
-            f"the clocks jump from {gap_start:%H:%M} to {gap_end:%H:%M} that night. Choose a "
-            f"time before {gap_start:%H:%M} or from {gap_end:%H:%M}."
+            _(
+                "%(time)s does not exist in %(zone)s on %(date)s: the clocks jump from "
+                "%(gap_start)s to %(gap_end)s that night. Choose a time before %(gap_start)s "
+                "or from %(gap_end)s.",
+                time=format_time_text(local),
+                zone=details["timezone"],
+                date=long_date(local),
+                gap_start=format_time_text(gap_start),
+                gap_end=format_time_text(gap_end),
+            )
         ]
     else:
         show_errors(form, error.fields)
@@ -683,8 +866,10 @@ def checked_booking(event: Event, form: BookForm) -> Booking | None:
     except ValidationFailed as exc:
         if "fold" in exc.fields:
             form.fold.errors = [
-                "A repeating session at a time that happens twice keeps the first of the two, "
-                "as calendars read it: choose the first."
+                _(
+                    "A repeating session at a time that happens twice keeps the first of the "
+                    "two, as calendars read it: choose the first."
+                )
             ]
         elif "rrule" in exc.fields:
             show_errors(form, form.series_problem(exc))
@@ -744,8 +929,13 @@ def _in_the_past(form: BookForm, booking: Booking) -> bool:
         return False
     when = times.to_local(booking.start, booking.timezone)
     form.confirm_past.errors = [
-        f"This starts on {long_date(when)} at {when:%H:%M} ({booking.timezone}), which is in the "
-        "past. Tick the box to book it all the same."
+        _(
+            "This starts on %(date)s at %(time)s (%(zone)s), which is in the past. Tick the box "
+            "to book it all the same.",
+            date=long_date(when),
+            time=format_time_text(when),
+            zone=zone_text(booking.timezone),
+        )
     ]
     return True
 
@@ -777,7 +967,7 @@ def book_session(event_id: int):
         )
         if booking.start < now_utc():
             form.confirm_past.errors = [
-                "This starts in the past: tick the box to book it all the same."
+                _("This starts in the past: tick the box to book it all the same.")
             ]
     elif _in_the_past(form, booking):
         status = 422
@@ -785,7 +975,10 @@ def book_session(event_id: int):
         session, conflict = book(event, form, booking)
         if session is not None:
             flash(
-                f"“{session.title}” is booked; invitations go out once the meeting is open.",
+                _(
+                    "“%(title)s” is booked; invitations go out once the meeting is open.",
+                    title=session.title,
+                ),
                 "ok",
             )
             return redirect(session_page_url(session), 303)

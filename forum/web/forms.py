@@ -27,6 +27,9 @@ from forum.core import crypto
 from forum.core import text
 from forum.core.errors import ForumError
 from forum.core.errors import ValidationFailed
+from forum.i18n import _
+from forum.i18n import _l
+from forum.i18n import current_locale
 
 M = TypeVar("M", bound=BaseModel)
 # A new secret waits in the session for the page that shows it, at most this long.
@@ -38,14 +41,14 @@ class LoginForm(FlaskForm):
     """Email and password; ``next`` carries the page to return to after logging in."""
 
     email = StringField(
-        "Email",
-        validators=[DataRequired("Enter your email address."), Length(max=254)],
+        _l("Email"),
+        validators=[DataRequired(_l("Enter your email address.")), Length(max=254)],
         render_kw={"autocomplete": "username", "type": "email", "spellcheck": "false"},
     )
     # PasswordField never writes the typed value back into the page (hide_value).
     password = PasswordField(
-        "Password",
-        validators=[DataRequired("Enter your password."), Length(max=1024)],
+        _l("Password"),
+        validators=[DataRequired(_l("Enter your password.")), Length(max=1024)],
         render_kw={"autocomplete": "current-password"},
     )
     next = HiddenField()
@@ -95,13 +98,21 @@ def show_service_error(form: FlaskForm, error: ForumError) -> None:
         form.form_errors.append(as_sentence(error.message))
 
 
+# How a sentence ends, in the languages offered (Chinese and Japanese: the full stop 。;
+# Arabic: its own question mark).
+_SENTENCE_ENDS = (".", "!", "?", "。", "！", "？", "؟")
+_FULL_STOPS = {"zh-Hans": "。", "ja": "。"}
+
+
 def as_sentence(text: str) -> str:
     """Messages read as sentences on a page: "required" becomes "Required."."""
-    text = text.strip()
+    text = str(text).strip()
     if not text:
         return text
     text = text[0].upper() + text[1:]
-    return text if text.endswith((".", "!", "?")) else text + "."
+    if text.endswith(_SENTENCE_ENDS):
+        return text
+    return text + _FULL_STOPS.get(current_locale(), ".")
 
 
 def validated(schema: type[M], data: dict[str, Any], form: FlaskForm) -> M | None:
@@ -127,7 +138,7 @@ def single_line(form: FlaskForm, field: Field) -> None:
         return
     found = text.first_unclean(field.data)
     if found is not None and found[0] in text.LINE_BREAKS:
-        raise InvalidField("Write it on one line.")
+        raise InvalidField(_("Write it on one line."))
     if found is not None:
         raise InvalidField(as_sentence(text.problem(field.data) or ""))
 
