@@ -228,7 +228,7 @@ def test_a_day_opens_in_detail_from_the_overview(app: Flask, client: FlaskClient
     third = client.get(html.unescape(links[2]))
     assert third.status_code == 200
     day = third.text
-    assert "Wednesday 03 March 2027" in day
+    assert "Wednesday 3 March 2027" in day
     grid = service_grid(app, demo)
     sites = {site.label: site for country in grid.countries for site in country.sites}
     rows = re.findall(r'<th scope="row" class="site" title="([^"]*)">.*?</th>(.*?)</tr>', day, re.S)
@@ -247,7 +247,7 @@ def test_a_day_opens_in_detail_from_the_overview(app: Flask, client: FlaskClient
     show = re.search(r'id="slot-2".*?<a class="[^"]*show-slot" href="([^"]+)"', page, re.S)
     marked = client.get(html.unescape(show.group(1))).text
     first = dt.datetime.fromisoformat(start).astimezone(dt.timezone(dt.timedelta(hours=8)))
-    assert first.strftime("%A %d %B %Y") in marked
+    assert f"{first:%A} {first.day} {first:%B %Y}" in marked
     row = re.search(r'<th scope="row" class="site"[^>]*>Peking University<.*?</tr>', marked, re.S)
     hours = re.findall(r'<td class="[^"]*?( hl)?"(?: title="[^"]*")?>(\d+)</td>', row.group(0))
     assert [int(hour) for mark, hour in hours if mark] == [first.hour]  # on the hour: one

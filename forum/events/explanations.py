@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable
+from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,8 +20,14 @@ from typing import Any
 
 import numpy as np
 import pytz
+from babel import Locale
 
 from forum.core import times
+from forum.i18n import _
+from forum.i18n import _l
+from forum.i18n import current_locale
+from forum.i18n import format_datetime_pattern
+from forum.i18n import ngettext
 from forum.scheduling import engine
 from forum.scheduling.model import BIT
 from forum.scheduling.model import BUSY
@@ -33,36 +40,98 @@ from forum.scheduling.model import facts_of
 from forum.scheduling.model import mask_of
 from forum.scheduling.model import reference_weekday
 
+# The weekday as the API's answers give it (a field machines read, in every language).
 WEEKDAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-NO_COUNTRY = "No institution"
+NO_COUNTRY = _l("No institution")
 # How many sites the summary names per situation before it says "and N more", and how
 # many worst-off sites a slot names.
 NAMED_PER_SITUATION = 3
 NAMED_WORST_OFF = 5
 EXPLAIN_MODES = ("sites", "people", "none")
-PHRASES = {
-    "busy": "someone busy",
-    "blackout": "blackout dates",
-    "holiday": "public holiday",
-    "night": "night",
-    "weekend": "weekend",
-    "early": "early",
-    "late": "late",
-}
 WALL_EPOCH = dt.datetime(1970, 1, 1)
 
 
+class Labels(Mapping[str, str]):
+    """Labels of machine values, each read in the reader's language when looked up (so
+    that ``labels[name]``, ``labels.get(name)`` and joining them give plain text)."""
+
+    def __init__(self, labels: Mapping[str, Any]) -> None:
+        self._labels = dict(labels)
+
+    def __getitem__(self, key: str) -> str:
+        return str(self._labels[key])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._labels)
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+
+# The facts of a slot as the summary names them ("night and weekend for ...").
+PHRASES = Labels(
+    {
+        "busy": _l("someone busy"),
+        "blackout": _l("blackout dates"),
+        "holiday": _l("public holiday"),
+        "night": _l("night"),
+        "weekend": _l("weekend"),
+        "early": _l("early"),
+        "late": _l("late"),
+    }
+)
+
+
 # The facts of an hour, in the words the pages use ("night, weekend").
-CATEGORY_LABELS = {
-    "working": "working hours",
-    "early": "early",
-    "late": "late",
-    "night": "night",
-    "weekend": "weekend",
-    "holiday": "public holiday",
-    "blackout": "closed (blackout)",
-    "busy": "someone busy",
-}
+CATEGORY_LABELS = Labels(
+    {
+        "working": _l("working hours"),
+        "early": _l("early"),
+        "late": _l("late"),
+        "night": _l("night"),
+        "weekend": _l("weekend"),
+        "holiday": _l("public holiday"),
+        "blackout": _l("closed (blackout)"),
+        "busy": _l("someone busy"),
+    }
+)
+
+
+def name_of_country(code: str | None) -> str:
+    """A country's name in the reader's language ("No institution" for no country)."""
+    if not code:
+        return str(NO_COUNTRY)
+    locale = current_locale()
+    if locale == "en":
+        return pytz.country_names.get(code, code)
+    return Locale.parse(locale.replace("-", "_")).territories.get(code.upper(), code)
+
+
+def and_list(items: Sequence[str]) -> str:
+    """Words joined as the summary joins facts: "night and weekend"."""
+    text = items[0] if items else ""
+    for item in items[1:]:
+        text = _("%(first)s and %(second)s", first=text, second=item)
+    return text
+
+
+def comma_list(items: Sequence[str]) -> str:
+    """Items joined by commas, as the reader's language writes a list: "A, B, C"."""
+    text = items[0] if items else ""
+    for item in items[1:]:
+        text = _("%(list)s, %(item)s", list=text, item=item)
+    return text
+
+
+def name_list(names: Sequence[str], shown: int) -> str:
+    """The first ``shown`` names, then how many more: "A, B, C and 2 more"."""
+    text = comma_list(names[:shown])
+    if len(names) > shown:
+        more = len(names) - shown
+        text = ngettext(
+            "%(names)s and %(num)d more", "%(names)s and %(num)d more", more, names=text
+        )
+    return text
 
 
 @dataclass(frozen=True)
@@ -91,13 +160,13 @@ class Site:
 
 
 def _count(people: int) -> str:
-    return f"{people} person" if people == 1 else f"{people} people"
+    return ngettext("%(num)d person", "%(num)d people", people)
 
 
 def _hours_text(participant: Participant) -> str:
     weekday = reference_weekday(participant.working_hours, frozenset())
     if weekday is None:
-        return "no working hours"
+        return _("no working hours")
     ranges = participant.working_hours[weekday]
     return ", ".join(f"{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}" for a, b in ranges)
 
@@ -131,10 +200,14 @@ def site_groups(
         first = participants[rows[0]]
         institution_id = key[0]
         if institution_id is None:
-            name = names.get(first.person_id, f"person {first.person_id}")
+            name = (
+                names[first.person_id]
+                if first.person_id in names
+                else _("person %(id)s", id=first.person_id)
+            )
             label = name
         else:
-            name = first.institution_name or f"institution {institution_id}"
+            name = first.institution_name or _("institution %(id)s", id=institution_id)
             label = name
             siblings = per_institution[institution_id]
             if len(siblings) > 1:
@@ -143,10 +216,9 @@ def site_groups(
                     k for k in siblings if participants[keys[k][0]].timezone == first.timezone
                 ]
                 if len(same_zone) > 1:
-                    label += f" · hours {_hours_text(first)}"
+                    label += " · " + _("hours %(hours)s", hours=_hours_text(first))
         country = first.country if institution_id is not None else None
-        country_name = pytz.country_names.get(country, country) if country else NO_COUNTRY
-        drafts.append((key, rows, name, label, country, country_name, first))
+        drafts.append((key, rows, name, label, country, name_of_country(country), first))
     drafts.sort(
         key=lambda d: (
             d[4] is None,  # people of no institution last
@@ -339,11 +411,19 @@ def summarise(sites: Sequence[SiteTime]) -> str:
     University of Auckland (Sat 04:15); ..."."""
     working = [s for s in sites if s.categories == (WORKING,)]
     if len(sites) == 1 and working:
-        return f"Working hours for {sites[0].name}."
+        return _("Working hours for %(site)s.", site=sites[0].name)
     if len(working) == len(sites):
-        return f"Working hours for all {len(sites)} sites."
-    noun = "sites" if len(sites) > 1 else "site"
-    parts = [f"Working hours for {len(working)} of {len(sites)} {noun}"]
+        return ngettext(
+            "Working hours for all %(num)d site.",
+            "Working hours for all %(num)d sites.",
+            len(sites),
+        )
+    text = ngettext(
+        "Working hours for %(working)d of %(num)d site",
+        "Working hours for %(working)d of %(num)d sites",
+        len(sites),
+        working=len(working),
+    )
     situations: dict[tuple[str, ...], list[SiteTime]] = defaultdict(list)
     for site in sites:
         if site.categories != (WORKING,):
@@ -351,13 +431,22 @@ def summarise(sites: Sequence[SiteTime]) -> str:
     ordered = sorted(situations.items(), key=lambda item: -max(s.cost for s in item[1]))
     for facts, members in ordered:
         members.sort(key=lambda s: (-s.cost, s.name))
-        named = [f"{s.name} ({s.weekday} {s.local_start:%H:%M})" for s in members]
-        shown = ", ".join(named[:NAMED_PER_SITUATION])
-        if len(named) > NAMED_PER_SITUATION:
-            shown += f" and {len(named) - NAMED_PER_SITUATION} more"
-        phrase = " and ".join(PHRASES[name] for name in facts)
-        parts.append(f"{phrase} {'at' if facts[0] == BUSY else 'for'} {shown}")
-    return "; ".join(parts) + "."
+        named = [
+            _(
+                "%(site)s (%(time)s)",
+                site=s.name,
+                time=format_datetime_pattern(s.local_start, "EEE HH:mm"),
+            )
+            for s in members
+        ]
+        shown = name_list(named, NAMED_PER_SITUATION)
+        phrase = and_list([PHRASES[name] for name in facts])
+        if facts[0] == BUSY:
+            clause = _("%(facts)s at %(sites)s", facts=phrase, sites=shown)
+        else:
+            clause = _("%(facts)s for %(sites)s", facts=phrase, sites=shown)
+        text = _("%(summary)s; %(clause)s", summary=text, clause=clause)
+    return _("%(summary)s.", summary=text)
 
 
 def worst_off(sites: Sequence[SiteTime]) -> list[int]:

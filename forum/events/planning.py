@@ -35,8 +35,11 @@ from forum.events.models import Event
 from forum.events.models import EventParticipant
 from forum.events.services import get_event_for
 from forum.extensions import db
+from forum.i18n import _
 from forum.scheduling import engine
+from forum.scheduling.model import DEFAULT_COSTS
 from forum.scheduling.model import EPOCH
+from forum.scheduling.model import MAX_COST
 from forum.scheduling.model import MAX_WINDOW
 from forum.scheduling.model import STEPS
 from forum.scheduling.model import Participant
@@ -73,18 +76,22 @@ def window_bound(value: object) -> WindowBound:
         try:
             bound = dt.date.fromisoformat(value.strip())
         except ValueError:
-            raise times.InvalidTime(f"{value!r} is not a valid date") from None
+            raise times.InvalidTime(_("%(value)s is not a valid date", value=repr(value))) from None
     else:
         try:
             bound = times.parse_instant(value)
         except times.InvalidTime:
             raise times.InvalidTime(
-                "must be a date such as 2027-03-01 (midnight in `timezone`) "
-                "or an instant with an offset or Z such as 2027-03-01T08:00:00Z"
+                _(
+                    "must be a date such as 2027-03-01 (midnight in `timezone`) "
+                    "or an instant with an offset or Z such as 2027-03-01T08:00:00Z"
+                )
             ) from None
     # Far years overflow datetime once shifted by a zone; nobody meets outside these.
     if not FIRST_YEAR <= bound.year <= LAST_YEAR:
-        raise times.InvalidTime(f"must be between the years {FIRST_YEAR} and {LAST_YEAR}")
+        raise times.InvalidTime(
+            _("must be between the years %(first)s and %(last)s", first=FIRST_YEAR, last=LAST_YEAR)
+        )
     return bound
 
 
@@ -120,18 +127,20 @@ def search_window(
     # Slots start on whole minutes from the window's start and must end inside it.
     start, end = _ceil_minute(start), end.replace(second=0, microsecond=0)
     if end <= start:
-        raise ValidationFailed({"window_end": "must be after window_start"})
+        raise ValidationFailed({"window_end": _("must be after window_start")})
     limit = MAX_WINDOW
     if not isinstance(window_end, dt.datetime):
         # 90 local days across a fall-back change last 90 days and an hour; the engine
         # counts exact days, so such a window loses its last local hour instead.
         limit += DST_SLACK
     if end - start > limit:
-        raise ValidationFailed({"window_end": f"the window must be at most {MAX_WINDOW.days} days"})
+        raise ValidationFailed(
+            {"window_end": _("the window must be at most %(days)s days", days=MAX_WINDOW.days)}
+        )
     end = min(end, start + MAX_WINDOW)
     if end - start < duration:
         raise ValidationFailed(
-            {"window_end": "the window is shorter than duration_minutes: no slot fits in it"}
+            {"window_end": _("the window is shorter than duration_minutes: no slot fits in it")}
         )
     return start, end
 
@@ -146,21 +155,36 @@ def _check_numbers(
 ) -> None:
     fields: dict[str, str] = {}
     if not 1 <= duration_minutes <= MAX_DURATION_MINUTES:
-        fields["duration_minutes"] = f"must be from 1 to {MAX_DURATION_MINUTES} (24 hours)"
+        fields["duration_minutes"] = _(
+            "must be from 1 to %(most)s (24 hours)", most=MAX_DURATION_MINUTES
+        )
     if step_minutes not in STEPS:
-        fields["step_minutes"] = f"must be one of {', '.join(str(s) for s in STEPS)}"
+        fields["step_minutes"] = _(
+            "must be one of %(choices)s", choices=", ".join(str(s) for s in STEPS)
+        )
     if not 1 <= limit <= MAX_LIMIT:
-        fields["limit"] = f"must be from 1 to {MAX_LIMIT}"
+        fields["limit"] = _("must be from 1 to %(most)s", most=MAX_LIMIT)
     for person_id, weight in weights.items():
         if not 1 <= weight <= MAX_WEIGHT:
-            fields[f"weights.{person_id}"] = f"must be from 1 to {MAX_WEIGHT}"
+            fields[f"weights.{person_id}"] = _("must be from 1 to %(most)s", most=MAX_WEIGHT)
     for institution_id, hours in site_hours.items():
         if len(hours) != 2 or not 0 <= hours[0] < hours[1] <= 24:
-            fields[f"site_hours.{institution_id}"] = (
+            fields[f"site_hours.{institution_id}"] = _(
                 "must be [earliest, latest] local hours from 0 to 24, earliest before latest"
             )
     if fields:
         raise ValidationFailed(fields)
+
+
+def _cost_problems(costs: Mapping[str, int]) -> dict[str, str]:
+    """What is wrong with a cost table (model.check_costs), in the reader's language."""
+    wrong = {}
+    for field in check_costs(costs):
+        if field.partition(".")[2] not in DEFAULT_COSTS:
+            wrong[field] = _("unknown; the costs are %(names)s", names=", ".join(DEFAULT_COSTS))
+        else:
+            wrong[field] = _("must be a whole number from 0 to %(most)s", most=MAX_COST)
+    return wrong
 
 
 # --- people ------------------------------------------------------------------------------
@@ -323,7 +347,7 @@ def people_for_search(
     required: dict[int, bool] = {}
     if event_id is not None:
         if actor is None:
-            raise NotFound(f"no event with id {event_id}")
+            raise NotFound(_("no event with id %(id)s", id=event_id))
         event = get_event_for(actor, event_id)
         rows = db.session.execute(
             sa.select(EventParticipant.person_id, EventParticipant.required).where(
@@ -339,40 +363,61 @@ def people_for_search(
                 Person.institution_id.in_(set(institution_ids))
             )
         ).all()
-        with_people = {institution_id for _, institution_id in members}
+        with_people = {institution_id for _person, institution_id in members}
         for index, institution_id in enumerate(institution_ids):
             if institution_id not in with_people:
                 raise ValidationFailed(
-                    {f"institution_ids.{index}": f"institution {institution_id} has no people"}
+                    {
+                        f"institution_ids.{index}": _(
+                            "institution %(id)s has no people", id=institution_id
+                        )
+                    }
                 )
-        required.update((person_id, True) for person_id, _ in members)
+        required.update((person_id, True) for person_id, _institution in members)
 
     explicit = set(person_ids)
     for index, person_id in enumerate(optional_person_ids):
         if person_id in explicit:
             raise ValidationFailed(
-                {f"optional_person_ids.{index}": f"person {person_id} is also in person_ids"}
+                {
+                    f"optional_person_ids.{index}": _(
+                        "person %(id)s is also in person_ids", id=person_id
+                    )
+                }
             )
     required.update((person_id, True) for person_id in person_ids)
     required.update((person_id, False) for person_id in optional_person_ids)
 
     if not required:
-        where = " (the event has no participants)" if event is not None else ""
-        raise ValidationFailed(
-            {
-                "person_ids": "the search has nobody to fit: give person_ids, institution_ids, "
-                f"optional_person_ids or an event_id with participants{where}"
-            }
-        )
+        if event is not None:
+            nobody = _(
+                "the search has nobody to fit: give person_ids, institution_ids, "
+                "optional_person_ids or an event_id with participants "
+                "(the event has no participants)"
+            )
+        else:
+            nobody = _(
+                "the search has nobody to fit: give person_ids, institution_ids, "
+                "optional_person_ids or an event_id with participants"
+            )
+        raise ValidationFailed({"person_ids": nobody})
     if len(required) > MAX_PARTICIPANTS:
         raise ValidationFailed(
-            {"person_ids": f"the search has {len(required)} people; at most {MAX_PARTICIPANTS}"}
+            {
+                "person_ids": _(
+                    "the search has %(count)s people; at most %(most)s",
+                    count=len(required),
+                    most=MAX_PARTICIPANTS,
+                )
+            }
         )
     people = load_members(required)
     for field, ids in (("person_ids", person_ids), ("optional_person_ids", optional_person_ids)):
         for index, person_id in enumerate(ids):
             if person_id not in people:
-                raise ValidationFailed({f"{field}.{index}": f"no person with id {person_id}"})
+                raise ValidationFailed(
+                    {f"{field}.{index}": _("no person with id %(id)s", id=person_id)}
+                )
     return SearchPeople(
         people=[people[person_id] for person_id in sorted(people)],
         required_ids={person_id for person_id, is_required in required.items() if is_required},
@@ -384,7 +429,12 @@ def _check_ids(model: type, what: str, field: str, ids: Sequence[int]) -> None:
     known = set(db.session.scalars(sa.select(model.id).where(model.id.in_(set(ids)))))
     for index, row_id in enumerate(ids):
         if row_id not in known:
-            raise ValidationFailed({f"{field}.{index}": f"no {what} with id {row_id}"})
+            # One sentence per kind of row (only institutions are checked here).
+            if what == "institution":
+                message = _("no institution with id %(id)s", id=row_id)
+            else:
+                message = _("no person with id %(id)s", id=row_id)
+            raise ValidationFailed({f"{field}.{index}": message})
 
 
 def participants_for(
@@ -496,9 +546,11 @@ def search(
         weights=weights,
         site_hours=site_hours,
     )
-    wrong = check_costs(costs)
+    wrong = _cost_problems(costs)
     if explain not in explanations.EXPLAIN_MODES:
-        wrong["explain"] = f"must be one of {', '.join(explanations.EXPLAIN_MODES)}"
+        wrong["explain"] = _(
+            "must be one of %(choices)s", choices=", ".join(explanations.EXPLAIN_MODES)
+        )
     if wrong:
         raise ValidationFailed(wrong)
     duration = dt.timedelta(minutes=duration_minutes)
@@ -517,12 +569,12 @@ def search(
     person_ids_found = {person.id for person in found.people}
     for person_id in weights:
         if person_id not in person_ids_found:
-            raise ValidationFailed({f"weights.{person_id}": "not one of the people searched"})
+            raise ValidationFailed({f"weights.{person_id}": _("not one of the people searched")})
     institution_ids_found = {person.institution_id for person in found.people}
     for institution_id in site_hours:
         if institution_id not in institution_ids_found:
             raise ValidationFailed(
-                {f"site_hours.{institution_id}": "no one searched belongs to this institution"}
+                {f"site_hours.{institution_id}": _("no one searched belongs to this institution")}
             )
 
     participants = participants_for(
@@ -678,7 +730,7 @@ def planner_grid(
         event_id=event_id,
         timezone=timezone,
     )
-    wrong = check_costs(dict(costs or {}))
+    wrong = _cost_problems(dict(costs or {}))
     if wrong:
         raise ValidationFailed(wrong)
     first = start.replace(minute=0)
@@ -687,7 +739,7 @@ def planner_grid(
     last = end.replace(minute=0)
     if last - first < HOUR:
         raise ValidationFailed(
-            {"window_end": "the window holds no whole hour (hours start on the UTC hour)"}
+            {"window_end": _("the window holds no whole hour (hours start on the UTC hour)")}
         )
 
     people = found.people

@@ -17,12 +17,14 @@ from forum.events.planning import local_midnight
 from forum.events.planning import participants_for
 from forum.events.planning import people_for_search
 from forum.events.planning import zone_for
+from forum.i18n import _
 from forum.scheduling import dst
 from forum.scheduling.model import CATEGORIES
 from forum.scheduling.model import SearchOptions
 from forum.scheduling.rotation import MAX_OCCURRENCES
 from forum.scheduling.rotation import Candidate
 from forum.scheduling.rotation import RotationPlan
+from forum.scheduling.rotation import Site
 from forum.scheduling.rotation import plan_rotation
 from forum.scheduling.rotation import site_of
 
@@ -52,7 +54,9 @@ def rotation(
     """Start times for ``occurrences`` meetings every ``interval_days`` from ``first_date``
     (local dates in ``timezone``) sharing the bad hours as evenly as possible."""
     if not 1 <= occurrences <= MAX_OCCURRENCES:
-        raise ValidationFailed({"occurrences": f"must be from 1 to {MAX_OCCURRENCES}"})
+        raise ValidationFailed(
+            {"occurrences": _("must be from 1 to %(most)s", most=MAX_OCCURRENCES)}
+        )
     # person_ids, institution_ids, optional_person_ids, event_id: see people_for_search.
     found = people_for_search(actor, **selection)
     zone_name = zone_for(timezone, found.event)
@@ -85,6 +89,17 @@ def rotation(
     return _rotation_out(plan, zone_name, duration_minutes)
 
 
+def _site_name(site: Site) -> str:
+    """The site's name; the engine's stand-in for someone of no institution (or an
+    institution with no name) in the reader's language."""
+    kind, _sep, number = site.key.partition(":")
+    if kind == "person":
+        return _("person %(id)s", id=number)
+    if site.name == f"institution {number}":
+        return _("institution %(id)s", id=number)
+    return site.name
+
+
 def _site_rows(candidate: Candidate, plan: RotationPlan) -> list[dict[str, Any]]:
     """Each site's burden in one occurrence: its cost, worst category and local time."""
     worst: dict[str, tuple[int, int, Any]] = {}
@@ -99,7 +114,7 @@ def _site_rows(candidate: Candidate, plan: RotationPlan) -> list[dict[str, Any]]
         rows.append(
             {
                 "site": site.key,
-                "name": site.name,
+                "name": _site_name(site),
                 "country": site.country,
                 "cost": candidate.burden[index],
                 "category": placement.category,
@@ -123,7 +138,7 @@ def _rotation_out(plan: RotationPlan, zone_name: str, duration_minutes: int) -> 
             "max_burden": plan.fixed_max_burden,
             "total_burden": plan.fixed_total_burden,
             "sites": [
-                {"site": site.key, "name": site.name, "total": plan.fixed_totals[i]}
+                {"site": site.key, "name": _site_name(site), "total": plan.fixed_totals[i]}
                 for i, site in enumerate(plan.sites)
             ],
         }
@@ -146,7 +161,7 @@ def _rotation_out(plan: RotationPlan, zone_name: str, duration_minutes: int) -> 
             (
                 {
                     "site": site.key,
-                    "name": site.name,
+                    "name": _site_name(site),
                     "country": site.country,
                     "total": plan.totals[i],
                     "per_occurrence": [c.burden[i] for c in plan.chosen],

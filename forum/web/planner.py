@@ -34,9 +34,16 @@ from forum.db import now_utc
 from forum.events import planning
 from forum.events import services
 from forum.events.explanations import CATEGORY_LABELS
+from forum.events.explanations import comma_list
+from forum.events.explanations import name_list
 from forum.events.variety import chosen_groups
 from forum.events.variety import situation
 from forum.events.variety import slot_groups
+from forum.i18n import _
+from forum.i18n import _l
+from forum.i18n import format_datetime_pattern
+from forum.i18n import format_time_text
+from forum.i18n import ngettext
 from forum.scheduling.model import CATEGORIES
 from forum.scheduling.model import STEPS
 from forum.web import bp
@@ -56,39 +63,43 @@ class PlanningForm(FlaskForm):
         csrf = False  # a GET that writes nothing
 
     duration_minutes = IntegerField(
-        "Length (minutes)",
+        _l("Length (minutes)"),
         validators=[
-            InputRequired("Give the length in minutes."),
-            NumberRange(1, MAX_SESSION_MINUTES, f"From 1 to {MAX_SESSION_MINUTES} minutes."),
+            InputRequired(_l("Give the length in minutes.")),
+            NumberRange(
+                1,
+                MAX_SESSION_MINUTES,
+                _l("From 1 to %(most)s minutes.", most=MAX_SESSION_MINUTES),
+            ),
         ],
         default=60,
         render_kw={"inputmode": "numeric", "min": 1, "max": MAX_SESSION_MINUTES},
     )
     step_minutes = SelectField(
-        "Start times every",
-        choices=[SelectChoice(str(step), f"{step} min") for step in STEPS],
+        _l("Start times every"),
+        choices=[SelectChoice(str(step), _l("%(num)s min", num=step)) for step in STEPS],
         coerce=int,
         default=30,
     )
-    skip_weekends = BooleanField("Never at a weekend for anyone")
-    skip_holidays = BooleanField("Never on a public holiday", default=True)
+    skip_weekends = BooleanField(_l("Never at a weekend for anyone"))
+    skip_holidays = BooleanField(_l("Never on a public holiday"), default=True)
 
 
 class PlannerForm(PlanningForm):
     """The search's window and zone."""
 
-    start = DateField("From", validators=[InputRequired("Give the first day.")])
+    start = DateField(_l("From"), validators=[InputRequired(_l("Give the first day."))])
     days = IntegerField(
-        "Days",
+        _l("Days"),
         validators=[
-            InputRequired("Give the number of days."),
-            NumberRange(1, MAX_DAYS, f"From 1 to {MAX_DAYS} days."),
+            InputRequired(_l("Give the number of days.")),
+            NumberRange(1, MAX_DAYS, _l("From 1 to %(most)s days.", most=MAX_DAYS)),
         ],
         default=7,
         render_kw={"inputmode": "numeric", "min": 1, "max": MAX_DAYS},
     )
     timezone = StringField(
-        "Dates and grid in zone",
+        _l("Dates and grid in zone"),
         render_kw={"list": "zone-names", "autocomplete": "off", "spellcheck": "false"},
     )
     # Tells a submitted form (unticked boxes send nothing) from a first visit.
@@ -106,7 +117,7 @@ DAYS_OFF = frozenset({"weekend", "holiday"})
 
 def facts_label(facts: tuple[str, ...] | list[str]) -> str:
     """Every fact of a slot in words, the most serious first: "night, weekend"."""
-    return ", ".join(CATEGORY_LABELS.get(fact, fact) for fact in facts)
+    return comma_list([CATEGORY_LABELS.get(fact, fact) for fact in facts])
 
 
 def cell_classes(category: str, facts: tuple[str, ...]) -> str:
@@ -155,7 +166,7 @@ class OverviewRow:
         names = [site.name for site in self.sites]
         if len(names) <= 2:
             return " · ".join(names)
-        return f"{names[0]}, {names[1]} and {len(names) - 2} more"
+        return name_list(names, 2)
 
     @property
     def names(self) -> str:
@@ -178,7 +189,8 @@ class HourCount:
 
 
 def _hour_text(hour: planning.GridHour) -> str:
-    return hour.local.strftime("%a %H:%M")
+    """The weekday and time of a column: "Wed 09:00"."""
+    return format_datetime_pattern(hour.local, "EEE HH:mm")
 
 
 def overview_rows(grid: planning.Grid) -> list[OverviewRow]:
@@ -205,9 +217,11 @@ def overview_rows(grid: planning.Grid) -> list[OverviewRow]:
                 category = sites[0].cells[first]
                 facts = sites[0].facts[first]
                 end = grid.hours[column - 1].local + HOUR
-                title = (
-                    f"{_hour_text(grid.hours[first])}–{end:%H:%M}: "
-                    f"{facts_label(facts if len(facts) > 1 else (category,))}"
+                title = _(
+                    "%(start)s–%(end)s: %(facts)s",
+                    start=_hour_text(grid.hours[first]),
+                    end=format_time_text(end),
+                    facts=facts_label(facts if len(facts) > 1 else (category,)),
                 )
                 runs.append(Run(key[first], first, column - first, title))
                 first = column
@@ -238,8 +252,14 @@ def hour_counts(grid: planning.Grid) -> list[HourCount]:
                 night=night,
                 working_level=round(COUNT_LEVELS * working / total),
                 night_level=round(COUNT_LEVELS * night / total),
-                title=f"{_hour_text(hour)}: {working} of {len(sites)} sites in working hours, "
-                f"{night} at night",
+                title=ngettext(
+                    "%(hour)s: %(working)d of %(num)d sites in working hours, %(night)d at night",
+                    "%(hour)s: %(working)d of %(num)d sites in working hours, %(night)d at night",
+                    len(sites),
+                    hour=_hour_text(hour),
+                    working=working,
+                    night=night,
+                ),
             )
         )
     return counts
@@ -351,20 +371,51 @@ def reason(slot: dict[str, Any], labels: dict[int, str]) -> str:
     who pays the most, and the cost in all."""
     rows = slot["institutions"]
     working = sum(1 for row in rows if row["categories"] == ["working"])
-    who = (
-        ""
-        if slot["feasible"]
-        else (f"{slot['required_available']} of {slot['required_total']} required can come; ")
-    )
+    feasible = slot["feasible"]
+    available, required = slot["required_available"], slot["required_total"]
     if working == len(rows):
-        return f"{who}working hours for all {len(rows)} sites."
+        if feasible:
+            return ngettext(
+                "working hours for all %(num)d sites.",
+                "working hours for all %(num)d sites.",
+                len(rows),
+            )
+        return ngettext(
+            "%(available)d of %(required)d required can come; working hours for all %(num)d sites.",
+            "%(available)d of %(required)d required can come; working hours for all %(num)d sites.",
+            len(rows),
+            available=available,
+            required=required,
+        )
     worst = max(row["worst_cost"] for row in rows)
     paying = sorted(labels[row["site"]] for row in rows if row["worst_cost"] == worst)
-    named = paying[0] if len(paying) == 1 else f"{paying[0]} and {len(paying) - 1} more"
-    facts = facts_label(next(r for r in rows if r["worst_cost"] == worst)["categories"])
-    return (
-        f"{who}working hours for {working} of {len(rows)} sites; the most any site pays is "
-        f"{worst} ({facts}: {named}); {slot['total_cost']} in all."
+    values = {
+        "working": working,
+        "worst": worst,
+        "facts": facts_label(next(r for r in rows if r["worst_cost"] == worst)["categories"]),
+        "named": name_list(paying, 1),
+        "total": slot["total_cost"],
+    }
+    if feasible:
+        return ngettext(
+            "working hours for %(working)d of %(num)d sites; the most any site pays is "
+            "%(worst)d (%(facts)s: %(named)s); %(total)d in all.",
+            "working hours for %(working)d of %(num)d sites; the most any site pays is "
+            "%(worst)d (%(facts)s: %(named)s); %(total)d in all.",
+            len(rows),
+            **values,
+        )
+    return ngettext(
+        "%(available)d of %(required)d required can come; working hours for %(working)d "
+        "of %(num)d sites; the most any site pays is %(worst)d (%(facts)s: %(named)s); "
+        "%(total)d in all.",
+        "%(available)d of %(required)d required can come; working hours for %(working)d "
+        "of %(num)d sites; the most any site pays is %(worst)d (%(facts)s: %(named)s); "
+        "%(total)d in all.",
+        len(rows),
+        available=available,
+        required=required,
+        **values,
     )
 
 
@@ -479,7 +530,7 @@ def planner(event_id: int):
     highlighted = frozenset(selected.columns) if selected else frozenset()
     counts = hour_counts(grid) if grid else []
     days = day_spans(grid.hours) if grid else []
-    day_index = next((i for i, (each, _) in enumerate(days) if each == day), None)
+    day_index = next((i for i, (each, _span) in enumerate(days) if each == day), None)
     query = {k: v for k, v in request.args.items() if k not in ("day", "slot")}
     return render_template(
         "planner/planner.html",

@@ -47,6 +47,9 @@ from forum.events.explanations import CATEGORY_LABELS
 from forum.events.models import PROVIDERS
 from forum.events.models import Event
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import _l
+from forum.i18n import ngettext
 from forum.scheduling.rotation import MAX_OCCURRENCES
 from forum.web import bp
 from forum.web import zone_picker  # noqa: F401  (the zone fields' choices, templates/events/zones.html)
@@ -73,32 +76,36 @@ def _known_zone(form: FlaskForm, field: StringField) -> None:
 class SeriesPlannerForm(PlanningForm):
     """The series' options, named as the API's fields."""
 
-    first_date = DateField("First date", validators=[InputRequired("Give the first date.")])
+    first_date = DateField(_l("First date"), validators=[InputRequired(_l("Give the first date."))])
     occurrences = IntegerField(
-        "Occurrences",
+        _l("Occurrences"),
         validators=[
-            InputRequired("Give the number of occurrences."),
-            NumberRange(1, MAX_OCCURRENCES, f"From 1 to {MAX_OCCURRENCES} occurrences."),
+            InputRequired(_l("Give the number of occurrences.")),
+            NumberRange(
+                1, MAX_OCCURRENCES, _l("From 1 to %(most)s occurrences.", most=MAX_OCCURRENCES)
+            ),
         ],
         default=6,
         render_kw={"inputmode": "numeric", "min": 1, "max": MAX_OCCURRENCES},
     )
     interval_days = IntegerField(
-        "Every (days)",
+        _l("Every (days)"),
         validators=[
-            InputRequired("Give the days between occurrences."),
-            NumberRange(1, MAX_INTERVAL_DAYS, f"From 1 to {MAX_INTERVAL_DAYS} days."),
+            InputRequired(_l("Give the days between occurrences.")),
+            NumberRange(
+                1, MAX_INTERVAL_DAYS, _l("From 1 to %(most)s days.", most=MAX_INTERVAL_DAYS)
+            ),
         ],
         default=7,
         render_kw={"inputmode": "numeric", "min": 1, "max": MAX_INTERVAL_DAYS},
     )
     timezone = StringField(
-        "Series' time zone",
+        _l("Series' time zone"),
         validators=[_known_zone],
         render_kw={"list": "zone-names", "autocomplete": "off", "spellcheck": "false"},
     )
     local_time = TimeField(
-        "Keep the series at (for the DST preview)",
+        _l("Keep the series at (for the DST preview)"),
         validators=[Optional()],
     )
     # Tells a submitted form (unticked boxes send nothing) from a first visit.
@@ -113,14 +120,16 @@ class RotationBookForm(FlaskForm):
     meanwhile) is shown to confirm again rather than booked unseen.
     """
 
-    title = StringField("Title", validators=[DataRequired("Give the series a title.")])
+    title = StringField(_l("Title"), validators=[DataRequired(_l("Give the series a title."))])
     provider = SelectField(
-        "Video provider", choices=[SelectChoice(name, PROVIDER_LABELS[name]) for name in PROVIDERS]
+        _l("Video provider"),
+        choices=[SelectChoice(name, PROVIDER_LABELS[name]) for name in PROVIDERS],
     )
     join_url = StringField(
-        "Meeting link (for “A link I give”)", render_kw={"type": "url", "spellcheck": "false"}
+        _l("Meeting link (for “A link I give”)"),
+        render_kw={"type": "url", "spellcheck": "false"},
     )
-    allow_conflicts = BooleanField("Book even if a chair or speaker is busy then")
+    allow_conflicts = BooleanField(_l("Book even if a chair or speaker is busy then"))
     starts = HiddenField()
     # "confirm" shows the dates to book; "book" books them.
     step = HiddenField(default="confirm")
@@ -157,11 +166,7 @@ class ClockChange:
     zone: str
     local_before: dt.datetime  # the zone's wall clock just before the change, and after
     local_after: dt.datetime
-    minutes: int
-
-    @property
-    def direction(self) -> str:
-        return "forward" if self.minutes > 0 else "back"
+    minutes: int  # forward (more than 0) or back
 
 
 @dataclass(frozen=True)
@@ -432,10 +437,10 @@ def book_rotation(event_id: int):
     # The dates are shown again whatever else is wrong with the form, but never planned
     # for a request that did not come from the page.
     if not form.csrf_token.errors and planner.validate():
-        plan, _ = _plan(organiser, event, planner)
+        plan, _preview = _plan(organiser, event, planner)
     if plan is None:
         if planner.errors or planner.form_errors:
-            form.form_errors.append("The plan's options were refused: plan the series again.")
+            form.form_errors.append(_("The plan's options were refused: plan the series again."))
         return _confirm_page(organiser, event, planner, form, None, None, status=422)
 
     starts = [times.parse_instant(o["start"]) for o in plan["occurrences"]]
@@ -444,16 +449,24 @@ def book_rotation(event_id: int):
     if not confirming and valid:
         if form.starts.data != _starts_text(starts):
             form.form_errors.append(
-                "The rotation came out otherwise than the dates you confirmed (someone's "
-                "hours or holidays changed meanwhile): check its dates again."
+                _(
+                    "The rotation came out otherwise than the dates you confirmed (someone's "
+                    "hours or holidays changed meanwhile): check its dates again."
+                )
             )
             status = 409
         else:
             session, conflict = _book(organiser, event, planner, form, starts, plan["timezone"])
             if session is not None:
                 flash(
-                    f"“{session.title}” is booked as one series of {len(starts)} dates; "
-                    "invitations go out once the meeting is open.",
+                    ngettext(
+                        "“%(title)s” is booked as one series of %(num)d dates; "
+                        "invitations go out once the meeting is open.",
+                        "“%(title)s” is booked as one series of %(num)d dates; "
+                        "invitations go out once the meeting is open.",
+                        len(starts),
+                        title=session.title,
+                    ),
                     "ok",
                 )
                 return redirect(url_for("web.session_page", session_id=session.id), 303)
@@ -494,6 +507,19 @@ def _confirm_page(
             )
             for start, o in zip(starts, plan["occurrences"], strict=True)
         ]
+    if conflict is not None:
+        # The clashes' times as instants, written for the reader on the page.
+        conflict = {
+            **conflict,
+            "conflicts": [
+                {
+                    **clash,
+                    "start": times.parse_instant(clash["start"]),
+                    "end": times.parse_instant(clash["end"]),
+                }
+                for clash in conflict.get("conflicts", [])
+            ],
+        }
     form.step.data = "book"
     return (
         render_template(
