@@ -311,13 +311,13 @@ def test_descriptions_give_times_in_the_readers_zone_home_zone_and_utc(app, api,
     [part, _] = check_email(emails_to(app, "li.wei@pku.example.org")[0], method="REQUEST")
     description = str(icalendar.Calendar.from_ical(part).walk("VEVENT")[0]["DESCRIPTION"])
     # Li reads it in Beijing (the event's home zone too), then UTC.
-    assert "Mon 24 Feb 2020 23:00–Tue 25 Feb 2020 00:00 (Asia/Shanghai)" in description
+    assert "Mon 24 Feb 2020 23:00–Tue 25 Feb 2020 00:00 (Beijing, Asia/Shanghai)" in description
     assert "Mon 24 Feb 2020 15:00–16:00 (UTC)" in description
     # The clock change moves the Beijing time of the Detroit series: the description says so.
     assert "from Mon 09 Mar 2020 it is 22:00 in Asia/Shanghai" in description
     [smith, _] = check_email(emails_to(app, "jsmith@umich.example.org")[0], method="REQUEST")
     smith_text = str(icalendar.Calendar.from_ical(smith).walk("VEVENT")[0]["DESCRIPTION"])
-    assert smith_text.index("(America/Detroit)") < smith_text.index("(Asia/Shanghai)")
+    assert smith_text.index("(America/Detroit)") < smith_text.index("(Beijing, Asia/Shanghai)")
 
 
 # --- injection and the writer ---------------------------------------------------------------

@@ -111,7 +111,7 @@ def test_invites_arrive_as_imip_with_times_for_each_recipient(api, people, smtp_
     )
     li_text = text_of(li)
     assert li["Subject"].startswith("Invitation: Case conference (Wed 10 Mar 2027 21:00–22:00")
-    assert "Wed 10 Mar 2027 21:00–22:00 (Asia/Shanghai)" in li_text
+    assert "Wed 10 Mar 2027 21:00–22:00 (Beijing, Asia/Shanghai)" in li_text
     assert "Wed 10 Mar 2027 13:00–14:00 (UTC)" in li_text
     assert "America/Detroit" not in li_text  # nothing moves in Beijing
 
@@ -123,7 +123,7 @@ def test_invites_arrive_as_imip_with_times_for_each_recipient(api, people, smtp_
     lines = [line.strip() for line in smith_text.splitlines()]
     at = lines.index("Wed 10 Mar 2027 08:00–09:00 (America/Detroit)")
     assert lines[at + 1 : at + 3] == [
-        "Wed 10 Mar 2027 21:00–22:00 (Asia/Shanghai)",
+        "Wed 10 Mar 2027 21:00–22:00 (Beijing, Asia/Shanghai)",
         "Wed 10 Mar 2027 13:00–14:00 (UTC)",
     ]
     assert "from Wed 17 Mar 2027 it is 09:00 in America/Detroit" in smith_text

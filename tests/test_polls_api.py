@@ -450,7 +450,7 @@ def test_finalising_books_the_session_and_tells_everyone(app, api, client, poll,
         assert len(emails(app, "Time chosen", address)) == 1
         assert len(emails(app, "Invitation:", address)) == 1
     (to_li,) = emails(app, "Time chosen", "li.wei@pku.example.org")
-    assert "Wed 10 Mar 2027 09:00–10:00 (Asia/Shanghai)" in text_of(to_li)
+    assert "Wed 10 Mar 2027 09:00–10:00 (Beijing, Asia/Shanghai)" in text_of(to_li)
     # A second finalisation is refused; nothing more is booked.
     again = api.post(f"/api/v1/polls/{poll['id']}/finalize", json={"option_id": first})
     assert_error(again, 409, "poll_finalized")

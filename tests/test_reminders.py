@@ -311,7 +311,7 @@ def test_the_reminder_shows_the_time_where_the_reader_is_then_home_and_utc(app, 
     lines = [line.strip() for line in body.splitlines() if "(" in line and "Mar 2027" in line]
     assert lines == [
         "Wed 10 Mar 2027 08:00–09:00 (America/Detroit)",
-        "Wed 10 Mar 2027 21:00–22:00 (Asia/Shanghai)",
+        "Wed 10 Mar 2027 21:00–22:00 (Beijing, Asia/Shanghai)",
         "Wed 10 Mar 2027 13:00–14:00 (UTC)",
     ]
     assert "starts in 1 hour" in body
@@ -327,7 +327,7 @@ def test_the_reminder_shows_the_time_where_the_reader_is_then_home_and_utc(app, 
     [li] = to(app, "li.wei@pku.example.org")
     assert "Your role: chair" in text_of(li)
     assert [line.strip() for line in text_of(li).splitlines() if "Mar 2027 " in line] == [
-        "Wed 10 Mar 2027 21:00–22:00 (Asia/Shanghai)",
+        "Wed 10 Mar 2027 21:00–22:00 (Beijing, Asia/Shanghai)",
         "Wed 10 Mar 2027 13:00–14:00 (UTC)",
     ]
 
@@ -418,7 +418,7 @@ def test_a_weekly_series_across_clock_changes_keeps_beijing_time_and_moves_elsew
         for day in ("11 Mar", "18 Mar", "25 Mar", "01 Apr", "08 Apr")
     ]
     assert firsts("Asia/Shanghai") == [
-        f"Wed {day} 2027 21:00–22:00 (Asia/Shanghai)"
+        f"Wed {day} 2027 21:00–22:00 (Beijing, Asia/Shanghai)"
         for day in ("10 Mar", "17 Mar", "24 Mar", "31 Mar", "07 Apr")
     ]
 

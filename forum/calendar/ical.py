@@ -33,6 +33,7 @@ from forum.calendar.writer import to_bytes
 from forum.calendar.writer import without_controls
 from forum.core import text
 from forum.core.times import get_zone
+from forum.i18n import _
 
 PRODID = "-//forum//Video conferences between universities//EN"
 UTC = dt.UTC
@@ -210,7 +211,8 @@ def _common(
         conference = vUri(_text(entry.join_url))
         conference.params["VALUE"] = "URI"
         conference.params["FEATURE"] = "VIDEO,AUDIO"
-        conference.params["LABEL"] = "Join the video call"
+        # In the language being rendered: the reader's, for an invitation or a feed.
+        conference.params["LABEL"] = _("Join the video call")
         event.add("conference", conference)
     if organizer and entry.organizer is not None:
         params = {"SENT-BY": f"mailto:{entry.sent_by}"} if entry.sent_by else {}

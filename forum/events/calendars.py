@@ -34,6 +34,14 @@ from forum.events.models import VideoMeeting
 from forum.events.occurrences import exdate_times
 from forum.events.occurrences import session_occurrences
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import current_locale
+from forum.i18n import format_date_text
+from forum.i18n import format_datetime_text
+from forum.i18n import format_time_text
+from forum.i18n import in_locale
+from forum.i18n import ngettext
+from forum.i18n import zone_text
 
 UTC = dt.UTC
 FEED_REFRESH = dt.timedelta(hours=1)
@@ -108,7 +116,7 @@ def _person_from(purpose: str, token: str) -> Person | None:
     value = signing.unsign(_secret(), purpose, token)
     if value is None:
         return None
-    person_id, _, version = value.partition("-")
+    person_id, _sep, version = value.partition("-")
     person = db.session.get(Person, int(person_id))
     if person is None or str(person.link_version) != version:
         return None
@@ -154,14 +162,15 @@ def _zones(*names: str | None) -> list[str]:
 
 
 def time_range(start: dt.datetime, end: dt.datetime, zone_name: str) -> str:
-    """'Tue 02 Mar 2027 21:00–22:00 (Asia/Shanghai)', with the end's date when it differs."""
+    """'Tue 02 Mar 2027 21:00–22:00 (Beijing, Asia/Shanghai)', with the end's date when it
+    differs, in the reader's language."""
     zone = get_zone(zone_name)
     local_start, local_end = start.astimezone(zone), end.astimezone(zone)
     if local_end.date() == local_start.date():
-        until = f"{local_end:%H:%M}"
+        until = format_time_text(local_end)
     else:
-        until = f"{local_end:%a %d %b %Y %H:%M}"
-    return f"{local_start:%a %d %b %Y %H:%M}–{until} ({zone_name})"
+        until = format_datetime_text(local_end)
+    return f"{format_datetime_text(local_start)}–{until} ({zone_text(zone_name)})"
 
 
 def time_lines(start: dt.datetime, end: dt.datetime, *zone_names: str | None) -> list[str]:
@@ -169,21 +178,37 @@ def time_lines(start: dt.datetime, end: dt.datetime, *zone_names: str | None) ->
     return [time_range(start, end, name) for name in _zones(*zone_names)]
 
 
-_FREQ_WORDS = {
-    "DAILY": ("day", "days"),
-    "WEEKLY": ("week", "weeks"),
-    "MONTHLY": ("month", "months"),
-    "YEARLY": ("year", "years"),
-}
-_DAY_WORDS = {
-    "MO": "Mon",
-    "TU": "Tue",
-    "WE": "Wed",
-    "TH": "Thu",
-    "FR": "Fri",
-    "SA": "Sat",
-    "SU": "Sun",
-}
+_DAY_NUMBERS = {"MO": 0, "TU": 1, "WE": 2, "TH": 3, "FR": 4, "SA": 5, "SU": 6}
+# How a list of weekdays is written ("Mon, Wed"; "周一、周三").
+_LIST_SEPARATORS = {"zh-Hans": "、", "ja": "、", "ar": "، "}
+
+
+def _every(freq: str, interval: int) -> str:
+    """'Every week', 'Every 2 weeks'."""
+    if freq == "DAILY":
+        return ngettext("Every day", "Every %(num)d days", interval)
+    if freq == "WEEKLY":
+        return ngettext("Every week", "Every %(num)d weeks", interval)
+    if freq == "MONTHLY":
+        return ngettext("Every month", "Every %(num)d months", interval)
+    if freq == "YEARLY":
+        return ngettext("Every year", "Every %(num)d years", interval)
+    return ngettext("Every time", "Every %(num)d times", interval)
+
+
+def _day_names(byday: str) -> str:
+    """'Mon, Wed' in the reader's language, for BYDAY=MO,WE (a position such as 1MO is
+    named by its weekday)."""
+    from babel.dates import get_day_names
+
+    locale = current_locale()
+    # Japanese abbreviates a weekday to one character ("月"): the whole name reads better.
+    width = "wide" if locale == "ja" else "abbreviated"
+    names = get_day_names(width, locale=locale.replace("-", "_"))
+    days = [
+        str(names[_DAY_NUMBERS[d[-2:]]]) if d[-2:] in _DAY_NUMBERS else d for d in byday.split(",")
+    ]
+    return _LIST_SEPARATORS.get(locale, ", ").join(days)
 
 
 def describe_rule(rrule: str, anchor: str, start: dt.datetime) -> str:
@@ -191,19 +216,48 @@ def describe_rule(rrule: str, anchor: str, start: dt.datetime) -> str:
     parts = dict(
         part.split("=", 1) for part in rrule.removeprefix("RRULE:").split(";") if "=" in part
     )
-    singular, plural = _FREQ_WORDS.get(parts.get("FREQ", ""), ("time", "times"))
     interval = int(parts.get("INTERVAL", "1") or 1)
-    text = f"Every {singular}" if interval == 1 else f"Every {interval} {plural}"
-    if "BYDAY" in parts:
-        days = [_DAY_WORDS.get(d[-2:], d) for d in parts["BYDAY"].split(",")]
-        text += " on " + ", ".join(days)
-    if "COUNT" in parts:
-        text += f", {parts['COUNT']} times"
+    every = _every(parts.get("FREQ", ""), interval)
+    limit = None
     if "UNTIL" in parts:
         until = parts["UNTIL"]
-        text += f", until {until[0:4]}-{until[4:6]}-{until[6:8]}"
-    local = start.astimezone(get_zone(anchor))
-    return f"{text}, at {local:%H:%M} {anchor} time"
+        date = f"{until[0:4]}-{until[4:6]}-{until[6:8]}"
+    if "COUNT" in parts:
+        count = ngettext("%(num)d time", "%(num)d times", int(parts["COUNT"]))
+        if "UNTIL" in parts:
+            limit = _("%(count)s, until %(date)s", count=count, date=date)
+        else:
+            limit = count
+    elif "UNTIL" in parts:
+        limit = _("until %(date)s", date=date)
+    time = format_time_text(start.astimezone(get_zone(anchor)))
+    if "BYDAY" in parts:
+        days = _day_names(parts["BYDAY"])
+        if limit is None:
+            return _(
+                "%(every)s on %(days)s, at %(time)s %(zone)s time",
+                every=every,
+                days=days,
+                time=time,
+                zone=anchor,
+            )
+        return _(
+            "%(every)s on %(days)s, %(limit)s, at %(time)s %(zone)s time",
+            every=every,
+            days=days,
+            limit=limit,
+            time=time,
+            zone=anchor,
+        )
+    if limit is None:
+        return _("%(every)s, at %(time)s %(zone)s time", every=every, time=time, zone=anchor)
+    return _(
+        "%(every)s, %(limit)s, at %(time)s %(zone)s time",
+        every=every,
+        limit=limit,
+        time=time,
+        zone=anchor,
+    )
 
 
 def local_time_changes(session: EventSession, zone_name: str) -> list[str]:
@@ -220,9 +274,16 @@ def local_time_changes(session: EventSession, zone_name: str) -> list[str]:
         if occurrence.moved:
             continue
         local = occurrence.start.astimezone(zone)
-        clock = f"{local:%H:%M}"
+        clock = format_time_text(local)
         if previous is not None and clock != previous:
-            changes.append(f"from {local:%a %d %b %Y} it is {clock} in {zone_name}")
+            changes.append(
+                _(
+                    "from %(date)s it is %(time)s in %(zone)s",
+                    date=format_date_text(local),
+                    time=clock,
+                    zone=zone_name,
+                )
+            )
         previous = clock
     return changes
 
@@ -234,7 +295,8 @@ def describe(
     meeting: VideoMeeting | None,
     agenda: str | None = None,
 ) -> str:
-    """The DESCRIPTION of a session for one reader (their zone first); never a host link."""
+    """The DESCRIPTION of a session for one reader (their zone first, in the language being
+    rendered); never a host link."""
     event = session.event
     # Titles stay on their line even if stored before forum.core.text (a U+2028 in one
     # would otherwise become a line break once the description is written).
@@ -246,20 +308,22 @@ def describe(
         lines.append(describe_rule(session.rrule, session.timezone, session.start))
         first = next(iter(session_occurrences(session, limit=1)), None)
         if first is not None:
-            lines.append("First meeting:")
+            lines.append(_("First meeting:"))
             lines.extend(time_lines(first.start, first.end, viewer_zone, event.timezone))
         if viewer_zone and viewer_zone != session.timezone:
-            lines.extend(f"Note: {c}" for c in local_time_changes(session, viewer_zone))
+            lines.extend(
+                _("Note: %(change)s", change=c) for c in local_time_changes(session, viewer_zone)
+            )
     else:
         lines.extend(time_lines(session.start, session.end, viewer_zone, event.timezone))
     if session.status == "cancelled":
-        lines += ["", "This session is cancelled."]
+        lines += ["", _("This session is cancelled.")]
     if meeting is not None and meeting.join_url:
-        lines += ["", f"Join: {meeting.join_url}"]
+        lines += ["", _("Join: %(url)s", url=meeting.join_url)]
         if meeting.passcode:
-            lines.append(f"Passcode: {meeting.passcode}")
+            lines.append(_("Passcode: %(passcode)s", passcode=meeting.passcode))
     if agenda:
-        lines += ["", f"Your agenda and answers: {agenda}"]
+        lines += ["", _("Your agenda and answers: %(url)s", url=agenda)]
     return "\n".join(lines)
 
 
@@ -330,27 +394,29 @@ def session_entry(
 
 
 def invite_file(invitation: Invitation, *, method: str) -> bytes:
-    """The REQUEST or CANCEL of a whole session for one invitee."""
+    """The REQUEST or CANCEL of a whole session for one invitee, in their language."""
     person = invitation.person
-    entry = session_entry(
-        invitation.session,
-        viewer_zone=person.timezone,
-        attendee=invitation,
-        agenda=agenda_url(person),
-    )
-    return ical.invite(entry, method=method, stamp=now_utc())
+    with in_locale(person.locale):
+        entry = session_entry(
+            invitation.session,
+            viewer_zone=person.timezone,
+            attendee=invitation,
+            agenda=agenda_url(person),
+        )
+        return ical.invite(entry, method=method, stamp=now_utc())
 
 
 def occurrence_file(invitation: Invitation, recurrence_id: dt.datetime, *, method: str) -> bytes:
-    """The REQUEST (moved) or CANCEL of one occurrence for one invitee."""
+    """The REQUEST (moved) or CANCEL of one occurrence for one invitee, in their language."""
     person = invitation.person
-    entry = session_entry(
-        invitation.session,
-        viewer_zone=person.timezone,
-        attendee=invitation,
-        agenda=agenda_url(person),
-    )
-    return ical.occurrence_message(entry, recurrence_id, method=method, stamp=now_utc())
+    with in_locale(person.locale):
+        entry = session_entry(
+            invitation.session,
+            viewer_zone=person.timezone,
+            attendee=invitation,
+            agenda=agenda_url(person),
+        )
+        return ical.occurrence_message(entry, recurrence_id, method=method, stamp=now_utc())
 
 
 def session_file(session: EventSession, *, viewer_zone: str | None = None) -> bytes:
@@ -404,7 +470,7 @@ class CalendarCache:
             while self._items and (
                 len(self._items) > self.max_entries or self._bytes > self.max_bytes
             ):
-                _, dropped = self._items.popitem(last=False)
+                _key, dropped = self._items.popitem(last=False)
                 self._bytes -= len(dropped.body)
         return built
 
@@ -490,7 +556,8 @@ def _cached_calendar(
 
 
 def person_feed(person: Person) -> BuiltCalendar:
-    """Every session the person is invited to, for subscription (no METHOD, nobody listed).
+    """Every session the person is invited to, for subscription (no METHOD, nobody listed),
+    in the person's language.
 
     What the feed depends on is summed up in one query (the person's invitations, and the
     revisions of their sessions, events and meetings); an unchanged sum serves the copy
@@ -504,7 +571,13 @@ def person_feed(person: Person) -> BuiltCalendar:
         .outerjoin(VideoMeeting, VideoMeeting.session_id == EventSession.id)
         .where(Invitation.person_id == person.id)
     ).one()
-    stamp = (person.revision, person.link_version, *row[:5], *(str(x) for x in row[5:]))
+    stamp = (
+        person.revision,
+        person.link_version,
+        person.locale,
+        *row[:5],
+        *(str(x) for x in row[5:]),
+    )
     holds = None
     if HOLDS and current_app.config.get("FORUM_FEED_POLL_HOLDS"):
         stamp = (*stamp, *HOLDS.stamp(person))
@@ -512,23 +585,25 @@ def person_feed(person: Person) -> BuiltCalendar:
         def holds() -> list[ical.SessionEntry]:
             return HOLDS.entries(person, viewer_zone=person.timezone)
 
-    return _cached_calendar(
-        ("feed", person.id),
-        stamp,
-        sa.select(EventSession)
-        .join(Invitation, Invitation.session_id == EventSession.id)
-        .where(Invitation.person_id == person.id),
-        viewer_zone=person.timezone,
-        holds=holds,
-        agenda=agenda_url(person),
-        modified=_latest(person.updated_at, *row[5:]),
-        name=f"forum: {person.name}",
-        description="Sessions you are invited to",
-    )
+    with in_locale(person.locale):
+        return _cached_calendar(
+            ("feed", person.id),
+            stamp,
+            sa.select(EventSession)
+            .join(Invitation, Invitation.session_id == EventSession.id)
+            .where(Invitation.person_id == person.id),
+            viewer_zone=person.timezone,
+            holds=holds,
+            agenda=agenda_url(person),
+            modified=_latest(person.updated_at, *row[5:]),
+            name=_("forum: %(name)s", name=person.name),
+            description=_("Sessions you are invited to"),
+        )
 
 
 def event_calendar(event: Event) -> BuiltCalendar:
-    """All sessions of an event, as METHOD:PUBLISH with the organiser (RFC 5546 section 3.2.1)."""
+    """All sessions of an event, as METHOD:PUBLISH with the organiser (RFC 5546 section 3.2.1),
+    in the reader's language (one copy cached per language)."""
     row = db.session.execute(
         sa.select(
             sa.func.count(EventSession.id),
@@ -545,7 +620,7 @@ def event_calendar(event: Event) -> BuiltCalendar:
     stamp = (event.revision, event.owner_id, *row[:4], *(str(x) for x in row[4:]))
 
     return _cached_calendar(
-        ("event", event.id),
+        ("event", event.id, current_locale()),
         stamp,
         sa.select(EventSession).where(EventSession.event_id == event.id),
         viewer_zone=event.timezone,

@@ -31,9 +31,13 @@ from flask import current_app
 from forum.core.errors import Conflict
 from forum.db import now_utc
 from forum.directory.models import Person
+from forum.events.models import Event
 from forum.events.models import EventSession
 from forum.events.models import Invitation
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import in_locale
+from forum.notifications.models import EMAIL_STATUS_LABELS
 from forum.notifications.models import SESSION_KINDS
 from forum.notifications.models import EmailMessage
 from forum.notifications.senders import Sender
@@ -197,9 +201,17 @@ def send_message(
             return "skipped"
         # A lost database connection passes; anything else would happen again.
         temporary = isinstance(error, sa.exc.OperationalError)
-        return _record_failure(
-            message, f"could not send the message: {_reason(error)}", temporary=temporary
-        )
+        try:
+            locale = _organiser_locale(message)
+        except sa.exc.SQLAlchemyError:
+            db.session.rollback()
+            locale = None
+        with in_locale(locale):
+            return _record_failure(
+                message,
+                _("could not send the message: %(reason)s", reason=_reason(error)),
+                temporary=temporary,
+            )
 
 
 def _send_claimed(message_id: int, sender: Sender) -> str:
@@ -210,7 +222,24 @@ def _send_claimed(message_id: int, sender: Sender) -> str:
         message.status, message.next_attempt_at = "superseded", None
         db.session.commit()
         return message.status
-    return _send_built_message(message, BUILDERS.get(message.kind, _session_email), sender)
+    # Why a message failed is kept on it for the organisers: in the event owner's language.
+    # The email itself is written in the recipient's (the builders choose it).
+    with in_locale(_organiser_locale(message)):
+        return _send_built_message(message, BUILDERS.get(message.kind, _session_email), sender)
+
+
+def _organiser_locale(message: EmailMessage) -> str | None:
+    """The language of the organiser who reads about this message: the event owner's."""
+    event = None
+    if message.session is not None:
+        event = message.session.event
+    elif message.poll_id is not None and "polls" in db.metadata.tables:
+        polls = db.metadata.tables["polls"]
+        event_id = db.session.scalar(
+            sa.select(polls.c.event_id).where(polls.c.id == message.poll_id)
+        )
+        event = db.session.get(Event, event_id) if event_id is not None else None
+    return getattr(event.owner, "locale", None) if event is not None else None
 
 
 def _session_email(message: EmailMessage) -> tuple[MimeMessage, Person]:
@@ -224,7 +253,7 @@ def _session_email(message: EmailMessage) -> tuple[MimeMessage, Person]:
         )
     )
     if invitation is None:
-        raise LookupError("the person is no longer invited to this session")
+        raise LookupError(_("the person is no longer invited to this session"))
     return render(message, invitation), invitation.person
 
 
@@ -264,14 +293,16 @@ def _send_built_message(message: EmailMessage, builder: Builder, sender: Sender)
     except Exception as error:
         log.warning("email %s cannot be built", message.id, exc_info=True)
         return _record_failure(
-            message, f"could not build the message: {_reason(error)}", temporary=False
+            message,
+            _("could not build the message: %(reason)s", reason=_reason(error)),
+            temporary=False,
         )
     return _deliver(message, email, person, sender)
 
 
 def _record_failure(message: EmailMessage, reason: str, *, temporary: bool) -> str:
     """Mark the message for a retry after a pause, or failed for good; commits."""
-    reason = _short(reason)
+    reason = _short(str(reason))
     if temporary and message.attempts < MAX_ATTEMPTS:
         pause = RETRY_DELAYS[max(message.attempts, 1) - 1]
         message.status, message.next_attempt_at = "retrying", now_utc() + pause
@@ -285,7 +316,13 @@ def _record_failure(message: EmailMessage, reason: str, *, temporary: bool) -> s
         )
     else:
         if temporary:
-            reason = _short(f"gave up after {message.attempts} attempts: {reason}")
+            reason = _short(
+                _(
+                    "gave up after %(count)d attempts: %(reason)s",
+                    count=message.attempts,
+                    reason=reason,
+                )
+            )
         message.status, message.next_attempt_at = "failed", None
         log.warning("email %s to %s failed: %s", message.id, message.recipient, reason)
     message.error = reason
@@ -298,7 +335,12 @@ def _reason(error: BaseException) -> str:
         # Python's own words ("'ascii' codec can't encode character '\xeb' in position 2")
         # do not say which text; an address stored before addresses were checked, say.
         found = error.object[error.start : error.end]
-        return f"{error.object!r} holds {found!r}, where only {error.encoding.upper()} may go"
+        return _(
+            "%(text)s holds %(found)s, where only %(encoding)s may go",
+            text=repr(error.object),
+            found=repr(found),
+            encoding=error.encoding.upper(),
+        )
     text = str(error).strip()
     return text or type(error).__name__
 
@@ -389,8 +431,11 @@ def retry_message(message: EmailMessage) -> None:
 
     if message.status not in ("failed", "retrying"):
         raise Conflict(
-            f"this email is {message.status}: only one that failed or waits to be retried "
-            "can be sent again now",
+            _(
+                "this email is %(status)s: only one that failed or waits to be retried "
+                "can be sent again now",
+                status=str(EMAIL_STATUS_LABELS.get(message.status, message.status)),
+            ),
             code="email_not_failed",
         )
     message.status, message.next_attempt_at = "pending", now_utc()

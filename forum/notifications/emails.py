@@ -18,28 +18,79 @@ from forum.core import text
 from forum.events import calendars
 from forum.events.models import Invitation
 from forum.events.occurrences import find_occurrence
+from forum.i18n import _
+from forum.i18n import _l
+from forum.i18n import current_locale
+from forum.i18n import in_locale
+from forum.i18n import ngettext
 from forum.notifications.imip import compose
 from forum.notifications.models import EmailMessage
 
-# (METHOD, subject prefix, heading) per kind of message.
+# The iTIP METHOD per kind of message.
 KINDS = {
-    "invite": ("REQUEST", "Invitation", "You are invited"),
-    "update": ("REQUEST", "Updated invitation", "This session has changed"),
-    "cancel": ("CANCEL", "Cancelled", "This session is cancelled"),
-    "occurrence-update": ("REQUEST", "Moved", "One date of this series has moved"),
-    "occurrence-cancel": ("CANCEL", "Cancelled", "One date of this series is cancelled"),
+    "invite": "REQUEST",
+    "update": "REQUEST",
+    "cancel": "CANCEL",
+    "occurrence-update": "REQUEST",
+    "occurrence-cancel": "CANCEL",
 }
-ANSWERS = (("accepted", "Accept"), ("tentative", "Maybe"), ("declined", "Decline"))
+ANSWERS = (("accepted", _l("Accept")), ("tentative", _l("Maybe")), ("declined", _l("Decline")))
+# The reader's role in the session, as the emails name it.
+ROLE_WORDS = {
+    "chair": _l("chair"),
+    "speaker": _l("speaker"),
+    "participant": _l("participant"),
+    "observer": _l("observer"),
+    "interpreter": _l("interpreter"),
+}
+
+
+def _heading(kind: str, title: str) -> str:
+    """The first line of the email: what happened, and to which session."""
+    if kind == "invite":
+        return _("You are invited: %(title)s", title=title)
+    if kind == "update":
+        return _("This session has changed: %(title)s", title=title)
+    if kind == "cancel":
+        return _("This session is cancelled: %(title)s", title=title)
+    if kind == "occurrence-update":
+        return _("One date of this series has moved: %(title)s", title=title)
+    return _("One date of this series is cancelled: %(title)s", title=title)
+
+
+def _subject(kind: str, title: str, when: str) -> str:
+    if kind == "invite":
+        return _("Invitation: %(title)s (%(when)s)", title=title, when=when)
+    if kind == "update":
+        return _("Updated invitation: %(title)s (%(when)s)", title=title, when=when)
+    if kind == "occurrence-update":
+        return _("Moved: %(title)s (%(when)s)", title=title, when=when)
+    return _("Cancelled: %(title)s (%(when)s)", title=title, when=when)
+
+
+def role_word(role: str) -> str:
+    return str(ROLE_WORDS[role]) if role in ROLE_WORDS else role
+
+
+def from_name(owner_name: str) -> str:
+    """The name the email comes from: the organiser's, through the product."""
+    return _("%(name)s via forum", name=owner_name)
 
 
 def render(message: EmailMessage, invitation: Invitation) -> MimeMessage:
-    """The email for one recorded message, from the session as it is now."""
-    if message.kind == "reminder":
-        return render_reminder(message, invitation)
+    """The email for one recorded message, from the session as it is now, in the
+    recipient's language (their calendar file too)."""
+    with in_locale(invitation.person.locale):
+        if message.kind == "reminder":
+            return render_reminder(message, invitation)
+        return _render_session_email(message, invitation)
+
+
+def _render_session_email(message: EmailMessage, invitation: Invitation) -> MimeMessage:
     session = invitation.session
     event = session.event
     person = invitation.person
-    method, prefix, heading = KINDS[message.kind]
+    method = KINDS[message.kind]
     occurrence = None
     if message.recurrence_id is not None:
         occurrence = find_occurrence(session, message.recurrence_id)
@@ -53,12 +104,12 @@ def render(message: EmailMessage, invitation: Invitation) -> MimeMessage:
     first_line = calendars.time_range(start, end, zone)
     meeting = session.meeting
     context = {
-        "heading": heading,
+        "heading": _heading(message.kind, session.title),
         "kind": message.kind,
         "person": person,
         "session": session,
         "event": event,
-        "role": invitation.role,
+        "role": role_word(invitation.role),
         "times": calendars.time_lines(start, end, zone, event.timezone),
         "original_times": (
             calendars.time_lines(
@@ -82,7 +133,9 @@ def render(message: EmailMessage, invitation: Invitation) -> MimeMessage:
         ),
         "join_url": meeting.join_url if meeting else None,
         "passcode": meeting.passcode if meeting else None,
-        "answers": [(label, calendars.rsvp_url(invitation, answer)) for answer, label in ANSWERS]
+        "answers": [
+            (str(label), calendars.rsvp_url(invitation, answer)) for answer, label in ANSWERS
+        ]
         if method == "REQUEST"
         else [],
         "agenda_url": calendars.agenda_url(person),
@@ -92,19 +145,20 @@ def render(message: EmailMessage, invitation: Invitation) -> MimeMessage:
     }
     body = render_template("email/session.txt", **context)
     html = render_template("email/session.html", **context)
-    sender_name, sender_address = parseaddr(current_app.config["MAIL_FROM"])
+    sender_address = parseaddr(current_app.config["MAIL_FROM"])[1]
     # Names and titles stored before forum.core.text may hold a line break or a control
     # character, which no header may carry (the email package refuses them): out they go.
     owner_name = text.scrub_line(event.owner.name)
     return compose(
-        sender=formataddr((f"{owner_name} via forum", sender_address)),
+        sender=formataddr((from_name(owner_name), sender_address)),
         to=formataddr((text.scrub_line(person.name), person.email)),
-        subject=f"{prefix}: {text.scrub_line(session.title)} ({first_line})",
+        subject=_subject(message.kind, text.scrub_line(session.title), first_line),
         text=body,
         html=html,
         calendar=calendar,
         method=method,
         reply_to=formataddr((owner_name, event.owner.email)),
+        language=current_locale(),
     )
 
 
@@ -121,25 +175,36 @@ def how_soon(delta: dt.timedelta) -> str:
     """'24 hours', '1 hour', '2 hours 30 minutes', '45 minutes': a wait in words."""
     minutes = max(0, round(delta.total_seconds() / 60))
     if minutes < 60:
-        return "1 minute" if minutes == 1 else f"{minutes} minutes"
+        return ngettext("%(num)d minute", "%(num)d minutes", minutes)
     hours, rest = divmod(minutes, 60)
-    words = "1 hour" if hours == 1 else f"{hours} hours"
+    words = ngettext("%(num)d hour", "%(num)d hours", hours)
     if rest:
-        words += f" {rest} minute" + ("" if rest == 1 else "s")
+        # A wait of hours and minutes: "2 hours 30 minutes".
+        return _(
+            "%(hours)s %(minutes)s",
+            hours=words,
+            minutes=ngettext("%(num)d minute", "%(num)d minutes", rest),
+        )
     return words
 
 
 def render_reminder(message: EmailMessage, invitation: Invitation) -> MimeMessage:
     """A reminder before one occurrence: when (the reader's zone first), how soon, the join
-    link and passcode, the agenda link and the reader's role. Text and HTML, no calendar:
-    the invitation already put the meeting in the reader's calendar."""
+    link and passcode, the agenda link and the reader's role, in the reader's language.
+    Text and HTML, no calendar: the invitation already put the meeting in the reader's
+    calendar."""
+    with in_locale(invitation.person.locale):
+        return _render_reminder(message, invitation)
+
+
+def _render_reminder(message: EmailMessage, invitation: Invitation) -> MimeMessage:
     session = invitation.session
     event = session.event
     person = invitation.person
     assert message.recurrence_id is not None
     occurrence = find_occurrence(session, message.recurrence_id)
     if occurrence is None or occurrence.cancelled:
-        raise ValueError("the occurrence this reminder is about no longer takes place")
+        raise ValueError(_l("the occurrence this reminder is about no longer takes place"))
     data = message.data or {}
     lead = dt.timedelta(minutes=int(data.get("lead_minutes", 0)))
     # The time left when the reminder was due (forum.reminders) is what the reader is told.
@@ -155,7 +220,7 @@ def render_reminder(message: EmailMessage, invitation: Invitation) -> MimeMessag
         "person": person,
         "session": session,
         "event": event,
-        "role": invitation.role,
+        "role": role_word(invitation.role),
         "soon": soon,
         "times": calendars.time_lines(occurrence.start, occurrence.end, zone, event.timezone),
         "join_url": meeting.join_url if usable and meeting else None,
@@ -167,17 +232,23 @@ def render_reminder(message: EmailMessage, invitation: Invitation) -> MimeMessag
     sender_address = parseaddr(current_app.config["MAIL_FROM"])[1]
     first_line = calendars.time_range(occurrence.start, occurrence.end, zone)
     return _plain_email(
-        sender=formataddr((f"{owner_name} via forum", sender_address)),
+        sender=formataddr((from_name(owner_name), sender_address)),
         to=formataddr((text.scrub_line(person.name), person.email)),
         reply_to=formataddr((owner_name, event.owner.email)),
-        subject=f"Reminder: {text.scrub_line(session.title)} starts in {soon} ({first_line})",
+        subject=_(
+            "Reminder: %(title)s starts in %(soon)s (%(when)s)",
+            title=text.scrub_line(session.title),
+            soon=soon,
+            when=first_line,
+        ),
         plain=render_template("email/reminder.txt", **context),
         html=render_template("email/reminder.html", **context),
+        language=current_locale(),
     )
 
 
 def _plain_email(
-    *, sender: str, to: str, reply_to: str, subject: str, plain: str, html: str
+    *, sender: str, to: str, reply_to: str, subject: str, plain: str, html: str, language: str
 ) -> MimeMessage:
     """Text and HTML as alternatives, with no calendar."""
     message = MimeMessage(policy=SMTP)
@@ -192,4 +263,6 @@ def _plain_email(
         part = MIMEPart(policy=_SEVEN_BIT)
         part.set_content(content, subtype=subtype, charset="utf-8")
         message.attach(part)
+    # After make_alternative, which moves Content-* headers into the first part.
+    message["Content-Language"] = language
     return message

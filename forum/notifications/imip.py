@@ -13,6 +13,8 @@ from email.policy import SMTP
 from email.utils import formatdate
 from email.utils import make_msgid
 
+from forum.i18n import _l
+
 METHODS = ("REQUEST", "CANCEL", "PUBLISH", "REPLY")
 ATTACHMENT_NAME = "invite.ics"
 
@@ -37,6 +39,7 @@ def compose(
     calendar: bytes | None,
     method: str | None,
     reply_to: str | None = None,
+    language: str | None = None,
 ) -> EmailMessage:
     """One iMIP email: text, HTML and the calendar as alternatives, the calendar attached.
 
@@ -44,14 +47,15 @@ def compose(
     reminder, a poll's messages).
 
     ``sender``, ``to`` and ``reply_to`` are single addresses such as ``Name <user@host>``;
-    ``method`` must be the iTIP method written in ``calendar``. Raises ValueError for a
+    ``method`` must be the iTIP method written in ``calendar``; ``language`` the BCP 47 tag
+    of the text (Content-Language, RFC 3282): the recipient's. Raises ValueError for a
     header value with a line break, an address that is not one address, or a method that
     is unknown or differs from the calendar's.
     """
     if calendar is not None:
         _check_calendar(calendar, method)
     elif method is not None:
-        raise ValueError(f"method {method} given without a calendar")
+        raise ValueError(_l("method %(method)s given without a calendar", method=method))
     for name, value in (("subject", subject), ("to", to), ("sender", sender)):
         _one_line(name, value)
     from_address = _address("sender", sender)
@@ -76,24 +80,45 @@ def compose(
         message.set_payload(alternative.get_payload())
         message.set_type(alternative.get_content_type())
         message.set_param("boundary", alternative.get_boundary())
+        _set_language(message, language)
         return message
     alternative.attach(_calendar_part(calendar, method))
     message.make_mixed()
     message.attach(alternative)
     message.attach(_attachment(calendar))
+    _set_language(message, language)
     return message
+
+
+def _set_language(message: EmailMessage, language: str | None) -> None:
+    # Set once the parts are in place: making a message multipart moves its Content-*
+    # headers into the first part.
+    if language:
+        message["Content-Language"] = language
 
 
 def _check_calendar(calendar: bytes, method: str | None) -> None:
     if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+        raise ValueError(
+            _l(
+                "method must be one of %(methods)s, got %(method)s",
+                methods=", ".join(METHODS),
+                method=repr(method),
+            )
+        )
     try:
         calendar.decode("utf-8")
     except UnicodeDecodeError:
-        raise ValueError("the calendar is not UTF-8, as its Content-Type says") from None
+        raise ValueError(_l("the calendar is not UTF-8, as its Content-Type says")) from None
     found = calendar_method(calendar)
     if found != method:
-        raise ValueError(f"method is {method} but the calendar says METHOD:{found}")
+        raise ValueError(
+            _l(
+                "method is %(method)s but the calendar says METHOD:%(found)s",
+                method=method,
+                found=found,
+            )
+        )
 
 
 def calendar_method(calendar: bytes) -> str:
@@ -101,11 +126,13 @@ def calendar_method(calendar: bytes) -> str:
     unfolded = _FOLD.sub(b"", calendar)
     values = _METHOD_LINE.findall(unfolded)
     if len(values) != 1:
-        raise ValueError(f"the calendar must have one METHOD line, it has {len(values)}")
+        raise ValueError(
+            _l("the calendar must have one METHOD line, it has %(count)d", count=len(values))
+        )
     try:
         value = values[0].decode("ascii").strip()
     except UnicodeDecodeError:
-        raise ValueError("the calendar's METHOD is not ASCII") from None
+        raise ValueError(_l("the calendar's METHOD is not ASCII")) from None
     # RFC 5545 §2: names and enumerated values are case-insensitive.
     return value.upper()
 
@@ -114,7 +141,9 @@ def _one_line(name: str, value: str) -> None:
     # A line break in a header value would let the caller's text add headers
     # (a Bcc, a second body): refuse it before the email package sees it.
     if "\r" in value or "\n" in value:
-        raise ValueError(f"{name} must not contain a line break: {value!r}")
+        raise ValueError(
+            _l("%(name)s must not contain a line break: %(value)s", name=name, value=repr(value))
+        )
 
 
 def _address(name: str, value: str) -> Address:
@@ -122,14 +151,21 @@ def _address(name: str, value: str) -> Address:
         header = HeaderRegistry()("To", value)
     except (HeaderParseError, IndexError, ValueError):
         # The email package's parser raises IndexError on some malformed input ("a@").
-        raise ValueError(f"{name} must be one email address, got {value!r}") from None
+        raise ValueError(_one_address(name, value)) from None
     addresses = header.addresses
     if header.defects or len(addresses) != 1 or not addresses[0].domain:
-        raise ValueError(f"{name} must be one email address, got {value!r}")
+        raise ValueError(_one_address(name, value))
     if not addresses[0].addr_spec.isascii():
         # A non-ASCII mailbox needs SMTPUTF8 (RFC 6531), which not every server offers.
-        raise ValueError(f"{name} must be an ASCII address, got {value!r}")
+        raise ValueError(
+            _l("%(name)s must be an ASCII address, got %(value)s", name=name, value=repr(value))
+        )
     return addresses[0]
+
+
+def _one_address(name: str, value: str) -> object:
+    # Read when shown (the organiser's language), not when raised (the recipient's).
+    return _l("%(name)s must be one email address, got %(value)s", name=name, value=repr(value))
 
 
 def _text_part(content: str, subtype: str) -> MIMEPart:

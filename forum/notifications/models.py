@@ -14,6 +14,7 @@ from forum.db import now_utc
 from forum.directory.models import Person
 from forum.events.models import EventSession
 from forum.extensions import db
+from forum.i18n import _l
 
 # invite: the first REQUEST; update: a REQUEST with a higher SEQUENCE (the whole series);
 # cancel: CANCEL of the whole session; occurrence-update / occurrence-cancel: one date of a
@@ -28,6 +29,28 @@ EMAIL_KINDS = (*SESSION_KINDS, "reminder", *POLL_KINDS)
 # transient failure (the mail server said "try later", or could not be reached), tried again
 # at next_attempt_at; failed: for good, error says why; superseded: a later message replaced it.
 EMAIL_STATUSES = ("pending", "sending", "sent", "retrying", "failed", "superseded")
+# What organisers read for each status ("this email is failed: ...").
+EMAIL_STATUS_LABELS = {
+    "pending": _l("pending"),
+    "sending": _l("sending"),
+    "sent": _l("sent"),
+    "retrying": _l("retrying"),
+    "failed": _l("failed"),
+    "superseded": _l("superseded"),
+}
+# What organisers read for each kind of email.
+EMAIL_KIND_LABELS = {
+    "invite": _l("Invitation"),
+    "update": _l("Updated invitation"),
+    "cancel": _l("Cancellation"),
+    "occurrence-update": _l("One date moved"),
+    "occurrence-cancel": _l("One date cancelled"),
+    "reminder": _l("Reminder"),
+    "poll-invite": _l("Poll invitation"),
+    "poll-reminder": _l("Poll reminder"),
+    "poll-closed": _l("Poll closed"),
+    "poll-finalized": _l("Time chosen"),
+}
 
 
 class EmailMessage(db.Model):

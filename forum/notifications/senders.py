@@ -19,6 +19,7 @@ from typing import Literal
 from typing import Protocol
 
 from config import ConfigError
+from forum.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -85,62 +86,113 @@ class SmtpSender:
             refused = self._deliver(message)
         except smtplib.SMTPAuthenticationError as exc:
             raise SendError(
-                f"SMTP server {where} refused the login of {self.username!r}: "
-                f"{self._reply(exc.smtp_code, exc.smtp_error)}",
+                _(
+                    "SMTP server %(server)s refused the login of %(username)s: %(reply)s",
+                    server=where,
+                    username=repr(self.username),
+                    reply=self._reply(exc.smtp_code, exc.smtp_error),
+                ),
                 temporary=_is_temporary(exc.smtp_code),
             ) from None
         except smtplib.SMTPRecipientsRefused as exc:
             raise SendError(
-                f"SMTP server {where} refused every recipient: {self._refusals(exc.recipients)}",
+                _(
+                    "SMTP server %(server)s refused every recipient: %(refusals)s",
+                    server=where,
+                    refusals=self._refusals(exc.recipients),
+                ),
                 temporary=all(_is_temporary(code) for code, _ in exc.recipients.values()),
             ) from exc
         except smtplib.SMTPSenderRefused as exc:
             raise SendError(
-                f"SMTP server {where} refused the sender {exc.sender!r}: "
-                f"{self._reply(exc.smtp_code, exc.smtp_error)}",
+                _(
+                    "SMTP server %(server)s refused the sender %(sender)s: %(reply)s",
+                    server=where,
+                    sender=repr(exc.sender),
+                    reply=self._reply(exc.smtp_code, exc.smtp_error),
+                ),
                 temporary=_is_temporary(exc.smtp_code),
             ) from exc
         except smtplib.SMTPNotSupportedError as exc:
             # Raised for STARTTLS or AUTH that the server does not offer: a setting to fix.
-            raise SendError(f"SMTP server {where}: {exc}", temporary=False) from exc
+            raise SendError(
+                _("SMTP server %(server)s: %(problem)s", server=where, problem=str(exc)),
+                temporary=False,
+            ) from exc
         except smtplib.SMTPResponseException as exc:
             raise SendError(
-                f"SMTP server {where} answered {self._reply(exc.smtp_code, exc.smtp_error)}",
+                _(
+                    "SMTP server %(server)s answered %(reply)s",
+                    server=where,
+                    reply=self._reply(exc.smtp_code, exc.smtp_error),
+                ),
                 temporary=_is_temporary(exc.smtp_code),
             ) from exc
         except smtplib.SMTPServerDisconnected as exc:
             raise SendError(
-                f"SMTP server {where} closed the connection: {exc}", temporary=True
+                _(
+                    "SMTP server %(server)s closed the connection: %(problem)s",
+                    server=where,
+                    problem=str(exc),
+                ),
+                temporary=True,
             ) from exc
         except smtplib.SMTPException as exc:
-            raise SendError(f"SMTP server {where}: {exc}", temporary=True) from exc
+            raise SendError(
+                _("SMTP server %(server)s: %(problem)s", server=where, problem=str(exc)),
+                temporary=True,
+            ) from exc
         except ssl.SSLCertVerificationError as exc:
             raise SendError(
-                f"the TLS certificate of SMTP server {where} was refused: {exc.verify_message}",
+                _(
+                    "the TLS certificate of SMTP server %(server)s was refused: %(problem)s",
+                    server=where,
+                    problem=str(exc.verify_message),
+                ),
                 temporary=False,
             ) from exc
         except ssl.SSLError as exc:
             raise SendError(
-                f"TLS with SMTP server {where} failed: {exc.reason}", temporary=True
+                _(
+                    "TLS with SMTP server %(server)s failed: %(problem)s",
+                    server=where,
+                    problem=str(exc.reason),
+                ),
+                temporary=True,
             ) from exc
         except ConnectionRefusedError as exc:
             raise SendError(
-                f"could not connect to SMTP server {where}: connection refused", temporary=True
+                _("could not connect to SMTP server %(server)s: connection refused", server=where),
+                temporary=True,
             ) from exc
         except TimeoutError as exc:
+            seconds = f"{self.timeout:g}"
             raise SendError(
-                f"SMTP server {where} did not answer within {self.timeout:g} seconds",
+                _(
+                    "SMTP server %(server)s did not answer within %(seconds)s seconds",
+                    server=where,
+                    seconds=seconds,
+                ),
                 temporary=True,
             ) from exc
         except OSError as exc:
             raise SendError(
-                f"could not reach SMTP server {where}: {exc.strerror or exc}", temporary=True
+                _(
+                    "could not reach SMTP server %(server)s: %(problem)s",
+                    server=where,
+                    problem=str(exc.strerror or exc),
+                ),
+                temporary=True,
             ) from exc
         if refused:
             # smtplib raises only when every recipient is refused; the others have the
             # message now, so sending again would give them a second copy.
             raise SendError(
-                f"SMTP server {where} refused some recipients: {self._refusals(refused)}",
+                _(
+                    "SMTP server %(server)s refused some recipients: %(refusals)s",
+                    server=where,
+                    refusals=self._refusals(refused),
+                ),
                 temporary=False,
             )
         log.info("sent %s through %s", message.get("Message-ID", "a message"), where)
@@ -203,7 +255,11 @@ class OutboxSender:
                 raise
         except OSError as exc:
             raise SendError(
-                f"could not write to the outbox {self.folder}: {exc.strerror or exc}",
+                _(
+                    "could not write to the outbox %(folder)s: %(problem)s",
+                    folder=self.folder,
+                    problem=str(exc.strerror or exc),
+                ),
                 temporary=True,
             ) from exc
         log.info("wrote %s to %s", message.get("Message-ID", "a message"), name)

@@ -29,7 +29,6 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import selectinload
 
-from forum.core.times import get_zone
 from forum.db import now_utc
 from forum.events.models import EventSession
 from forum.events.models import VideoMeeting
@@ -37,6 +36,10 @@ from forum.events.occurrences import Occurrence
 from forum.events.occurrences import find_occurrence
 from forum.events.occurrences import session_occurrences
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import _l
+from forum.i18n import format_datetime_text
+from forum.i18n import in_locale
 from forum.notifications.emails import how_soon
 from forum.notifications.organisers import tell_organisers
 from forum.providers.base import AuthenticationFailed
@@ -56,7 +59,7 @@ WINDOW = dt.timedelta(minutes=max(LEADS))
 # Providers with no meeting of their own to ask about.
 NOTHING_TO_CHECK = ("jitsi", "manual")
 NAMES = {"zoom": "Zoom", "teams": "Teams", "webex": "Webex", "google_meet": "Google Meet"}
-UNFINISHED = "the check did not finish (the job stopped); the next check looks again"
+UNFINISHED = _l("the check did not finish (the job stopped); the next check looks again")
 
 
 @dataclass(frozen=True)
@@ -141,7 +144,20 @@ def due_checks(now: dt.datetime) -> list[tuple[int, dt.datetime, int]]:
 def check_occurrence(
     session_id: int, occurrence_start: dt.datetime, lead: int, *, now: dt.datetime
 ) -> CheckResult | None:
-    """Make one check, once: None if it was made (or is being made) already. Commits."""
+    """Make one check, once: None if it was made (or is being made) already. Commits.
+
+    What it finds is written in the event owner's language: it is kept on the check and the
+    meeting, and read by the organisers.
+    """
+    found = db.session.get(EventSession, session_id)
+    locale = getattr(found.event.owner, "locale", None) if found is not None else None
+    with in_locale(locale):
+        return _check_occurrence(session_id, occurrence_start, lead)
+
+
+def _check_occurrence(
+    session_id: int, occurrence_start: dt.datetime, lead: int
+) -> CheckResult | None:
     check_id = _claim(session_id, occurrence_start, lead)
     db.session.commit()
     if check_id is None:
@@ -154,6 +170,7 @@ def check_occurrence(
         occurrence = None
     meeting = session.meeting
     data: dict[str, object] = {}
+    gone = False
     if occurrence is None or meeting is None:
         problems: list[str] = []
         data["skipped"] = "the occurrence or its meeting is gone"
@@ -162,18 +179,28 @@ def check_occurrence(
         data["provider"] = meeting.provider
     elif meeting.status != "created" or not meeting.external_id:
         data["provider"] = meeting.provider
-        problems = [
-            f"the {_name(meeting.provider)} meeting is {meeting.status}, not open"
-            + (f": {meeting.error}" if meeting.error else "")
-        ]
+        if meeting.error:
+            problem = _(
+                "the %(provider)s meeting is %(status)s, not open: %(error)s",
+                provider=_name(meeting.provider),
+                status=meeting.status,
+                error=meeting.error,
+            )
+        else:
+            problem = _(
+                "the %(provider)s meeting is %(status)s, not open",
+                provider=_name(meeting.provider),
+                status=meeting.status,
+            )
+        problems = [problem]
     else:
         data["provider"] = meeting.provider
         data["external_id"] = meeting.external_id
-        problems = _ask_provider(meeting, occurrence, session.event.timezone)
+        problems, gone = _ask_provider(meeting, occurrence, session.event.timezone)
     check.ok, check.problems, check.data = not problems, problems, data
     check.checked_at = now_utc()
     if problems and occurrence is not None and meeting is not None:
-        _report(session, meeting, occurrence, lead, problems)
+        _report(session, meeting, occurrence, lead, problems, gone=gone)
     db.session.commit()
     return CheckResult(session.id, session.title, occurrence_start, lead, check.ok, problems)
 
@@ -191,7 +218,7 @@ def _claim(session_id: int, occurrence_start: dt.datetime, lead: int) -> int | N
             checked_at=now_utc(),
             # Until the check finishes: a job that dies mid-way leaves this behind.
             ok=False,
-            problems=[UNFINISHED],
+            problems=[str(UNFINISHED)],
             data={},
         )
         .on_conflict_do_nothing(index_elements=["session_id", "occurrence_start", "lead_minutes"])
@@ -200,27 +227,50 @@ def _claim(session_id: int, occurrence_start: dt.datetime, lead: int) -> int | N
     return db.session.execute(statement).scalar_one_or_none()
 
 
-def _ask_provider(meeting: VideoMeeting, occurrence: Occurrence, home_zone: str) -> list[str]:
-    """What the provider says is wrong with the meeting for this occurrence; [] if nothing."""
+def _ask_provider(
+    meeting: VideoMeeting, occurrence: Occurrence, home_zone: str
+) -> tuple[list[str], bool]:
+    """What the provider says is wrong with the meeting for this occurrence ([] if nothing),
+    and whether the meeting no longer exists there."""
     name = _name(meeting.provider)
     external_id = meeting.external_id
     assert external_id is not None
     try:
-        provider, _ = provider_of(meeting)
+        provider, _account = provider_of(meeting)
         info = provider.get_meeting(external_id, host=meeting.host_account)
     except MeetingNotFound:
-        return [f"the {name} meeting {external_id} no longer exists"]
+        return [
+            _(
+                "the %(provider)s meeting %(id)s no longer exists",
+                provider=name,
+                id=external_id,
+            )
+        ], True
     except AuthenticationFailed as error:
         # The token (or a permission) was refused: the credentials no longer work.
-        return [error.message]
+        return [error.message], False
     except ProviderError as error:
-        return [f"the {name} meeting {external_id} could not be checked: {error.message}"]
+        return [
+            _(
+                "the %(provider)s meeting %(id)s could not be checked: %(problem)s",
+                provider=name,
+                id=external_id,
+                problem=error.message,
+            )
+        ], False
     problems = []
     try:
         held = provider.scheduled_times(info)
     except ProviderError as error:
         held = None
-        problems.append(f"the {name} meeting {external_id}'s time could not be read: {error}")
+        problems.append(
+            _(
+                "the %(provider)s meeting %(id)s's time could not be read: %(problem)s",
+                provider=name,
+                id=external_id,
+                problem=str(error),
+            )
+        )
     if held is not None and (occurrence.start, occurrence.end) not in held:
         problems.append(_time_problem(name, external_id, held, occurrence, home_zone))
     host = meeting.host_account
@@ -232,15 +282,27 @@ def _ask_provider(meeting: VideoMeeting, occurrence: Occurrence, home_zone: str)
         except AuthenticationFailed as error:
             problems.append(error.message)
         except ProviderError as error:
-            problems.append(f"{name} user {host}'s meetings could not be listed: {error.message}")
+            problems.append(
+                _(
+                    "%(provider)s user %(host)s's meetings could not be listed: %(problem)s",
+                    provider=name,
+                    host=host,
+                    problem=error.message,
+                )
+            )
         else:
             clashes = sorted({other for other, _, _ in others or [] if other != external_id})
             if clashes:
                 problems.append(
-                    f"{name} user {host} has another meeting at that time "
-                    f"({', '.join(clashes[:5])}): one host runs one meeting at a time"
+                    _(
+                        "%(provider)s user %(host)s has another meeting at that time "
+                        "(%(meetings)s): one host runs one meeting at a time",
+                        provider=name,
+                        host=host,
+                        meetings=", ".join(clashes[:5]),
+                    )
                 )
-    return problems
+    return problems, False
 
 
 def _time_problem(
@@ -251,18 +313,29 @@ def _time_problem(
     zone: str,
 ) -> str:
     """What differs between the provider's time and the occurrence's, for a person."""
-    meeting = f"the {name} meeting {external_id}"
     if not held:
-        return f"{meeting} holds no date at {_when(occurrence.start, zone)} any more"
+        return _(
+            "the %(provider)s meeting %(id)s holds no date at %(when)s any more",
+            provider=name,
+            id=external_id,
+            when=_when(occurrence.start, zone),
+        )
     start, end = min(held, key=lambda times: abs(times[0] - occurrence.start))
     if start == occurrence.start:
-        return (
-            f"{meeting} ends at {_when(end, zone)}, not {_when(occurrence.end, zone)} as the "
-            "session says"
+        return _(
+            "the %(provider)s meeting %(id)s ends at %(when)s, not %(expected)s as the "
+            "session says",
+            provider=name,
+            id=external_id,
+            when=_when(end, zone),
+            expected=_when(occurrence.end, zone),
         )
-    return (
-        f"{meeting} is set for {_when(start, zone)}, not {_when(occurrence.start, zone)} as "
-        "the session says"
+    return _(
+        "the %(provider)s meeting %(id)s is set for %(when)s, not %(expected)s as the session says",
+        provider=name,
+        id=external_id,
+        when=_when(start, zone),
+        expected=_when(occurrence.start, zone),
     )
 
 
@@ -272,14 +345,29 @@ def _report(
     occurrence: Occurrence,
     lead: int,
     problems: list[str],
+    *,
+    gone: bool,
 ) -> None:
-    """Put the problems on the meeting, tell the organisers and their systems."""
+    """Put the problems on the meeting, tell the organisers and their systems; ``gone``: the
+    meeting no longer exists at its provider (Retry opens a new one)."""
     event = session.event
     ahead = how_soon(dt.timedelta(minutes=lead))
-    checked = f"checked {ahead} before {_when(occurrence.start, event.timezone)}"
-    gone = any("no longer exists" in problem for problem in problems)
-    then = "Retry opens a new one" if gone else "Retry opens it again once this is fixed"
-    error = f"{'; '.join(problems)} ({checked}): {then}"
+    when = _when(occurrence.start, event.timezone)
+    if gone:
+        error = _(
+            "%(problems)s (checked %(ahead)s before %(when)s): Retry opens a new one",
+            problems="; ".join(problems),
+            ahead=ahead,
+            when=when,
+        )
+    else:
+        error = _(
+            "%(problems)s (checked %(ahead)s before %(when)s): Retry opens it again once "
+            "this is fixed",
+            problems="; ".join(problems),
+            ahead=ahead,
+            when=when,
+        )
     if meeting.status == "created":
         meeting.status = "failed"
         meeting.error = error
@@ -293,7 +381,9 @@ def _report(
         },
         organiser_ids=organisers_of(event),
     )
-    tell_organisers(session, f"Meeting problem before {session.title}", error)
+    tell_organisers(
+        session, lambda: _("Meeting problem before %(title)s", title=session.title), error
+    )
 
 
 def _name(provider: str) -> str:
@@ -301,7 +391,7 @@ def _name(provider: str) -> str:
 
 
 def _when(instant: dt.datetime, zone: str) -> str:
-    return f"{instant.astimezone(get_zone(zone)):%a %d %b %Y %H:%M} {zone}"
+    return f"{format_datetime_text(instant, zone)} {zone}"
 
 
 # --- what organisers see ---------------------------------------------------------------------
