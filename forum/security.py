@@ -47,6 +47,8 @@ from werkzeug.wsgi import LimitedStream
 
 from config import RATE_LIMIT_DEFAULTS
 from config import check_rate_limit
+from forum.i18n import _
+from forum.i18n import ngettext
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +118,9 @@ def client_address() -> str:
 def wait_words(seconds: int) -> str:
     """How long a person has to wait, in words: 45 seconds, 1 minute, 3 minutes."""
     if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
+        return ngettext("%(num)d second", "%(num)d seconds", seconds)
     minutes = math.ceil(seconds / 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return ngettext("%(num)d minute", "%(num)d minutes", minutes)
 
 
 @dataclass
@@ -183,8 +185,11 @@ def check_login_allowed(email: str) -> None:
     wait = _guarded(RateLimits.blocked_for, _login_buckets(email))
     if wait:
         raise RateLimited(
-            "Too many failed logins for this account or from your network. "
-            f"Try again in {wait_words(wait)}.",
+            _(
+                "Too many failed logins for this account or from your network. "
+                "Try again in %(wait)s.",
+                wait=wait_words(wait),
+            ),
             retry_after=wait,
         )
 
@@ -201,10 +206,25 @@ def count_failure(setting: str, what: str) -> None:
     """
     wait = _guarded(RateLimits.count, [(setting, client_address())])
     if wait:
-        raise RateLimited(
-            f"Too many {what} from your address. Try again in {wait_words(wait)}.",
-            retry_after=wait,
+        raise RateLimited(_too_many(what, wait_words(wait)), retry_after=wait)
+
+
+def _too_many(what: str, wait: str) -> str:
+    """The refusal once the address has failed too often, one whole sentence per kind."""
+    if what == "invalid API tokens":
+        return _("Too many invalid API tokens from your address. Try again in %(wait)s.", wait=wait)
+    if what == "unknown or broken links":
+        return _(
+            "Too many unknown or broken links from your address. Try again in %(wait)s.",
+            wait=wait,
         )
+    if what == "webhook deliveries that did not verify":
+        return _(
+            "Too many webhook deliveries that did not verify from your address. "
+            "Try again in %(wait)s.",
+            wait=wait,
+        )
+    return _("Too many %(what)s from your address. Try again in %(wait)s.", what=what, wait=wait)
 
 
 def refuse_link() -> NoReturn:
@@ -237,7 +257,9 @@ def rate_limited_response(exc: TooManyRequests) -> tuple[str | Response, int, di
     if isinstance(exc, RateLimited):
         message = exc.message
     else:
-        message = f"Too many requests from your address. Try again in {wait_words(wait)}."
+        message = _(
+            "Too many requests from your address. Try again in %(wait)s.", wait=wait_words(wait)
+        )
     headers = {"Retry-After": str(wait)}
     if wants_json():
         return error_response(429, "rate_limited", message, {"retry_after": wait}), 429, headers

@@ -6,6 +6,7 @@ from flask import Flask
 
 from forum.extensions import db
 from forum.extensions import login_manager
+from forum.i18n import _l
 
 
 def init_app(app: Flask) -> None:
@@ -13,7 +14,9 @@ def init_app(app: Flask) -> None:
 
     login_manager.init_app(app)
     login_manager.login_view = "web.login"
-    login_manager.login_message = "Please log in to see this page."
+    login_manager.login_message = _l("Please log in to see this page.")
+    # Flashed in the language of the request that needed the login, as a plain string.
+    login_manager.localize_callback = str
 
     @login_manager.user_loader
     def load_organiser(organiser_id: str) -> Organiser | None:

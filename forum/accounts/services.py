@@ -21,6 +21,7 @@ from forum.core.times import InvalidTime
 from forum.core.times import check_zone_name
 from forum.db import now_utc
 from forum.extensions import db
+from forum.i18n import _
 
 
 def find_organiser(email: str) -> Organiser | None:
@@ -41,16 +42,16 @@ def create_organiser(
     """A new organiser account, an administrator if ``is_admin`` (the caller commits)."""
     email = email.strip()
     if "@" not in email or len(email) > 254:
-        raise ValidationFailed({"email": "must be an email address"})
+        raise ValidationFailed({"email": _("must be an email address")})
     try:
         check_zone_name(timezone)
     except InvalidTime as exc:
         raise ValidationFailed({"timezone": str(exc)}) from None
     if find_organiser(email) is not None:
         raise Conflict(
-            f"an organiser with email {email} exists",
+            _("an organiser with email %(email)s exists", email=email),
             code="duplicate",
-            details={"fields": {"email": "already in use"}},
+            details={"fields": {"email": _("already in use")}},
         )
     organiser = Organiser(
         email=email,
@@ -73,7 +74,7 @@ def set_admin(email: str, *, admin: bool = True) -> Organiser:
     """
     organiser = find_organiser(email)
     if organiser is None:
-        raise NotFound(f"no organiser with email {email.strip()}")
+        raise NotFound(_("no organiser with email %(email)s", email=email.strip()))
     organiser.is_admin = admin
     db.session.flush()
     return organiser
@@ -120,7 +121,7 @@ def issue_token(organiser: Organiser, *, name: str = "") -> str:
 def issue_token_for_email(email: str, *, name: str = "") -> str:
     organiser = find_organiser(email)
     if organiser is None:
-        raise NotFound(f"no organiser with email {email}")
+        raise NotFound(_("no organiser with email %(email)s", email=email))
     return issue_token(organiser, name=name)
 
 
@@ -142,7 +143,7 @@ def organiser_for_token(token: str) -> Organiser | None:
 def revoke_token(organiser: Organiser, token_id: int) -> None:
     api_token = db.session.get(ApiToken, token_id)
     if api_token is None or api_token.organiser_id != organiser.id:
-        raise NotFound("no such token")
+        raise NotFound(_("no such token"))
     if api_token.revoked_at is None:
         api_token.revoked_at = now_utc()
 

@@ -32,6 +32,7 @@ from forum.directory.models import DirectoryChange
 from forum.directory.models import Institution
 from forum.directory.models import Person
 from forum.extensions import db
+from forum.i18n import _
 
 
 def institution_out(institution: Institution) -> dict:
@@ -123,7 +124,7 @@ def list_institutions():
     if country := request.args.get("country"):
         # Checked before it reaches the database: PostgreSQL refuses a NUL in text (500).
         if not (len(country) == 2 and country.isascii() and country.isalpha()):
-            raise ValidationFailed({"country": "must be an ISO 3166-1 alpha-2 country code"})
+            raise ValidationFailed({"country": _("must be an ISO 3166-1 alpha-2 country code")})
         query = query.where(Institution.country == country.upper())
     return paginate(query, lambda rows: [institution_out(i) for i in rows])
 
@@ -172,11 +173,11 @@ def list_people():
         if not (institution_id.isascii() and institution_id.isdigit()) or (
             int(institution_id) > MAX_ID
         ):
-            raise ValidationFailed({"institution_id": "must be an institution id"})
+            raise ValidationFailed({"institution_id": _("must be an institution id")})
         query = query.where(Person.institution_id == int(institution_id))
     if email := request.args.get("email"):
         if "\x00" in email:
-            raise ValidationFailed({"email": "must not contain NUL characters"})
+            raise ValidationFailed({"email": _("must not contain NUL characters")})
         query = query.where(sa.func.lower(Person.email) == email.lower())
     return paginate(query, lambda rows: [person_out(p) for p in rows])
 
@@ -239,16 +240,27 @@ def _import_file(kind: str) -> dict:
     """Import the request body, a CSV or JSON file of ``kind``, all or nothing."""
     media_type = request.mimetype
     if media_type not in bulk.MEDIA_TYPES:
-        raise UnsupportedMediaType(
-            "send the file as the request body with Content-Type: text/csv (UTF-8) "
-            f"or application/json, not {media_type or 'no Content-Type'}"
-        )
+        if media_type:
+            refusal = _(
+                "send the file as the request body with Content-Type: text/csv (UTF-8) "
+                "or application/json, not %(media_type)s",
+                media_type=media_type,
+            )
+        else:
+            refusal = _(
+                "send the file as the request body with Content-Type: text/csv (UTF-8) "
+                "or application/json, not no Content-Type"
+            )
+        raise UnsupportedMediaType(refusal)
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if charset not in ("utf-8", "utf8"):
-        raise UnsupportedMediaType(f"send the file as UTF-8, not {charset}")
+        raise UnsupportedMediaType(_("send the file as UTF-8, not %(charset)s", charset=charset))
     too_large = bulk.ImportTooLarge(
-        f"the file is larger than {bulk.MAX_IMPORT_BYTES} bytes, the most one import takes: "
-        "split it into several files",
+        _(
+            "the file is larger than %(max_bytes)s bytes, the most one import takes: "
+            "split it into several files",
+            max_bytes=bulk.MAX_IMPORT_BYTES,
+        ),
         details={"max_bytes": bulk.MAX_IMPORT_BYTES},
     )
     if (request.content_length or 0) > bulk.MAX_IMPORT_BYTES:
@@ -293,11 +305,11 @@ def import_availability_ics(person_id: int):
     services.check_can_change(current_organiser(), person)
     if request.mimetype != "text/calendar":
         raise UnsupportedMediaType(
-            "send the .ics file itself as the request body, with Content-Type: text/calendar"
+            _("send the .ics file itself as the request body, with Content-Type: text/calendar")
         )
     ics_bytes = request.get_data(cache=False)
     if not ics_bytes.strip():
-        raise ValidationFailed({"ics": "is empty: send the .ics file as the request body"})
+        raise ValidationFailed({"ics": _("is empty: send the .ics file as the request body")})
     window_start, window_end = imports.default_window(now_utc())
     before = services.person_snapshot(person)
     imports.import_busy(

@@ -31,6 +31,7 @@ from forum.directory.models import DirectoryChange
 from forum.directory.models import Institution
 from forum.directory.models import Person
 from forum.extensions import db
+from forum.i18n import _
 
 ROW_SCHEMAS: dict[str, type[BaseModel]] = {
     bulk.PEOPLE: schemas.PersonImportRow,
@@ -92,7 +93,7 @@ def refuse_others_entries(import_plan: bulk.ImportPlan, actor: Organiser) -> Non
         who = services.who_may_change(
             f"{entry.name} (id {entry.id})", entry.email, person=model is Person
         )
-        row.refuse(key, f"{who}; leave the row out or give the values stored now")
+        row.refuse(key, _("%(who)s; leave the row out or give the values stored now", who=who))
 
 
 def apply(import_plan: bulk.ImportPlan, *, actor: Organiser | None) -> bulk.ImportResult:

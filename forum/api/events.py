@@ -30,6 +30,7 @@ from forum.events.models import Invitation
 from forum.events.occurrences import MAX_OCCURRENCES
 from forum.events.occurrences import Occurrence
 from forum.extensions import db
+from forum.i18n import _
 from forum.notifications import dispatch
 from forum.notifications.models import EmailMessage
 
@@ -205,7 +206,9 @@ def list_sessions(event_id: int):
     query = services.sessions_of(event).options(selectinload(EventSession.meeting))
     if status := request.args.get("status"):
         if status not in SESSION_STATUSES:
-            raise ValidationFailed({"status": f"must be one of {', '.join(SESSION_STATUSES)}"})
+            raise ValidationFailed(
+                {"status": _("must be one of %(values)s", values=", ".join(SESSION_STATUSES))}
+            )
         query = query.where(EventSession.status == status)
     return paginate(query, lambda rows: [session_out(s) for s in rows])
 
@@ -279,7 +282,12 @@ def _recurrence_id(value: str) -> dt.datetime:
     try:
         return parse_instant(value)
     except ValueError:
-        raise NotFound(f"no occurrence {value!r}: give its start as 2027-03-02T13:00:00Z") from None
+        raise NotFound(
+            _(
+                "no occurrence %(value)s: give its start as 2027-03-02T13:00:00Z",
+                value=repr(value),
+            )
+        ) from None
 
 
 @bp.get("/sessions/<int:session_id>/occurrences")

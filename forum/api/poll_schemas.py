@@ -23,6 +23,7 @@ from forum.api.schemas import WindowBound
 from forum.api.schemas import ZoneName
 from forum.core.errors import ValidationFailed
 from forum.events.models import PROVIDERS
+from forum.i18n import _
 from forum.polls.models import ANSWERS
 from forum.polls.models import MAX_OPTIONS
 from forum.polls.models import POLL_SOURCES
@@ -46,7 +47,7 @@ class PollOptionIn(Schema):
     def _one_way(self) -> PollOptionIn:
         if (self.start is None) == (self.local_start is None):
             raise ValidationFailed(
-                {"start": "give either start (an instant) or local_start with timezone"}
+                {"start": _("give either start (an instant) or local_start with timezone")}
             )
         return self
 

@@ -24,6 +24,7 @@ from forum.directory.models import Person
 from forum.events import calendars
 from forum.events import services as event_services
 from forum.extensions import db
+from forum.i18n import _
 from forum.polls import results
 from forum.polls import services
 from forum.polls.models import Poll
@@ -262,7 +263,7 @@ def answer_ballot(token: str, poll_id: int):
     answers: dict[int, str] = {}
     for index, vote in enumerate(body.votes):
         if vote.option_id in answers:
-            raise ValidationFailed({f"votes.{index}.option_id": "answered twice"})
+            raise ValidationFailed({f"votes.{index}.option_id": _("answered twice")})
         answers[vote.option_id] = vote.answer
     services.answer_poll(poll, person, answers, comment=body.comment)
     db.session.commit()

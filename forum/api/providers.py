@@ -12,6 +12,7 @@ from forum.api.util import paginate
 from forum.core.errors import Forbidden
 from forum.core.times import format_instant
 from forum.extensions import db
+from forum.i18n import _
 from forum.providers import accounts
 from forum.providers import meetings
 from forum.providers.models import ProviderAccount
@@ -19,7 +20,7 @@ from forum.providers.models import ProviderAccount
 
 def _admin() -> None:
     if not current_organiser().is_admin:
-        raise Forbidden("only administrators manage provider accounts")
+        raise Forbidden(_("only administrators manage provider accounts"))
 
 
 def account_out(account: ProviderAccount) -> dict:

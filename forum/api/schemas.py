@@ -42,6 +42,7 @@ from forum.events.planning import MAX_LIMIT
 from forum.events.planning import MAX_PARTICIPANTS
 from forum.events.planning import MAX_WEIGHT
 from forum.events.planning import window_bound
+from forum.i18n import _
 from forum.notifications.models import EMAIL_STATUSES
 from forum.reminders.reminders import MAX_LEAD_MINUTES
 from forum.reminders.reminders import MAX_LEADS
@@ -81,7 +82,7 @@ CleanText = _clean(text.clean_text)
 
 def _country(value: object) -> str:
     if not isinstance(value, str) or value not in pytz.country_names:
-        raise ValueError("must be an ISO 3166-1 alpha-2 country code in capitals, e.g. CN")
+        raise ValueError(_("must be an ISO 3166-1 alpha-2 country code in capitals, e.g. CN"))
     return value
 
 
@@ -89,43 +90,49 @@ def _date(value: object) -> dt.date:
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
     if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
-        raise ValueError("must be a date such as 2027-01-18")
+        raise ValueError(_("must be a date such as 2027-01-18"))
     return dt.date.fromisoformat(value)
 
 
 def _hhmm(value: object) -> str:
     if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d|24:00", value):
-        raise ValueError("must be a local time HH:MM between 00:00 and 24:00")
+        raise ValueError(_("must be a local time HH:MM between 00:00 and 24:00"))
     return value
 
 
 def _rrule(value: object) -> str:
     if not isinstance(value, str) or not value:
-        raise ValueError("must be an RFC 5545 RRULE such as FREQ=WEEKLY;COUNT=10")
+        raise ValueError(_("must be an RFC 5545 RRULE such as FREQ=WEEKLY;COUNT=10"))
     if len(value) > MAX_RRULE_LENGTH:
-        raise ValueError(f"must be at most {MAX_RRULE_LENGTH} characters")
+        raise ValueError(_("must be at most %(count)s characters", count=MAX_RRULE_LENGTH))
     _no_line_breaks(value)
     rule = value.removeprefix("RRULE:")
     if not rule.startswith("FREQ=") and ";FREQ=" not in rule:
-        raise ValueError("must contain FREQ, e.g. FREQ=WEEKLY;COUNT=10")
+        raise ValueError(_("must contain FREQ, e.g. FREQ=WEEKLY;COUNT=10"))
     if "DTSTART" in rule.upper():
-        raise ValueError("must not contain DTSTART: the session's start is the first occurrence")
+        raise ValueError(_("must not contain DTSTART: the session's start is the first occurrence"))
     try:
         rrulestr(rule, dtstart=dt.datetime(2020, 1, 1))
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"is not a valid RRULE: {exc}") from None
+        raise ValueError(_("is not a valid RRULE: %(reason)s", reason=exc)) from None
     return rule
 
 
 def _distinct_leads(value: list[int]) -> list[int]:
     if len(set(value)) != len(value):
-        raise ValueError("must not name the same number of minutes twice")
+        raise ValueError(_("must not name the same number of minutes twice"))
     return sorted(value, reverse=True)
 
 
 def _plausible_year(value: dt.datetime) -> dt.datetime:
     if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
-        raise ValueError(f"must be between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+        raise ValueError(
+            _(
+                "must be between the years %(earliest)s and %(latest)s",
+                earliest=EARLIEST_YEAR,
+                latest=LATEST_YEAR,
+            )
+        )
     return value
 
 
@@ -213,12 +220,17 @@ def _ranges_in_order(hours: dict[str, list[list[str]]]) -> dict[str, list[list[s
         for start, end in ranges:
             if end <= start:
                 raise ValueError(
-                    f"{day}: {start}-{end} ends before it starts; "
-                    "split a range that crosses midnight over two days"
+                    _(
+                        "%(day)s: %(start)s-%(end)s ends before it starts; "
+                        "split a range that crosses midnight over two days",
+                        day=day,
+                        start=start,
+                        end=end,
+                    )
                 )
-        for (_, end), (next_start, _) in zip(ranges, ranges[1:], strict=False):
+        for (_start, end), (next_start, _end) in zip(ranges, ranges[1:], strict=False):
             if next_start < end:
-                raise ValueError(f"{day}: ranges overlap")
+                raise ValueError(_("%(day)s: ranges overlap", day=day))
         cleaned[day] = [[start, end] for start, end in ranges]
     return cleaned
 
@@ -248,7 +260,7 @@ class Patch(Schema):
     @model_validator(mode="after")
     def _no_null_for_required_fields(self) -> Patch:
         refused = {
-            name: "must not be null; leave the field out to keep its value"
+            name: _("must not be null; leave the field out to keep its value")
             for name in sorted(self.model_fields_set - self.nullable)
             if getattr(self, name) is None
         }
@@ -282,7 +294,7 @@ class BlackoutIn(Schema):
     @model_validator(mode="after")
     def _in_order(self) -> BlackoutIn:
         if self.end_date < self.start_date:
-            raise ValueError("end_date is before start_date")
+            raise ValueError(_("end_date is before start_date"))
         return self
 
 
@@ -338,7 +350,7 @@ class BusyIn(Schema):
     @model_validator(mode="after")
     def _in_order(self) -> BusyIn:
         if self.end <= self.start:
-            raise ValueError("end must be after start")
+            raise ValueError(_("end must be after start"))
         return self
 
 
@@ -519,7 +531,7 @@ class ParticipantAdd(Schema):
     def _one_target(self) -> ParticipantAdd:
         if (self.person_id is None) == (self.institution_id is None):
             raise ValidationFailed(
-                {"person_id": "give exactly one of person_id and institution_id"}
+                {"person_id": _("give exactly one of person_id and institution_id")}
             )
         return self
 
@@ -563,10 +575,10 @@ class SessionTimes(Schema):
         # the field rather than the whole body.
         if self.start is not None and self.local_start is not None:
             raise ValidationFailed(
-                {"local_start": "give either start or local_start with timezone, not both"}
+                {"local_start": _("give either start or local_start with timezone, not both")}
             )
         if self.duration_minutes is not None and self.end is not None:
-            raise ValidationFailed({"end": "give either end or duration_minutes, not both"})
+            raise ValidationFailed({"end": _("give either end or duration_minutes, not both")})
         return self
 
 
@@ -718,13 +730,13 @@ class HealthOut(Out):
 
 def _step(value: int) -> int:
     if value not in STEPS:
-        raise ValueError(f"must be one of {', '.join(str(s) for s in STEPS)}")
+        raise ValueError(_("must be one of %(values)s", values=", ".join(str(s) for s in STEPS)))
     return value
 
 
 def _site_hours(value: list[int]) -> list[int]:
     if value[0] >= value[1]:
-        raise ValueError("earliest must be before latest")
+        raise ValueError(_("earliest must be before latest"))
     return value
 
 

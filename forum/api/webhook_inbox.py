@@ -14,6 +14,7 @@ from forum.core.errors import ValidationFailed
 from forum.core.times import format_instant
 from forum.events import services
 from forum.extensions import db
+from forum.i18n import _
 from forum.jobs.queue import enqueue
 from forum.webhooks import inbound
 from forum.webhooks.models import INBOX_STATUSES
@@ -45,7 +46,9 @@ def list_inbox():
     query = _visible_entries()
     if status := request.args.get("status"):
         if status not in INBOX_STATUSES:
-            raise ValidationFailed({"status": f"must be one of {', '.join(INBOX_STATUSES)}"})
+            raise ValidationFailed(
+                {"status": _("must be one of %(values)s", values=", ".join(INBOX_STATUSES))}
+            )
         query = query.where(InboxEntry.status == status)
     return paginate(query, lambda rows: [entry_out(e) for e in rows])
 
@@ -56,7 +59,7 @@ def reprocess(entry_id: int):
 
     entry = db.session.scalar(_visible_entries().where(InboxEntry.id == entry_id))
     if entry is None:
-        raise NotFound(f"no delivery with id {entry_id}")
+        raise NotFound(_("no delivery with id %(id)s", id=entry_id))
     enqueue(reprocess_delivery, entry.id)
     db.session.commit()
     db.session.refresh(entry)

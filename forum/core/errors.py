@@ -40,7 +40,14 @@ class ValidationFailed(ForumError):
         details: dict[str, Any] | None = None,
     ) -> None:
         if message is None:
-            message = "; ".join(f"{name}: {problem}" for name, problem in fields.items())
+            # Imported here: forum.i18n reads forum.core.times, which raises these errors.
+            from forum.i18n import _
+
+            # The problems are already in the reader's language; the field names stay.
+            message = "; ".join(
+                _("%(field)s: %(problem)s", field=name, problem=problem)
+                for name, problem in fields.items()
+            )
         super().__init__(message, code=code, details={"fields": fields, **(details or {})})
         self.fields = fields
 

@@ -37,6 +37,9 @@ from forum.directory.services import default_working_hours
 from forum.directory.weekly_hours import HoursSyntaxError
 from forum.directory.weekly_hours import parse_hours
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import _l
+from forum.i18n import ngettext
 
 PEOPLE = "people"
 INSTITUTIONS = "institutions"
@@ -67,11 +70,11 @@ HOURS_COLUMNS = ("working_hours", "acceptable_hours")
 # Fields of the single-create endpoints that an import leaves to their own calls.
 NOT_IMPORTED = {
     PEOPLE: {
-        "busy": "not imported: set busy times with PUT /api/v1/people/{id}/availability",
-        "ics_url": "not imported: set it with PUT /api/v1/people/{id}/availability",
+        "busy": _l("not imported: set busy times with PUT /api/v1/people/{id}/availability"),
+        "ics_url": _l("not imported: set it with PUT /api/v1/people/{id}/availability"),
     },
     INSTITUTIONS: {
-        "blackouts": "not imported: set them with PATCH /api/v1/institutions/{id}",
+        "blackouts": _l("not imported: set them with PATCH /api/v1/institutions/{id}"),
     },
 }
 CREATED = "created"
@@ -97,13 +100,38 @@ class ImportRefused(ValidationFailed):
         problems = plan.problems
         bad = plan.bad_rows
         first = problems[0]
-        summary = f"{bad} of {len(plan.rows)} rows {'is' if bad == 1 else 'are'} not valid"
+        total = len(plan.rows)
+        where = {"position": first.position, "field": first.field, "message": first.message}
+        if plan.position_name == "line":
+            message = ngettext(
+                "nothing was imported: %(num)d of %(total)d rows is not valid "
+                "(first: line %(position)s, %(field)s: %(message)s)",
+                "nothing was imported: %(num)d of %(total)d rows are not valid "
+                "(first: line %(position)s, %(field)s: %(message)s)",
+                bad,
+                total=total,
+                **where,
+            )
+        else:
+            message = ngettext(
+                "nothing was imported: %(num)d of %(total)d rows is not valid "
+                "(first: index %(position)s, %(field)s: %(message)s)",
+                "nothing was imported: %(num)d of %(total)d rows are not valid "
+                "(first: index %(position)s, %(field)s: %(message)s)",
+                bad,
+                total=total,
+                **where,
+            )
         super().__init__(
-            {"rows": f"{summary}: nothing was imported"},
-            message=(
-                f"nothing was imported: {summary} (first: {plan.position_name} "
-                f"{first.position}, {first.field}: {first.message})"
-            ),
+            {
+                "rows": ngettext(
+                    "%(num)d of %(total)d rows is not valid: nothing was imported",
+                    "%(num)d of %(total)d rows are not valid: nothing was imported",
+                    bad,
+                    total=total,
+                )
+            },
+            message=message,
             details={
                 "rows": [problem.as_dict(plan.position_name) for problem in problems],
                 "bad_rows": bad,
@@ -234,10 +262,18 @@ def read_file(kind: str, data: bytes, media_type: str) -> tuple[str, list[Source
         raise ValueError(f"unknown media type {media_type!r}")
     if len(rows) > MAX_IMPORT_ROWS:
         raise ValidationFailed(
-            {"rows": f"at most {MAX_IMPORT_ROWS} rows per import; this file has {len(rows)}"},
-            message=(
-                f"the file has {len(rows)} rows, more than the {MAX_IMPORT_ROWS} an import "
-                "takes: split it into several files"
+            {
+                "rows": _(
+                    "at most %(max_rows)s rows per import; this file has %(rows)s",
+                    max_rows=MAX_IMPORT_ROWS,
+                    rows=len(rows),
+                )
+            },
+            message=_(
+                "the file has %(rows)s rows, more than the %(max_rows)s an import "
+                "takes: split it into several files",
+                rows=len(rows),
+                max_rows=MAX_IMPORT_ROWS,
             ),
             code="too_many_rows",
             details={"max_rows": MAX_IMPORT_ROWS, "total_rows": len(rows)},
@@ -248,7 +284,12 @@ def read_file(kind: str, data: bytes, media_type: str) -> tuple[str, list[Source
 def _empty_file(kind: str) -> ValidationFailed:
     header = ",".join(COLUMNS[kind])
     return ValidationFailed(
-        {"file": f"is empty: give a CSV header line ({header}) and a line per row, or a JSON list"}
+        {
+            "file": _(
+                "is empty: give a CSV header line (%(header)s) and a line per row, or a JSON list",
+                header=header,
+            )
+        }
     )
 
 
@@ -258,7 +299,10 @@ def _decode_csv(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise MalformedFile(
-            f"the file is not UTF-8 text (byte {exc.start} cannot be read): save it as CSV UTF-8",
+            _(
+                "the file is not UTF-8 text (byte %(byte)s cannot be read): save it as CSV UTF-8",
+                byte=exc.start,
+            ),
             code="malformed_csv",
         ) from None
 
@@ -280,7 +324,12 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
             return
         except csv.Error as exc:
             raise MalformedFile(
-                f"line {reader.line_num}: the file is not valid CSV: {exc}", code="malformed_csv"
+                _(
+                    "line %(line)s: the file is not valid CSV: %(reason)s",
+                    line=reader.line_num,
+                    reason=exc,
+                ),
+                code="malformed_csv",
             ) from None
         yield line, record
         line = reader.line_num + 1
@@ -292,26 +341,42 @@ def _check_header(kind: str, header: list[str]) -> list[str]:
     unknown = [name for name in names if name not in expected]
     if "" in unknown:
         raise ValidationFailed(
-            {"columns": f"column {names.index('') + 1} of the header has no name"},
+            {
+                "columns": _(
+                    "column %(column)s of the header has no name", column=names.index("") + 1
+                )
+            },
             details={"columns": list(expected)},
         )
     if unknown:
-        s = "s" if len(unknown) > 1 else ""
         raise ValidationFailed(
             {
-                "columns": f"unknown column{s} {', '.join(unknown)}: "
-                f"the columns are {', '.join(expected)}"
+                "columns": ngettext(
+                    "unknown column %(unknown)s: the columns are %(columns)s",
+                    "unknown columns %(unknown)s: the columns are %(columns)s",
+                    len(unknown),
+                    unknown=", ".join(unknown),
+                    columns=", ".join(expected),
+                )
             },
             details={"unknown_columns": unknown, "columns": list(expected)},
         )
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise ValidationFailed({"columns": f"repeated column {', '.join(repeated)}"})
+        raise ValidationFailed(
+            {"columns": _("repeated column %(columns)s", columns=", ".join(repeated))}
+        )
     missing = [name for name in REQUIRED_COLUMNS[kind] if name not in names]
     if missing:
-        s = "s" if len(missing) > 1 else ""
         raise ValidationFailed(
-            {"columns": f"missing column{s} {', '.join(missing)}"},
+            {
+                "columns": ngettext(
+                    "missing column %(missing)s",
+                    "missing columns %(missing)s",
+                    len(missing),
+                    missing=", ".join(missing),
+                )
+            },
             details={"missing_columns": missing, "columns": list(expected)},
         )
     return names
@@ -336,13 +401,22 @@ def _read_csv(kind: str, data: bytes) -> list[SourceRow]:
         )
         if len(cells) > len(columns):
             row.problems.append(
-                Problem(line, "row", f"has {len(cells)} cells; the header has {len(columns)}")
+                Problem(
+                    line,
+                    "row",
+                    ngettext(
+                        "has %(num)d cell; the header has %(columns)d",
+                        "has %(num)d cells; the header has %(columns)d",
+                        len(cells),
+                        columns=len(columns),
+                    ),
+                )
             )
         for name, cell in zip(columns, cells, strict=False):
             _csv_cell(kind, row, name, cell.strip())
         rows.append(row)
     if not rows:
-        raise ValidationFailed({"file": "has a header but no rows"})
+        raise ValidationFailed({"file": _("has a header but no rows")})
     return rows
 
 
@@ -351,7 +425,7 @@ def _csv_cell(kind: str, row: SourceRow, name: str, cell: str) -> None:
     if not cell:
         return
     if "\x00" in cell:
-        row.problems.append(Problem(row.position, name, "must not contain NUL characters"))
+        row.problems.append(Problem(row.position, name, _("must not contain NUL characters")))
     elif kind == PEOPLE and name == "institution":
         # An id, or the short name or name of an institution.
         if cell.isascii() and cell.isdigit():
@@ -382,24 +456,30 @@ def _read_json(kind: str, data: bytes) -> list[SourceRow]:
         items = json.loads(data)
     # RecursionError: arrays nested thousands deep overflow the parser: malformed too.
     except (ValueError, RecursionError) as exc:
-        raise MalformedFile(f"the file is not valid JSON: {exc}", code="malformed_json") from None
+        raise MalformedFile(
+            _("the file is not valid JSON: %(reason)s", reason=exc), code="malformed_json"
+        ) from None
     example = f'[{{"name": ..., "{REQUIRED_COLUMNS[kind][1]}": ...}}, ...]'
     if not isinstance(items, list):
-        raise ValidationFailed({"file": f"must be a JSON list with one object per row: {example}"})
+        raise ValidationFailed(
+            {"file": _("must be a JSON list with one object per row: %(example)s", example=example)}
+        )
     if not items:
-        raise ValidationFailed({"file": f"is an empty list: give one object per row: {example}"})
+        raise ValidationFailed(
+            {"file": _("is an empty list: give one object per row: %(example)s", example=example)}
+        )
     rows: list[SourceRow] = []
     for index, item in enumerate(items):
         row = SourceRow(index, {}, raw=item if isinstance(item, dict) else {})
         rows.append(row)
         if not isinstance(item, dict):
-            row.problems.append(Problem(index, "row", "must be a JSON object"))
+            row.problems.append(Problem(index, "row", _("must be a JSON object")))
             continue
         for name, value in item.items():
             if name in NOT_IMPORTED[kind]:
-                row.problems.append(Problem(index, name, NOT_IMPORTED[kind][name]))
+                row.problems.append(Problem(index, name, str(NOT_IMPORTED[kind][name])))
             elif _has_nul(value) or _has_nul(name):
-                row.problems.append(Problem(index, name, "must not contain NUL characters"))
+                row.problems.append(Problem(index, name, _("must not contain NUL characters")))
             elif value is not None:
                 # null is "not given", as an empty CSV cell.
                 row.values[name] = value
@@ -432,14 +512,24 @@ def _repeated(plan: ImportPlan, field_name: str, key: Any) -> None:
     for same in rows_by_key.values():
         for row in same if len(same) > 1 else ():
             others = [str(other.position) for other in same if other is not row]
-            row.refuse(field_name, f"also given {_where(plan.position_name, others)}")
+            row.refuse(field_name, _also_given(plan.position_name, others))
 
 
-def _where(position_name: str, positions: list[str]) -> str:
-    """ "on line 7", "on lines 7, 9", "at index 3", "at indexes 3, 5"."""
+def _also_given(position_name: str, positions: list[str]) -> str:
+    """ "also given on line 7", "on lines 7, 9", "at index 3", "at indexes 3, 5"."""
     if position_name == "line":
-        return f"on line{'s' if len(positions) > 1 else ''} {', '.join(positions)}"
-    return f"at index{'es' if len(positions) > 1 else ''} {', '.join(positions)}"
+        return ngettext(
+            "also given on line %(lines)s",
+            "also given on lines %(lines)s",
+            len(positions),
+            lines=", ".join(positions),
+        )
+    return ngettext(
+        "also given at index %(indexes)s",
+        "also given at indexes %(indexes)s",
+        len(positions),
+        indexes=", ".join(positions),
+    )
 
 
 def _text(row: SourceRow, name: str) -> str | None:
@@ -500,7 +590,7 @@ def _plan_people(plan: ImportPlan) -> None:
                 weekly_defaults[country] = default_working_hours(country)
             timezone = values.get("timezone") or (institution.timezone if institution else None)
             if timezone is None:
-                row.refuse("timezone", "required for a person without an institution")
+                row.refuse("timezone", _("required for a person without an institution"))
                 continue
             row.final = {
                 "name": values["name"],
@@ -544,13 +634,13 @@ def _institution_of(
     """The institution a person's row names by id, name or short name (None if none)."""
     values = row.values
     if "institution_id" in values and "institution" in values:
-        row.refuse("institution", "give institution_id or institution, not both")
+        row.refuse("institution", _("give institution_id or institution, not both"))
         return None
     institution_id = values.get("institution_id")
     if isinstance(institution_id, int) and not row.has_problem("institution_id"):
         institution = by_id.get(institution_id)
         if institution is None:
-            row.refuse("institution_id", f"no institution with id {institution_id}")
+            row.refuse("institution_id", _("no institution with id %(id)s", id=institution_id))
         return institution
     reference = _text(row, "institution")
     if reference is None:
@@ -563,9 +653,22 @@ def _institution_of(
         return matches[0]
     if matches:
         named = ", ".join(f"{match.name} (id {match.id})" for match in matches)
-        row.refuse("institution", f"{reference!r} is the short name of {named}: give the id")
+        row.refuse(
+            "institution",
+            _(
+                "%(reference)s is the short name of %(named)s: give the id",
+                reference=repr(reference),
+                named=named,
+            ),
+        )
     else:
-        row.refuse("institution", f"no institution has the name or short name {reference!r}")
+        row.refuse(
+            "institution",
+            _(
+                "no institution has the name or short name %(reference)s",
+                reference=repr(reference),
+            ),
+        )
     return None
 
 
@@ -613,8 +716,13 @@ def _plan_institutions(plan: ImportPlan) -> None:
         if current.country != values["country"]:
             row.refuse(
                 "country",
-                f"{current.name} (id {current.id}) is in {current.country}; names are unique, "
-                "so another institution of that name cannot be added",
+                _(
+                    "%(name)s (id %(id)s) is in %(country)s; names are unique, "
+                    "so another institution of that name cannot be added",
+                    name=current.name,
+                    id=current.id,
+                    country=current.country,
+                ),
             )
             continue
         before = {
@@ -652,8 +760,10 @@ def apply_import(plan: ImportPlan, *, created_by: int | None = None) -> ImportRe
     except IntegrityError:
         # Someone added the same email or name between the check and the write.
         raise Conflict(
-            "the directory changed while the file was imported; nothing was imported: "
-            "send the file again",
+            _(
+                "the directory changed while the file was imported; nothing was imported: "
+                "send the file again"
+            ),
             code="conflict",
         ) from None
     return ImportResult(

@@ -32,6 +32,9 @@ import x_wr_timezone
 from requests.adapters import HTTPAdapter
 
 from forum.core.errors import ValidationFailed
+from forum.i18n import _
+from forum.i18n import _l
+from forum.i18n import ngettext
 
 UTC = dt.UTC
 Interval = tuple[dt.datetime, dt.datetime]
@@ -84,8 +87,10 @@ def parse_busy(
         if time.monotonic() > deadline:
             raise ValidationFailed(
                 {
-                    field: f"takes longer than {max_seconds:g} seconds to read: "
-                    "too many recurring events"
+                    field: _(
+                        "takes longer than %(seconds)s seconds to read: too many recurring events",
+                        seconds=format(max_seconds, "g"),
+                    )
                 }
             )
 
@@ -101,9 +106,13 @@ def parse_busy(
             if len(found) > max_intervals:
                 raise ValidationFailed(
                     {
-                        field: f"holds more than {max_intervals:,} busy times between "
-                        f"{window_start:%Y-%m-%d} and {window_end:%Y-%m-%d}; "
-                        "import a calendar of busy times only"
+                        field: _(
+                            "holds more than %(count)s busy times between %(start)s and "
+                            "%(end)s; import a calendar of busy times only",
+                            count=format(max_intervals, ","),
+                            start=window_start.date().isoformat(),
+                            end=window_end.date().isoformat(),
+                        )
                     }
                 )
     return merge_intervals(found)
@@ -133,20 +142,24 @@ def _read_calendars(ics_bytes: bytes, field: str) -> list[icalendar.Calendar]:
     text = ics_bytes.decode("utf-8-sig", errors="replace")
     if "BEGIN:VCALENDAR" not in text.upper():
         raise ValidationFailed(
-            {field: "is not an iCalendar file: it has no BEGIN:VCALENDAR ... END:VCALENDAR"}
+            {field: _("is not an iCalendar file: it has no BEGIN:VCALENDAR ... END:VCALENDAR")}
         )
     try:
         components = icalendar.Calendar.from_ical(text, multiple=True)
     # icalendar raises ValueError subclasses for bad lines, and occasionally other
     # errors on input it was never meant to see; either way the file is unreadable.
     except Exception as exc:
-        raise ValidationFailed({field: f"is not a valid iCalendar file: {_reason(exc)}"}) from None
+        raise ValidationFailed(
+            {field: _("is not a valid iCalendar file: %(reason)s", reason=_reason(exc))}
+        ) from None
     calendars = [c for c in components if c.name == "VCALENDAR"]
     if not calendars:
         raise ValidationFailed(
             {
-                field: "is not an iCalendar file: its VCALENDAR is not complete "
-                "(END:VCALENDAR missing?)"
+                field: _(
+                    "is not an iCalendar file: its VCALENDAR is not complete "
+                    "(END:VCALENDAR missing?)"
+                )
             }
         )
     return calendars
@@ -164,14 +177,16 @@ def _standard(calendar: icalendar.Calendar, field: str) -> icalendar.Calendar:
             zoneinfo.ZoneInfo(str(name))
         except (ValueError, zoneinfo.ZoneInfoNotFoundError):
             raise ValidationFailed(
-                {field: f"has an unknown X-WR-TIMEZONE: {str(name)[:80]!r}"}
+                {field: _("has an unknown X-WR-TIMEZONE: %(zone)s", zone=repr(str(name)[:80]))}
             ) from None
     try:
         return x_wr_timezone.to_standard(calendar)
     # The conversion touches every date-time: a broken one, or one a zone shift pushes
     # past year 9999, fails here first.
     except Exception as exc:
-        raise ValidationFailed({field: f"could not be read: {_reason(exc)}"}) from None
+        raise ValidationFailed(
+            {field: _("could not be read: %(reason)s", reason=_reason(exc))}
+        ) from None
 
 
 def _to_utc(value: dt.date | dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.datetime:
@@ -186,7 +201,17 @@ def _to_utc(value: dt.date | dt.datetime, zone: zoneinfo.ZoneInfo) -> dt.datetim
 def _describe(component: icalendar.cal.Component) -> str:
     summary = str(component.get("SUMMARY", "") or "")[:80]
     uid = str(component.get("UID", "") or "")[:80]
-    return f"event {summary!r}" if summary else f"event with UID {uid!r}"
+    if summary:
+        return _("event %(summary)s", summary=repr(summary))
+    return _("event with UID %(uid)s", uid=repr(uid))
+
+
+# RFC 5545's frequencies finer than a day, as a sentence names them.
+_FREQUENCY_WORDS = {
+    "hourly": _l("hourly"),
+    "minutely": _l("minutely"),
+    "secondly": _l("secondly"),
+}
 
 
 def _check_rules(calendar: icalendar.Calendar, field: str) -> None:
@@ -195,26 +220,41 @@ def _check_rules(calendar: icalendar.Calendar, field: str) -> None:
         for rule in rules if isinstance(rules, list) else [rules] if rules else []:
             frequency = [str(f).upper() for f in rule.get("FREQ", [])]
             if not frequency:
-                raise ValidationFailed({field: f"{_describe(event)} has an RRULE without FREQ"})
+                raise ValidationFailed(
+                    {field: _("%(event)s has an RRULE without FREQ", event=_describe(event))}
+                )
             if frequency[0] not in _SUPPORTED_FREQUENCIES:
+                word = frequency[0].lower()
                 raise ValidationFailed(
                     {
-                        field: f"{_describe(event)} repeats {frequency[0].lower()}; forum "
-                        "imports events that repeat at most daily"
+                        field: _(
+                            "%(event)s repeats %(frequency)s; forum imports events that "
+                            "repeat at most daily",
+                            event=_describe(event),
+                            frequency=_FREQUENCY_WORDS.get(word, word),
+                        )
                     }
                 )
             # RFC 5545 section 3.3.10: INTERVAL is a positive integer; dateutil loops
             # forever on 0.
             if any(int(interval) < 1 for interval in rule.get("INTERVAL", [])):
                 raise ValidationFailed(
-                    {field: f"{_describe(event)} has an RRULE whose INTERVAL is not positive"}
+                    {
+                        field: _(
+                            "%(event)s has an RRULE whose INTERVAL is not positive",
+                            event=_describe(event),
+                        )
+                    }
                 )
             if any(part in rule for part in _SUB_DAILY_PARTS):
                 raise ValidationFailed(
                     {
-                        field: f"{_describe(event)} repeats several times a day "
-                        "(BYHOUR, BYMINUTE or BYSECOND); forum imports events that "
-                        "repeat at most daily"
+                        field: _(
+                            "%(event)s repeats several times a day "
+                            "(BYHOUR, BYMINUTE or BYSECOND); forum imports events that "
+                            "repeat at most daily",
+                            event=_describe(event),
+                        )
                     }
                 )
 
@@ -275,8 +315,15 @@ def _event_periods(
     # OverflowError on others (a DTSTART given twice, a date past year 9999). Whatever
     # the file holds, the person importing it gets a 422 naming the event.
     except Exception as exc:
-        which = f"the event with UID {uid!r}" if uid else "an event"
-        raise ValidationFailed({field: f"{which} could not be read: {_reason(exc)}"}) from None
+        if uid:
+            problem = _(
+                "the event with UID %(uid)s could not be read: %(reason)s",
+                uid=repr(uid),
+                reason=_reason(exc),
+            )
+        else:
+            problem = _("an event could not be read: %(reason)s", reason=_reason(exc))
+        raise ValidationFailed({field: problem}) from None
 
 
 def _freebusy_periods(
@@ -298,7 +345,12 @@ def _freebusy_periods(
             # As for events: any error of the library on this value means a bad period.
             except Exception as exc:
                 raise ValidationFailed(
-                    {field: f"has a FREEBUSY period that could not be read ({_reason(exc)})"}
+                    {
+                        field: _(
+                            "has a FREEBUSY period that could not be read (%(reason)s)",
+                            reason=_reason(exc),
+                        )
+                    }
                 ) from None
             if end_utc > start_utc:
                 yield start_utc, end_utc
@@ -337,22 +389,22 @@ def address_refusal(
     if address.is_unspecified or (
         isinstance(address, ipaddress.IPv4Address) and address.packed[0] == 0
     ):
-        return "an unspecified address"
+        return _("an unspecified address")
     if address.is_link_local:
-        return "a link-local address"
+        return _("a link-local address")
     if address.is_multicast:
-        return "a multicast address"
+        return _("a multicast address")
     # Before the reserved ranges: ::1 lies inside IPv6's reserved ::/8.
     if address.is_loopback:
-        return None if allow_private else "a loopback address"
+        return None if allow_private else _("a loopback address")
     if address.is_reserved or (
         isinstance(address, ipaddress.IPv6Address) and address.is_site_local
     ):
-        return "a reserved address"
+        return _("a reserved address")
     if allow_private:
         return None
     if address.is_private or not address.is_global:
-        return "a private address"
+        return _("a private address")
     return None
 
 
@@ -380,15 +432,21 @@ def check_url_host(url: str, *, allow_private: bool, field: str = "ics_url") -> 
     try:
         host = urlsplit(url).hostname
     except ValueError:
-        raise ValidationFailed({field: "is not a valid URL"}) from None
+        raise ValidationFailed({field: _("is not a valid URL")}) from None
     if not host:
-        raise ValidationFailed({field: "must name a host, e.g. https://calendar.example.org/"})
+        raise ValidationFailed({field: _("must name a host, e.g. https://calendar.example.org/")})
     address = _literal_address(host)
     if address is not None:
         refusal = address_refusal(address, allow_private=allow_private)
         if refusal:
             raise ValidationFailed(
-                {field: f"points at {refusal} ({address}), which forum does not fetch from"}
+                {
+                    field: _(
+                        "points at %(refusal)s (%(address)s), which forum does not fetch from",
+                        refusal=refusal,
+                        address=address,
+                    )
+                }
             )
 
 
@@ -396,12 +454,33 @@ def check_url_host(url: str, *, allow_private: bool, field: str = "ics_url") -> 
 
 
 class RefusedAddress(Exception):
-    """The host of a URL is, or resolves to, an address forum may not connect to."""
+    """The host of a URL is, or resolves to, an address forum may not connect to.
 
-    def __init__(self, host: str, problem: str) -> None:
+    ``refusal`` says what kind of address (address_refusal's words); ``address`` is the
+    address a host name resolves to (None when the host is the address itself); ``proxy``:
+    the host is a proxy, refused whatever its address.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        refusal: str = "",
+        *,
+        address: str | None = None,
+        proxy: bool = False,
+    ) -> None:
+        if proxy:
+            problem = "is a proxy, and a proxy would resolve names past the check"
+        elif address is None:
+            problem = f"is {refusal}"
+        else:
+            problem = f"resolves to {refusal} ({address})"
         super().__init__(f"{host} {problem}")
         self.host = host
         self.problem = problem
+        self.refusal = refusal
+        self.address = address
+        self.proxy = proxy
 
 
 class HostNotFound(Exception):
@@ -419,16 +498,16 @@ def checked_addresses(host: str, port: int, *, allow_private: bool) -> list[str]
     except (socket.gaierror, UnicodeError):
         raise HostNotFound(host) from None
     addresses: list[str] = []
-    for *_, sockaddr in infos:
+    for *_info, sockaddr in infos:
         # A scope ("fe80::1%eth0") is not part of the address to check.
         address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
         # Every address is checked, not only the first: which one answers is up to
         # the network.
         refusal = address_refusal(address, allow_private=allow_private)
         if refusal and _literal_address(host) is not None:
-            raise RefusedAddress(host, f"is {refusal}")
+            raise RefusedAddress(host, refusal)
         if refusal:
-            raise RefusedAddress(host, f"resolves to {refusal} ({address})")
+            raise RefusedAddress(host, refusal, address=str(address))
         if str(sockaddr[0]) not in addresses:
             addresses.append(str(sockaddr[0]))
     return addresses
@@ -502,7 +581,7 @@ class CheckedAddressAdapter(HTTPAdapter):
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         # A proxy would resolve the host itself, past the check.
-        raise RefusedAddress(proxy, "is a proxy, and a proxy would resolve names past the check")
+        raise RefusedAddress(proxy, proxy=True)
 
 
 def checked_session(*, allow_private: bool) -> requests.Session:
@@ -527,16 +606,18 @@ def _fetchable_url(url: str, field: str) -> tuple[str, str]:
         parts = urlsplit(url.strip())
         parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
     except ValueError:
-        raise ValidationFailed({field: f"is not a valid URL: {url[:200]!r}"}) from None
+        raise ValidationFailed(
+            {field: _("is not a valid URL: %(url)s", url=repr(url[:200]))}
+        ) from None
     scheme = parts.scheme.lower()
     # webcal:// is the calendar-subscription alias of http(s); the servers that hand it
     # out (iCloud, Outlook, Google) all serve it over https.
     if scheme == "webcal":
         scheme = "https"
     if scheme not in ("http", "https"):
-        raise ValidationFailed({field: "must be an http, https or webcal URL"})
+        raise ValidationFailed({field: _("must be an http, https or webcal URL")})
     if not parts.hostname:
-        raise ValidationFailed({field: "must name a host, e.g. https://calendar.example.org/"})
+        raise ValidationFailed({field: _("must name a host, e.g. https://calendar.example.org/")})
     return urlunsplit((scheme, *parts[1:])), parts.hostname
 
 
@@ -545,23 +626,34 @@ def _size(count: int) -> str:
         return f"{count // (1024 * 1024)} MiB"
     if count % 1024 == 0:
         return f"{count // 1024} KiB"
-    return f"{count:,} bytes"
+    return _("%(count)s bytes", count=format(count, ","))
 
 
 def _status_problem(host: str, response: requests.Response) -> str:
     status = f"{response.status_code} {response.reason or ''}".strip()
-    hint = ""
     if response.status_code in (401, 403):
-        hint = "; the calendar may be private: use its secret or public iCal address"
-    elif response.status_code in (404, 410):
-        hint = "; check the address, or whether the calendar is still shared"
-    return f"the calendar at {host} answered {status}{hint}"
+        return _(
+            "the calendar at %(host)s answered %(status)s; the calendar may be private: "
+            "use its secret or public iCal address",
+            host=host,
+            status=status,
+        )
+    if response.status_code in (404, 410):
+        return _(
+            "the calendar at %(host)s answered %(status)s; check the address, or whether "
+            "the calendar is still shared",
+            host=host,
+            status=status,
+        )
+    return _("the calendar at %(host)s answered %(status)s", host=host, status=status)
 
 
 def _read_body(
     response: requests.Response, *, host: str, max_bytes: int, deadline: float, timeout: float
 ) -> bytes:
-    too_large = f"the calendar at {host} is larger than {_size(max_bytes)}"
+    too_large = _(
+        "the calendar at %(host)s is larger than %(size)s", host=host, size=_size(max_bytes)
+    )
     declared = response.headers.get("Content-Length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise RefusedBody(too_large)
@@ -576,11 +668,19 @@ def _read_body(
         if len(body) > max_bytes:
             raise RefusedBody(too_large)
         if time.monotonic() > deadline:
-            raise RefusedBody(f"the calendar at {host} took longer than {_seconds(timeout)}")
+            raise RefusedBody(
+                _(
+                    "the calendar at %(host)s took longer than %(duration)s",
+                    host=host,
+                    duration=_seconds(timeout),
+                )
+            )
 
 
 def _seconds(count: float) -> str:
-    return f"{count:g} second" + ("" if count == 1 else "s")
+    # A fraction of a second reads as several ("0.5 seconds").
+    number = int(count) if count == int(count) else 2
+    return ngettext("%(seconds)s second", "%(seconds)s seconds", number, seconds=format(count, "g"))
 
 
 def _looks_like_calendar(body: bytes) -> bool:
@@ -628,49 +728,127 @@ def fetch_ics(
                 )
                 kind = response.headers.get("Content-Type", "").split(";")[0].strip()
             if not _looks_like_calendar(body):
-                raise ValidationFailed(
-                    {
-                        field: f"the address at {host} answered with {kind or 'a document'}, "
-                        "not a calendar (no BEGIN:VCALENDAR): use the calendar's iCal "
-                        "(.ics) address"
-                    }
-                )
+                if kind:
+                    problem = _(
+                        "the address at %(host)s answered with %(kind)s, not a calendar "
+                        "(no BEGIN:VCALENDAR): use the calendar's iCal (.ics) address",
+                        host=host,
+                        kind=kind,
+                    )
+                else:
+                    problem = _(
+                        "the address at %(host)s answered with a document, not a calendar "
+                        "(no BEGIN:VCALENDAR): use the calendar's iCal (.ics) address",
+                        host=host,
+                    )
+                raise ValidationFailed({field: problem})
             return body
         raise ValidationFailed(
-            {field: f"the calendar at {origin} redirects more than {MAX_REDIRECTS} times"}
+            {
+                field: _(
+                    "the calendar at %(origin)s redirects more than %(count)s times",
+                    origin=origin,
+                    count=MAX_REDIRECTS,
+                )
+            }
         )
     except (RefusedAddress, HostNotFound) as exc:
-        if host == origin:
-            subject = f"the host {host}"
-        else:
-            subject = f"the calendar at {origin} redirects to {host}, which"
         if isinstance(exc, HostNotFound):
-            problem = f"{subject} could not be found"
+            problem = _host_not_found(origin, host)
         else:
-            problem = (
-                f"{subject} {exc.problem}; forum does not fetch calendars from private, "
-                "loopback or link-local addresses"
-            )
+            problem = _refused_fetch(origin, host, exc)
         raise ValidationFailed({field: problem}) from None
     except RefusedBody as exc:
         raise ValidationFailed({field: str(exc)}) from None
     except (requests.Timeout, urllib3.exceptions.TimeoutError):
         raise ValidationFailed(
-            {field: f"the calendar at {host} did not answer within {_seconds(timeout)}"}
+            {
+                field: _(
+                    "the calendar at %(host)s did not answer within %(duration)s",
+                    host=host,
+                    duration=_seconds(timeout),
+                )
+            }
         ) from None
     except requests.exceptions.SSLError:
         raise ValidationFailed(
             {
-                field: f"the secure (https) connection to {host} failed: its certificate "
-                "is not trusted or not issued for that name"
+                field: _(
+                    "the secure (https) connection to %(host)s failed: its certificate "
+                    "is not trusted or not issued for that name",
+                    host=host,
+                )
             }
         ) from None
     except requests.ConnectionError:
-        raise ValidationFailed({field: f"could not connect to {host}"}) from None
+        raise ValidationFailed({field: _("could not connect to %(host)s", host=host)}) from None
     # The rest: broken answers (bad chunking, bad gzip). urllib3's own errors come from
     # reading response.raw, which requests does not wrap.
     except (requests.RequestException, urllib3.exceptions.HTTPError):
-        raise ValidationFailed({field: f"the calendar at {host} sent a broken answer"}) from None
+        raise ValidationFailed(
+            {field: _("the calendar at %(host)s sent a broken answer", host=host)}
+        ) from None
     finally:
         if owned:
             session.close()
+
+
+def _host_not_found(origin: str, host: str) -> str:
+    if host == origin:
+        return _("the host %(host)s could not be found", host=host)
+    return _(
+        "the calendar at %(origin)s redirects to %(host)s, which could not be found",
+        origin=origin,
+        host=host,
+    )
+
+
+def _refused_fetch(origin: str, host: str, exc: RefusedAddress) -> str:
+    """Why a calendar was not fetched from ``host`` (reached from ``origin``), in one sentence."""
+    if host == origin:
+        if exc.proxy:
+            return _(
+                "the host %(host)s is a proxy, and a proxy would resolve names past the "
+                "check; forum does not fetch calendars from private, loopback or link-local "
+                "addresses",
+                host=host,
+            )
+        if exc.address is None:
+            return _(
+                "the host %(host)s is %(refusal)s; forum does not fetch calendars from "
+                "private, loopback or link-local addresses",
+                host=host,
+                refusal=exc.refusal,
+            )
+        return _(
+            "the host %(host)s resolves to %(refusal)s (%(address)s); forum does not fetch "
+            "calendars from private, loopback or link-local addresses",
+            host=host,
+            refusal=exc.refusal,
+            address=exc.address,
+        )
+    if exc.proxy:
+        return _(
+            "the calendar at %(origin)s redirects to %(host)s, which is a proxy, and a proxy "
+            "would resolve names past the check; forum does not fetch calendars from private, "
+            "loopback or link-local addresses",
+            origin=origin,
+            host=host,
+        )
+    if exc.address is None:
+        return _(
+            "the calendar at %(origin)s redirects to %(host)s, which is %(refusal)s; forum "
+            "does not fetch calendars from private, loopback or link-local addresses",
+            origin=origin,
+            host=host,
+            refusal=exc.refusal,
+        )
+    return _(
+        "the calendar at %(origin)s redirects to %(host)s, which resolves to %(refusal)s "
+        "(%(address)s); forum does not fetch calendars from private, loopback or link-local "
+        "addresses",
+        origin=origin,
+        host=host,
+        refusal=exc.refusal,
+        address=exc.address,
+    )

@@ -12,6 +12,7 @@ from forum.directory.freebusy import parse_busy
 from forum.directory.models import BusyInterval
 from forum.directory.models import Person
 from forum.extensions import db
+from forum.i18n import _
 
 SOURCE_URL = "ics-url"
 SOURCE_UPLOAD = "ics-upload"
@@ -71,7 +72,7 @@ def refresh_from_url(
     """Fetch the person's ICS URL and import its busy times. The caller commits."""
     if not person.ics_url:
         raise ValidationFailed(
-            {"ics_url": "this person has no ICS URL: set one with PUT .../availability first"}
+            {"ics_url": _("this person has no ICS URL: set one with PUT .../availability first")}
         )
     ics_bytes = fetch_ics(
         person.ics_url,

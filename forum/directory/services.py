@@ -32,6 +32,8 @@ from forum.directory.models import DirectoryChange
 from forum.directory.models import Institution
 from forum.directory.models import Person
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import ngettext
 from forum.scheduling.calendars import weekend
 
 T = TypeVar("T")
@@ -43,7 +45,13 @@ def default_timezone_for_country(country: str) -> str:
     if len(zones) == 1:
         return zones[0]
     raise ValidationFailed(
-        {"timezone": f"required: {country} has several time zones ({', '.join(zones)})"},
+        {
+            "timezone": _(
+                "required: %(country)s has several time zones (%(zones)s)",
+                country=country,
+                zones=", ".join(zones),
+            )
+        },
         details={"choices": zones},
     )
 
@@ -52,9 +60,13 @@ def _get(model: type[T], what: str, row_id: int, field: str | None) -> T:
     """The row, or 404 (or 422 naming ``field`` when the id came in a request body)."""
     row = db.session.get(model, row_id)
     if row is None:
+        if what == "person":
+            message = _("no person with id %(id)s", id=row_id)
+        else:
+            message = _("no institution with id %(id)s", id=row_id)
         if field:
-            raise ValidationFailed({field: f"no {what} with id {row_id}"})
-        raise NotFound(f"no {what} with id {row_id}")
+            raise ValidationFailed({field: message})
+        raise NotFound(message)
     return row
 
 
@@ -99,12 +111,28 @@ def can_change(actor: Organiser, entry: Person | Institution) -> bool:
 
 def who_may_change(named: str, creator_email: str | None, *, person: bool) -> str:
     """Who may change an entry called ``named``, in words, for a refusal."""
-    what = "this person" if person else "this institution"
     if creator_email is None:
-        return f"{named} has no recorded creator: only administrators may change {what}"
-    return (
-        f"{named} was added to the directory by {creator_email}: only they, the "
-        f"co-organisers of their events and administrators may change {what}"
+        if person:
+            return _(
+                "%(named)s has no recorded creator: only administrators may change this person",
+                named=named,
+            )
+        return _(
+            "%(named)s has no recorded creator: only administrators may change this institution",
+            named=named,
+        )
+    if person:
+        return _(
+            "%(named)s was added to the directory by %(creator)s: only they, the "
+            "co-organisers of their events and administrators may change this person",
+            named=named,
+            creator=creator_email,
+        )
+    return _(
+        "%(named)s was added to the directory by %(creator)s: only they, the "
+        "co-organisers of their events and administrators may change this institution",
+        named=named,
+        creator=creator_email,
     )
 
 
@@ -114,9 +142,13 @@ def check_can_change(actor: Organiser, entry: Person | Institution) -> None:
         return
     person = isinstance(entry, Person)
     creator_email = entry.created_by.email if entry.created_by is not None else None
+    who = who_may_change(entry.name, creator_email, person=person)
+    if person:
+        message = _("%(who)s; you may still invite them", who=who)
+    else:
+        message = _("%(who)s; you may still invite its people", who=who)
     raise Forbidden(
-        f"{who_may_change(entry.name, creator_email, person=person)}; "
-        f"you may still invite {'them' if person else 'its people'}",
+        message,
         code="forbidden",
         details={
             "created_by": creator_email,
@@ -226,9 +258,9 @@ def _check_unique_name(name: str, *, exclude_id: int | None = None) -> None:
         query = query.where(Institution.id != exclude_id)
     if db.session.scalar(query) is not None:
         raise Conflict(
-            f"an institution named {name!r} exists",
+            _("an institution named %(name)s exists", name=repr(name)),
             code="duplicate",
-            details={"fields": {"name": "already in use"}},
+            details={"fields": {"name": _("already in use")}},
         )
 
 
@@ -298,7 +330,12 @@ def delete_institution(institution: Institution, *, actor: Organiser) -> None:
     )
     if count:
         raise Conflict(
-            f"{institution.name} still has {count} people; move or delete them first",
+            ngettext(
+                "%(name)s still has %(num)d people; move or delete them first",
+                "%(name)s still has %(num)d people; move or delete them first",
+                count,
+                name=institution.name,
+            ),
             code="in_use",
             details={"people": count},
         )
@@ -314,9 +351,9 @@ def _check_unique_email(email: str, *, exclude_id: int | None = None) -> None:
     other = find_person_by_email(email)
     if other is not None and other.id != exclude_id:
         raise Conflict(
-            f"a person with email {email} exists (id {other.id})",
+            _("a person with email %(email)s exists (id %(id)s)", email=email, id=other.id),
             code="duplicate",
-            details={"fields": {"email": "already in use"}, "person_id": other.id},
+            details={"fields": {"email": _("already in use")}, "person_id": other.id},
         )
 
 
@@ -372,7 +409,7 @@ def create_person(
     )
     if timezone is None:
         if institution is None:
-            raise ValidationFailed({"timezone": "required for a person without an institution"})
+            raise ValidationFailed({"timezone": _("required for a person without an institution")})
         timezone = institution.timezone
     person = Person(
         created_by=created_by,
@@ -436,7 +473,10 @@ def delete_person(person: Person, *, actor: Organiser) -> None:
     ).all()
     if sessions or events:
         raise Conflict(
-            f"{person.name} is invited to events or sessions; remove them there first",
+            _(
+                "%(name)s is invited to events or sessions; remove them there first",
+                name=person.name,
+            ),
             code="in_use",
             details={"event_ids": list(events), "session_ids": list(sessions)},
         )

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from forum.core.times import WEEKDAYS
+from forum.i18n import _
 
 EXAMPLE = "mon-fri 09:00-18:00; sat 10:00-12:00"
 _RANGE = re.compile(r"^(\d{1,2}:\d{2})-(\d{1,2}:\d{2})$")
@@ -31,7 +32,10 @@ def _days(spec: str) -> list[str]:
         first, dash, last = part.partition("-")
         if first not in WEEKDAYS or (dash and last not in WEEKDAYS):
             raise HoursSyntaxError(
-                f"{part!r} is not a day or a span of days: write mon, tue, ... sun, or mon-fri"
+                _(
+                    "%(part)s is not a day or a span of days: write mon, tue, ... sun, or mon-fri",
+                    part=repr(part),
+                )
             )
         start = WEEKDAYS.index(first)
         count = (WEEKDAYS.index(last) - start) % 7 + 1 if dash else 1
@@ -46,7 +50,9 @@ def _ranges(text: str) -> list[list[str]]:
     for part in text.replace(",", " ").split():
         match = _RANGE.match(part)
         if not match:
-            raise HoursSyntaxError(f"{part!r} is not a range: write it as 09:00-18:00")
+            raise HoursSyntaxError(
+                _("%(part)s is not a range: write it as 09:00-18:00", part=repr(part))
+            )
         # "9:00" is read as "09:00"; the HH:MM rule itself is checked with the other fields.
         ranges.append([value.zfill(5) for value in match.groups()])
     return ranges
@@ -63,17 +69,21 @@ def parse_hours(text: str) -> dict[str, list[list[str]]]:
         match = _DAYS_THEN_RANGES.match(entry)
         if not match:
             raise HoursSyntaxError(
-                f"{entry!r} needs days and ranges, as in {EXAMPLE!r} (or 'sun off')"
+                _(
+                    "%(entry)s needs days and ranges, as in %(example)s (or 'sun off')",
+                    entry=repr(entry),
+                    example=repr(EXAMPLE),
+                )
             )
         days = _days(match.group(1))
         ranges = _ranges(match.group(2))
         for day in days:
             if day in seen:
-                raise HoursSyntaxError(f"{day} is given twice")
+                raise HoursSyntaxError(_("%(day)s is given twice", day=day))
             seen.add(day)
             hours[day] = [list(r) for r in ranges]
     if not seen:
-        raise HoursSyntaxError(f"write days and ranges, as in {EXAMPLE!r}")
+        raise HoursSyntaxError(_("write days and ranges, as in %(example)s", example=repr(EXAMPLE)))
     return hours
 
 

@@ -38,6 +38,7 @@ from forum.events.models import Invitation
 from forum.events.models import VideoMeeting
 from forum.events.occurrences import session_occurrences
 from forum.extensions import db
+from forum.i18n import _
 from forum.notifications.organisers import tell_organisers
 from forum.providers import accounts
 from forum.providers.base import VideoProvider
@@ -494,17 +495,21 @@ def _apply(entry: InboxEntry, batch: _Batch) -> tuple[str, str | None, int | Non
     """Apply one fact: its status, a note on it, and the session it is about if any."""
     event = batch.event(entry)
     if event is None:
-        return "ignored", "the delivery no longer parses to this event", entry.session_id
+        return "ignored", _("the delivery no longer parses to this event"), entry.session_id
     meeting = batch.meeting(entry.provider, event.external_id)
     if meeting is None:
         # A meeting made elsewhere, or one of ours already deleted: nothing to change.
-        return "ignored", f"no meeting with id {event.external_id} here", entry.session_id
+        return (
+            "ignored",
+            _("no meeting with id %(id)s here", id=event.external_id),
+            entry.session_id,
+        )
     session = meeting.session
     batch.lock(session)
     at = _instant(event.data.get("at")) or event.occurred_at or now_utc()
     handler = HANDLERS.get(event.kind)
     if handler is None:
-        return "ignored", f"{event.kind} is not used", session.id
+        return "ignored", _("%(kind)s is not used", kind=event.kind), session.id
     return "processed", handler(session, meeting, event, at, batch), session.id
 
 
@@ -738,8 +743,12 @@ def _recording(session, meeting, event, at, batch) -> str | None:
     meeting.data = data
     tell_organisers(
         session,
-        f"Recording ready: {session.title}",
-        f"The recording of {session.title!r} is ready: {share_url}",
+        _("Recording ready: %(title)s", title=session.title),
+        _(
+            "The recording of %(title)s is ready: %(url)s",
+            title=repr(session.title),
+            url=share_url,
+        ),
     )
     _emit("recording.ready", session, {"share_url": share_url})
     return None
@@ -748,33 +757,55 @@ def _recording(session, meeting, event, at, batch) -> str | None:
 def _changed(session, meeting, event, at, batch) -> str | None:
     start = _instant(event.data.get("start_time"))
     if start is None or start == session.start:
-        return "our own change, or none that matters"
+        return _("our own change, or none that matters")
     meeting.data = {
         **(meeting.data or {}),
         "changed_on_provider": {"at": format_instant(at), "start_time": format_instant(start)},
     }
-    meeting.error = (
-        f"the meeting was moved on {meeting.provider}'s side to {format_instant(start)}; "
-        "the session still says "
-        f"{format_instant(session.start)}: reschedule the session or the meeting"
+    meeting.error = _(
+        "the meeting was moved on %(provider)s's side to %(start)s; the session still says "
+        "%(session_start)s: reschedule the session or the meeting",
+        provider=meeting.provider,
+        start=format_instant(start),
+        session_start=format_instant(session.start),
     )
     tell_organisers(
-        session, f"Meeting changed on {meeting.provider}: {session.title}", meeting.error
+        session,
+        _(
+            "Meeting changed on %(provider)s: %(title)s",
+            provider=meeting.provider,
+            title=session.title,
+        ),
+        meeting.error,
     )
     return None
 
 
 def _deleted(session, meeting, event, at, batch) -> str | None:
     if session.status == "cancelled" or meeting.status == "deleted":
-        return "deleted by forum itself"
-    operator = event.data.get("operator") or "someone"
+        return _("deleted by forum itself")
+    operator = event.data.get("operator")
     meeting.status = "failed"
-    meeting.error = (
-        f"the meeting was deleted on {meeting.provider}'s side by {operator}; "
-        "retry to open a new one"
-    )
+    if operator:
+        meeting.error = _(
+            "the meeting was deleted on %(provider)s's side by %(operator)s; "
+            "retry to open a new one",
+            provider=meeting.provider,
+            operator=operator,
+        )
+    else:
+        meeting.error = _(
+            "the meeting was deleted on %(provider)s's side by someone; retry to open a new one",
+            provider=meeting.provider,
+        )
     tell_organisers(
-        session, f"Meeting deleted on {meeting.provider}: {session.title}", meeting.error
+        session,
+        _(
+            "Meeting deleted on %(provider)s: %(title)s",
+            provider=meeting.provider,
+            title=session.title,
+        ),
+        meeting.error,
     )
     _emit("provider.error", session, {"provider": meeting.provider, "error": meeting.error})
     return None

@@ -41,6 +41,8 @@ from forum.directory.freebusy import checked_session
 from forum.events.models import Event
 from forum.events.models import EventSession
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import in_locale
 from forum.jobs.queue import enqueue
 from forum.notifications.dispatch import mail_sender
 from forum.notifications.senders import SendError
@@ -207,20 +209,22 @@ def check_url(url: str, *, allow_private: bool) -> str:
     forum.directory.freebusy); a name is checked, against what it resolves to, at each send.
     """
     if len(url) > MAX_URL_LENGTH:
-        raise ValidationFailed({"url": f"must be at most {MAX_URL_LENGTH} characters"})
+        raise ValidationFailed(
+            {"url": _("must be at most %(count)s characters", count=MAX_URL_LENGTH)}
+        )
     if any(c.isspace() or not c.isprintable() for c in url):
-        raise ValidationFailed({"url": "must not contain spaces or control characters"})
+        raise ValidationFailed({"url": _("must not contain spaces or control characters")})
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
     except ValueError:
-        raise ValidationFailed({"url": "is not a valid URL"}) from None
+        raise ValidationFailed({"url": _("is not a valid URL")}) from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise ValidationFailed({"url": "must be an http or https URL"})
+        raise ValidationFailed({"url": _("must be an http or https URL")})
     if parts.username is not None or parts.password is not None:
         # They would travel in every request and show in every listing; the signature
         # is what proves a delivery comes from forum.
-        raise ValidationFailed({"url": "must not contain a user name or password"})
+        raise ValidationFailed({"url": _("must not contain a user name or password")})
     check_url_host(url, allow_private=allow_private, field="url")
     return url
 
@@ -236,11 +240,17 @@ def create_subscription(
     check_url(url, allow_private=_allow_private())
     types = list(dict.fromkeys(event_types))
     if not types:
-        raise ValidationFailed({"event_types": "must name at least one event type"})
+        raise ValidationFailed({"event_types": _("must name at least one event type")})
     unknown = [t for t in types if t not in EVENT_TYPES]
     if unknown:
         raise ValidationFailed(
-            {"event_types": f"unknown {', '.join(unknown)}; known: {', '.join(EVENT_TYPES)}"}
+            {
+                "event_types": _(
+                    "unknown %(unknown)s; known: %(known)s",
+                    unknown=", ".join(unknown),
+                    known=", ".join(EVENT_TYPES),
+                )
+            }
         )
     secret = secret or new_secret()
     subscription = WebhookSubscription(
@@ -267,7 +277,7 @@ def get_subscription_for(organiser: Organiser, subscription_id: int) -> WebhookS
     """The organiser's subscription; another organiser's is as unknown as a missing one."""
     subscription = db.session.get(WebhookSubscription, subscription_id)
     if subscription is None or subscription.organiser_id != organiser.id:
-        raise NotFound(f"no webhook subscription with id {subscription_id}")
+        raise NotFound(_("no webhook subscription with id %(id)s", id=subscription_id))
     return subscription
 
 
@@ -305,7 +315,7 @@ def delivery_counts(subscription_ids: Iterable[int]) -> dict[int, dict[str, int]
 def get_delivery_for(subscription: WebhookSubscription, delivery_id: int) -> WebhookDelivery:
     delivery = db.session.get(WebhookDelivery, delivery_id)
     if delivery is None or delivery.subscription_id != subscription.id:
-        raise NotFound(f"no delivery with id {delivery_id} for this subscription")
+        raise NotFound(_("no delivery with id %(id)s for this subscription", id=delivery_id))
     return delivery
 
 
@@ -317,7 +327,7 @@ def redeliver(delivery: WebhookDelivery) -> WebhookDelivery:
     """
     if not delivery.subscription.active:
         raise Conflict(
-            "this subscription was disabled; create a new one for the receiver",
+            _("this subscription was disabled; create a new one for the receiver"),
             code="subscription_disabled",
         )
     delivery.status = "pending"
@@ -487,29 +497,62 @@ def send(url: str, body: bytes, headers: dict[str, str], *, allow_private: bool)
             ) as response:
                 status_code = response.status_code
                 if not 200 <= status_code < 300:
-                    error = f"{host} answered {status_code} {response.reason or ''}".strip()
+                    status = f"{status_code} {response.reason or ''}".strip()
                     if 300 <= status_code < 400:
-                        error += "; forum does not follow redirects: subscribe the final URL"
+                        error = _(
+                            "%(host)s answered %(status)s; forum does not follow redirects: "
+                            "subscribe the final URL",
+                            host=host,
+                            status=status,
+                        )
+                    else:
+                        error = _("%(host)s answered %(status)s", host=host, status=status)
         except RefusedAddress as exc:
-            error = (
-                f"{host} {exc.problem}; forum does not send to private, loopback or "
-                "link-local addresses"
-            )
+            error = _refused_send(host, exc)
         except HostNotFound:
-            error = f"the host {host} could not be found"
+            error = _("the host %(host)s could not be found", host=host)
         except (requests.Timeout, urllib3.exceptions.TimeoutError):
-            error = (
-                f"{host} did not answer within {CONNECT_TIMEOUT_SECONDS:g} s (connect) "
-                f"or {READ_TIMEOUT_SECONDS:g} s (response)"
+            error = _(
+                "%(host)s did not answer within %(connect)s s (connect) or %(read)s s (response)",
+                host=host,
+                connect=format(CONNECT_TIMEOUT_SECONDS, "g"),
+                read=format(READ_TIMEOUT_SECONDS, "g"),
             )
         except requests.exceptions.SSLError:
-            error = f"the secure (https) connection to {host} failed: certificate not trusted"
+            error = _(
+                "the secure (https) connection to %(host)s failed: certificate not trusted",
+                host=host,
+            )
         except requests.ConnectionError:
-            error = f"could not connect to {host}"
+            error = _("could not connect to %(host)s", host=host)
         except (requests.RequestException, urllib3.exceptions.HTTPError):
-            error = f"{host} sent a broken answer"
+            error = _("%(host)s sent a broken answer", host=host)
     duration_ms = round((time.monotonic() - started) * 1000)
     return _Answer(status_code=status_code, error=error, duration_ms=duration_ms)
+
+
+def _refused_send(host: str, exc: RefusedAddress) -> str:
+    """Why a delivery was not sent to ``host``, in one sentence."""
+    if exc.proxy:
+        return _(
+            "%(host)s is a proxy, and a proxy would resolve names past the check; forum does "
+            "not send to private, loopback or link-local addresses",
+            host=host,
+        )
+    if exc.address is None:
+        return _(
+            "%(host)s is %(refusal)s; forum does not send to private, loopback or link-local "
+            "addresses",
+            host=host,
+            refusal=exc.refusal,
+        )
+    return _(
+        "%(host)s resolves to %(refusal)s (%(address)s); forum does not send to private, "
+        "loopback or link-local addresses",
+        host=host,
+        refusal=exc.refusal,
+        address=exc.address,
+    )
 
 
 def deliver(delivery_id: int) -> Outcome:
@@ -525,6 +568,8 @@ def deliver(delivery_id: int) -> Outcome:
         db.session.commit()
         return Outcome(delivery.status)
     url, body = subscription.url, delivery.payload.encode()
+    # What went wrong is recorded in the language of the subscription's organiser.
+    locale = subscription.organiser.locale
     event_id, event_type = delivery.event_id, delivery.type
     attempted_at = now_utc()
     secret: str | None = None
@@ -534,7 +579,8 @@ def deliver(delivery_id: int) -> Outcome:
     except crypto.SecretsUnreadable as exc:
         # Sent unsigned it would be refused anyway; recorded as a failed attempt, so that
         # the retries end and the organiser learns of it, instead of a job failing forever.
-        unreadable = f"{exc}; subscribe the receiver again"
+        with in_locale(locale):
+            unreadable = _("%(reason)s; subscribe the receiver again", reason=exc)
     # No transaction stays open over the request, which may take 15 seconds (nothing below
     # reads a row until the answer is in: the commit expired them all).
     db.session.commit()
@@ -549,7 +595,8 @@ def deliver(delivery_id: int) -> Outcome:
             "Forum-Event-Id": event_id,
             "Forum-Event-Type": event_type,
         }
-        answer = send(url, body, headers, allow_private=_allow_private())
+        with in_locale(locale):
+            answer = send(url, body, headers, allow_private=_allow_private())
 
     # A query, not Session.get: the row may have gone (its subscription deleted) during
     # the request, and get() would raise on the stale object it still holds.
@@ -593,7 +640,8 @@ def deliver(delivery_id: int) -> Outcome:
     subscription.failing_since = subscription.failing_since or attempted_at
     disabled = subscription.active and now_utc() - subscription.failing_since >= DISABLE_AFTER
     if disabled:
-        _disable(subscription, last_error=answer.error)
+        with in_locale(locale):
+            _disable(subscription, last_error=answer.error)
         retry_in = None
     db.session.commit()
     if disabled:
@@ -605,9 +653,11 @@ def _disable(subscription: WebhookSubscription, *, last_error: str) -> None:
     since = format_instant(subscription.failing_since or now_utc())
     subscription.active = False
     subscription.disabled_at = now_utc()
-    subscription.disabled_reason = (
-        f"every delivery failed since {since} ({subscription.consecutive_failures} "
-        f"attempts in a row); the last: {last_error}"
+    subscription.disabled_reason = _(
+        "every delivery failed since %(since)s (%(count)s attempts in a row); the last: %(last)s",
+        since=since,
+        count=subscription.consecutive_failures,
+        last=last_error,
     )
     db.session.execute(
         sa.update(WebhookDelivery)
@@ -630,17 +680,25 @@ def disabled_notice(subscription: WebhookSubscription) -> EmailMessage:
     message = EmailMessage()
     message["From"] = current_app.config["MAIL_FROM"]
     message["To"] = organiser.email
-    message["Subject"] = f"forum stopped sending webhooks to {host}"
+    deliveries = f"/api/v1/webhook-subscriptions/{subscription.id}/deliveries"
+    with in_locale(organiser.locale):
+        message["Subject"] = _("forum stopped sending webhooks to %(host)s", host=host)
+        greeting = _("Hello %(name)s,", name=organiser.name)
+        stopped = _(
+            "forum has stopped sending events to your webhook subscription %(id)s:",
+            id=subscription.id,
+        )
+        why = _("Why: %(reason)s", reason=subscription.disabled_reason)
+        log_kept = _(
+            "The deliveries that were waiting for it will not be sent. Their log stays at\n"
+            "GET %(path)s. Once the receiver\n"
+            "answers again, subscribe it anew (POST /api/v1/webhook-subscriptions).",
+            path=deliveries,
+        )
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain="forum")
     message.set_content(
-        f"Hello {organiser.name},\n\n"
-        f"forum has stopped sending events to your webhook subscription "
-        f"{subscription.id}:\n\n    {subscription.url}\n\n"
-        f"Why: {subscription.disabled_reason}\n\n"
-        "The deliveries that were waiting for it will not be sent. Their log stays at\n"
-        f"GET /api/v1/webhook-subscriptions/{subscription.id}/deliveries. Once the receiver\n"
-        "answers again, subscribe it anew (POST /api/v1/webhook-subscriptions).\n"
+        f"{greeting}\n\n{stopped}\n\n    {subscription.url}\n\n{why}\n\n{log_kept}\n"
     )
     return message
 
