@@ -71,6 +71,7 @@ def person_out(person: Person) -> dict:
         ],
         ics_url=person.ics_url,
         reminders=person.reminders,
+        locale=person.locale,
         created_by_id=person.created_by_id,
     ).model_dump(mode="json")
 

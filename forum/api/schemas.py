@@ -25,6 +25,7 @@ from pydantic import RootModel
 from pydantic import WithJsonSchema
 from pydantic import model_validator
 
+from forum import i18n
 from forum.api import MAX_ID
 from forum.core import recurrence
 from forum.core import text
@@ -156,6 +157,18 @@ ZoneName = Annotated[
     str,
     PlainValidator(times.check_zone_name),
     WithJsonSchema({"type": "string", "description": "IANA time zone", "example": "Asia/Shanghai"}),
+]
+Locale = Annotated[
+    str,
+    PlainValidator(i18n.check_locale),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "enum": list(i18n.LANGUAGES),
+            "description": "the language of their pages, emails and calendar text",
+            "example": "zh-Hans",
+        }
+    ),
 ]
 Country = Annotated[
     str,
@@ -372,6 +385,11 @@ class PersonCreate(AvailabilityIn):
     timezone: ZoneName | None = Field(None, description="default: the institution's zone")
     role_title: RoleTitle = ""
     reminders: bool = Field(True, description="false: no reminder emails before sessions")
+    locale: Locale | None = Field(
+        None,
+        description="default: the language of the institution's country where one is clear "
+        "(CN zh-Hans, JP ja, FR fr, QA ar ...), else en",
+    )
 
 
 class PersonUpdate(AvailabilityIn):
@@ -383,6 +401,7 @@ class PersonUpdate(AvailabilityIn):
     timezone: ZoneName | None = None
     role_title: RoleTitle | None = None
     reminders: bool | None = None
+    locale: Locale | None = None
 
 
 class BusyOut(Out):
@@ -402,6 +421,7 @@ class PersonOut(Out):
     busy: list[BusyOut]
     ics_url: str | None
     reminders: bool = Field(description="whether they get reminder emails before sessions")
+    locale: str = Field(description="the language of their pages, emails and calendar text")
     created_by_id: int | None = Field(
         description="the organiser who added them: they, the co-organisers of their events and "
         "administrators may change them (null: administrators only)"
@@ -438,6 +458,9 @@ class PersonImportRow(Schema):
     )
     timezone: ZoneName | None = Field(None, description="default: the institution's zone")
     role_title: RoleTitle | None = None
+    locale: Locale | None = Field(
+        None, description="default: the language of the institution's country, else en"
+    )
     working_hours: WeeklyHours | None = Field(
         None, description="default: 09:00-18:00 on the working days of the institution's country"
     )
@@ -452,7 +475,7 @@ class InstitutionImport(RootModel[list[InstitutionImportRow]]):
 
 class PeopleImport(RootModel[list[PersonImportRow]]):
     """A JSON list of people (or a CSV file: name,email,institution,timezone,role_title,
-    working_hours,acceptable_hours)."""
+    working_hours,acceptable_hours,locale)."""
 
     root: list[PersonImportRow] = Field(min_length=1, max_length=bulk.MAX_IMPORT_ROWS)
 

@@ -39,6 +39,7 @@ from forum.directory.weekly_hours import parse_hours
 from forum.extensions import db
 from forum.i18n import _
 from forum.i18n import _l
+from forum.i18n import locale_for_country
 from forum.i18n import ngettext
 
 PEOPLE = "people"
@@ -62,6 +63,7 @@ COLUMNS = {
         "role_title",
         "working_hours",
         "acceptable_hours",
+        "locale",
     ),
     INSTITUTIONS: ("name", "short_name", "country", "timezone", "subdivision"),
 }
@@ -571,6 +573,7 @@ def _plan_people(plan: ImportPlan) -> None:
                 Person.institution_id,
                 Person.timezone,
                 Person.role_title,
+                Person.locale,
                 Person.working_hours,
                 Person.acceptable_hours,
             ).where(sa.func.lower(Person.email).in_(emails))
@@ -598,6 +601,7 @@ def _plan_people(plan: ImportPlan) -> None:
                 "institution_id": institution.id if institution else None,
                 "timezone": timezone,
                 "role_title": values.get("role_title", ""),
+                "locale": values.get("locale") or locale_for_country(country),
                 "working_hours": values.get("working_hours") or weekly_defaults[country],
                 "acceptable_hours": values.get("acceptable_hours") or DEFAULT_ACCEPTABLE_HOURS,
             }
@@ -609,6 +613,7 @@ def _plan_people(plan: ImportPlan) -> None:
             "institution_id": current.institution_id,
             "timezone": current.timezone,
             "role_title": current.role_title,
+            "locale": current.locale,
             "working_hours": current.working_hours,
             "acceptable_hours": current.acceptable_hours,
         }

@@ -33,6 +33,7 @@ from forum.directory.models import Institution
 from forum.directory.models import Person
 from forum.extensions import db
 from forum.i18n import _
+from forum.i18n import locale_for_country
 from forum.i18n import ngettext
 from forum.scheduling.calendars import weekend
 
@@ -398,6 +399,7 @@ def create_person(
     timezone: str | None = None,
     role_title: str = "",
     reminders: bool = True,
+    locale: str | None = None,
     created_by: Organiser | None = None,
     **availability: Any,
 ) -> Person:
@@ -419,6 +421,7 @@ def create_person(
         timezone=timezone,
         role_title=role_title,
         reminders=reminders,
+        locale=locale or locale_for_country(institution.country if institution else None),
         working_hours=default_working_hours(institution.country if institution else None),
     )
     db.session.add(person)
@@ -449,7 +452,7 @@ def update_person(person: Person, changes: dict[str, Any], *, actor: Organiser) 
             if institution_id is not None
             else None
         )
-    for field in ("name", "timezone", "role_title", "reminders"):
+    for field in ("name", "timezone", "role_title", "reminders", "locale"):
         if changes.get(field) is not None:
             setattr(person, field, changes[field])
     _apply_availability(person, changes)
