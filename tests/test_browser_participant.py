@@ -21,6 +21,7 @@ from forum.directory.models import Person
 from forum.events import calendars
 from forum.events.models import VideoMeeting
 from forum.extensions import db
+from forum.i18n import zone_text
 from tests.browser import save_screenshot
 from tests.factories import SESSIONS
 from tests.factories import invitee
@@ -42,7 +43,7 @@ def shown(start: dt.datetime, minutes: int, zone: str) -> str:
     local_start = start.astimezone(ZoneInfo(zone))
     local_end = (start + dt.timedelta(minutes=minutes)).astimezone(ZoneInfo(zone))
     until = f"{local_end:%H:%M}" if local_end.date() == local_start.date() else f"{local_end:%c}"
-    return f"{local_start:%a %d %b %Y %H:%M}–{until} ({zone})"
+    return f"{local_start:%a %d %b %Y %H:%M}–{until} ({zone_text(zone)})"
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from forum.directory.models import Person
 from forum.events import calendars
 from forum.events.models import VideoMeeting
 from forum.extensions import db
+from forum.i18n import zone_text
 from tests.factories import SESSIONS
 from tests.factories import invitee
 from tests.factories import make_event
@@ -181,7 +182,7 @@ def shown(start: dt.datetime, zone: str, minutes: int = 60) -> str:
     """How a page writes a meeting in a zone: weekday, date, start–end and the zone's name."""
     local = start.astimezone(ZoneInfo(zone))
     end = local + dt.timedelta(minutes=minutes)
-    return f"{local:%a %d %b %Y %H:%M}–{end:%H:%M} ({zone})"
+    return f"{local:%a %d %b %Y %H:%M}–{end:%H:%M} ({zone_text(zone)})"
 
 
 @pytest.fixture
@@ -265,7 +266,7 @@ def test_agenda_lists_only_the_persons_coming_sessions_in_their_zone_first(app, 
     # Beijing first (UTC+8), then the event's home zone (India, UTC+5:30), then UTC.
     day = f"{plenary:%a %d %b %Y}"
     assert when_lines(item) == [
-        f"{day} 21:00–22:00 (Asia/Shanghai)",
+        f"{day} 21:00–22:00 (Beijing, Asia/Shanghai)",
         f"{day} 18:30–19:30 (Asia/Kolkata)",
         f"{day} 13:00–14:00 (UTC)",
     ]
@@ -398,7 +399,7 @@ def test_a_fixed_date_in_detroit_summer_time_and_in_beijing(app, api, client, wo
         "Mon 15 Mar 2027 13:00–14:00 (UTC)",
     ]
     page = Page(client.get(link))
-    assert when_lines(page.root)[0] == "Mon 15 Mar 2027 21:00–22:00 (Asia/Shanghai)"
+    assert when_lines(page.root)[0] == "Mon 15 Mar 2027 21:00–22:00 (Beijing, Asia/Shanghai)"
     assert session["title"] == page.root.find("h1").text()
 
 

@@ -111,7 +111,7 @@ def test_a_participant_answers_in_their_zone_and_changes_an_answer(
     shown = text_of(page.text)
     # Tokyo's own day and time first, then the event's home zone (Beijing) and UTC.
     assert "Thursday 11 March 2027 00:30–01:30 Asia/Tokyo" in shown
-    assert "Wed 10 Mar 2027 23:30–Thu 11 Mar 2027 00:30 (Asia/Shanghai)" in shown
+    assert "Wed 10 Mar 2027 23:30–Thu 11 Mar 2027 00:30 (Beijing, Asia/Shanghai)" in shown
     assert "Wed 10 Mar 2027 15:30–16:30 (UTC)" in shown
     assert shown.count("Save my answers") == 1
     assert page.text.count('<fieldset class="ballot-option') == 3
@@ -261,7 +261,7 @@ def test_typed_times_are_checked_row_by_row_and_nothing_is_written(
     assert response.status_code == 303
     page = text_of(client.get(response.headers["Location"]).text)
     # The organiser's zone (Beijing) first: 09:00 Tokyo is 08:00 Beijing.
-    assert "Wed 10 Mar 2027 08:00–08:45 (Asia/Shanghai)" in page
+    assert "Wed 10 Mar 2027 08:00–08:45 (Beijing, Asia/Shanghai)" in page
     assert "typed times" in page
 
 

@@ -12,6 +12,8 @@ from forum.core.times import format_instant
 from forum.db import now_utc
 from forum.events import calendars
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import in_locale
 from forum.notifications.organisers import tell_event_organisers
 from forum.polls.models import Poll
 from forum.polls.results import matrix
@@ -42,20 +44,36 @@ def notice_closed_polls(now: dt.datetime | None = None) -> list[Poll]:
         poll = db.session.get(Poll, poll_id)
         queue_poll_emails(poll, "poll-closed", data={"reason": "deadline"})
         db.session.commit()
-        found = matrix(poll)
-        best = found.best
-        lines = [
-            f"The poll {poll.title!r} ({poll.event.title}) stopped taking answers at "
-            f"{format_instant(poll.closes_at)}.",
-            found.summary(),
-        ]
-        if best is not None:
-            lines.append(
-                f"Most answers suit {format_instant(best.option.start)}: "
-                f"{best.counts['yes']} yes, {best.counts['if_need_be']} if need be, "
-                f"{best.counts['no']} no."
-            )
-        lines.append(f"Book a time: {calendars.page_url(f'/polls/{poll.id}')}")
-        tell_event_organisers(poll.event, f"Answers are in: {poll.title}", "\n\n".join(lines))
+        # One email for the event's organisers, in the language of the event's owner.
+        with in_locale(poll.event.owner.locale):
+            subject, body = _organisers_notice(poll)
+        tell_event_organisers(poll.event, subject, body)
         noticed.append(poll)
     return noticed
+
+
+def _organisers_notice(poll: Poll) -> tuple[str, str]:
+    """The subject and text telling the organisers that the answers are in."""
+    found = matrix(poll)
+    best = found.best
+    lines = [
+        _(
+            "The poll %(title)s (%(event)s) stopped taking answers at %(time)s.",
+            title=repr(poll.title),
+            event=poll.event.title,
+            time=format_instant(poll.closes_at),
+        ),
+        found.summary(),
+    ]
+    if best is not None:
+        lines.append(
+            _(
+                "Most answers suit %(time)s: %(yes)d yes, %(if_need_be)d if need be, %(no)d no.",
+                time=format_instant(best.option.start),
+                yes=best.counts["yes"],
+                if_need_be=best.counts["if_need_be"],
+                no=best.counts["no"],
+            )
+        )
+    lines.append(_("Book a time: %(url)s", url=calendars.page_url(f"/polls/{poll.id}")))
+    return _("Answers are in: %(title)s", title=poll.title), "\n\n".join(lines)

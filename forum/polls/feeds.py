@@ -15,9 +15,11 @@ from forum.directory.models import Person
 from forum.events import calendars
 from forum.events.models import Event
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import in_locale
+from forum.polls.models import ANSWER_WORDS
 from forum.polls.models import Poll
 from forum.polls.models import PollInvitee
-from forum.polls.services import ANSWER_WORDS
 from forum.polls.services import votes_of
 
 
@@ -43,7 +45,13 @@ def hold_stamp(person: Person) -> tuple:
 
 
 def hold_entries(person: Person, *, viewer_zone: str) -> list[ical.SessionEntry]:
-    """One TENTATIVE entry per candidate time of each open poll the person is asked."""
+    """One TENTATIVE entry per candidate time of each open poll the person is asked, in
+    the person's language."""
+    with in_locale(person.locale):
+        return _hold_entries(person, viewer_zone=viewer_zone)
+
+
+def _hold_entries(person: Person, *, viewer_zone: str) -> list[ical.SessionEntry]:
     polls = db.session.scalars(
         _open_polls(person)
         .options(
@@ -61,22 +69,32 @@ def hold_entries(person: Person, *, viewer_zone: str) -> list[ical.SessionEntry]
         count = len(poll.options)
         for number, option in enumerate(poll.options, start=1):
             answer = votes.get((option.id, person.id))
-            said = f"Your answer: {ANSWER_WORDS[answer]}." if answer else "Not answered yet."
+            said = (
+                _("Your answer: %(answer)s.", answer=ANSWER_WORDS[answer])
+                if answer
+                else _("Not answered yet.")
+            )
             lines = calendars.time_lines(option.start, option.end, viewer_zone, event.timezone)
             description = "\n".join(
                 [
-                    f"A candidate time ({number} of {count}) for {poll.title!r} "
-                    f"({event.title}); nothing is booked yet.",
+                    _(
+                        "A candidate time (%(number)d of %(count)d) for %(title)s "
+                        "(%(event)s); nothing is booked yet.",
+                        number=number,
+                        count=count,
+                        title=repr(poll.title),
+                        event=event.title,
+                    ),
                     said,
                     *lines,
-                    f"Answer or change your answers: {url}",
+                    _("Answer or change your answers: %(url)s", url=url),
                 ]
             )
             entries.append(
                 ical.SessionEntry(
                     uid=f"poll-{poll.id}-option-{option.id}@forum",
                     sequence=poll.revision,
-                    summary=f"Hold (poll): {poll.title}",
+                    summary=_("Hold (poll): %(title)s", title=poll.title),
                     description=description,
                     start=option.start,
                     end=option.end,

@@ -16,6 +16,7 @@ from forum.events.models import ROLES
 from forum.events.models import Event
 from forum.events.models import EventSession
 from forum.extensions import db
+from forum.i18n import _l
 
 # open: people answer; closed: no more answers, nothing booked (closed by an organiser or by
 # its closing time); finalized: one option was booked as a session.
@@ -24,6 +25,18 @@ POLL_STATUSES = ("open", "closed", "finalized")
 POLL_SOURCES = ("engine", "planner", "typed")
 # yes; if need be (would rather not, but can); no.
 ANSWERS = ("yes", "if_need_be", "no")
+
+# How people read these values. The status as a badge on the organiser's poll page.
+STATUS_LABELS = {"open": _l("open"), "closed": _l("closed"), "finalized": _l("time chosen")}
+# Where the times came from, as the end of "Times from …".
+SOURCE_LABELS = {
+    "engine": _l("the engine’s best slots"),
+    "planner": _l("the planner"),
+    "typed": _l("typed times"),
+}
+# An answer as a choice (buttons, column of answers) and within a sentence ("Your answer: yes").
+ANSWER_LABELS = {"yes": _l("Yes"), "if_need_be": _l("If need be"), "no": _l("No")}
+ANSWER_WORDS = {"yes": _l("yes"), "if_need_be": _l("if need be"), "no": _l("no")}
 MAX_OPTIONS = 50
 
 

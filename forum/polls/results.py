@@ -12,11 +12,12 @@ from collections import Counter
 from dataclasses import dataclass
 from dataclasses import field
 
-import pytz
-
 from forum.directory.models import Person
 from forum.events import explanations
 from forum.events import planning
+from forum.i18n import _
+from forum.i18n import _l
+from forum.i18n import ngettext
 from forum.polls.models import Poll
 from forum.polls.models import PollInvitee
 from forum.polls.models import PollOption
@@ -27,7 +28,7 @@ from forum.scheduling.model import STEPS
 from forum.scheduling.model import Placement
 from forum.scheduling.model import SearchOptions
 
-NO_COUNTRY = "No institution"
+NO_COUNTRY = _l("No institution")
 
 
 @dataclass
@@ -96,29 +97,41 @@ class Matrix:
         waiting = [i for i in required if i.answered_at is None]
         parts = []
         if not required:
-            parts.append("Nobody is required.")
+            parts.append(_("Nobody is required."))
         elif waiting:
             parts.append(
-                f"{len(waiting)} of {len(required)} required "
-                f"{'person has' if len(required) == 1 else 'people have'} not answered yet."
+                ngettext(
+                    "%(waiting)d of %(num)d required person has not answered yet.",
+                    "%(waiting)d of %(num)d required people have not answered yet.",
+                    len(required),
+                    waiting=len(waiting),
+                )
             )
         else:
-            parts.append("Everyone required has answered.")
+            parts.append(_("Everyone required has answered."))
         if self.suiting:
             count = len(self.suiting)
             parts.append(
-                f"{count} option{'s' if count != 1 else ''} "
-                f"suit{'s' if count == 1 else ''} every required person so far."
+                ngettext(
+                    "%(num)d option suits every required person so far.",
+                    "%(num)d options suit every required person so far.",
+                    count,
+                )
                 if waiting
-                else f"{count} option{'s' if count != 1 else ''} "
-                f"suit{'s' if count == 1 else ''} every required person."
+                else ngettext(
+                    "%(num)d option suits every required person.",
+                    "%(num)d options suit every required person.",
+                    count,
+                )
             )
         elif required:
             parts.append(
-                "No option suits every required person so far."
+                _("No option suits every required person so far.")
                 if waiting
-                else "No option suits every required person: offer other times, or choose "
-                "the option with the most answers."
+                else _(
+                    "No option suits every required person: offer other times, or choose "
+                    "the option with the most answers."
+                )
             )
         return " ".join(parts)
 
@@ -200,9 +213,7 @@ def _engine_view(
             rank = rank_of.get(option.start)
             if rank is None:
                 continue
-            placements[option.id] = {
-                p.participant.person_id: p for p in result.placements(rank)
-            }
+            placements[option.id] = {p.participant.person_id: p for p in result.placements(rank)}
             site_rows[option.id] = explanations.site_times(result, sites, facts, rank)
     return placements, site_rows
 
@@ -238,7 +249,7 @@ def matrix(poll: Poll) -> Matrix:
         country = institution.country if institution else None
         key = (
             country is None,
-            pytz.country_names.get(country, country) if country else NO_COUNTRY,
+            explanations.name_of_country(country),
             institution.name if institution else "",
         )
         group = groups.setdefault(
@@ -246,7 +257,7 @@ def matrix(poll: Poll) -> Matrix:
             Group(
                 country=country,
                 country_name=key[1],
-                institution=institution.name if institution else NO_COUNTRY,
+                institution=institution.name if institution else str(NO_COUNTRY),
             ),
         )
         group.people.append(

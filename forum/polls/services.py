@@ -38,8 +38,10 @@ from forum.events import variety
 from forum.events.models import Event
 from forum.events.models import EventSession
 from forum.extensions import db
+from forum.i18n import _
 from forum.jobs.queue import enqueue
 from forum.notifications.models import EmailMessage
+from forum.polls.models import ANSWER_WORDS  # noqa: F401  (the poll emails read it here)
 from forum.polls.models import ANSWERS
 from forum.polls.models import MAX_OPTIONS
 from forum.polls.models import Poll
@@ -61,7 +63,6 @@ DEFAULT_SEARCH_LIMIT = 5
 DEFAULT_SEARCH_DAYS = 14
 DEFAULT_SEARCH_AFTER_DAYS = 3
 MAX_COMMENT = 2000
-ANSWER_WORDS = {"yes": "yes", "if_need_be": "if need be", "no": "no"}
 
 
 def polls_of(event: Event) -> list[Poll]:
@@ -80,7 +81,7 @@ def get_poll_for(organiser: Organiser, poll_id: int) -> Poll:
     """The poll if its event is the organiser's (or shared with them); 404 otherwise."""
     poll = load_poll(poll_id)
     if poll is None or not event_services.can_manage(organiser, poll.event):
-        raise NotFound(f"no poll with id {poll_id}")
+        raise NotFound(_("no poll with id %(id)s", id=poll_id))
     return poll
 
 
@@ -129,7 +130,7 @@ def resolve_options(items: Iterable[OptionInput], *, default_timezone: str) -> l
     now = now_utc()
     for index, item in enumerate(items):
         try:
-            start, _ = times.resolve_start(
+            start, _zone = times.resolve_start(
                 start=item.start,
                 local_start=item.local_start,
                 timezone=item.timezone,
@@ -143,8 +144,9 @@ def resolve_options(items: Iterable[OptionInput], *, default_timezone: str) -> l
         starts.append(start)
         if start <= now:
             # Said with the other rows' problems, not only once those are put right.
-            problems[f"options.{index}"] = (
-                f"{format_instant(start)} has passed: candidate times must be in the future"
+            problems[f"options.{index}"] = _(
+                "%(start)s has passed: candidate times must be in the future",
+                start=format_instant(start),
             )
     if problems:
         only = refused[0] if len(refused) == 1 and len(problems) == 1 else None
@@ -158,21 +160,30 @@ def resolve_options(items: Iterable[OptionInput], *, default_timezone: str) -> l
 
 def _checked_starts(starts: list[dt.datetime], now: dt.datetime) -> list[dt.datetime]:
     if not starts:
-        raise ValidationFailed({"options": "give at least one candidate time"})
+        raise ValidationFailed({"options": _("give at least one candidate time")})
     if len(starts) > MAX_OPTIONS:
         raise ValidationFailed(
-            {"options": f"at most {MAX_OPTIONS} candidate times; {len(starts)} were given"}
+            {
+                "options": _(
+                    "at most %(most)d candidate times; %(given)d were given",
+                    most=MAX_OPTIONS,
+                    given=len(starts),
+                )
+            }
         )
     problems: dict[str, str] = {}
     seen: dict[dt.datetime, int] = {}
     for index, start in enumerate(starts):
         if start <= now:
-            problems[f"options.{index}"] = (
-                f"{format_instant(start)} has passed: candidate times must be in the future"
+            problems[f"options.{index}"] = _(
+                "%(start)s has passed: candidate times must be in the future",
+                start=format_instant(start),
             )
         elif start in seen:
-            problems[f"options.{index}"] = (
-                f"the same time as options.{seen[start]} ({format_instant(start)})"
+            problems[f"options.{index}"] = _(
+                "the same time as options.%(index)d (%(start)s)",
+                index=seen[start],
+                start=format_instant(start),
             )
         else:
             seen[start] = index
@@ -218,7 +229,11 @@ def search_options(
     starts = [parse_instant(slot["start"]) for slot in variety.varied(found["slots"], wanted)]
     if not starts:
         raise ValidationFailed(
-            {"from_search": "the engine found no time in this window: widen it or relax its rules"}
+            {
+                "from_search": _(
+                    "the engine found no time in this window: widen it or relax its rules"
+                )
+            }
         )
     return starts
 
@@ -231,13 +246,13 @@ def _invitees(event: Event, invitees: Iterable[Mapping[str, Any]] | None) -> lis
         ]
         if not found:
             raise ValidationFailed(
-                {"invitees": "the event has no participants: add them, or list the invitees"}
+                {"invitees": _("the event has no participants: add them, or list the invitees")}
             )
         return found
     # The session's rules for a list of invitees (unknown or repeated people named).
     invitations = event_services._invitations(invitees)
     if not invitations:
-        raise ValidationFailed({"invitees": "list at least one person to ask"})
+        raise ValidationFailed({"invitees": _("list at least one person to ask")})
     return [PollInvitee(person=i.person, role=i.role, required=i.required) for i in invitations]
 
 
@@ -258,9 +273,9 @@ def create_poll(
     two weeks from three days ahead. Invitations to answer are emailed after the commit."""
     now = now_utc()
     if options is not None and from_search is not None:
-        raise ValidationFailed({"options": "give options or from_search, not both"})
+        raise ValidationFailed({"options": _("give options or from_search, not both")})
     if not 0 < duration_minutes <= 24 * 60:
-        raise ValidationFailed({"duration_minutes": "must be from 1 to 1440 minutes"})
+        raise ValidationFailed({"duration_minutes": _("must be from 1 to 1440 minutes")})
     if options is None:
         starts = search_options(event, actor, from_search or {}, duration_minutes)
         source = "engine"
@@ -272,13 +287,16 @@ def create_poll(
         if closes_at <= now:
             closes_at = starts[0]
     elif closes_at <= now:
-        raise ValidationFailed({"closes_at": f"{format_instant(closes_at)} has passed"})
+        raise ValidationFailed(
+            {"closes_at": _("%(time)s has passed", time=format_instant(closes_at))}
+        )
     elif closes_at > starts[0]:
         raise ValidationFailed(
             {
-                "closes_at": (
-                    f"after the earliest candidate time begins ({format_instant(starts[0])}): "
-                    "people could still answer for a time that has passed"
+                "closes_at": _(
+                    "after the earliest candidate time begins (%(start)s): "
+                    "people could still answer for a time that has passed",
+                    start=format_instant(starts[0]),
                 )
             }
         )
@@ -317,20 +335,22 @@ def answer_poll(
     """
     invitee = invitee_of(poll, person)
     if invitee is None:
-        raise NotFound(f"no poll with id {poll.id}")
+        raise NotFound(_("no poll with id %(id)s", id=poll.id))
     if not accepts_answers(poll):
         raise Conflict(_closed_words(poll), code="poll_closed")
     options = {option.id: option for option in poll.options}
     problems = {}
     for option_id, answer in answers.items():
         if option_id not in options:
-            problems[f"votes.{option_id}"] = "not a candidate time of this poll"
+            problems[f"votes.{option_id}"] = _("not a candidate time of this poll")
         elif answer not in ANSWERS:
-            problems[f"votes.{option_id}"] = f"must be one of {', '.join(ANSWERS)}"
+            problems[f"votes.{option_id}"] = _(
+                "must be one of %(values)s", values=", ".join(ANSWERS)
+            )
     if not answers and comment is None:
-        problems["votes"] = "answer at least one candidate time"
+        problems["votes"] = _("answer at least one candidate time")
     if comment is not None and len(comment) > MAX_COMMENT:
-        problems["comment"] = f"at most {MAX_COMMENT} characters"
+        problems["comment"] = _("at most %(most)d characters", most=MAX_COMMENT)
     if comment is not None and (found := text.problem(text.clean_text(comment))):
         problems["comment"] = found
     if problems:
@@ -360,7 +380,7 @@ def answer_poll(
                     vote.answer, vote.answered_at = answer, now
     except sa.exc.IntegrityError:
         raise Conflict(
-            "your answers were being saved twice at the same moment: send them again",
+            _("your answers were being saved twice at the same moment: send them again"),
             code="answered_concurrently",
         ) from None
     if comment is not None:
@@ -390,10 +410,22 @@ def answer_poll(
 
 def _closed_words(poll: Poll) -> str:
     if poll.status == "finalized":
-        return "this poll is over: a time was chosen"
+        return _("this poll is over: a time was chosen")
     if poll.status == "closed":
-        return "this poll was closed by its organiser"
-    return f"this poll stopped taking answers at {format_instant(poll.closes_at)}"
+        return _("this poll was closed by its organiser")
+    return _("this poll stopped taking answers at %(time)s", time=format_instant(poll.closes_at))
+
+
+def _closed_words_for_reminder(poll: Poll) -> str:
+    """Why nobody can be reminded, in one sentence per state."""
+    if poll.status == "finalized":
+        return _("this poll is over: a time was chosen: nobody can be reminded")
+    if poll.status == "closed":
+        return _("this poll was closed by its organiser: nobody can be reminded")
+    return _(
+        "this poll stopped taking answers at %(time)s: nobody can be reminded",
+        time=format_instant(poll.closes_at),
+    )
 
 
 def votes_of(poll: Poll) -> dict[tuple[int, int], str]:
@@ -420,17 +452,21 @@ def remind(poll: Poll) -> list[PollInvitee]:
     """Email those who have not answered yet; at most once a day, never after the close."""
     now = now_utc()
     if not accepts_answers(poll, now):
-        raise Conflict(_closed_words(poll) + ": nobody can be reminded", code="poll_closed")
+        raise Conflict(_closed_words_for_reminder(poll), code="poll_closed")
     if (next_at := next_reminder_at(poll, now)) is not None:
         raise Conflict(
-            f"a reminder went at {format_instant(poll.reminded_at)}; the next one can go "
-            f"from {format_instant(next_at)} (at most one a day)",
+            _(
+                "a reminder went at %(last)s; the next one can go from %(next)s "
+                "(at most one a day)",
+                last=format_instant(poll.reminded_at),
+                next=format_instant(next_at),
+            ),
             code="reminded_recently",
             details={"next_reminder_at": format_instant(next_at)},
         )
     waiting = [invitee for invitee in poll.invitees if invitee.answered_at is None]
     if not waiting:
-        raise Conflict("everyone has answered: nobody to remind", code="nobody_to_remind")
+        raise Conflict(_("everyone has answered: nobody to remind"), code="nobody_to_remind")
     poll.reminded_at = now
     for invitee in waiting:
         invitee.reminded_at = now
@@ -465,10 +501,15 @@ def finalize(
         raise Conflict(_closed_words(poll), code=f"poll_{poll.status}")
     option = next((o for o in poll.options if o.id == option_id), None)
     if option is None:
-        raise ValidationFailed({"option_id": f"not a candidate time of poll {poll.id}"})
+        raise ValidationFailed({"option_id": _("not a candidate time of poll %(id)s", id=poll.id)})
     if option.start <= now_utc():
         raise ValidationFailed(
-            {"option_id": f"{format_instant(option.start)} has passed: choose a coming time"}
+            {
+                "option_id": _(
+                    "%(start)s has passed: choose a coming time",
+                    start=format_instant(option.start),
+                )
+            }
         )
     # Two organisers finalising at once: the first to change the status wins.
     claimed = db.session.execute(

@@ -23,15 +23,18 @@ from forum.events.models import Invitation
 from forum.events.occurrences import session_occurrences
 from forum.extensions import csrf
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import _l
+from forum.i18n import use_locale
 from forum.security import refuse_link
 from forum.web import bp
 
-ANSWER_LABELS = {"accepted": "Accept", "tentative": "Maybe", "declined": "Decline"}
+ANSWER_LABELS = {"accepted": _l("Accept"), "tentative": _l("Maybe"), "declined": _l("Decline")}
 RSVP_WORDS = {
-    "needs-action": "not answered yet",
-    "accepted": "you accepted",
-    "tentative": "you said maybe",
-    "declined": "you declined",
+    "needs-action": _l("not answered yet"),
+    "accepted": _l("you accepted"),
+    "tentative": _l("you said maybe"),
+    "declined": _l("you declined"),
 }
 
 
@@ -53,7 +56,7 @@ def zone_choice(default: str) -> tuple[str, str | None]:
     try:
         get_zone(asked)
     except InvalidTime as error:
-        return default, f"{error}. Times are shown in {default}."
+        return default, _("%(problem)s. Times are shown in %(zone)s.", problem=error, zone=default)
     return asked, None
 
 
@@ -62,7 +65,9 @@ def _calendar_links(item: services.AgendaItem) -> dict[str, str]:
     occurrence = item.occurrence
     meeting = session.meeting
     join = meeting.join_url if meeting and meeting.join_url else ""
-    details = f"{session.event.title}\n\nJoin: {join}" if join else session.event.title
+    details = (
+        session.event.title + "\n\n" + _("Join: %(url)s", url=join) if join else session.event.title
+    )
     series = bool(session.rrule) and not occurrence.moved
     return {
         "google": google_calendar_url(
@@ -90,6 +95,7 @@ def agenda(token: str):
     person = calendars.person_for_agenda(token)
     if person is None:
         refuse_link()
+    use_locale(person.locale)
     zone, zone_problem = zone_choice(person.timezone)
     if zone_problem:
         flash(zone_problem, "error")
@@ -158,6 +164,7 @@ def rsvp(token: str):
     """GET shows the question (never answers it: mail scanners open links); POST answers."""
     invitation = _invitation(token)
     session = invitation.session
+    use_locale(invitation.person.locale)
     if request.method == "POST":
         answer = request.form.get("answer", "")
         try:
@@ -167,12 +174,20 @@ def rsvp(token: str):
             flash(error.message, "error")
             return redirect(url_for("web.rsvp", token=token)), 303
         db.session.commit()
-        series = " for the whole series" if session.rrule else ""
-        flash(
-            f"Thank you: your answer to “{session.title}” is recorded{series}: "
-            f"{RSVP_WORDS[answer]}.",
-            "ok",
-        )
+        if session.rrule:
+            thanks = _(
+                "Thank you: your answer to “%(title)s” is recorded for the whole series: "
+                "%(answer)s.",
+                title=session.title,
+                answer=RSVP_WORDS[answer],
+            )
+        else:
+            thanks = _(
+                "Thank you: your answer to “%(title)s” is recorded: %(answer)s.",
+                title=session.title,
+                answer=RSVP_WORDS[answer],
+            )
+        flash(thanks, "ok")
         back = request.form.get("back", "")
         if back == "agenda":
             # Back to the agenda as it was shown: in the zone the participant had chosen,
@@ -186,7 +201,7 @@ def rsvp(token: str):
         return redirect(url_for("web.rsvp", token=token)), 303
     proposed = request.args.get("answer")
     person = invitation.person
-    zone, _ = zone_choice(person.timezone)
+    zone, _problem = zone_choice(person.timezone)
     # A series shows its next meeting (its first while none has taken place).
     coming = next(iter(session_occurrences(session, after=now_utc(), limit=1)), None)
     return render_template(

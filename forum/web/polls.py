@@ -40,11 +40,22 @@ from forum.directory.models import Person
 from forum.events import calendars
 from forum.events import services as event_services
 from forum.events.explanations import CATEGORY_LABELS
+from forum.events.explanations import comma_list
 from forum.events.models import Event
 from forum.extensions import csrf
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import _l
+from forum.i18n import format_date_text
+from forum.i18n import format_datetime_pattern
+from forum.i18n import format_time_text
+from forum.i18n import ngettext
+from forum.i18n import use_locale
 from forum.polls import results
 from forum.polls import services
+from forum.polls.models import ANSWER_LABELS
+from forum.polls.models import SOURCE_LABELS
+from forum.polls.models import STATUS_LABELS
 from forum.polls.models import Poll
 from forum.polls.models import PollInvitee
 from forum.security import refuse_link
@@ -54,8 +65,6 @@ from forum.web.forms import as_sentence
 from forum.web.forms import show_errors
 from forum.web.participants import zone_choice
 
-ANSWER_LABELS = {"yes": "Yes", "if_need_be": "If need be", "no": "No"}
-STATUS_WORDS = {"open": "open", "closed": "closed", "finalized": "time chosen"}
 # Rows of typed times the form offers at first; "Add a row" gives one more.
 TYPED_ROWS = 3
 MAX_TYPED_ROWS = 50
@@ -102,13 +111,17 @@ def _ballot_options(
     for option in poll.options:
         start = times.to_local(option.start, zone)
         end = times.to_local(option.end, zone)
-        until = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%a} {end:%H:%M}"
+        until = (
+            format_time_text(end)
+            if end.date() == start.date()
+            else format_datetime_pattern(end, "EEE HH:mm")
+        )
         options.append(
             BallotOption(
                 id=option.id,
                 start=option.start,
-                day=f"{start:%A} {start.day} {start:%B %Y}",
-                time=f"{start:%H:%M}–{until}",
+                day=format_date_text(start, long=True),
+                time=f"{format_time_text(start)}–{until}",
                 also=calendars.time_lines(option.start, option.end, zone, poll.event.timezone)[1:],
                 answer=answers.get(option.id),
                 problem=problems.get(f"option-{option.id}"),
@@ -124,7 +137,7 @@ def _ballot_problems(fields: dict[str, str]) -> dict[str, str]:
         parts = name.split(".")
         if parts[0] == "votes" and len(parts) > 1:
             # The page offers only this poll's times: what is wrong is the answer sent.
-            found[f"option-{parts[1]}"] = "Choose Yes, If need be or No."
+            found[f"option-{parts[1]}"] = _("Choose Yes, If need be or No.")
         elif parts[0] == "votes":
             found["votes"] = as_sentence(message)
         else:
@@ -143,6 +156,7 @@ def _ballot_url(token: str, poll: Poll, person: Person, zone: str) -> str:
 def poll_ballot(token: str, poll_id: int):
     """GET shows the times in the participant's zone; POST saves their answers."""
     person, poll, invitee = _ballot(token, poll_id)
+    use_locale(person.locale)
     zone, zone_problem = zone_choice(person.timezone)
     if zone_problem:
         flash(zone_problem, "error")
@@ -172,7 +186,7 @@ def poll_ballot(token: str, poll_id: int):
             refused, status = error.message, error.status
         else:
             db.session.commit()
-            flash("Your answers are saved. You can change them until the poll closes.", "ok")
+            flash(_("Your answers are saved. You can change them until the poll closes."), "ok")
             return redirect(_ballot_url(token, poll, person, zone), 303)
     suggested = sorted({person.timezone, poll.event.timezone, "UTC", zone})
     chosen = next((o for o in poll.options if o.id == poll.chosen_option_id), None)
@@ -241,29 +255,29 @@ def event_polls(event: Event) -> list[PollLine]:
 # --- opening a poll ------------------------------------------------------------------------
 
 SOURCE_CHOICES = [
-    SelectChoice("engine", "The engine’s best times for the event’s participants"),
-    SelectChoice("typed", "Times I type, each in its own time zone"),
-    SelectChoice("planner", "The times I ticked in the planner"),
+    SelectChoice("engine", _l("The engine’s best times for the event’s participants")),
+    SelectChoice("typed", _l("Times I type, each in its own time zone")),
+    SelectChoice("planner", _l("The times I ticked in the planner")),
 ]
 
 
 class NewPollForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired("Give the poll a title.")])
+    title = StringField(_l("Title"), validators=[DataRequired(_l("Give the poll a title."))])
     duration_minutes = IntegerField(
-        "Length (minutes)",
-        validators=[DataRequired("Give the length in minutes.")],
+        _l("Length (minutes)"),
+        validators=[DataRequired(_l("Give the length in minutes."))],
         render_kw={"min": 1, "max": 1440, "inputmode": "numeric"},
     )
-    closes_local = StringField("Answers close at", render_kw={"type": "datetime-local"})
-    source = RadioField("Candidate times", choices=SOURCE_CHOICES, default="engine")
+    closes_local = StringField(_l("Answers close at"), render_kw={"type": "datetime-local"})
+    source = RadioField(_l("Candidate times"), choices=SOURCE_CHOICES, default="engine")
     limit = IntegerField(
-        "How many times",
+        _l("How many times"),
         validators=[Optional()],
         default=services.DEFAULT_SEARCH_LIMIT,
         render_kw={"min": 1, "max": 50, "inputmode": "numeric"},
     )
-    window_start = DateField("From", validators=[Optional()])
-    window_end = DateField("To", validators=[Optional()])
+    window_start = DateField(_l("From"), validators=[Optional()])
+    window_end = DateField(_l("To"), validators=[Optional()])
 
 
 @dataclass
@@ -328,7 +342,7 @@ class Opening:
                 plain["source"] = message
             elif parts[0] == "from_search" and len(parts) > 1:
                 target = parts[1] if parts[1] in ("window_start", "window_end", "limit") else None
-                message = message.replace("window_start", "the “From” date")
+                message = message.replace("window_start", _("the “From” date"))
                 plain[target or "source"] = message if target else f"{parts[1]}: {message}"
             elif parts[0] == "from_search":
                 plain["source"] = message
@@ -347,9 +361,15 @@ class Opening:
         ]
         for index, row in enumerate(self.rows):
             if row.errors:
-                found.append((f"option-{index}-local_start", f"Time {index + 1}", row.errors[0]))
+                found.append(
+                    (
+                        f"option-{index}-local_start",
+                        _("Time %(number)d", number=index + 1),
+                        row.errors[0],
+                    )
+                )
         for index, message in sorted(self.planner_errors.items()):
-            found.append(("planner-times", f"Planner time {index + 1}", message))
+            found.append(("planner-times", _("Planner time %(number)d", number=index + 1), message))
         return found
 
 
@@ -360,7 +380,7 @@ def _closes_at(opening: Opening, zone: str) -> dt.datetime | None:
     try:
         local = dt.datetime.strptime(text, LOCAL_INPUT_FORMAT)
     except ValueError:
-        raise ValidationFailed({"closes_at": "give a date and a time"}) from None
+        raise ValidationFailed({"closes_at": _("give a date and a time")}) from None
     return times.resolve_local(local, zone)
 
 
@@ -377,7 +397,7 @@ def _body(opening: Opening, event: Event, zone: str) -> dict[str, Any]:
     if form.source.data == "typed":
         opening.row_of = [i for i, row in enumerate(opening.rows) if row.filled]
         if not opening.row_of:
-            raise ValidationFailed({"options": "type at least one date and time"})
+            raise ValidationFailed({"options": _("type at least one date and time")})
         body["options"] = [
             {
                 "local_start": opening.rows[i].local_start.strip(),
@@ -388,7 +408,7 @@ def _body(opening: Opening, event: Event, zone: str) -> dict[str, Any]:
         body["source"] = "typed"
     elif form.source.data == "planner":
         if not opening.planner:
-            raise ValidationFailed({"options": "tick at least one time from the planner"})
+            raise ValidationFailed({"options": _("tick at least one time from the planner")})
         body["options"] = [{"start": times.format_instant(s)} for s in opening.planner]
         body["source"] = "planner"
     else:
@@ -474,8 +494,14 @@ def new_poll(event_id: int):
         form.source.data = "typed"
     elif form.validate_on_submit() and (poll := _open_poll(opening, event, organiser)):
         flash(
-            f"The poll “{poll.title}” is open with {len(poll.options)} times; everyone asked "
-            "is being emailed a link to answer.",
+            ngettext(
+                "The poll “%(title)s” is open with %(num)d times; everyone asked "
+                "is being emailed a link to answer.",
+                "The poll “%(title)s” is open with %(num)d times; everyone asked "
+                "is being emailed a link to answer.",
+                len(poll.options),
+                title=poll.title,
+            ),
             "ok",
         )
         return redirect(url_for("web.poll_page", poll_id=poll.id), 303)
@@ -518,11 +544,18 @@ def poll_page(poll_id: int):
         chosen=chosen,
         comments=[i for i in poll.invitees if i.comment],
         answer_labels=ANSWER_LABELS,
-        status_words=STATUS_WORDS,
+        status_words=STATUS_LABELS,
+        source_labels=SOURCE_LABELS,
         category_labels=CATEGORY_LABELS,
         provider_labels=PROVIDER_LABELS,
         time_lines=calendars.time_lines,
+        weekday_time=_weekday_time,
     )
+
+
+def _weekday_time(local: dt.datetime) -> str:
+    """A site's wall-clock start with its weekday, in the reader's language: "Thu 09:00"."""
+    return format_datetime_pattern(local, "EEE HH:mm")
 
 
 def _back(poll_id: int):
@@ -539,9 +572,9 @@ def remind_poll(poll_id: int):
         db.session.rollback()
         flash(as_sentence(error.message), "error")
         return _back(poll_id)
-    names = ", ".join(i.person.name for i in reminded)
+    names = comma_list([i.person.name for i in reminded])
     db.session.commit()
-    flash(f"A reminder is being emailed to {names}.", "ok")
+    flash(_("A reminder is being emailed to %(names)s.", names=names), "ok")
     return _back(poll_id)
 
 
@@ -556,7 +589,7 @@ def close_poll(poll_id: int):
         flash(as_sentence(error.message), "error")
         return _back(poll_id)
     db.session.commit()
-    flash("The poll is closed without booking a time; everyone asked is being told.", "ok")
+    flash(_("The poll is closed without booking a time; everyone asked is being told."), "ok")
     return _back(poll_id)
 
 
@@ -581,8 +614,11 @@ def finalize_poll(poll_id: int):
         return _back(poll_id)
     db.session.commit()
     flash(
-        f"“{session.title}” is booked at the time chosen in the poll; invitations go out once "
-        "the meeting is open, and everyone asked is told.",
+        _(
+            "“%(title)s” is booked at the time chosen in the poll; invitations go out once "
+            "the meeting is open, and everyone asked is told.",
+            title=session.title,
+        ),
         "ok",
     )
     return redirect(url_for("web.session_page", session_id=session.id), 303)
