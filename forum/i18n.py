@@ -29,7 +29,7 @@ import datetime as dt
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import cache
 
 from babel import Locale
 from babel.dates import format_date as babel_format_date
@@ -118,12 +118,12 @@ _COUNTRY_LANGUAGE: dict[str, str] = {
     "US": "en",
     "AU": "en",
     "NZ": "en",
-    **{
-        country: "ar"
-        for country in (
-            "AE BH DZ EG IQ JO KW LB LY MA MR OM PS QA SA SD SY TN YE".split()
-        )
-    },
+    # The Arab League states where Arabic is the language of universities' correspondence.
+    **dict.fromkeys(
+        ("AE", "BH", "DZ", "EG", "IQ", "JO", "KW", "LB", "LY", "MA"),
+        "ar",
+    ),
+    **dict.fromkeys(("MR", "OM", "PS", "QA", "SA", "SD", "SY", "TN", "YE"), "ar"),
 }
 
 # Zones whose CLDR exemplar city is not the place people name the time after: China's
@@ -269,7 +269,7 @@ def is_rtl(locale: str | None = None) -> bool:
     return _babel_locale(locale or current_locale()).character_order == "right-to-left"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _babel_locale(tag: str) -> Locale:
     return Locale.parse(_babel_id(tag))
 
@@ -348,7 +348,9 @@ def format_datetime_text(
 
 def format_datetime_pattern(value: dt.datetime, pattern: str, locale: str | None = None) -> str:
     """A Babel pattern for the reader's locale, for the rare place that needs its own."""
-    return babel_format_datetime(_naive(value), pattern, locale=_babel_id(locale or current_locale()))
+    return babel_format_datetime(
+        _naive(value), pattern, locale=_babel_id(locale or current_locale())
+    )
 
 
 def zone_place(zone: str, *, locale: str | None = None) -> str:

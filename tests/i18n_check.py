@@ -191,9 +191,15 @@ def check_template(path: Path, env: Environment | None = None) -> list[Unmarked]
                 translate_depth.pop()
         elif in_variable and kind == "name" and value in _TRANSLATE_CALLS:
             translate_depth.append(paren_depth + 1)
-        elif in_variable and kind == "string" and not translate_depth:
-            if " " in value.strip() and len(_WORD.findall(value)) >= 2 and _has_words(value):
-                found.append(Unmarked(relative, lineno, value))
+        elif (
+            in_variable
+            and kind == "string"
+            and not translate_depth
+            and " " in value.strip()
+            and len(_WORD.findall(value)) >= 2
+            and _has_words(value)
+        ):
+            found.append(Unmarked(relative, lineno, value))
         if kind == "data" and not in_trans:
             pieces.append(value)
         else:
@@ -249,18 +255,15 @@ def check_python(path: Path) -> list[Unmarked]:
         if not isinstance(node, ast.Call):
             continue
         name = _call_name(node)
-        if name in _ERROR_CALLS or _FIELD_CLASS.match(name):
-            if node.args:
-                first = node.args[0]
-                if isinstance(first, ast.Dict):
-                    for value in first.values:
-                        report(value)
-                elif isinstance(first, ast.DictComp):
-                    report(first.value)
-                else:
-                    report(first)
-        if name in _ERROR_CALLS or _FIELD_CLASS.match(name) or name in _TRANSLATE_CALLS:
-            pass
+        if (name in _ERROR_CALLS or _FIELD_CLASS.match(name)) and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Dict):
+                for value in first.values:
+                    report(value)
+            elif isinstance(first, ast.DictComp):
+                report(first.value)
+            else:
+                report(first)
         for keyword in node.keywords:
             if keyword.arg in _MESSAGE_KEYWORDS:
                 report(keyword.value)

@@ -29,8 +29,20 @@ SITES = {
     "zh-Hans": ("Peking University", "CN", "Asia/Shanghai", "李伟", "li.wei@pku.example.org"),
     "ja": ("University of Tokyo", "JP", "Asia/Tokyo", "田中 浩", "tanaka@u-tokyo.example.org"),
     "ar": ("Qatar University", "QA", "Asia/Qatar", "فاطمة الثاني", "fatima@qu.example.org"),
-    "fr": ("Aix-Marseille Université", "FR", "Europe/Paris", "Claire Martin", "claire@univ-amu.example"),
-    "en": ("University of Michigan", "US", "America/Detroit", "Ann Miller", "ann@umich.example.org"),
+    "fr": (
+        "Aix-Marseille Université",
+        "FR",
+        "Europe/Paris",
+        "Claire Martin",
+        "claire@univ-amu.example",
+    ),
+    "en": (
+        "University of Michigan",
+        "US",
+        "America/Detroit",
+        "Ann Miller",
+        "ann@umich.example.org",
+    ),
 }
 
 # Draws each letter, digit, punctuation mark and symbol of the page in the page's font and

@@ -87,7 +87,9 @@ def test_each_catalogue_translates_every_marked_string(extracted, locale):
         )
         if message is None or "fuzzy" in message.flags or not all(strings):
             untranslated.append(msgid)
-    assert untranslated == [], f"{locale}: {len(untranslated)} untranslated, such as {untranslated[:5]}"
+    assert untranslated == [], (
+        f"{locale}: {len(untranslated)} untranslated, such as {untranslated[:5]}"
+    )
 
 
 @pytest.mark.parametrize("locale", CATALOGUE_LOCALES)
@@ -226,8 +228,17 @@ def test_language_tags_are_read_as_people_and_browsers_write_them(given, locale)
 
 @pytest.mark.parametrize(
     ("country", "locale"),
-    [("CN", "zh-Hans"), ("JP", "ja"), ("QA", "ar"), ("FR", "fr"), ("US", "en"), ("CH", "en"),
-     ("CA", "en"), ("IT", "en"), (None, "en")],
+    [
+        ("CN", "zh-Hans"),
+        ("JP", "ja"),
+        ("QA", "ar"),
+        ("FR", "fr"),
+        ("US", "en"),
+        ("CH", "en"),
+        ("CA", "en"),
+        ("IT", "en"),
+        (None, "en"),
+    ],
 )
 def test_a_country_gives_a_language_only_where_one_is_clear(country, locale):
     assert i18n.locale_for_country(country) == locale
@@ -245,11 +256,17 @@ def test_a_country_gives_a_language_only_where_one_is_clear(country, locale):
     ],
 )
 def test_a_new_person_reads_the_language_of_their_institutions_country(api, country, zone, locale):
-    institution = make_institution(api, name=f"University in {country}", country=country, timezone=zone)
+    institution = make_institution(
+        api, name=f"University in {country}", country=country, timezone=zone
+    )
 
     response = api.post(
         "/api/v1/people",
-        json={"name": "Someone", "email": "someone@uni.example", "institution_id": institution["id"]},
+        json={
+            "name": "Someone",
+            "email": "someone@uni.example",
+            "institution_id": institution["id"],
+        },
     )
 
     assert response.status_code == 201 and response.get_json()["locale"] == locale
@@ -269,7 +286,12 @@ def test_a_person_chooses_their_language_through_the_api(api, row_count):
     assert_error(refused, 422, "validation_error", "locale")
     refused_create = api.post(
         "/api/v1/people",
-        json={"name": "X", "email": "x@u-tokyo.example", "institution_id": tokyo["id"], "locale": "de"},
+        json={
+            "name": "X",
+            "email": "x@u-tokyo.example",
+            "institution_id": tokyo["id"],
+            "locale": "de",
+        },
     )
     assert_error(refused_create, 422, "validation_error", "locale")
     assert api.get(f"/api/v1/people/{person['id']}").get_json()["locale"] == "zh-Hans"
@@ -329,7 +351,9 @@ def test_an_unknown_language_choice_changes_nothing(app, client, make_organiser)
     log_in(client, "olga@uni.example")
     page = client.get("/account/language")
 
-    response = client.post("/account/language", data={"locale": "tlh", "csrf_token": csrf_token(page.text)})
+    response = client.post(
+        "/account/language", data={"locale": "tlh", "csrf_token": csrf_token(page.text)}
+    )
 
     assert response.status_code == 200
     assert "Not a valid choice" in response.text
@@ -346,7 +370,11 @@ def times_on(html: str) -> list[tuple[str, list[str]]]:
     """Each <time> of a page: the instant it stands for, and the clock times and numbers
     its text shows (digits are Western in every offered language)."""
     return [
-        (instant, re.findall(r"\d{1,2}:\d{2}", text) + [str(int(n)) for n in re.findall(r"\d+", re.sub(r"\d{1,2}:\d{2}", "", text))])
+        (
+            instant,
+            re.findall(r"\d{1,2}:\d{2}", text)
+            + [str(int(n)) for n in re.findall(r"\d+", re.sub(r"\d{1,2}:\d{2}", "", text))],
+        )
         for instant, text in _TIME_ELEMENT.findall(html)
     ]
 
@@ -384,7 +412,9 @@ def test_switching_language_never_moves_a_time(api, client, agenda_of_many_zones
     person, path = agenda_of_many_zones["person"], "/" + agenda_of_many_zones["path"]
     seen = {}
     for locale in i18n.LANGUAGES:
-        assert api.patch(f"/api/v1/people/{person['id']}", json={"locale": locale}).status_code == 200
+        assert (
+            api.patch(f"/api/v1/people/{person['id']}", json={"locale": locale}).status_code == 200
+        )
         page = client.get(path, query_string={"tz": zone} if zone else None)
         assert page.status_code == 200
         assert f'<html lang="{locale}"' in page.text

@@ -13,6 +13,7 @@ from flask import url_for
 from forum.calendar.links import google_calendar_url
 from forum.calendar.links import outlook_calendar_url
 from forum.core.errors import ForumError
+from forum.core.errors import ValidationFailed
 from forum.core.times import InvalidTime
 from forum.core.times import get_zone
 from forum.core.times import usable_zone_names
@@ -23,11 +24,14 @@ from forum.events.models import Invitation
 from forum.events.occurrences import session_occurrences
 from forum.extensions import csrf
 from forum.extensions import db
+from forum.i18n import LANGUAGES
 from forum.i18n import _
 from forum.i18n import _l
+from forum.i18n import normalise_locale
 from forum.i18n import use_locale
 from forum.security import refuse_link
 from forum.web import bp
+from forum.web.forms import safe_next_path
 
 ANSWER_LABELS = {"accepted": _l("Accept"), "tentative": _l("Maybe"), "declined": _l("Decline")}
 RSVP_WORDS = {
@@ -107,6 +111,7 @@ def agenda(token: str):
     )
     return render_template(
         "participant/agenda.html",
+        language_action=language_action(person),
         person=person,
         zone=zone,
         suggested_zones=suggested,
@@ -122,6 +127,31 @@ def agenda(token: str):
         time_lines=calendars.time_lines,
         token=token,
     )
+
+
+def language_action(person) -> str:
+    """Where a participant page's language menu posts (their agenda link's secret)."""
+    return url_for("web.participant_language", token=calendars.agenda_token(person))
+
+
+# As the answers: the link's own secret authorises the change, and it changes only words.
+@csrf.exempt
+@bp.post("/p/<token>/language")
+def participant_language(token: str):
+    """Keep the participant's choice of language (pages, emails and calendar text), then
+    show the page they were on in it."""
+    person = calendars.person_for_agenda(token)
+    if person is None:
+        refuse_link()
+    locale = normalise_locale(request.form.get("locale"))
+    if locale is None:
+        raise ValidationFailed(
+            {"locale": _("must be one of %(choices)s", choices=", ".join(LANGUAGES))}
+        )
+    person.locale = locale
+    db.session.commit()
+    back = safe_next_path(request.form.get("next")) or url_for("web.agenda", token=token)
+    return redirect(back), 303
 
 
 def answer_anchor(invitation: Invitation) -> str:
@@ -206,6 +236,7 @@ def rsvp(token: str):
     coming = next(iter(session_occurrences(session, after=now_utc(), limit=1)), None)
     return render_template(
         "participant/rsvp.html",
+        language_action=language_action(person),
         invitation=invitation,
         session=session,
         meeting_start=coming.start if coming else session.start,

@@ -63,6 +63,7 @@ from forum.web import bp
 from forum.web.events import PROVIDER_LABELS
 from forum.web.forms import as_sentence
 from forum.web.forms import show_errors
+from forum.web.participants import language_action
 from forum.web.participants import zone_choice
 
 # Rows of typed times the form offers at first; "Add a row" gives one more.
@@ -192,6 +193,7 @@ def poll_ballot(token: str, poll_id: int):
     chosen = next((o for o in poll.options if o.id == poll.chosen_option_id), None)
     return render_template(
         "polls/ballot.html",
+        language_action=language_action(person),
         person=person,
         poll=poll,
         event=poll.event,
