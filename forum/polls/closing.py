@@ -13,7 +13,6 @@ from forum.db import now_utc
 from forum.events import calendars
 from forum.extensions import db
 from forum.i18n import _
-from forum.i18n import in_locale
 from forum.notifications.organisers import tell_event_organisers
 from forum.polls.models import Poll
 from forum.polls.results import matrix
@@ -44,10 +43,12 @@ def notice_closed_polls(now: dt.datetime | None = None) -> list[Poll]:
         poll = db.session.get(Poll, poll_id)
         queue_poll_emails(poll, "poll-closed", data={"reason": "deadline"})
         db.session.commit()
-        # One email for the event's organisers, in the language of the event's owner.
-        with in_locale(poll.event.owner.locale):
-            subject, body = _organisers_notice(poll)
-        tell_event_organisers(poll.event, subject, body)
+        # Each organiser reads it in their own language.
+        tell_event_organisers(
+            poll.event,
+            lambda poll=poll: _organisers_notice(poll)[0],
+            lambda poll=poll: _organisers_notice(poll)[1],
+        )
         noticed.append(poll)
     return noticed
 

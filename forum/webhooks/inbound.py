@@ -39,6 +39,7 @@ from forum.events.models import VideoMeeting
 from forum.events.occurrences import session_occurrences
 from forum.extensions import db
 from forum.i18n import _
+from forum.i18n import in_locale
 from forum.notifications.organisers import tell_organisers
 from forum.providers import accounts
 from forum.providers.base import VideoProvider
@@ -743,8 +744,8 @@ def _recording(session, meeting, event, at, batch) -> str | None:
     meeting.data = data
     tell_organisers(
         session,
-        _("Recording ready: %(title)s", title=session.title),
-        _(
+        lambda: _("Recording ready: %(title)s", title=session.title),
+        lambda: _(
             "The recording of %(title)s is ready: %(url)s",
             title=repr(session.title),
             url=share_url,
@@ -762,21 +763,27 @@ def _changed(session, meeting, event, at, batch) -> str | None:
         **(meeting.data or {}),
         "changed_on_provider": {"at": format_instant(at), "start_time": format_instant(start)},
     }
-    meeting.error = _(
-        "the meeting was moved on %(provider)s's side to %(start)s; the session still says "
-        "%(session_start)s: reschedule the session or the meeting",
-        provider=meeting.provider,
-        start=format_instant(start),
-        session_start=format_instant(session.start),
-    )
+
+    def moved() -> str:
+        return _(
+            "the meeting was moved on %(provider)s's side to %(start)s; the session still says "
+            "%(session_start)s: reschedule the session or the meeting",
+            provider=meeting.provider,
+            start=format_instant(start),
+            session_start=format_instant(session.start),
+        )
+
+    # Kept on the meeting in the event owner's language; each organiser is told in theirs.
+    with in_locale(session.event.owner.locale):
+        meeting.error = moved()
     tell_organisers(
         session,
-        _(
+        lambda: _(
             "Meeting changed on %(provider)s: %(title)s",
             provider=meeting.provider,
             title=session.title,
         ),
-        meeting.error,
+        moved,
     )
     return None
 
@@ -786,26 +793,31 @@ def _deleted(session, meeting, event, at, batch) -> str | None:
         return _("deleted by forum itself")
     operator = event.data.get("operator")
     meeting.status = "failed"
-    if operator:
-        meeting.error = _(
-            "the meeting was deleted on %(provider)s's side by %(operator)s; "
-            "retry to open a new one",
-            provider=meeting.provider,
-            operator=operator,
-        )
-    else:
-        meeting.error = _(
+
+    def deleted() -> str:
+        if operator:
+            return _(
+                "the meeting was deleted on %(provider)s's side by %(operator)s; "
+                "retry to open a new one",
+                provider=meeting.provider,
+                operator=operator,
+            )
+        return _(
             "the meeting was deleted on %(provider)s's side by someone; retry to open a new one",
             provider=meeting.provider,
         )
+
+    # Kept on the meeting in the event owner's language; each organiser is told in theirs.
+    with in_locale(session.event.owner.locale):
+        meeting.error = deleted()
     tell_organisers(
         session,
-        _(
+        lambda: _(
             "Meeting deleted on %(provider)s: %(title)s",
             provider=meeting.provider,
             title=session.title,
         ),
-        meeting.error,
+        deleted,
     )
     _emit("provider.error", session, {"provider": meeting.provider, "error": meeting.error})
     return None
