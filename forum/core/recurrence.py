@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
+from babel.numbers import format_decimal
 from dateutil import parser as date_parser
 from dateutil.rrule import rrulestr
 
@@ -24,6 +25,9 @@ from forum.core.times import format_local
 from forum.core.times import get_zone
 from forum.core.times import parse_instant
 from forum.core.times import resolve_local
+from forum.i18n import _
+from forum.i18n import current_locale
+from forum.i18n import ngettext
 
 UTC = dt.UTC
 MAX_OCCURRENCES = 1000
@@ -33,7 +37,6 @@ FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 # Counting stops here when telling a person how many dates a rule gives.
 _COUNTED_AT_MOST = 100_000
 WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-_FINER = {"HOURLY": "hourly", "MINUTELY": "every minute", "SECONDLY": "every second"}
 
 
 def rule_parts(rrule: str) -> dict[str, str]:
@@ -218,8 +221,86 @@ def _refuse(message: str, **details: object) -> ValidationFailed:
     return ValidationFailed({"rrule": message}, message=message, details=details)
 
 
-def _describe_frequency(freq: str) -> str:
-    return _FINER.get(freq, freq.lower() or "without a frequency")
+def _number(value: int) -> str:
+    """A count as the reader writes numbers: "1,001", "1 001"."""
+    return format_decimal(value, locale=current_locale().replace("-", "_"))
+
+
+def _too_frequent(freq: str) -> str:
+    """Why a rule repeating more often than daily is refused, naming how often it does."""
+    if freq == "HOURLY":
+        return _(
+            "This rule repeats hourly, more often than daily; a session repeats at most daily "
+            "(FREQ=DAILY, WEEKLY, MONTHLY or YEARLY)"
+        )
+    if freq == "MINUTELY":
+        return _(
+            "This rule repeats every minute, more often than daily; a session repeats at most "
+            "daily (FREQ=DAILY, WEEKLY, MONTHLY or YEARLY)"
+        )
+    if freq == "SECONDLY":
+        return _(
+            "This rule repeats every second, more often than daily; a session repeats at most "
+            "daily (FREQ=DAILY, WEEKLY, MONTHLY or YEARLY)"
+        )
+    if not freq:
+        return _(
+            "This rule repeats without a frequency, more often than daily; a session repeats "
+            "at most daily (FREQ=DAILY, WEEKLY, MONTHLY or YEARLY)"
+        )
+    return _(
+        "This rule repeats %(frequency)s, more often than daily; a session repeats at most "
+        "daily (FREQ=DAILY, WEEKLY, MONTHLY or YEARLY)",
+        frequency=freq.lower(),
+    )
+
+
+def _no_date(until: dt.datetime | None, local_start: dt.datetime) -> str:
+    if until is not None:
+        return _(
+            "This rule gives no date up to its UNTIL (%(until)s): check its BYMONTH, "
+            "BYMONTHDAY and BYDAY parts (30 February, for one, never happens)",
+            until=until.strftime("%Y-%m-%d"),
+        )
+    return _(
+        "This rule gives no date within %(years)d years of its first date (%(first)s): check "
+        "its BYMONTH, BYMONTHDAY and BYDAY parts (30 February, for one, never happens)",
+        years=HORIZON_YEARS,
+        first=local_start.strftime("%Y-%m-%d"),
+    )
+
+
+def _too_many(count: int, until: dt.datetime | None, local_start: dt.datetime) -> str:
+    values = {
+        "count": _number(count),
+        "max": _number(MAX_OCCURRENCES),
+        "years": HORIZON_YEARS,
+        "first": f"{local_start:%Y-%m-%d}",
+        "until": f"{until:%Y-%m-%d}" if until is not None else "",
+    }
+    if count >= _COUNTED_AT_MOST:
+        values["count"] = _number(_COUNTED_AT_MOST)
+        if until is not None:
+            return _(
+                "This rule gives more than %(count)s dates up to its UNTIL (%(until)s); "
+                "at most %(max)s",
+                **values,
+            )
+        return _(
+            "This rule gives more than %(count)s dates within %(years)d years of its first "
+            "date (%(first)s); at most %(max)s",
+            **values,
+        )
+    if until is not None:
+        return _(
+            "This rule gives %(count)s dates up to its UNTIL (%(until)s); at most %(max)s",
+            **values,
+        )
+    return _(
+        "This rule gives %(count)s dates within %(years)d years of its first date "
+        "(%(first)s); at most %(max)s",
+        **values,
+    )
 
 
 def check_rule(rrule: str, *, local_start: dt.datetime) -> list[dt.datetime]:
@@ -230,39 +311,42 @@ def check_rule(rrule: str, *, local_start: dt.datetime) -> list[dt.datetime]:
     freq = parts.get("FREQ", "").upper()
     if freq not in FREQUENCIES:
         raise _refuse(
-            f"This rule repeats {_describe_frequency(freq)}, more often than daily; "
-            "a session repeats at most daily (FREQ=DAILY, WEEKLY, MONTHLY or YEARLY)",
+            _too_frequent(freq),
             frequency=freq,
             frequencies=list(FREQUENCIES),
         )
     if parts.get("COUNT", "").isdigit() and int(parts["COUNT"]) > MAX_OCCURRENCES:
         count = int(parts["COUNT"])
         raise _refuse(
-            f"This rule gives {count:,} dates (COUNT={count}); at most {MAX_OCCURRENCES:,}",
+            _(
+                "This rule gives %(count)s dates (COUNT=%(raw_count)d); at most %(max)s",
+                count=_number(count),
+                raw_count=count,
+                max=_number(MAX_OCCURRENCES),
+            ),
             occurrences=count,
             max_occurrences=MAX_OCCURRENCES,
         )
     # The last local time a date may have (dateutil's UNTIL includes it).
     last = horizon(local_start) - dt.timedelta(microseconds=1)
-    within = f"within {HORIZON_YEARS} years of its first date ({local_start:%Y-%m-%d})"
+    # The UNTIL that bounds the dates, when it comes before the horizon.
+    bound: dt.datetime | None = None
     if "UNTIL" in parts:
         until = date_parser.parse(parts["UNTIL"])
         if until.tzinfo is None and until < last:
-            last, within = until, f"up to its UNTIL ({until:%Y-%m-%d})"
+            last, bound = until, until
     # COUNT (at most MAX_OCCURRENCES here) bounds the dates; without it they are counted,
     # so that the answer can say how many there would be.
     wanted = int(parts["COUNT"]) if parts.get("COUNT", "").isdigit() else _COUNTED_AT_MOST
     dates = list(_bounded(rrule, local_start, last, wanted))
     if not dates:
         raise _refuse(
-            f"This rule gives no date {within}: check its BYMONTH, BYMONTHDAY and "
-            "BYDAY parts (30 February, for one, never happens)",
+            _no_date(bound, local_start),
             occurrences=0,
         )
     if len(dates) > MAX_OCCURRENCES:
-        counted = f"{len(dates):,}" if len(dates) < _COUNTED_AT_MOST else "more than 100,000"
         raise _refuse(
-            f"This rule gives {counted} dates {within}; at most {MAX_OCCURRENCES:,}",
+            _too_many(len(dates), bound, local_start),
             occurrences=len(dates),
             max_occurrences=MAX_OCCURRENCES,
         )
@@ -319,9 +403,11 @@ def check_series(
     local_start = start.astimezone(zone).replace(tzinfo=None)
     dates = check_rule(rrule, local_start=local_start)
     if local_start.replace(tzinfo=zone, fold=0).astimezone(UTC) != start:
-        problem = (
-            f"{format_local(local_start)} happens twice in {timezone}; a repeating session "
-            "keeps the first of the two (fold 0), as calendars read a repeated local time"
+        problem = _(
+            "%(local_time)s happens twice in %(zone)s; a repeating session keeps the first of "
+            "the two (fold 0), as calendars read a repeated local time",
+            local_time=format_local(local_start),
+            zone=timezone,
         )
         raise ValidationFailed(
             {"fold": problem},
@@ -340,14 +426,13 @@ def check_series(
         return sorted(set(exdates) | set(skipped))
     codes = [date.code for date in invalid]
     code = "nonexistent_local_time" if "nonexistent_local_time" in codes else codes[0]
-    days = ", ".join(f"{date.local:%Y-%m-%d}" for date in invalid)
-    kind = {"nonexistent_local_time": "does not exist", "ambiguous_local_time": "happens twice"}
-    what = " or ".join(dict.fromkeys(kind[c] for c in codes))
-    these = "this date" if len(invalid) == 1 else f"these {len(invalid)} dates"
-    message = (
-        f"This series meets at {local_start:%H:%M}, which {what} in {timezone} on {days} "
-        f"({invalid[0].problem}). Choose another time, or send "
-        f"skip_invalid_local_times: true to leave {these} out"
+    message = _series_refusal(
+        kinds=tuple(dict.fromkeys(codes)),
+        count=len(invalid),
+        time=f"{local_start:%H:%M}",
+        zone=timezone,
+        days=", ".join(f"{date.local:%Y-%m-%d}" for date in invalid),
+        problem=invalid[0].problem,
     )
     raise ValidationFailed(
         {"rrule": message},
@@ -367,4 +452,52 @@ def check_series(
                 for date in invalid
             ],
         },
+    )
+
+
+def _series_refusal(*, kinds: tuple[str, ...], count: int, **values: object) -> str:
+    """Why a series' time is refused on some of its dates: the local time does not exist,
+    happens twice, or both (in the order the dates show them), on ``count`` dates."""
+    if kinds == ("nonexistent_local_time",):
+        return ngettext(
+            "This series meets at %(time)s, which does not exist in %(zone)s on %(days)s "
+            "(%(problem)s). Choose another time, or send skip_invalid_local_times: true to "
+            "leave this date out",
+            "This series meets at %(time)s, which does not exist in %(zone)s on %(days)s "
+            "(%(problem)s). Choose another time, or send skip_invalid_local_times: true to "
+            "leave these %(num)d dates out",
+            count,
+            **values,
+        )
+    if kinds == ("ambiguous_local_time",):
+        return ngettext(
+            "This series meets at %(time)s, which happens twice in %(zone)s on %(days)s "
+            "(%(problem)s). Choose another time, or send skip_invalid_local_times: true to "
+            "leave this date out",
+            "This series meets at %(time)s, which happens twice in %(zone)s on %(days)s "
+            "(%(problem)s). Choose another time, or send skip_invalid_local_times: true to "
+            "leave these %(num)d dates out",
+            count,
+            **values,
+        )
+    if kinds[0] == "nonexistent_local_time":
+        return ngettext(
+            "This series meets at %(time)s, which does not exist or happens twice in %(zone)s "
+            "on %(days)s (%(problem)s). Choose another time, or send "
+            "skip_invalid_local_times: true to leave this date out",
+            "This series meets at %(time)s, which does not exist or happens twice in %(zone)s "
+            "on %(days)s (%(problem)s). Choose another time, or send "
+            "skip_invalid_local_times: true to leave these %(num)d dates out",
+            count,
+            **values,
+        )
+    return ngettext(
+        "This series meets at %(time)s, which happens twice or does not exist in %(zone)s "
+        "on %(days)s (%(problem)s). Choose another time, or send "
+        "skip_invalid_local_times: true to leave this date out",
+        "This series meets at %(time)s, which happens twice or does not exist in %(zone)s "
+        "on %(days)s (%(problem)s). Choose another time, or send "
+        "skip_invalid_local_times: true to leave these %(num)d dates out",
+        count,
+        **values,
     )

@@ -26,23 +26,26 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from forum.i18n import _
+from forum.i18n import _l
+
 # The characters Python's str.splitlines() and the email package treat as line ends,
 # that are not otherwise control characters, and NEL, which is both.
 LINE_BREAKS = "\n\r\x85\u2028\u2029"
 BYTE_ORDER_MARK = "\ufeff"
 
 _NAMES = {
-    "\t": "a tab",
-    "\n": "a line feed",
-    "\r": "a carriage return",
-    "\x0b": "a vertical tab",
-    "\x0c": "a form feed",
-    "\x1b": "an escape",
-    "\x7f": "a delete",
-    "\x85": "a next line",
-    "\u2028": "a line separator",
-    "\u2029": "a paragraph separator",
-    BYTE_ORDER_MARK: "a byte order mark",
+    "\t": _l("a tab"),
+    "\n": _l("a line feed"),
+    "\r": _l("a carriage return"),
+    "\x0b": _l("a vertical tab"),
+    "\x0c": _l("a form feed"),
+    "\x1b": _l("an escape"),
+    "\x7f": _l("a delete"),
+    "\x85": _l("a next line"),
+    "\u2028": _l("a line separator"),
+    "\u2029": _l("a paragraph separator"),
+    BYTE_ORDER_MARK: _l("a byte order mark"),
 }
 
 # Everything refused in any text: C0 controls but tab and line feed/carriage return
@@ -65,17 +68,44 @@ class UncleanText(ValueError):
 def _problem(char: str, position: int, *, multi_line: bool) -> str:
     code = f"U+{ord(char):04X}"
     name = _NAMES.get(char)
-    found = f"found {code}, {name}," if name else f"found {code}"
-    where = f"at position {position}"
-    if char in LINE_BREAKS and not multi_line:
-        return f"must be a single line ({found} {where})"
+    if name is not None:
+        named = {"code": code, "name": str(name), "position": position}
+        if char in LINE_BREAKS and not multi_line:
+            return _(
+                "must be a single line (found %(code)s, %(name)s, at position %(position)d)",
+                **named,
+            )
+        if char == BYTE_ORDER_MARK:
+            return _(
+                "must not contain invisible characters "
+                "(found %(code)s, %(name)s, at position %(position)d)",
+                **named,
+            )
+        return _(
+            "must not contain control characters "
+            "(found %(code)s, %(name)s, at position %(position)d)",
+            **named,
+        )
+    # The characters without a name here: lone surrogates, other control characters and
+    # noncharacters (every line break, and the byte order mark, has one).
     if "\ud800" <= char <= "\udfff":
-        return f"must not contain a lone surrogate, which is not a character ({found} {where})"
-    if char == BYTE_ORDER_MARK:
-        return f"must not contain invisible characters ({found} {where})"
+        return _(
+            "must not contain a lone surrogate, which is not a character "
+            "(found %(code)s at position %(position)d)",
+            code=code,
+            position=position,
+        )
     if unicodedata.category(char) == "Cc":
-        return f"must not contain control characters ({found} {where})"
-    return f"must not contain noncharacters ({found} {where})"
+        return _(
+            "must not contain control characters (found %(code)s at position %(position)d)",
+            code=code,
+            position=position,
+        )
+    return _(
+        "must not contain noncharacters (found %(code)s at position %(position)d)",
+        code=code,
+        position=position,
+    )
 
 
 def first_unclean(value: str, *, multi_line: bool = False) -> tuple[str, int] | None:

@@ -30,6 +30,14 @@ class InvalidTime(ValueError):
     """A value that is not a zone, an instant or a local time in the expected form."""
 
 
+def _(message: str, **values: object) -> str:
+    """``message`` in the reader's language. forum.i18n is read here, when a message is
+    written, not when this module loads: forum.i18n itself reads this module."""
+    from forum.i18n import _ as gettext
+
+    return gettext(message, **values)
+
+
 @lru_cache(maxsize=1024)
 def _zone(name: str) -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(name)
@@ -43,17 +51,22 @@ def get_zone(name: object) -> zoneinfo.ZoneInfo:
     which would not follow the place's daylight-saving rules.
     """
     if not isinstance(name, str) or not name:
-        raise InvalidTime("must be an IANA time zone name such as Europe/London")
+        raise InvalidTime(_("must be an IANA time zone name such as Europe/London"))
     if name in ("UTC", "Etc/UTC"):
         return _zone(name)
     if name in _known_zones() and "/" in name and not name.startswith("Etc/"):
         return _zone(name)
     if name in _known_zones():
         raise InvalidTime(
-            f"{name!r} is an abbreviation or a fixed offset; "
-            "use a place's IANA zone such as Europe/London"
+            _(
+                "%(name)s is an abbreviation or a fixed offset; "
+                "use a place's IANA zone such as Europe/London",
+                name=repr(name),
+            )
         )
-    raise InvalidTime(f"unknown time zone {name!r}: use an IANA name such as Asia/Shanghai")
+    raise InvalidTime(
+        _("unknown time zone %(name)s: use an IANA name such as Asia/Shanghai", name=repr(name))
+    )
 
 
 @lru_cache(maxsize=1)
@@ -93,7 +106,7 @@ def _zone_links() -> dict[str, str]:
     links = {}
     for line in _tz_source("tzdata.zi").splitlines():
         if line.startswith("L "):
-            _, target, alias = line.split()
+            _kind, target, alias = line.split()
             links[alias] = target
     return links
 
@@ -153,11 +166,11 @@ def _parse_iso(value: object) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value
     if not isinstance(value, str) or not _ISO_DATETIME.match(value.strip()):
-        raise InvalidTime("must be an ISO 8601 date-time such as 2020-03-08T14:30:00Z")
+        raise InvalidTime(_("must be an ISO 8601 date-time such as 2020-03-08T14:30:00Z"))
     try:
         return dt.datetime.fromisoformat(value.strip().replace("z", "Z"))
     except ValueError:
-        raise InvalidTime(f"{value!r} is not a valid date-time") from None
+        raise InvalidTime(_("%(value)s is not a valid date-time", value=repr(value))) from None
 
 
 def parse_instant(value: object) -> dt.datetime:
@@ -165,8 +178,10 @@ def parse_instant(value: object) -> dt.datetime:
     parsed = _parse_iso(value)
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise InvalidTime(
-            "must carry an offset or Z (e.g. 2020-03-08T14:30:00Z); "
-            "for a wall-clock time give local_start and timezone instead"
+            _(
+                "must carry an offset or Z (e.g. 2020-03-08T14:30:00Z); "
+                "for a wall-clock time give local_start and timezone instead"
+            )
         )
     return parsed.astimezone(UTC)
 
@@ -175,7 +190,7 @@ def parse_local(value: object) -> dt.datetime:
     """An ISO 8601 local date-time without offset, returned naive."""
     parsed = _parse_iso(value)
     if parsed.tzinfo is not None:
-        raise InvalidTime("must be a local date-time without offset, e.g. 2020-03-08T09:00")
+        raise InvalidTime(_("must be a local date-time without offset, e.g. 2020-03-08T09:00"))
     return parsed
 
 
@@ -229,9 +244,14 @@ def resolve_local(
             _offset_at(transition, zone) - _offset_at(earlier, zone)
         )
         gap_end = transition.astimezone(zone).replace(tzinfo=None)
-        problem = (
-            f"{format_local(local)} does not exist in {zone_name}: on "
-            f"{gap_start:%Y-%m-%d} clocks jump from {gap_start:%H:%M} to {gap_end:%H:%M}"
+        problem = _(
+            "%(local_time)s does not exist in %(zone)s: on %(day)s clocks jump from "
+            "%(gap_start)s to %(gap_end)s",
+            local_time=format_local(local),
+            zone=zone_name,
+            day=gap_start.strftime("%Y-%m-%d"),
+            gap_start=gap_start.strftime("%H:%M"),
+            gap_end=gap_end.strftime("%H:%M"),
         )
         raise ValidationFailed(
             {field: problem},
@@ -250,11 +270,16 @@ def resolve_local(
     if fold in (0, 1):
         return instants[fold]
     offsets = [format_offset(_offset_at(i, zone)) for i in instants]
-    problem = (
-        f"{format_local(local)} happens twice in {zone_name} (clocks go back): "
-        f"{format_instant(instants[0])} (UTC{offsets[0]}) or "
-        f"{format_instant(instants[1])} (UTC{offsets[1]}); "
-        "give fold 0 for the first or 1 for the second"
+    problem = _(
+        "%(local_time)s happens twice in %(zone)s (clocks go back): %(first)s "
+        "(UTC%(first_offset)s) or %(second)s (UTC%(second_offset)s); give fold 0 for the first "
+        "or 1 for the second",
+        local_time=format_local(local),
+        zone=zone_name,
+        first=format_instant(instants[0]),
+        first_offset=offsets[0],
+        second=format_instant(instants[1]),
+        second_offset=offsets[1],
     )
     raise ValidationFailed(
         {field: problem},
@@ -280,18 +305,18 @@ def resolve_start(
     """The instant and anchor zone of a start given as an instant or as local time + zone."""
     if start is not None and local_start is not None:
         raise ValidationFailed(
-            {"start": "give either start (an instant) or local_start with timezone, not both"}
+            {"start": _("give either start (an instant) or local_start with timezone, not both")}
         )
     if start is not None:
         if start.tzinfo is None:
-            raise ValidationFailed({"start": "must carry an offset or Z"})
+            raise ValidationFailed({"start": _("must carry an offset or Z")})
         return start.astimezone(UTC), timezone or default_timezone
     if local_start is None:
-        raise ValidationFailed({"start": "required (or local_start with timezone)"})
+        raise ValidationFailed({"start": _("required (or local_start with timezone)")})
     if not timezone:
-        raise ValidationFailed({"timezone": "required with local_start"})
+        raise ValidationFailed({"timezone": _("required with local_start")})
     if fold not in (None, 0, 1):
-        raise ValidationFailed({"fold": "must be 0 or 1"})
+        raise ValidationFailed({"fold": _("must be 0 or 1")})
     return resolve_local(local_start, timezone, fold=fold), timezone
 
 
@@ -319,7 +344,8 @@ def format_offset(offset: dt.timedelta) -> str:
 
 
 def describe_for_viewer(instant: dt.datetime, *zone_names: str) -> list[str]:
-    """The instant as "Tue 10 Mar 2020 21:00 (Asia/Shanghai)" in each distinct zone, then UTC."""
+    """The instant as "Tue 10 Mar 2020 21:00 (Asia/Shanghai)" in each distinct zone, then UTC:
+    in English, for logs and commands (pages use forum.i18n's forms)."""
     seen: list[str] = []
     for name in (*zone_names, "UTC"):
         if name and name not in seen:

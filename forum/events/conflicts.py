@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from forum.core.errors import Conflict
 from forum.core.times import format_instant
 from forum.directory.models import Person
+from forum.events.models import ROLE_LABELS
 from forum.events.models import Event
 from forum.events.models import EventSession
 from forum.events.models import Invitation
@@ -28,6 +29,8 @@ from forum.events.occurrences import Change
 from forum.events.occurrences import meeting_times
 from forum.events.occurrences import session_occurrences
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import ngettext
 
 CONFLICT_ROLES = ("chair", "speaker")
 
@@ -97,7 +100,7 @@ def find_clashes(
         return []
     intervals = sorted(intervals)
     window_start = intervals[0][0]
-    window_end = max(end for _, end in intervals)
+    window_end = max(end for _start, end in intervals)
     key_people = [pid for pid, role in roles.items() if role in CONFLICT_ROLES]
     query = (
         sa.select(
@@ -213,13 +216,51 @@ def raise_for_clashes(clashes: list[Clash], *, can_see: Callable[[Event], bool])
                 "other_role": clash.other_role,
             }
         )
+    raise Conflict(_clash_message(described), code="conflict", details={"conflicts": described})
+
+
+def _clash_message(described: list[dict]) -> str:
+    """The first clash in a sentence, and how many more there are."""
     first = described[0]
-    where = f'"{first["title"]}"' if first["title"] else "another organiser's session"
-    message = (
-        f"{first['person_name']} ({first['role']}) is already {first['other_role']} in "
-        f"{where} (session {first['session_id']}) at {first['start']}"
+    values = {
+        "person": first["person_name"],
+        "role": str(ROLE_LABELS.get(first["role"], first["role"])),
+        "other_role": str(ROLE_LABELS.get(first["other_role"], first["other_role"])),
+        "title": first["title"],
+        "session": first["session_id"],
+        "start": first["start"],
+    }
+    more = len(described) - 1
+    if first["title"] and more:
+        return ngettext(
+            '%(person)s (%(role)s) is already %(other_role)s in "%(title)s" (session '
+            "%(session)s) at %(start)s, and %(num)d more clash(es); pass allow_conflicts: true "
+            "to book anyway",
+            '%(person)s (%(role)s) is already %(other_role)s in "%(title)s" (session '
+            "%(session)s) at %(start)s, and %(num)d more clash(es); pass allow_conflicts: true "
+            "to book anyway",
+            more,
+            **values,
+        )
+    if first["title"]:
+        return _(
+            '%(person)s (%(role)s) is already %(other_role)s in "%(title)s" (session '
+            "%(session)s) at %(start)s; pass allow_conflicts: true to book anyway",
+            **values,
+        )
+    if more:
+        return ngettext(
+            "%(person)s (%(role)s) is already %(other_role)s in another organiser's session "
+            "(session %(session)s) at %(start)s, and %(num)d more clash(es); pass "
+            "allow_conflicts: true to book anyway",
+            "%(person)s (%(role)s) is already %(other_role)s in another organiser's session "
+            "(session %(session)s) at %(start)s, and %(num)d more clash(es); pass "
+            "allow_conflicts: true to book anyway",
+            more,
+            **values,
+        )
+    return _(
+        "%(person)s (%(role)s) is already %(other_role)s in another organiser's session "
+        "(session %(session)s) at %(start)s; pass allow_conflicts: true to book anyway",
+        **values,
     )
-    if len(described) > 1:
-        message += f", and {len(described) - 1} more clash(es)"
-    message += "; pass allow_conflicts: true to book anyway"
-    raise Conflict(message, code="conflict", details={"conflicts": described})

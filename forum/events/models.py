@@ -16,6 +16,7 @@ from forum.db import JSONType
 from forum.db import now_utc
 from forum.directory.models import Person
 from forum.extensions import db
+from forum.i18n import _l
 
 EVENT_KINDS = ("forum", "bilateral", "exchange", "series")
 EVENT_STATUSES = ("active", "archived")
@@ -26,6 +27,29 @@ PROVIDERS = ("jitsi", "zoom", "teams", "webex", "google_meet", "manual")
 # pending: being opened; created: it exists; failed: the provider refused or failed (error says
 # why; retry fixes it); deferred: a daily quota is used up, tried again later; deleted.
 MEETING_STATUSES = ("pending", "created", "failed", "deferred", "deleted")
+
+# The values as pages name them, in the reader's language (lower case, as they read
+# inside a sentence or a badge: "invitee (chair)", "cancelled").
+ROLE_LABELS = {
+    "chair": _l("chair"),
+    "speaker": _l("speaker"),
+    "participant": _l("participant"),
+    "observer": _l("observer"),
+    "interpreter": _l("interpreter"),
+}
+SESSION_STATUS_LABELS = {
+    "scheduled": _l("scheduled"),
+    "live": _l("live"),
+    "ended": _l("ended"),
+    "cancelled": _l("cancelled"),
+}
+MEETING_STATUS_LABELS = {
+    "pending": _l("pending"),
+    "created": _l("created"),
+    "failed": _l("failed"),
+    "deferred": _l("deferred"),
+    "deleted": _l("deleted"),
+}
 # Reminders before each occurrence: a day and an hour ahead.
 DEFAULT_REMINDER_MINUTES = (24 * 60, 60)
 

@@ -38,6 +38,7 @@ from forum.events.occurrences import find_occurrence
 from forum.events.occurrences import session_occurrences
 from forum.events.signals import announce
 from forum.extensions import db
+from forum.i18n import _
 
 MAX_DURATION = dt.timedelta(hours=24)
 RSVP_ANSWERS = ("accepted", "tentative", "declined")
@@ -62,14 +63,14 @@ def get_event_for(organiser: Organiser, event_id: int) -> Event:
     """The event if the organiser may see it; 404 otherwise (existence is not revealed)."""
     event = db.session.scalar(visible_events(organiser).where(Event.id == event_id))
     if event is None:
-        raise NotFound(f"no event with id {event_id}")
+        raise NotFound(_("no event with id %(id)s", id=event_id))
     return event
 
 
 def get_session_for(organiser: Organiser, session_id: int) -> EventSession:
     session = db.session.get(EventSession, session_id)
     if session is None or not can_manage(organiser, session.event):
-        raise NotFound(f"no session with id {session_id}")
+        raise NotFound(_("no session with id %(id)s", id=session_id))
     return session
 
 
@@ -87,7 +88,9 @@ def _co_organisers(emails: Iterable[str], owner: Organiser) -> list[Organiser]:
     for index, email in enumerate(emails):
         organiser = find_organiser(email)
         if organiser is None:
-            raise ValidationFailed({f"organisers.{index}": f"no organiser account for {email}"})
+            raise ValidationFailed(
+                {f"organisers.{index}": _("no organiser account for %(email)s", email=email)}
+            )
         if organiser.id != owner.id and organiser not in found:
             found.append(organiser)
     return found
@@ -138,7 +141,7 @@ def delete_event(event: Event) -> None:
     live = [s.id for s in event.sessions if s.status != "cancelled"]
     if live:
         raise Conflict(
-            "this event still has sessions that are not cancelled; cancel them first",
+            _("this event still has sessions that are not cancelled; cancel them first"),
             code="event_has_sessions",
             details={"session_ids": live},
         )
@@ -161,7 +164,9 @@ def add_participants(
         institution = get_institution(institution_id, field="institution_id")  # type: ignore[arg-type]
         people = list(institution.people)
         if not people:
-            raise ValidationFailed({"institution_id": f"{institution.name} has no people yet"})
+            raise ValidationFailed(
+                {"institution_id": _("%(name)s has no people yet", name=institution.name)}
+            )
     existing = {p.person_id: p for p in event.participants}
     changed = []
     for person in people:
@@ -182,7 +187,7 @@ def remove_participant(event: Event, person_id: int) -> None:
             event.participants.remove(participant)
             db.session.flush()
             return
-    raise NotFound(f"person {person_id} is not a participant of this event")
+    raise NotFound(_("person %(id)s is not a participant of this event", id=person_id))
 
 
 # --- sessions ----------------------------------------------------------------------------
@@ -192,13 +197,13 @@ def _end_from(
     start: dt.datetime, *, duration_minutes: int | None, end: dt.datetime | None
 ) -> dt.datetime:
     if end is None and duration_minutes is None:
-        raise ValidationFailed({"duration_minutes": "required (or end)"})
+        raise ValidationFailed({"duration_minutes": _("required (or end)")})
     if end is None:
         end = start + dt.timedelta(minutes=duration_minutes)  # type: ignore[arg-type]
     if end <= start:
-        raise ValidationFailed({"end": "must be after the start"})
+        raise ValidationFailed({"end": _("must be after the start")})
     if end - start > MAX_DURATION:
-        raise ValidationFailed({"end": "a session lasts at most 24 hours"})
+        raise ValidationFailed({"end": _("a session lasts at most 24 hours")})
     return end
 
 
@@ -270,7 +275,7 @@ def create_session(
     session.invitations = invitations
     kind = provider or event.default_provider
     if kind == "manual" and not join_url:
-        raise ValidationFailed({"join_url": "required when the provider is manual"})
+        raise ValidationFailed({"join_url": _("required when the provider is manual")})
     session.meeting = VideoMeeting(
         provider=kind, data={"manual_url": join_url} if kind == "manual" else {}
     )
@@ -304,10 +309,14 @@ def _invitations(invitees: Iterable[dict[str, Any]]) -> list[Invitation]:
         person = people.get(invitee["person_id"])
         if person is None:
             raise ValidationFailed(
-                {f"invitees.{index}.person_id": f"no person with id {invitee['person_id']}"}
+                {
+                    f"invitees.{index}.person_id": _(
+                        "no person with id %(id)s", id=invitee["person_id"]
+                    )
+                }
             )
         if person.id in seen:
-            raise ValidationFailed({f"invitees.{index}.person_id": "listed twice"})
+            raise ValidationFailed({f"invitees.{index}.person_id": _("listed twice")})
         seen.add(person.id)
         invitations.append(
             Invitation(
@@ -330,14 +339,14 @@ def reschedule_session(
     whose RECURRENCE-IDs name dates of the old rule. Everyone gets the updated invite.
     """
     if session.status == "cancelled":
-        raise Conflict("this session is cancelled", code="session_cancelled")
+        raise Conflict(_("this session is cancelled"), code="session_cancelled")
     new_start, anchor = session.start, session.timezone
     if changes.get("start") is not None or changes.get("local_start") is not None:
         new_start, anchor = _resolve_times(changes, default_timezone=session.timezone)
     elif changes.get("timezone") is not None:
         anchor = changes["timezone"]
     elif changes.get("fold") is not None:
-        raise ValidationFailed({"fold": "only meaningful with local_start"})
+        raise ValidationFailed({"fold": _("only meaningful with local_start")})
 
     if changes.get("end") is not None or changes.get("duration_minutes") is not None:
         new_end = _end_from(
@@ -423,10 +432,10 @@ def retry_meeting(session: EventSession) -> EventSession:
     retry, or if the meeting is being opened at this moment.
     """
     if session.status == "cancelled":
-        raise Conflict("this session is cancelled", code="session_cancelled")
+        raise Conflict(_("this session is cancelled"), code="session_cancelled")
     meeting = session.meeting
     if meeting is None or meeting.status == "created":
-        raise Conflict("the meeting exists: there is nothing to retry", code="meeting_exists")
+        raise Conflict(_("the meeting exists: there is nothing to retry"), code="meeting_exists")
     announce(signals.host_needed, session, meeting=meeting, reason="retried")
     # Claimed by a statement, after the account's lock: of two retries at once, or a retry
     # and the periodic job, one opens the meeting.
@@ -442,9 +451,11 @@ def retry_meeting(session: EventSession) -> EventSession:
     if not claimed:
         db.session.refresh(meeting)
         if meeting.status == "created":
-            raise Conflict("the meeting exists: there is nothing to retry", code="meeting_exists")
+            raise Conflict(
+                _("the meeting exists: there is nothing to retry"), code="meeting_exists"
+            )
         raise Conflict(
-            "the meeting is being opened at this moment: look again in a minute",
+            _("the meeting is being opened at this moment: look again in a minute"),
             code="meeting_opening",
         )
     db.session.flush()
@@ -462,12 +473,12 @@ def resend_invitations(session: EventSession, *, person_id: int | None = None) -
     now. While the meeting is being opened the emails wait for its link, as at booking.
     """
     if session.status == "cancelled":
-        raise Conflict("this session is cancelled", code="session_cancelled")
+        raise Conflict(_("this session is cancelled"), code="session_cancelled")
     invitations = list(session.invitations)
     if person_id is not None:
         invitations = [i for i in invitations if i.person_id == person_id]
         if not invitations:
-            raise NotFound(f"person {person_id} is not invited to this session")
+            raise NotFound(_("person %(id)s is not invited to this session", id=person_id))
     meeting = session.meeting
     announce(
         signals.invitations_resent,
@@ -483,11 +494,14 @@ def resend_invitations(session: EventSession, *, person_id: int | None = None) -
 
 def get_occurrence(session: EventSession, recurrence_id: dt.datetime) -> Occurrence:
     if not session.rrule:
-        raise NotFound("this session does not repeat: reschedule or cancel the session itself")
+        raise NotFound(_("this session does not repeat: reschedule or cancel the session itself"))
     occurrence = find_occurrence(session, recurrence_id)
     if occurrence is None:
         raise NotFound(
-            f"the series has no occurrence starting at {times.format_instant(recurrence_id)}"
+            _(
+                "the series has no occurrence starting at %(start)s",
+                start=times.format_instant(recurrence_id),
+            )
         )
     return occurrence
 
@@ -505,16 +519,16 @@ def move_occurrence(
     series' (Outlook ignores an occurrence update whose SEQUENCE is not higher).
     """
     if session.status == "cancelled":
-        raise Conflict("this session is cancelled", code="session_cancelled")
+        raise Conflict(_("this session is cancelled"), code="session_cancelled")
     occurrence = get_occurrence(session, recurrence_id)
     if occurrence.cancelled:
-        raise Conflict("this occurrence is cancelled", code="occurrence_cancelled")
+        raise Conflict(_("this occurrence is cancelled"), code="occurrence_cancelled")
     new_start = occurrence.start
     if changes.get("start") is not None or changes.get("local_start") is not None:
         # A local time is read in the series' anchor zone unless another is named: the
         # occurrence stays part of the series, written in the anchor zone.
         read_in = {**changes, "timezone": changes.get("timezone") or session.timezone}
-        new_start, _ = _resolve_times(read_in, default_timezone=session.timezone)
+        new_start, _anchor = _resolve_times(read_in, default_timezone=session.timezone)
     if changes.get("end") is not None or changes.get("duration_minutes") is not None:
         new_end = _end_from(
             new_start, duration_minutes=changes.get("duration_minutes"), end=changes.get("end")
@@ -558,7 +572,7 @@ def move_occurrence(
 def cancel_occurrence(session: EventSession, recurrence_id: dt.datetime) -> SessionOverride:
     """Cancel one occurrence of a series; cancelling it twice is a no-op."""
     if session.status == "cancelled":
-        raise Conflict("this session is cancelled", code="session_cancelled")
+        raise Conflict(_("this session is cancelled"), code="session_cancelled")
     occurrence = get_occurrence(session, recurrence_id)
     override = next((o for o in session.overrides if o.recurrence_id == recurrence_id), None)
     if override is not None and override.cancelled:
@@ -672,9 +686,11 @@ def invitations_of(session: EventSession) -> sa.Select:
 def answer_invitation(invitation: Invitation, answer: str) -> Invitation:
     """Record a participant's answer (RSVP); answering the same again changes nothing."""
     if answer not in RSVP_ANSWERS:
-        raise ValidationFailed({"answer": f"must be one of {', '.join(RSVP_ANSWERS)}"})
+        raise ValidationFailed(
+            {"answer": _("must be one of %(values)s", values=", ".join(RSVP_ANSWERS))}
+        )
     if invitation.session.status == "cancelled":
-        raise Conflict("this session is cancelled", code="session_cancelled")
+        raise Conflict(_("this session is cancelled"), code="session_cancelled")
     if invitation.rsvp != answer:
         invitation.rsvp, invitation.rsvp_at = answer, now_utc()
         db.session.flush()

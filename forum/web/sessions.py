@@ -40,11 +40,19 @@ from forum.events import calendars
 from forum.events import services
 from forum.events.explanations import CATEGORY_LABELS
 from forum.events.explanations import country_groups
+from forum.events.models import MEETING_STATUS_LABELS
+from forum.events.models import ROLE_LABELS
+from forum.events.models import SESSION_STATUS_LABELS
 from forum.events.models import EventSession
 from forum.events.models import Invitation
 from forum.events.occurrences import session_occurrences
 from forum.events.planning import sites_at
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import _l
+from forum.i18n import format_datetime_text
+from forum.i18n import ngettext
+from forum.i18n import zone_text
 from forum.notifications import dispatch
 from forum.notifications.models import EmailMessage
 from forum.web import bp
@@ -56,10 +64,10 @@ from forum.webhooks.inbound import attendance_of
 
 # The answers in the order the page counts them; "needs-action" is iCalendar's "no answer".
 ANSWER_LABELS = {
-    "accepted": "Accepted",
-    "tentative": "Tentative",
-    "declined": "Declined",
-    "needs-action": "No answer",
+    "accepted": _l("Accepted"),
+    "tentative": _l("Tentative"),
+    "declined": _l("Declined"),
+    "needs-action": _l("No answer"),
 }
 NEXT_OCCURRENCES = 5
 # Seconds between reloads while the meeting is being opened.
@@ -117,6 +125,10 @@ def session_page(session_id: int):
         invitation_by_id={invitation.id: invitation for invitation in invitations},
         answers=[(state, label, answers[state]) for state, label in ANSWER_LABELS.items()],
         answer_labels=ANSWER_LABELS,
+        role_labels=ROLE_LABELS,
+        status_labels=SESSION_STATUS_LABELS,
+        meeting_status_labels=MEETING_STATUS_LABELS,
+        host_changes=_host_changes(meeting),
         category_labels=CATEGORY_LABELS,
         facts_label=facts_label,
         provider_labels=PROVIDER_LABELS,
@@ -154,6 +166,12 @@ def session_page(session_id: int):
     )
 
 
+def _host_changes(meeting) -> list[dict[str, Any]]:
+    """The meeting's changes of host, newest first, each with its time as an instant."""
+    changes = (meeting.data or {}).get("host_changes", []) if meeting is not None else []
+    return [{**change, "at": times.parse_instant(change["at"])} for change in reversed(changes)]
+
+
 def _back(session_id: int):
     return redirect(url_for("web.session_page", session_id=session_id), 303)
 
@@ -174,11 +192,11 @@ def retry_meeting_page(session_id: int):
     meeting = session.meeting
     db.session.refresh(meeting)
     if meeting.status == "created":
-        flash("The meeting is open.", "ok")
+        flash(_("The meeting is open."), "ok")
     elif meeting.status in ("failed", "deferred"):
-        flash(f"The meeting could not be opened: {meeting.error}", "error")
+        flash(_("The meeting could not be opened: %(error)s", error=meeting.error), "error")
     else:
-        flash("The meeting is being opened.", "info")
+        flash(_("The meeting is being opened."), "info")
     return _back(session_id)
 
 
@@ -199,10 +217,19 @@ def resend_invites(session_id: int):
     db.session.commit()
     if person_id is not None:
         [invitation] = [i for i in session.invitations if i.person_id == person_id]
-        flash(f"The invitation is being emailed again to {invitation.person.name}.", "ok")
+        flash(
+            _("The invitation is being emailed again to %(name)s.", name=invitation.person.name),
+            "ok",
+        )
     else:
-        noun = "invitee" if count == 1 else "invitees"
-        flash(f"The invitation is being emailed again to {count} {noun}.", "ok")
+        flash(
+            ngettext(
+                "The invitation is being emailed again to %(num)d invitee.",
+                "The invitation is being emailed again to %(num)d invitees.",
+                count,
+            ),
+            "ok",
+        )
     return _back(session_id)
 
 
@@ -225,11 +252,14 @@ def retry_email_page(session_id: int, message_id: int):
     # on its way.
     db.session.refresh(message)
     if message.status == "sent":
-        flash(f"The email to {name} is sent.", "ok")
+        flash(_("The email to %(name)s is sent.", name=name), "ok")
     elif message.status in ("failed", "retrying"):
-        flash(f"The email to {name} could not be sent: {message.error}", "error")
+        flash(
+            _("The email to %(name)s could not be sent: %(error)s", name=name, error=message.error),
+            "error",
+        )
     else:
-        flash(f"The email to {name} is being sent.", "info")
+        flash(_("The email to %(name)s is being sent.", name=name), "info")
     return _back(session_id)
 
 
@@ -238,11 +268,11 @@ def retry_email_page(session_id: int, message_id: int):
 def cancel_session_page(session_id: int):
     session = services.get_session_for(_organiser(), session_id)
     if session.status == "cancelled":
-        flash("This session was already cancelled.", "info")
+        flash(_("This session was already cancelled."), "info")
         return _back(session_id)
     services.cancel_session(session)
     db.session.commit()
-    flash("The session is cancelled; every invitee is being told.", "ok")
+    flash(_("The session is cancelled; every invitee is being told."), "ok")
     return _back(session_id)
 
 
@@ -255,15 +285,15 @@ LOCAL_INPUT_FORMAT = "%Y-%m-%dT%H:%M"
 class MoveForm(FlaskForm):
     """A new local time and length: what moving one date and rescheduling the session share."""
 
-    local_start = StringField("Starts", render_kw={"type": "datetime-local"})
+    local_start = StringField(_l("Starts"), render_kw={"type": "datetime-local"})
     duration_minutes = IntegerField(
-        "Length (minutes)",
-        validators=[DataRequired("Give the length in minutes.")],
+        _l("Length (minutes)"),
+        validators=[DataRequired(_l("Give the length in minutes."))],
         render_kw={"min": 1, "max": 1440, "inputmode": "numeric"},
     )
     # Offered when the local time happens twice (the clocks go back): which of the two.
-    fold = RadioField("Which one?", choices=[], validate_choice=False)
-    allow_conflicts = BooleanField("Change it even if a chair or speaker is busy then")
+    fold = RadioField(_l("Which one?"), choices=[], validate_choice=False)
+    allow_conflicts = BooleanField(_l("Change it even if a chair or speaker is busy then"))
     # The past start the organiser agreed to: invitations go out for it all the same.
     confirm_past = HiddenField()
 
@@ -271,7 +301,7 @@ class MoveForm(FlaskForm):
         """The fields as the API takes them, the local time read in ``zone``."""
         local = (self.local_start.data or "").strip()
         if not local:
-            raise ValidationFailed({"local_start": "Give the date and time it starts."})
+            raise ValidationFailed({"local_start": _("Give the date and time it starts.")})
         body: dict[str, Any] = {
             "local_start": local,
             "timezone": zone,
@@ -284,13 +314,13 @@ class MoveForm(FlaskForm):
 
 
 class RescheduleForm(MoveForm):
-    title = StringField("Title", validators=[DataRequired("Give the session a title.")])
+    title = StringField(_l("Title"), validators=[DataRequired(_l("Give the session a title."))])
     timezone = StringField(
-        "in time zone",
+        _l("in time zone"),
         render_kw={"list": "zone-names", "autocomplete": "off", "spellcheck": "false"},
     )
     # Offered when a series' new time does not exist, or happens twice, on some of its dates.
-    skip_invalid_local_times = BooleanField("Leave those dates out of the series")
+    skip_invalid_local_times = BooleanField(_l("Leave those dates out of the series"))
 
 
 def _session_to_change(session_id: int) -> EventSession:
@@ -352,8 +382,12 @@ def _new_start(local: dt.datetime, zone: str, fold: int | None) -> dt.datetime:
         if exc.code == "ambiguous_local_time":
             raise ValidationFailed(
                 {
-                    "local_start": f"{local:%a %d %b %Y %H:%M} happens twice in {zone}, "
-                    "because the clocks go back that night: choose which one below"
+                    "local_start": _(
+                        "%(time)s happens twice in %(zone)s, because the clocks go back that "
+                        "night: choose which one below",
+                        time=format_datetime_text(local),
+                        zone=zone,
+                    )
                 }
             ) from None
         raise
@@ -422,10 +456,14 @@ def _series_time_refused(form: MoveForm, exc: ValidationFailed) -> dict[str, Any
         show_errors(
             form,
             {
-                "local_start": f"at that time the series would meet on {days} at a local time "
-                f"that does not exist or happens twice in {exc.details['timezone']} "
-                f"({invalid[0]['problem']}); choose another time, or tick "
-                "“Leave those dates out of the series”"
+                "local_start": _(
+                    "at that time the series would meet on %(days)s at a local time that does "
+                    "not exist or happens twice in %(zone)s (%(problem)s); choose another time, "
+                    "or tick “Leave those dates out of the series”",
+                    days=days,
+                    zone=exc.details["timezone"],
+                    problem=invalid[0]["problem"],
+                )
             },
         )
         return {"invalid_dates": invalid}
@@ -446,6 +484,7 @@ def _change_page(session: EventSession, form: MoveForm, outcome: dict[str, Any],
         clashes=outcome.get("clashes", []),
         host_busy=outcome.get("host_busy", False),
         invalid_dates=outcome.get("invalid_dates", []),
+        role_labels=ROLE_LABELS,
         **page,
     ), outcome.get("status", 200)
 
@@ -456,7 +495,7 @@ def reschedule_page(session_id: int):
     """The session's time, length and title, as PATCH /api/v1/sessions/{id} changes them."""
     session = _session_to_change(session_id)
     if session.status == "cancelled":
-        flash("This session is cancelled: it cannot be changed.", "info")
+        flash(_("This session is cancelled: it cannot be changed."), "info")
         return _back(session_id)
     form = RescheduleForm()
     outcome: dict[str, Any] = {}
@@ -491,11 +530,14 @@ def reschedule_page(session_id: int):
             )
             if found is None:
                 if session.sequence == sequence:
-                    flash("Nothing changed, so nothing was sent.", "info")
+                    flash(_("Nothing changed, so nothing was sent."), "info")
                 else:
                     flash(
-                        f"“{session.title}” is changed; every invitee is being sent the "
-                        "updated invitation.",
+                        _(
+                            "“%(title)s” is changed; every invitee is being sent the updated "
+                            "invitation.",
+                            title=session.title,
+                        ),
                         "ok",
                     )
                 return _back(session_id)
@@ -506,7 +548,7 @@ def reschedule_page(session_id: int):
         outcome,
         zone=(form.timezone.data or "").strip() or session.timezone,
         action=url_for("web.reschedule_page", session_id=session.id),
-        heading=f"Change “{session.title}”",
+        heading=_("Change “%(title)s”", title=session.title),
         occurrence=None,
     )
 
@@ -518,7 +560,7 @@ def move_date_page(session_id: int, stamp: str):
     session = _session_to_change(session_id)
     occurrence = services.get_occurrence(session, _recurrence_id(stamp))
     if session.status == "cancelled" or occurrence.cancelled:
-        flash("This date is cancelled: it cannot be moved.", "info")
+        flash(_("This date is cancelled: it cannot be moved."), "info")
         return _back(session_id)
     form = MoveForm()
     outcome: dict[str, Any] = {}
@@ -548,13 +590,16 @@ def move_date_page(session_id: int, stamp: str):
             )
             if found is None:
                 if session.sequence == sequence:
-                    flash("Nothing changed, so nothing was sent.", "info")
+                    flash(_("Nothing changed, so nothing was sent."), "info")
                 else:
                     moved = services.get_occurrence(session, occurrence.recurrence_id)
                     flash(
-                        f"The meeting of {_local_text(occurrence.start, session.timezone)} is "
-                        f"moved to {_local_text(moved.start, session.timezone)}; its invitees "
-                        "are being sent the change.",
+                        _(
+                            "The meeting of %(before)s is moved to %(after)s; its invitees are "
+                            "being sent the change.",
+                            before=_local_text(occurrence.start, session.timezone),
+                            after=_local_text(moved.start, session.timezone),
+                        ),
                         "ok",
                     )
                 return _back(session_id)
@@ -565,13 +610,13 @@ def move_date_page(session_id: int, stamp: str):
         outcome,
         zone=session.timezone,
         action=url_for("web.move_date_page", session_id=session.id, stamp=stamp),
-        heading=f"Move one date of “{session.title}”",
+        heading=_("Move one date of “%(title)s”", title=session.title),
         occurrence=occurrence,
     )
 
 
 def _local_text(instant: dt.datetime, zone: str) -> str:
-    return f"{times.to_local(instant, zone):%a %d %b %Y %H:%M} ({zone})"
+    return f"{format_datetime_text(instant, zone)} ({zone_text(zone)})"
 
 
 @bp.route("/sessions/<int:session_id>/dates/<stamp>/cancel", methods=["GET", "POST"])
@@ -581,15 +626,17 @@ def cancel_date_page(session_id: int, stamp: str):
     session = services.get_session_for(_organiser(), session_id)
     occurrence = services.get_occurrence(session, _recurrence_id(stamp))
     if session.status == "cancelled" or occurrence.cancelled:
-        flash("This date was already cancelled.", "info")
+        flash(_("This date was already cancelled."), "info")
         return _back(session_id)
     form = FlaskForm()
     if form.validate_on_submit():
         services.cancel_occurrence(session, occurrence.recurrence_id)
         db.session.commit()
         flash(
-            f"The meeting of {_local_text(occurrence.start, session.timezone)} is cancelled; "
-            "its invitees are being told.",
+            _(
+                "The meeting of %(date)s is cancelled; its invitees are being told.",
+                date=_local_text(occurrence.start, session.timezone),
+            ),
             "ok",
         )
         return _back(session_id)
