@@ -10,6 +10,7 @@ from flask_login import current_user
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from wtforms import RadioField
+from wtforms import SelectChoice
 
 from forum.extensions import db
 from forum.i18n import LANGUAGES
@@ -25,7 +26,10 @@ BROWSER = ""
 class LanguageForm(FlaskForm):
     locale = RadioField(
         _l("Language"),
-        choices=[(BROWSER, _l("The language of my browser")), *LANGUAGES.items()],
+        choices=[
+            SelectChoice(BROWSER, _l("The language of my browser")),
+            *(SelectChoice(code, name) for code, name in LANGUAGES.items()),
+        ],
         default=BROWSER,
     )
 
