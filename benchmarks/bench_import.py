@@ -132,7 +132,7 @@ def people_csv(people: list[Newcomer]) -> bytes:
     columns = bulk.COLUMNS[bulk.PEOPLE]
     writer.writerow(columns)
     for person in people:
-        writer.writerow(getattr(person, column) for column in columns)
+        writer.writerow(getattr(person, column, "") for column in columns)
     return out.getvalue().encode()
 
 

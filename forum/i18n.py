@@ -48,6 +48,7 @@ from flask_babel import gettext
 from flask_babel import lazy_gettext
 from flask_babel import lazy_ngettext
 from flask_babel import ngettext
+from flask_babel import pgettext
 from flask_babel import refresh
 
 from forum.core.times import get_zone
@@ -70,6 +71,7 @@ __all__ = [
     "locale_for_country",
     "ngettext",
     "normalise_locale",
+    "pgettext",
     "use_locale",
     "zone_place",
     "zone_text",

@@ -358,7 +358,7 @@ def test_create_person_takes_the_institutions_zone_and_default_hours(api, row_co
         "busy": [],
         "ics_url": None,
         "reminders": True,
-        "locale": "en",
+        "locale": "ja",
         "created_by_id": api.organiser_id,
     }
     assert api.get(f"{PEOPLE}/{person['id']}").get_json() == person

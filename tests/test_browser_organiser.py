@@ -19,6 +19,8 @@ from forum.demo.seed import seed_demo
 from forum.events.models import Event
 from forum.events.models import EventSession
 from forum.extensions import db
+from forum.i18n import _
+from forum.i18n import in_locale
 from tests.browser import save_screenshot
 
 pytestmark = pytest.mark.browser
@@ -65,7 +67,14 @@ def agenda_link(app: Flask, address: str) -> str:
     assert messages, f"no email to {address}"
     message = email.message_from_bytes(messages[-1].as_bytes(), policy=email.policy.default)
     text = message.get_body(preferencelist=("plain",)).get_content()
-    return re.search(r"Your agenda, in your time zone: (\S+)", text).group(1)
+    # Whatever the reader's language, the agenda is the link to /p/.
+    return re.search(r"(https?://\S+/p/\S+)", text).group(1)
+
+
+def in_language(app: Flask, locale: str, text: str) -> str:
+    """``text`` as a reader of ``locale`` reads it (the catalogue's translation)."""
+    with app.test_request_context(), in_locale(locale):
+        return _(text)
 
 
 def test_an_organiser_books_the_top_slot_and_sees_the_participants_answer(
@@ -129,8 +138,10 @@ def test_an_organiser_books_the_top_slot_and_sees_the_participants_answer(
         participant.locator("select[name=tz]").select_option("Europe/London")
     london = start.astimezone(ZoneInfo("Europe/London")).strftime("%H:%M")
     assert london in participant.locator(".when").first.inner_text()
-    participant.get_by_role("button", name="Accept").first.click()
-    participant.get_by_text(re.compile("accepted", re.I)).first.wait_for()
+    # Hiroshi Tanaka is at the University of Tokyo: his pages are in Japanese.
+    assert participant.locator("html").get_attribute("lang") == "ja"
+    participant.get_by_role("button", name=in_language(demo, "ja", "Accept")).first.click()
+    participant.get_by_text(in_language(demo, "ja", "you accepted")).first.wait_for()
     save_screenshot(participant, "participant-page")
 
     # The organiser sees the answer on the session page and the dashboard.

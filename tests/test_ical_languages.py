@@ -239,3 +239,50 @@ def test_folding_keeps_characters_whole_and_lines_short(head: str, text: str) ->
         if number:
             assert piece.startswith(b" ")
     assert folded.replace(b"\r\n ", b"") == line
+
+
+def english_words_left(text: str, *known: str) -> list[str]:
+    """The Latin words of ``text`` once links, addresses, zone ids and the given names and
+    titles are taken out: what a reader of Chinese or Japanese would find untranslated."""
+    for value in known:
+        text = text.replace(value, " ")
+    text = re.sub(r"(https?|webcal)://\S+|\S+@\S+|[A-Z][a-z]+/[A-Za-z_]+|\bUTC\b", " ", text)
+    return re.findall(r"[A-Za-z]{2,}", text)
+
+
+def test_tokyo_reads_japanese_with_tokyo_time_first_and_beijing_chinese_with_beijing_first(
+    app, api
+):
+    tokyo, beijing = reader(api, app, "ja"), reader(api, app, "zh-Hans")
+    title = "PKU–UTokyo strategic partnership"
+    event = make_event(api, title=title, timezone="Asia/Shanghai")
+    make_session(
+        api,
+        event["id"],
+        title=title,
+        local_start="2027-03-10T21:00:00",
+        timezone="Asia/Shanghai",
+        invitees=[invitee(tokyo), invitee(beijing)],
+    )
+
+    expected = {
+        tokyo["email"]: ("ja", "2027年3月10日(水) 22:00–23:00 (東京, Asia/Tokyo)"),
+        beijing["email"]: ("zh-Hans", "2027年3月10日 星期三 21:00–22:00 (北京, Asia/Shanghai)"),
+    }
+    for address, (locale, first_time) in expected.items():
+        [message] = [m for m in sent(app) if address in str(m["To"])]
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        times = [line.strip() for line in text.splitlines() if re.search(r"\d\d:\d\d–", line)]
+        # The reader's own zone first, then the event's (when it differs), then UTC.
+        assert times[0] == first_time
+        assert times[-1].endswith("(UTC)") and "13:00–14:00" in times[-1]
+        assert first_time in str(message["Subject"])
+        # In the reader's language: Japanese has kana, Chinese has none; no English left.
+        kana = re.search(r"[\u3040-\u30ff]", text)
+        assert bool(kana) == (locale == "ja")
+        names = (title, "Olga Organiser", LANGUAGES[locale]["name"])
+        assert english_words_left(text, *names) == []
+        [part, _attachment] = calendar_parts(message)
+        description = unfolded(part)
+        assert first_time.split(" (")[0] in description.replace("\\,", ",")
+        check_email(raw(message), method="REQUEST", expect_utc=["2027-03-10T13:00:00Z"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
+
 
 class ForumError(Exception):
     """An error a person can act on, with a machine code and an HTTP status."""
@@ -40,9 +42,6 @@ class ValidationFailed(ForumError):
         details: dict[str, Any] | None = None,
     ) -> None:
         if message is None:
-            # Imported here: forum.i18n reads forum.core.times, which raises these errors.
-            from forum.i18n import _
-
             # The problems are already in the reader's language; the field names stay.
             message = "; ".join(
                 _("%(field)s: %(problem)s", field=name, problem=problem)

@@ -13,6 +13,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from flask_babel import gettext as _
+
 from forum.core.errors import ValidationFailed
 
 UTC = dt.UTC
@@ -28,14 +30,6 @@ _ISO_DATETIME = re.compile(
 
 class InvalidTime(ValueError):
     """A value that is not a zone, an instant or a local time in the expected form."""
-
-
-def _(message: str, **values: object) -> str:
-    """``message`` in the reader's language. forum.i18n is read here, when a message is
-    written, not when this module loads: forum.i18n itself reads this module."""
-    from forum.i18n import _ as gettext
-
-    return gettext(message, **values)
 
 
 @lru_cache(maxsize=1024)

@@ -41,6 +41,7 @@ from forum.i18n import format_datetime_text
 from forum.i18n import format_time_text
 from forum.i18n import in_locale
 from forum.i18n import ngettext
+from forum.i18n import pgettext
 from forum.i18n import zone_text
 
 UTC = dt.UTC
@@ -184,7 +185,16 @@ _LIST_SEPARATORS = {"zh-Hans": "、", "ja": "、", "ar": "، "}
 
 
 def _every(freq: str, interval: int) -> str:
-    """'Every week', 'Every 2 weeks'."""
+    """'Every week', 'Every 2 weeks'. An interval of one has words of its own: languages with
+    one plural form (Chinese, Japanese) say "every week" (每周) with no number."""
+    if interval == 1:
+        singles = {
+            "DAILY": pgettext("interval of one", "Every day"),
+            "WEEKLY": pgettext("interval of one", "Every week"),
+            "MONTHLY": pgettext("interval of one", "Every month"),
+            "YEARLY": pgettext("interval of one", "Every year"),
+        }
+        return singles.get(freq) or pgettext("interval of one", "Every time")
     if freq == "DAILY":
         return ngettext("Every day", "Every %(num)d days", interval)
     if freq == "WEEKLY":

@@ -30,6 +30,7 @@ from forum.events.conflicts import find_clashes
 from forum.events.explanations import CATEGORY_LABELS
 from forum.events.explanations import by_site
 from forum.events.explanations import site_groups
+from forum.events.models import ROLE_LABELS
 from forum.events.models import Event
 from forum.events.models import EventSession
 from forum.events.models import SessionOverride
@@ -400,12 +401,10 @@ def _clash_texts(
 
 def _clash_text(clash, visible: bool, start: dt.datetime, end: dt.datetime) -> str:
     """Who is already where then; another organiser's session is not named."""
-    from forum.web.events import role_label
-
     values = {
         "person": clash.person.name,
-        "role": role_label(clash.role),
-        "other_role": role_label(clash.other_role),
+        "role": str(ROLE_LABELS.get(clash.role, clash.role or "")),
+        "other_role": str(ROLE_LABELS.get(clash.other_role, clash.other_role or "")),
         "start": format_time_text(start),
         "end": format_time_text(end),
     }

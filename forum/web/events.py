@@ -55,8 +55,11 @@ from forum.events import services
 from forum.events.models import DEFAULT_REMINDER_MINUTES
 from forum.events.models import EVENT_KINDS
 from forum.events.models import EVENT_STATUSES
+from forum.events.models import MEETING_STATUS_LABELS
 from forum.events.models import PROVIDERS
+from forum.events.models import ROLE_LABELS
 from forum.events.models import ROLES
+from forum.events.models import SESSION_STATUS_LABELS
 from forum.events.models import Event
 from forum.events.models import EventParticipant
 from forum.events.models import EventSession
@@ -111,26 +114,6 @@ ROLE_CHOICE_LABELS = {
     "participant": _l("Participant"),
     "observer": _l("Observer"),
     "interpreter": _l("Interpreter"),
-}
-ROLE_LABELS = {
-    "chair": _l("chair"),
-    "speaker": _l("speaker"),
-    "participant": _l("participant"),
-    "observer": _l("observer"),
-    "interpreter": _l("interpreter"),
-}
-SESSION_STATUS_LABELS = {
-    "scheduled": _l("scheduled"),
-    "live": _l("live"),
-    "ended": _l("ended"),
-    "cancelled": _l("cancelled"),
-}
-MEETING_STATUS_LABELS = {
-    "pending": _l("pending"),
-    "created": _l("created"),
-    "failed": _l("failed"),
-    "deferred": _l("deferred"),
-    "deleted": _l("deleted"),
 }
 
 

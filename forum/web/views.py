@@ -21,6 +21,8 @@ from sqlalchemy.orm import selectinload
 from forum.accounts.models import Organiser
 from forum.accounts.services import authenticate
 from forum.db import now_utc
+from forum.events.models import MEETING_STATUS_LABELS
+from forum.events.models import SESSION_STATUS_LABELS
 from forum.events.models import Event
 from forum.events.models import EventSession
 from forum.events.services import event_summaries
@@ -42,21 +44,6 @@ from forum.web.forms import safe_next_path
 log = logging.getLogger(__name__)
 
 LOGIN_FAILED = _l("That email and password do not match an organiser account.")
-
-# What the home page calls each state of a session and of its video meeting.
-SESSION_STATUS_LABELS = {
-    "scheduled": _l("scheduled"),
-    "live": _l("live"),
-    "ended": _l("ended"),
-    "cancelled": _l("cancelled"),
-}
-MEETING_STATUS_LABELS = {
-    "pending": _l("pending"),
-    "created": _l("created"),
-    "failed": _l("failed"),
-    "deferred": _l("deferred"),
-    "deleted": _l("deleted"),
-}
 
 
 # The security headers every response carries are set in one place: forum.security.
