@@ -203,7 +203,9 @@ def check_locale(value: object) -> str:
     """The offered locale ``value`` names, else ValueError naming the choices (API input)."""
     locale = normalise_locale(value)
     if locale is None:
-        raise ValueError(f"must be one of {', '.join(LANGUAGES)} (BCP 47 language tags)")
+        raise ValueError(
+            _("must be one of %(choices)s (BCP 47 language tags)", choices=", ".join(LANGUAGES))
+        )
     return locale
 
 
