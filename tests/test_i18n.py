@@ -72,10 +72,14 @@ def extracted(tmp_path_factory) -> dict[str, object]:
     return {(message.id, message.context): message for message in template if message.id}
 
 
+def read_catalogue(locale: str):
+    with (TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po").open("rb") as f:
+        return read_po(f, locale=locale)
+
+
 @pytest.mark.parametrize("locale", CATALOGUE_LOCALES)
 def test_each_catalogue_translates_every_marked_string(extracted, locale):
-    with (TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po").open("rb") as f:
-        catalogue = read_po(f, locale=locale)
+    catalogue = read_catalogue(locale)
 
     untranslated = []
     for msgid, context in extracted:
@@ -94,8 +98,7 @@ def test_each_catalogue_translates_every_marked_string(extracted, locale):
 
 @pytest.mark.parametrize("locale", CATALOGUE_LOCALES)
 def test_translations_keep_every_placeholder(extracted, locale):
-    with (TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po").open("rb") as f:
-        catalogue = read_po(f, locale=locale)
+    catalogue = read_catalogue(locale)
 
     wrong = []
     for msgid, context in extracted:
@@ -118,8 +121,7 @@ def test_translations_keep_every_placeholder(extracted, locale):
 def test_each_catalogue_compiles_without_errors(locale):
     # Babel's own checks, as `pybabel compile` runs them: placeholders a translation names
     # that its message does not give would fail when the page is rendered.
-    with (TRANSLATIONS / locale / "LC_MESSAGES" / "messages.po").open("rb") as f:
-        catalogue = read_po(f, locale=locale)
+    catalogue = read_catalogue(locale)
 
     problems = [(message.id, errors) for message, errors in catalogue.check()]
 
@@ -437,3 +439,26 @@ def test_switching_language_never_moves_a_time(api, client, agenda_of_many_zones
         # ... on the same days of the same years.
         for (_i, _c, numbers), (_ie, _ce, english_numbers) in zip(times, english, strict=True):
             assert english_numbers <= numbers, locale
+
+
+def test_a_participant_keeps_a_language_from_their_page_and_a_bad_one_changes_nothing(
+    api, client, agenda_of_many_zones
+):
+    person, path = agenda_of_many_zones["person"], "/" + agenda_of_many_zones["path"]
+
+    refused = client.post(f"{path}/language", data={"locale": "tlh", "next": path})
+    assert refused.status_code == 422
+    assert "locale" in refused.text
+    assert api.get(f"/api/v1/people/{person['id']}").get_json()["locale"] == "en"
+
+    # Back to the page they were on (in the zone they had chosen); never to another site.
+    kept = client.post(f"{path}/language", data={"locale": "ja", "next": f"{path}?tz=UTC"})
+    assert kept.status_code == 303 and kept.headers["Location"].endswith(f"{path}?tz=UTC")
+    assert api.get(f"/api/v1/people/{person['id']}").get_json()["locale"] == "ja"
+    elsewhere = client.post(f"{path}/language", data={"locale": "ar", "next": "//evil.example"})
+    assert elsewhere.headers["Location"].endswith(path)
+    assert '<html lang="ar" dir="rtl">' in client.get(path).text
+
+    forged = client.post(path.rsplit("/", 1)[0] + "/1-0.forged/language", data={"locale": "fr"})
+    assert forged.status_code == 404
+    assert api.get(f"/api/v1/people/{person['id']}").get_json()["locale"] == "ar"

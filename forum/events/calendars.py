@@ -403,30 +403,29 @@ def session_entry(
 # --- files -------------------------------------------------------------------------------------
 
 
+def _invitee_entry(invitation: Invitation):
+    """The session as its invitee reads it: their zone first (call in their language)."""
+    person = invitation.person
+    return session_entry(
+        invitation.session,
+        viewer_zone=person.timezone,
+        attendee=invitation,
+        agenda=agenda_url(person),
+    )
+
+
 def invite_file(invitation: Invitation, *, method: str) -> bytes:
     """The REQUEST or CANCEL of a whole session for one invitee, in their language."""
-    person = invitation.person
-    with in_locale(person.locale):
-        entry = session_entry(
-            invitation.session,
-            viewer_zone=person.timezone,
-            attendee=invitation,
-            agenda=agenda_url(person),
-        )
-        return ical.invite(entry, method=method, stamp=now_utc())
+    with in_locale(invitation.person.locale):
+        return ical.invite(_invitee_entry(invitation), method=method, stamp=now_utc())
 
 
 def occurrence_file(invitation: Invitation, recurrence_id: dt.datetime, *, method: str) -> bytes:
     """The REQUEST (moved) or CANCEL of one occurrence for one invitee, in their language."""
-    person = invitation.person
-    with in_locale(person.locale):
-        entry = session_entry(
-            invitation.session,
-            viewer_zone=person.timezone,
-            attendee=invitation,
-            agenda=agenda_url(person),
+    with in_locale(invitation.person.locale):
+        return ical.occurrence_message(
+            _invitee_entry(invitation), recurrence_id, method=method, stamp=now_utc()
         )
-        return ical.occurrence_message(entry, recurrence_id, method=method, stamp=now_utc())
 
 
 def session_file(session: EventSession, *, viewer_zone: str | None = None) -> bytes:

@@ -16,6 +16,7 @@ from flask import render_template
 
 from forum.core import text
 from forum.events import calendars
+from forum.events.models import ROLE_LABELS
 from forum.events.models import Invitation
 from forum.events.occurrences import find_occurrence
 from forum.i18n import _
@@ -35,14 +36,6 @@ KINDS = {
     "occurrence-cancel": "CANCEL",
 }
 ANSWERS = (("accepted", _l("Accept")), ("tentative", _l("Maybe")), ("declined", _l("Decline")))
-# The reader's role in the session, as the emails name it.
-ROLE_WORDS = {
-    "chair": _l("chair"),
-    "speaker": _l("speaker"),
-    "participant": _l("participant"),
-    "observer": _l("observer"),
-    "interpreter": _l("interpreter"),
-}
 
 
 def _heading(kind: str, title: str) -> str:
@@ -69,7 +62,7 @@ def _subject(kind: str, title: str, when: str) -> str:
 
 
 def role_word(role: str) -> str:
-    return str(ROLE_WORDS[role]) if role in ROLE_WORDS else role
+    return str(ROLE_LABELS[role]) if role in ROLE_LABELS else role
 
 
 def from_name(owner_name: str) -> str:
