@@ -379,4 +379,8 @@ def zone_text(zone: str, *, locale: str | None = None) -> str:
     place = zone_place(zone, locale=locale)
     if place == zone.rsplit("/", 1)[-1].replace("_", " "):
         return zone
-    return f"{place}, {zone}"
+    if locale is None:
+        return _("%(place)s, %(zone)s", place=place, zone=zone)
+    with in_locale(locale):
+        # The comma of the reader's script: "الدوحة، Asia/Qatar".
+        return _("%(place)s, %(zone)s", place=place, zone=zone)
