@@ -85,7 +85,7 @@ test-postgresql: install icalcheck
 # Each benchmark prints its figures beside a baseline measured in the same run (the slot
 # search's through HTTP on SQLite and PostgreSQL, beside the plain per-person reference).
 bench: install
-	$(BIN)/python -m benchmarks.bench_slots && $(BIN)/python -m benchmarks.bench_booking_preview && $(BIN)/python -m benchmarks.bench_search && $(BIN)/python -m benchmarks.bench_import && $(BIN)/python -m benchmarks.bench_feed && $(BIN)/python -m benchmarks.bench_planner && $(BIN)/python -m benchmarks.bench_login && $(BIN)/python -m benchmarks.bench_booking && $(BIN)/python -m benchmarks.webhook_load
+	$(BIN)/python -m benchmarks.bench_slots && $(BIN)/python -m benchmarks.bench_booking_preview && $(BIN)/python -m benchmarks.bench_search && $(BIN)/python -m benchmarks.bench_import && $(BIN)/python -m benchmarks.bench_feed && $(BIN)/python -m benchmarks.bench_planner && $(BIN)/python -m benchmarks.bench_login && $(BIN)/python -m benchmarks.bench_booking && $(BIN)/python -m benchmarks.bench_languages && $(BIN)/python -m benchmarks.webhook_load
 
 lint: install
 	$(BIN)/ruff check .
