@@ -31,11 +31,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
 
+import pytz
 from babel import Locale
 from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.dates import format_skeleton
 from babel.dates import get_timezone_location
+from babel.numbers import format_decimal
 from flask import Flask
 from flask import current_app
 from flask import g
@@ -59,10 +61,12 @@ __all__ = [
     "_",
     "_l",
     "check_locale",
+    "country_name",
     "current_locale",
     "format_date_text",
     "format_datetime_text",
     "format_day_text",
+    "format_number",
     "format_time_text",
     "in_locale",
     "init_app",
@@ -348,6 +352,20 @@ def format_datetime_text(
     """Date, weekday and time: "Thu 26 Mar 2020 21:00", "2020年3月26日(木) 21:00"."""
     local = _naive(_local(value, zone))
     return f"{format_date_text(local, long=long, locale=locale)} {local:%H:%M}"
+
+
+def format_number(value: int) -> str:
+    """A count as the reader writes numbers: "1,001", "1 001"."""
+    return format_decimal(value, locale=_babel_id(current_locale()))
+
+
+def country_name(code: str) -> str:
+    """A country's name in the reader's language; English keeps pytz's names ("Korea,
+    Republic of" reads as the directory always showed it)."""
+    locale = current_locale()
+    if locale == DEFAULT_LOCALE:
+        return pytz.country_names.get(code, code)
+    return _babel_locale(locale).territories.get(code.upper(), code)
 
 
 def format_datetime_pattern(value: dt.datetime, pattern: str, locale: str | None = None) -> str:

@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from babel.numbers import format_decimal
 from dateutil import parser as date_parser
 from dateutil.rrule import rrulestr
 
@@ -26,7 +25,7 @@ from forum.core.times import get_zone
 from forum.core.times import parse_instant
 from forum.core.times import resolve_local
 from forum.i18n import _
-from forum.i18n import current_locale
+from forum.i18n import format_number
 from forum.i18n import ngettext
 
 UTC = dt.UTC
@@ -221,11 +220,6 @@ def _refuse(message: str, **details: object) -> ValidationFailed:
     return ValidationFailed({"rrule": message}, message=message, details=details)
 
 
-def _number(value: int) -> str:
-    """A count as the reader writes numbers: "1,001", "1 001"."""
-    return format_decimal(value, locale=current_locale().replace("-", "_"))
-
-
 def _too_frequent(freq: str) -> str:
     """Why a rule repeating more often than daily is refused, naming how often it does."""
     if freq == "HOURLY":
@@ -272,14 +266,14 @@ def _no_date(until: dt.datetime | None, local_start: dt.datetime) -> str:
 
 def _too_many(count: int, until: dt.datetime | None, local_start: dt.datetime) -> str:
     values = {
-        "count": _number(count),
-        "max": _number(MAX_OCCURRENCES),
+        "count": format_number(count),
+        "max": format_number(MAX_OCCURRENCES),
         "years": HORIZON_YEARS,
         "first": f"{local_start:%Y-%m-%d}",
         "until": f"{until:%Y-%m-%d}" if until is not None else "",
     }
     if count >= _COUNTED_AT_MOST:
-        values["count"] = _number(_COUNTED_AT_MOST)
+        values["count"] = format_number(_COUNTED_AT_MOST)
         if until is not None:
             return _(
                 "This rule gives more than %(count)s dates up to its UNTIL (%(until)s); "
@@ -320,9 +314,9 @@ def check_rule(rrule: str, *, local_start: dt.datetime) -> list[dt.datetime]:
         raise _refuse(
             _(
                 "This rule gives %(count)s dates (COUNT=%(raw_count)d); at most %(max)s",
-                count=_number(count),
+                count=format_number(count),
                 raw_count=count,
-                max=_number(MAX_OCCURRENCES),
+                max=format_number(MAX_OCCURRENCES),
             ),
             occurrences=count,
             max_occurrences=MAX_OCCURRENCES,

@@ -19,13 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pytz
-from babel import Locale
 
 from forum.core import times
 from forum.i18n import _
 from forum.i18n import _l
-from forum.i18n import current_locale
+from forum.i18n import country_name as localised_country
 from forum.i18n import format_datetime_pattern
 from forum.i18n import ngettext
 from forum.scheduling import engine
@@ -101,10 +99,7 @@ def name_of_country(code: str | None) -> str:
     """A country's name in the reader's language ("No institution" for no country)."""
     if not code:
         return str(NO_COUNTRY)
-    locale = current_locale()
-    if locale == "en":
-        return pytz.country_names.get(code, code)
-    return Locale.parse(locale.replace("-", "_")).territories.get(code.upper(), code)
+    return localised_country(code)
 
 
 def and_list(items: Sequence[str]) -> str:

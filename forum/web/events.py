@@ -9,10 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-import pytz
 import sqlalchemy as sa
-from babel import Locale
-from babel.numbers import format_decimal
 from flask import abort
 from flask import flash
 from flask import redirect
@@ -67,9 +64,11 @@ from forum.events.models import Invitation
 from forum.extensions import db
 from forum.i18n import _
 from forum.i18n import _l
+from forum.i18n import country_name
 from forum.i18n import current_locale
 from forum.i18n import format_date_text
 from forum.i18n import format_datetime_pattern
+from forum.i18n import format_number
 from forum.i18n import format_time_text
 from forum.i18n import ngettext
 from forum.i18n import zone_text
@@ -269,11 +268,6 @@ def _day_month_year(day: dt.date) -> str:
     return format_date_text(day, long=True)
 
 
-def _number(value: int) -> str:
-    """A count with the reader's thousands separator: "1,200", "1 200"."""
-    return format_decimal(value, locale=current_locale().replace("-", "_"))
-
-
 class BookForm(FlaskForm):
     title = StringField(_l("Title"), validators=[DataRequired(_l("Give the session a title."))])
     local_start = StringField(_l("Starts"), render_kw={"type": "datetime-local"})
@@ -470,17 +464,17 @@ class BookForm(FlaskForm):
             return {field: _("These choices give no date: check the weekdays and the last date.")}
         if "max_occurrences" in details:
             counted = details.get("occurrences", 0)
-            most = _number(details["max_occurrences"])
+            most = format_number(details["max_occurrences"])
             if counted < 100_000:
                 message = _(
                     "That makes %(count)s dates; a series has at most %(most)s.",
-                    count=_number(counted),
+                    count=format_number(counted),
                     most=most,
                 )
             else:
                 message = _(
                     "That makes more than %(count)s dates; a series has at most %(most)s.",
-                    count=_number(100_000),
+                    count=format_number(100_000),
                     most=most,
                 )
             return {"until" if until else "count": message}
@@ -545,14 +539,6 @@ def participants_by_country(participants: list[EventParticipant]) -> list[Countr
     ]
     groups.sort(key=lambda group: (not group.code, group.name))
     return groups
-
-
-def country_name(code: str) -> str:
-    """A country's name in the reader's language."""
-    locale = current_locale()
-    if locale == "en":
-        return pytz.country_names.get(code, code)
-    return Locale.parse(locale.replace("-", "_")).territories.get(code.upper(), code)
 
 
 def rsvp_counts(session_ids: list[int]) -> dict[int, Counter[str]]:
