@@ -39,8 +39,8 @@ from babel.dates import format_skeleton
 from babel.dates import get_timezone_location
 from babel.numbers import format_decimal
 from flask import Flask
-from flask import current_app
 from flask import g
+from flask import has_app_context
 from flask import has_request_context
 from flask import request
 from flask_babel import Babel
@@ -229,7 +229,7 @@ def _accepted_locale() -> str | None:
 
 
 def _select_locale() -> str:
-    chosen = g.get("forum_locale") if has_request_context() or _in_app_context() else None
+    chosen = g.get("forum_locale") if has_app_context() else None
     if chosen:
         return _babel_id(chosen)
     if not has_request_context():
@@ -240,13 +240,6 @@ def _select_locale() -> str:
 
     account_locale = getattr(current_user, "locale", None) if current_user else None
     return _babel_id(normalise_locale(account_locale) or _accepted_locale() or DEFAULT_LOCALE)
-
-
-def _in_app_context() -> bool:
-    try:
-        return bool(current_app)
-    except RuntimeError:
-        return False
 
 
 def use_locale(locale: str | None) -> None:
@@ -315,9 +308,10 @@ def format_date_text(
     day = _naive(_local(value, zone))
     if isinstance(day, dt.datetime):
         day = day.date()
-    pattern = (_LONG_DATE_PATTERNS if long else {k: v[0] for k, v in _DATE_PATTERNS.items()}).get(
-        tag
-    )
+    if long:
+        pattern = _LONG_DATE_PATTERNS.get(tag)
+    else:
+        pattern = _DATE_PATTERNS[tag][0] if tag in _DATE_PATTERNS else None
     if pattern is None:
         return format_skeleton("yMMMMEEEEd" if long else "yMMMEd", day, locale=_babel_id(tag))
     return babel_format_date(day, pattern, locale=_babel_id(tag))
