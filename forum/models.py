@@ -22,6 +22,8 @@ from forum.providers.models import HostUsage
 from forum.providers.models import ProviderAccount
 from forum.reminders.models import PreflightCheck
 from forum.reminders.models import SessionReminder
+from forum.timetables.models import Term
+from forum.timetables.models import TimetableImport
 from forum.webhooks.models import Attendance
 from forum.webhooks.models import InboxEntry
 from forum.webhooks.outbound import DeliveryAttempt
@@ -52,6 +54,8 @@ __all__ = [
     "ProviderAccount",
     "SessionOverride",
     "SessionReminder",
+    "Term",
+    "TimetableImport",
     "VideoMeeting",
     "WebhookDelivery",
     "WebhookSubscription",

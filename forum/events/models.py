@@ -74,6 +74,7 @@ class Event(db.Model):
         sa.CheckConstraint(_enum_check("kind", EVENT_KINDS), name="kind"),
         sa.CheckConstraint(_enum_check("status", EVENT_STATUSES), name="status"),
         sa.CheckConstraint(_enum_check("default_provider", PROVIDERS), name="default_provider"),
+        sa.Index("uq_events_term_id_course_code", "term_id", "course_code", unique=True),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -91,6 +92,9 @@ class Event(db.Model):
     reminder_minutes: Mapped[list[int]] = mapped_column(
         JSONType, default=lambda: list(DEFAULT_REMINDER_MINUTES)
     )
+    # A course of a teaching term (forum.timetables): the term, and the course's code in it.
+    term_id: Mapped[int | None] = mapped_column(sa.ForeignKey("terms.id"), index=True)
+    course_code: Mapped[str | None] = mapped_column(sa.String(50))
     revision: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[dt.datetime] = mapped_column(default=now_utc)
     updated_at: Mapped[dt.datetime] = mapped_column(default=now_utc, onupdate=now_utc)

@@ -1,0 +1,1 @@
+"""Teaching terms: timetables imported in bulk, courses as weekly series, reports on them."""
