@@ -13,6 +13,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import parseaddr
 
@@ -482,6 +483,14 @@ class CalendarCache:
                 _key, dropped = self._items.popitem(last=False)
                 self._bytes -= len(dropped.body)
         return built
+
+    def drop(self, keys: Iterable[tuple]) -> None:
+        """Forget the calendars at ``keys`` (the next read builds them again)."""
+        with self._lock:
+            for key in keys:
+                old = self._items.pop(key, None)
+                if old is not None:
+                    self._bytes -= len(old.body)
 
     def clear(self) -> None:
         with self._lock:
