@@ -17,6 +17,8 @@ ENVIRONMENTS = ("development", "testing", "production")
 BROKER_SCHEMES = ("redis", "rediss", "amqp", "memory")
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # noqa: S105
 MAIL_BACKENDS = ("outbox", "smtp", "memory")
+LOG_FORMATS = ("text", "json")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 SMTP_SECURITIES = ("starttls", "ssl", "none")
 # The usual port for each kind of connection: submission with STARTTLS (RFC 6409),
 # implicit TLS (RFC 8314), plain SMTP.
@@ -278,6 +280,66 @@ def _rate_limit_settings(environ: Mapping[str, str], env: str, broker: str) -> d
     }
 
 
+def _observability_settings(environ: Mapping[str, str], env: str) -> dict[str, Any]:
+    """Logs, metrics and the request id (forum.observability)."""
+    log_format = environ.get("FORUM_LOG_FORMAT", "").strip().lower()
+    if not log_format:
+        log_format = "json" if env == "production" else "text"
+    if log_format not in LOG_FORMATS:
+        raise ConfigError(
+            f"FORUM_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}"
+        )
+    level = environ.get("FORUM_LOG_LEVEL", "").strip().upper() or "INFO"
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"FORUM_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    token = environ.get("FORUM_METRICS_TOKEN", "").strip()
+    if token and (len(token) < 16 or not token.isascii() or not token.isprintable()):
+        # Not echoed: it is a secret.
+        raise ConfigError("FORUM_METRICS_TOKEN must be at least 16 printable ASCII characters")
+    return {
+        # "json": one JSON object per line (time, level, logger, message, request id, ...),
+        # the default in production; "text" for a person at a terminal.
+        "FORUM_LOG_FORMAT": log_format,
+        "FORUM_LOG_LEVEL": level,
+        # One log line per request (method, path without its query, status, duration):
+        # on by default with JSON logs, where the lines go to a log store.
+        "FORUM_ACCESS_LOG": _bool(environ, "FORUM_ACCESS_LOG", log_format == "json"),
+        # GET /metrics asks for "Authorization: Bearer <token>" when set; unset, it is open
+        # and meant for the internal network only.
+        "FORUM_METRICS_TOKEN": token or None,
+    }
+
+
+CACHE_SCHEMES = ("memory", "redis", "rediss")
+
+
+def check_cache_url(name: str, value: str) -> str:
+    """Return the calendar cache URL ``value`` (memory:// or Redis) or raise ConfigError."""
+    scheme, separator, _ = value.strip().partition("://")
+    if not separator or scheme.lower() not in CACHE_SCHEMES:
+        # Only the scheme is echoed: the rest of a Redis URL may hold a password.
+        shown = f"{scheme}://..." if separator else "a value with no scheme"
+        raise ConfigError(f"{name} must be memory:// or a redis:// or rediss:// URL, got {shown}")
+    return value.strip()
+
+
+def _cache_settings(environ: Mapping[str, str], broker: str) -> dict[str, Any]:
+    url = environ.get("FORUM_CACHE_URL", "").strip()
+    if not url:
+        # Every app process and job worker reaches the broker's Redis: they share the
+        # calendars there. Without one, each process keeps its own (`make run`).
+        url = broker if broker.startswith(("redis://", "rediss://")) else "memory://"
+    return {
+        # Where built personal feeds and event calendars are kept (forum.events.feedcache).
+        "FORUM_CACHE_URL": check_cache_url("FORUM_CACHE_URL", url),
+        # The longest a cached calendar is served: changes drop it at once, this only
+        # bounds what a change made outside the app (SQL by hand) leaves behind.
+        "FORUM_CALENDAR_CACHE_SECONDS": _int(
+            environ, "FORUM_CALENDAR_CACHE_SECONDS", 24 * 3600, minimum=60
+        ),
+    }
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask settings from environment variables; raise ConfigError on a bad value."""
     environ = os.environ if environ is None else environ
@@ -357,6 +419,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # Personal feeds also show the times of open polls a person is asked to answer,
         # as TENTATIVE holds, until the poll is closed or a time is chosen.
         "FORUM_FEED_POLL_HOLDS": _bool(environ, "FORUM_FEED_POLL_HOLDS", False),
+        **_cache_settings(environ, broker_url),
         **_mail_settings(environ),
         **_rate_limit_settings(environ, env, broker_url),
+        **_observability_settings(environ, env),
     }

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from config import ConfigError
+from config import check_cache_url
 from config import check_timezone
 from config import load_config
 from config import normalise_database_url
@@ -38,6 +39,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from forum import models  # noqa: F401  (every table known to the metadata)
     from forum import security
     from forum import web
+    from forum.events import feedcache
     from forum.jobs import periodic
     from forum.jobs import tasks  # noqa: F401  (the jobs that services queue by name)
     from forum.polls import wiring as polls_wiring
@@ -57,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     extensions.csrf.exempt(webhooks_views.bp)  # providers sign their deliveries instead
     errors.init_app(app)
     security.init_app(app)
+    feedcache.init_app(app)
     cli.init_app(app)
     jobs.celery_init_app(app)
     periodic.init_app(app)  # without a broker, the periodic jobs run in this process
@@ -73,6 +76,7 @@ def _finish_config(app: Flask) -> None:
         uri = "sqlite:///" + os.path.join(app.instance_path, "forum.sqlite3")
     app.config["SQLALCHEMY_DATABASE_URI"] = normalise_database_url("SQLALCHEMY_DATABASE_URI", uri)
     check_timezone("FORUM_DEFAULT_TIMEZONE", app.config["FORUM_DEFAULT_TIMEZONE"])
+    check_cache_url("FORUM_CACHE_URL", app.config.get("FORUM_CACHE_URL") or "memory://")
     if not app.config.get("MAIL_OUTBOX_DIR"):
         app.config["MAIL_OUTBOX_DIR"] = os.path.join(app.instance_path, "outbox")
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

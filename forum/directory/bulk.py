@@ -36,6 +36,7 @@ from forum.directory.services import default_timezone_for_country
 from forum.directory.services import default_working_hours
 from forum.directory.weekly_hours import HoursSyntaxError
 from forum.directory.weekly_hours import parse_hours
+from forum.events import feedcache
 from forum.extensions import db
 from forum.i18n import _
 from forum.i18n import _l
@@ -818,6 +819,9 @@ def _update(model: type[Person] | type[Institution], rows: list[SourceRow], now:
         # Calendar feeds rebuild when a person's revision moves (forum.events.revisions).
         values["revision"] = table.c.revision + 1
     statement = sa.update(table).where(table.c.id == sa.bindparam("row_id")).values(values)
+    if model is Person:
+        # A statement the flush does not see: their feeds are dropped after the commit.
+        feedcache.changed_after_commit(db.session, people=[row.record_id for row in rows])
     db.session.execute(
         statement,
         [

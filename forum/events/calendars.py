@@ -2,7 +2,8 @@
 
 Builds the plain entries ``forum.calendar.ical`` writes, with descriptions that give every
 time in the reader's zone, the event's home zone and UTC. Feeds and event calendars are
-cached per process and rebuilt only when a revision they depend on has moved.
+cached for every app process (forum.events.feedcache) and built again only after a change
+to what they show has been committed.
 """
 
 from __future__ import annotations
@@ -10,10 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
-from collections.abc import Iterable
 from dataclasses import dataclass
 from email.utils import parseaddr
 
@@ -28,6 +26,7 @@ from forum.core import text
 from forum.core.times import get_zone
 from forum.db import now_utc
 from forum.directory.models import Person
+from forum.events import feedcache
 from forum.events.models import Event
 from forum.events.models import EventSession
 from forum.events.models import Invitation
@@ -437,95 +436,26 @@ def session_file(session: EventSession, *, viewer_zone: str | None = None) -> by
 
 # --- cached calendars: event calendars and personal feeds ---------------------------------------
 
-
-@dataclass(frozen=True)
-class BuiltCalendar:
-    stamp: tuple
-    body: bytes
-    etag: str
-    last_modified: dt.datetime
-
-
-class CalendarCache:
-    """Built calendars by key, each with the stamp it was built from; least recently used go."""
-
-    def __init__(self, max_entries: int = 2000, max_bytes: int = 256 * 1024 * 1024) -> None:
-        self._items: OrderedDict[tuple, BuiltCalendar] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-        self.builds = 0
-
-    def get(self, key: tuple, stamp: tuple, build: Callable[[], tuple[bytes, dt.datetime]]):
-        with self._lock:
-            found = self._items.get(key)
-            if found is not None and found.stamp == stamp:
-                self._items.move_to_end(key)
-                return found
-        body, last_modified = build()
-        built = BuiltCalendar(
-            stamp=stamp,
-            body=body,
-            etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
-            last_modified=last_modified,
-        )
-        with self._lock:
-            self.builds += 1
-            old = self._items.pop(key, None)
-            if old is not None:
-                self._bytes -= len(old.body)
-            self._items[key] = built
-            self._bytes += len(body)
-            while self._items and (
-                len(self._items) > self.max_entries or self._bytes > self.max_bytes
-            ):
-                _key, dropped = self._items.popitem(last=False)
-                self._bytes -= len(dropped.body)
-        return built
-
-    def drop(self, keys: Iterable[tuple]) -> None:
-        """Forget the calendars at ``keys`` (the next read builds them again)."""
-        with self._lock:
-            for key in keys:
-                old = self._items.pop(key, None)
-                if old is not None:
-                    self._bytes -= len(old.body)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-
-
-cache = CalendarCache()
+# Every app process shares the calendars it builds (forum.events.feedcache), dropped after
+# the commits that change them; these names stay here for the callers that know them.
+BuiltCalendar = feedcache.BuiltCalendar
+cache = feedcache.cache
+FEED = "feed"
 
 
 @dataclass
 class Holds:
     """Times held in a person's feed beside their sessions (open polls' candidate times):
-    what they depend on, and their entries. Registered by their owner (forum.polls.wiring),
-    so this module depends on none of them."""
+    their entries. Registered by their owner (forum.polls.wiring), so this module depends
+    on none of them; the owner also tells forum.events.feedcache which changes drop them."""
 
-    stamp: Callable[[Person], tuple] | None = None
     entries: Callable[..., list[ical.SessionEntry]] | None = None
 
     def __bool__(self) -> bool:
-        return self.stamp is not None and self.entries is not None
+        return self.entries is not None
 
 
 HOLDS = Holds()
-
-_STAMP_COLUMNS = (
-    sa.func.count(Invitation.id),
-    sa.func.coalesce(sa.func.sum(Invitation.id), 0),
-    sa.func.coalesce(sa.func.sum(EventSession.revision), 0),
-    sa.func.coalesce(sa.func.sum(Event.revision), 0),
-    sa.func.coalesce(sa.func.sum(VideoMeeting.revision), 0),
-    sa.func.max(EventSession.updated_at),
-    sa.func.max(Event.updated_at),
-    sa.func.max(VideoMeeting.updated_at),
-)
 
 
 def _latest(*instants: dt.datetime | None) -> dt.datetime:
@@ -546,103 +476,133 @@ def _calendar_sessions(query: sa.Select) -> list[EventSession]:
     )
 
 
-def _cached_calendar(
-    key: tuple,
-    stamp: tuple,
-    sessions: sa.Select,
-    *,
-    viewer_zone: str,
-    modified: dt.datetime,
-    agenda: str | None = None,
-    holds: Callable[[], list[ical.SessionEntry]] | None = None,
-    **options: str,
-) -> BuiltCalendar:
-    """The calendar of ``sessions`` (and of the ``holds`` built beside them) from the cache,
-    built again only if ``stamp`` moved."""
-
-    def build() -> tuple[bytes, dt.datetime]:
-        entries = [
-            session_entry(s, viewer_zone=viewer_zone, agenda=agenda)
-            for s in _calendar_sessions(sessions)
-        ]
-        if holds is not None:
-            entries.extend(holds())
-        body = ical.calendar_file(entries, stamp=modified, refresh=FEED_REFRESH, **options)
-        return body, modified
-
-    return cache.get(key, stamp, build)
-
-
-def person_feed(person: Person) -> BuiltCalendar:
-    """Every session the person is invited to, for subscription (no METHOD, nobody listed),
-    in the person's language.
-
-    What the feed depends on is summed up in one query (the person's invitations, and the
-    revisions of their sessions, events and meetings); an unchanged sum serves the copy
-    built before.
-    """
-    row = db.session.execute(
-        sa.select(*_STAMP_COLUMNS)
-        .select_from(Invitation)
-        .join(EventSession, Invitation.session_id == EventSession.id)
-        .join(Event, EventSession.event_id == Event.id)
-        .outerjoin(VideoMeeting, VideoMeeting.session_id == EventSession.id)
-        .where(Invitation.person_id == person.id)
-    ).one()
-    stamp = (
-        person.revision,
-        person.link_version,
-        person.locale,
-        *row[:5],
-        *(str(x) for x in row[5:]),
+def _built(body: bytes, modified: dt.datetime, version: str = "") -> BuiltCalendar:
+    return BuiltCalendar(
+        body=body,
+        etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+        last_modified=modified.astimezone(UTC).replace(microsecond=0),
+        version=version,
     )
-    holds = None
-    if HOLDS and current_app.config.get("FORUM_FEED_POLL_HOLDS"):
-        stamp = (*stamp, *HOLDS.stamp(person))
 
-        def holds() -> list[ical.SessionEntry]:
-            return HOLDS.entries(person, viewer_zone=person.timezone)
 
+def feed_link(token: str) -> tuple[int, str] | None:
+    """The person id and link version a genuine feed token carries (its signature alone:
+    whether the link is still current is the cache's or the database's to say)."""
+    value = signing.unsign(_secret(), "feed", token)
+    if value is None:
+        return None
+    person_id, _sep, version = value.partition("-")
+    if not person_id.isdigit():
+        return None
+    return int(person_id), version
+
+
+def feed_head(person_id: int) -> feedcache.Head | None:
+    """The validators of the person's cached feed (no database, no body), or None."""
+    return feedcache.store().head(feedcache.person(person_id), FEED)
+
+
+def build_person_feed(person: Person) -> BuiltCalendar:
+    """Every session the person is invited to, for subscription (no METHOD, nobody listed),
+    in the person's language, built now."""
+    sessions = _calendar_sessions(
+        sa.select(EventSession)
+        .join(Invitation, Invitation.session_id == EventSession.id)
+        .where(Invitation.person_id == person.id)
+    )
+    agenda = agenda_url(person)
     with in_locale(person.locale):
-        return _cached_calendar(
-            ("feed", person.id),
-            stamp,
-            sa.select(EventSession)
-            .join(Invitation, Invitation.session_id == EventSession.id)
-            .where(Invitation.person_id == person.id),
-            viewer_zone=person.timezone,
-            holds=holds,
-            agenda=agenda_url(person),
-            modified=_latest(person.updated_at, *row[5:]),
+        entries = [session_entry(s, viewer_zone=person.timezone, agenda=agenda) for s in sessions]
+        if HOLDS and current_app.config.get("FORUM_FEED_POLL_HOLDS"):
+            entries.extend(HOLDS.entries(person, viewer_zone=person.timezone))
+        modified = _latest(
+            person.updated_at,
+            *(s.updated_at for s in sessions),
+            *(s.event.updated_at for s in sessions),
+            *(s.meeting.updated_at for s in sessions if s.meeting is not None),
+        )
+        body = ical.calendar_file(
+            entries,
+            stamp=modified,
+            refresh=FEED_REFRESH,
             name=_("forum: %(name)s", name=person.name),
             description=_("Sessions you are invited to"),
         )
+    return _built(body, modified, str(person.link_version))
+
+
+def feed_for_link(person_id: int, version: str) -> BuiltCalendar | None:
+    """The feed at a feed link (see ``feed_link``): from the cache while the link's version
+    is the one it was built for, else read and built; None for a revoked or unknown link."""
+
+    def build() -> BuiltCalendar | None:
+        # Read here, after the cache has read the generation: never an object loaded before.
+        person = db.session.get(Person, person_id, populate_existing=True)
+        if person is None or str(person.link_version) != version:
+            return None
+        return build_person_feed(person)
+
+    subject = feedcache.person(person_id)
+    current = feedcache.store()
+    found = current.get(subject, FEED)
+    if found is not None and found.version == version:
+        return found
+    # Missing, or built for another version of the link (then the database says which
+    # one is current: a revoked link is refused, and the cached feed stays).
+    generation = current.generation(subject)
+    built = build()
+    if built is None:
+        return None
+    feedcache.cache.builds += 1
+    current.put(subject, FEED, built, generation)
+    return built
+
+
+def person_feed(person: Person) -> BuiltCalendar:
+    """The person's feed (see ``build_person_feed``), from the cache when it is there."""
+    built = feed_for_link(person.id, str(person.link_version))
+    if built is None:  # the person's link moved on since ``person`` was loaded
+        built = build_person_feed(person)
+    return built
+
+
+def build_event_calendar(event: Event) -> BuiltCalendar:
+    """All sessions of an event, as METHOD:PUBLISH with the organiser (RFC 5546 section
+    3.2.1), in the language being rendered, built now."""
+    sessions = _calendar_sessions(sa.select(EventSession).where(EventSession.event_id == event.id))
+    entries = [session_entry(s, viewer_zone=event.timezone) for s in sessions]
+    modified = _latest(
+        event.updated_at,
+        *(s.updated_at for s in sessions),
+        *(s.meeting.updated_at for s in sessions if s.meeting is not None),
+    )
+    body = ical.calendar_file(
+        entries, stamp=modified, refresh=FEED_REFRESH, method="PUBLISH", name=event.title
+    )
+    return _built(body, modified)
+
+
+def event_link(event_id: int, token: str) -> bool:
+    """Whether ``token`` is the genuine calendar token of event ``event_id`` (signature only)."""
+    return signing.unsign(_secret(), "event-calendar", token) == str(event_id)
+
+
+def event_head(event_id: int) -> feedcache.Head | None:
+    """The validators of the event's calendar cached in the language being rendered."""
+    return feedcache.store().head(feedcache.event(event_id), current_locale())
+
+
+def event_calendar_of(event_id: int) -> BuiltCalendar | None:
+    """The event's calendar in the language being rendered; None when there is no event."""
+
+    def build() -> BuiltCalendar | None:
+        event = db.session.get(Event, event_id, populate_existing=True)
+        return None if event is None else build_event_calendar(event)
+
+    return feedcache.cached(feedcache.event(event_id), current_locale(), build)
 
 
 def event_calendar(event: Event) -> BuiltCalendar:
-    """All sessions of an event, as METHOD:PUBLISH with the organiser (RFC 5546 section 3.2.1),
-    in the reader's language (one copy cached per language)."""
-    row = db.session.execute(
-        sa.select(
-            sa.func.count(EventSession.id),
-            sa.func.coalesce(sa.func.sum(EventSession.id), 0),
-            sa.func.coalesce(sa.func.sum(EventSession.revision), 0),
-            sa.func.coalesce(sa.func.sum(VideoMeeting.revision), 0),
-            sa.func.max(EventSession.updated_at),
-            sa.func.max(VideoMeeting.updated_at),
-        )
-        .select_from(EventSession)
-        .outerjoin(VideoMeeting, VideoMeeting.session_id == EventSession.id)
-        .where(EventSession.event_id == event.id)
-    ).one()
-    stamp = (event.revision, event.owner_id, *row[:4], *(str(x) for x in row[4:]))
-
-    return _cached_calendar(
-        ("event", event.id, current_locale()),
-        stamp,
-        sa.select(EventSession).where(EventSession.event_id == event.id),
-        viewer_zone=event.timezone,
-        modified=_latest(event.updated_at, *row[4:]),
-        method="PUBLISH",
-        name=event.title,
-    )
+    """All sessions of an event, as METHOD:PUBLISH with the organiser, in the reader's
+    language (one copy cached per language)."""
+    return event_calendar_of(event.id) or build_event_calendar(event)

@@ -8,11 +8,13 @@ comes as the session itself.
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 from sqlalchemy.orm import selectinload
 
 from forum.calendar import ical
 from forum.directory.models import Person
 from forum.events import calendars
+from forum.events import feedcache
 from forum.events.models import Event
 from forum.extensions import db
 from forum.i18n import _
@@ -20,6 +22,8 @@ from forum.i18n import in_locale
 from forum.polls.models import ANSWER_WORDS
 from forum.polls.models import Poll
 from forum.polls.models import PollInvitee
+from forum.polls.models import PollOption
+from forum.polls.models import PollVote
 from forum.polls.services import votes_of
 
 
@@ -31,17 +35,46 @@ def _open_polls(person: Person) -> sa.Select:
     )
 
 
-def hold_stamp(person: Person) -> tuple:
-    """What the holds depend on, in one query: the person's open polls and their revisions."""
-    polls = _open_polls(person).subquery()
-    row = db.session.execute(
-        sa.select(
-            sa.func.count(polls.c.id),
-            sa.func.coalesce(sa.func.sum(polls.c.id), 0),
-            sa.func.coalesce(sa.func.sum(polls.c.revision), 0),
+def _asked(session: Session, *, polls: set[int] = frozenset(), events=frozenset()) -> set[str]:
+    found: set[int] = set()
+    if polls:
+        found.update(
+            session.scalars(sa.select(PollInvitee.person_id).where(PollInvitee.poll_id.in_(polls)))
         )
-    ).one()
-    return ("holds", *row)
+    if events:
+        found.update(
+            session.scalars(
+                sa.select(PollInvitee.person_id)
+                .join(Poll, PollInvitee.poll_id == Poll.id)
+                .where(Poll.event_id.in_(events))
+            )
+        )
+    return {feedcache.person(p) for p in found}
+
+
+def connect_holds() -> None:
+    """Tell the feed cache which changes move the holds: a poll, its options or its event
+    (everyone asked), an invitee or an answer (that person)."""
+
+    def polls(session: Session, objects: list[Poll]) -> set[str]:
+        return _asked(session, polls={p.id for p in objects if p.id is not None})
+
+    def options(session: Session, objects: list[PollOption]) -> set[str]:
+        ids = {o.poll_id or getattr(o.poll, "id", None) for o in objects} - {None}
+        return _asked(session, polls=ids)
+
+    def people(session: Session, objects: list[PollInvitee | PollVote]) -> set[str]:
+        ids = {o.person_id or getattr(getattr(o, "person", None), "id", None) for o in objects}
+        return {feedcache.person(p) for p in ids - {None}}
+
+    def events(session: Session, objects: list[Event]) -> set[str]:
+        return _asked(session, events={e.id for e in objects if e.id is not None})
+
+    feedcache.watch(Poll, polls)
+    feedcache.watch(PollOption, options)
+    feedcache.watch(PollInvitee, people)
+    feedcache.watch(PollVote, people)
+    feedcache.watch(Event, events)
 
 
 def hold_entries(person: Person, *, viewer_zone: str) -> list[ical.SessionEntry]:

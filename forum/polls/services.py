@@ -32,6 +32,7 @@ from forum.core.times import parse_instant
 from forum.core.times import to_local
 from forum.db import now_utc
 from forum.directory.models import Person
+from forum.events import feedcache
 from forum.events import planning
 from forum.events import services as event_services
 from forum.events import variety
@@ -522,6 +523,8 @@ def finalize(
         db.session.refresh(poll)
         raise Conflict(_closed_words(poll), code=f"poll_{poll.status}")
     db.session.refresh(poll)
+    # A statement the flush does not see: the holds leave the feeds of everyone asked.
+    feedcache.changed_after_commit(db.session, people=[i.person_id for i in poll.invitees])
     session = event_services.create_session(
         poll.event,
         actor=actor,

@@ -13,5 +13,5 @@ from forum.polls import feeds
 def connect() -> None:
     """Register the poll's email builder and feed holds; connecting twice changes nothing."""
     dispatch.register_builder(POLL_KINDS, emails.build)
-    calendars.HOLDS.stamp = feeds.hold_stamp
     calendars.HOLDS.entries = feeds.hold_entries
+    feeds.connect_holds()

@@ -2,12 +2,12 @@
 
 Feeds are fetched again and again by calendar apps and services (Google every few hours,
 Outlook by X-PUBLISHED-TTL): they answer conditional requests with 304, and an unchanged
-feed is served from the copy built before.
+feed is served from the copy built before, kept in the cache every app process shares
+(forum.events.feedcache).
 """
 
 from __future__ import annotations
 
-from email.utils import format_datetime
 from email.utils import parsedate_to_datetime
 
 from flask import Blueprint
@@ -18,6 +18,7 @@ from forum.core.times import InvalidTime
 from forum.core.times import get_zone
 from forum.events import calendars
 from forum.events.calendars import BuiltCalendar
+from forum.events.feedcache import Head
 from forum.security import refuse_link
 
 bp = Blueprint("calendar", __name__)
@@ -25,7 +26,7 @@ bp = Blueprint("calendar", __name__)
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
 
 
-def _not_modified(built: BuiltCalendar) -> bool:
+def _not_modified(built: BuiltCalendar | Head) -> bool:
     # RFC 9110 section 13.1.2: If-None-Match wins over If-Modified-Since when both are sent.
     if_none_match = request.headers.get("If-None-Match")
     if if_none_match is not None:
@@ -43,33 +44,61 @@ def _not_modified(built: BuiltCalendar) -> bool:
     return False
 
 
-def calendar_response(built: BuiltCalendar, filename: str) -> Response:
-    headers = {
+def _conditional() -> bool:
+    return "If-None-Match" in request.headers or "If-Modified-Since" in request.headers
+
+
+def _validators(built: BuiltCalendar | Head) -> dict[str, str]:
+    return {
         "ETag": built.etag,
-        "Last-Modified": format_datetime(built.last_modified, usegmt=True),
+        "Last-Modified": built.http_date,
         # Secret per-person URLs: no shared cache may keep them; clients revalidate.
         "Cache-Control": "private, no-cache",
     }
+
+
+def calendar_response(built: BuiltCalendar, filename: str) -> Response:
+    headers = _validators(built)
     if _not_modified(built):
         return Response(status=304, headers=headers)
     headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return Response(built.body, headers=headers, content_type=CALENDAR_TYPE)
 
 
+# The feed and event calendar routes are what calendar apps poll all day: a conditional
+# request whose ETag still matches is answered from the cache's validators alone (the
+# token's signature checked, no database, no body read); a warm 200 reads the body from
+# the cache. Only a miss reads the database.
+
+
 @bp.get("/ical/feeds/<token>.ics")
 def personal_feed(token: str) -> Response:
-    person = calendars.person_for_feed(token)
-    if person is None:
+    link = calendars.feed_link(token)
+    if link is None:
         refuse_link()
-    return calendar_response(calendars.person_feed(person), "forum.ics")
+    person_id, version = link
+    if _conditional():
+        head = calendars.feed_head(person_id)
+        if head is not None and head.version == version and _not_modified(head):
+            return Response(status=304, headers=_validators(head))
+    built = calendars.feed_for_link(person_id, version)
+    if built is None:
+        refuse_link()
+    return calendar_response(built, "forum.ics")
 
 
 @bp.get("/ical/events/<int:event_id>.ics")
 def event_calendar(event_id: int) -> Response:
-    event = calendars.event_for_calendar(event_id, request.args.get("token", ""))
-    if event is None:
+    if not calendars.event_link(event_id, request.args.get("token", "")):
         refuse_link()
-    return calendar_response(calendars.event_calendar(event), f"event-{event.id}.ics")
+    if _conditional():
+        head = calendars.event_head(event_id)
+        if head is not None and _not_modified(head):
+            return Response(status=304, headers=_validators(head))
+    built = calendars.event_calendar_of(event_id)
+    if built is None:
+        refuse_link()
+    return calendar_response(built, f"event-{event_id}.ics")
 
 
 @bp.get("/ical/sessions/<uid>.ics")
