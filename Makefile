@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: translations-extract translations-update translations-compile translations-init install run worker beat migrate seed test test-fast test-postgresql bench lint format clean icalcheck
+.PHONY: translations-extract translations-update translations-compile translations-init install run worker beat migrate seed test test-fast test-postgresql bench bench-scale lint format clean icalcheck
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,14 @@ test-postgresql: install icalcheck
 # search's through HTTP on SQLite and PostgreSQL, beside the plain per-person reference).
 bench: install
 	$(BIN)/python -m benchmarks.bench_slots && $(BIN)/python -m benchmarks.bench_booking_preview && $(BIN)/python -m benchmarks.bench_search && $(BIN)/python -m benchmarks.bench_import && $(BIN)/python -m benchmarks.bench_feed && $(BIN)/python -m benchmarks.bench_planner && $(BIN)/python -m benchmarks.bench_login && $(BIN)/python -m benchmarks.bench_booking && $(BIN)/python -m benchmarks.bench_languages && $(BIN)/python -m benchmarks.webhook_load
+
+# A term at full scale (4,437 courses, 40,000 students) on the production stack of this
+# machine: seed-semester timed, two app processes, two workers and beat on PostgreSQL and
+# Redis, feeds cold, 304 and warm, a class-start burst of Zoom deliveries, one course moved.
+# About 15 minutes; not part of `make test` or `make bench`. BENCH_SCALE_ARGS=--quick: a
+# tiny term.
+bench-scale: install
+	$(BIN)/python -m benchmarks.bench_scale $(BENCH_SCALE_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

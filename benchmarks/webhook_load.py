@@ -307,27 +307,32 @@ def server_env(database_url: str, redis_url: str, queue: str) -> dict[str, str]:
 
 
 @contextmanager
-def gunicorn(env: dict[str, str], port: int) -> Iterator[subprocess.Popen]:
-    """The app under gunicorn on ``port`` until the block ends, answering /healthz."""
+def gunicorn(
+    env: dict[str, str],
+    port: int,
+    *,
+    workers: int = 3,
+    threads: int = 4,
+    config: Path | None = None,
+    log: Path | None = None,
+) -> Iterator[subprocess.Popen]:
+    """The app under gunicorn on ``port`` until the block ends, answering /healthz.
+
+    With ``config`` (a gunicorn.conf.py) its settings apply and only the address is given
+    here; else ``workers`` of ``threads`` threads. ``log``: where gunicorn's output goes
+    (else a pipe, read if it fails to start).
+    """
+    command = [str(Path(sys.executable).parent / "gunicorn")]
+    if config is not None:
+        command += ["--config", str(config)]
+    else:
+        # Threads let a worker keep connections alive between deliveries.
+        command += ["--workers", str(workers), "--worker-class", "gthread"]
+        command += ["--threads", str(threads), "--log-level", "warning"]
+    command += ["--bind", f"127.0.0.1:{port}", "wsgi:app"]
+    output = open(log, "wb") if log is not None else subprocess.PIPE  # noqa: SIM115
     server = subprocess.Popen(  # noqa: S603 (our gunicorn, our app)
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "--workers",
-            "3",
-            # Threads let a worker keep connections alive between deliveries.
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "4",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stderr=subprocess.PIPE,
+        command, cwd=ROOT, env=env, stderr=output, stdout=output if log else None
     )
     try:
         deadline = time.monotonic() + 60
@@ -337,30 +342,44 @@ def gunicorn(env: dict[str, str], port: int) -> Iterator[subprocess.Popen]:
                 break
             except (requests.ConnectionError, requests.Timeout):
                 if server.poll() is not None:
-                    raise RuntimeError(server.stderr.read().decode()) from None
+                    text = log.read_text() if log else server.stderr.read().decode()
+                    raise RuntimeError(text) from None
                 if time.monotonic() > deadline:
                     raise RuntimeError("gunicorn did not start within 60 s") from None
                 time.sleep(0.2)
         yield server
     finally:
         server.terminate()
-        server.wait(timeout=30)
-        server.stderr.close()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        if log is None:
+            server.stderr.close()
+        else:
+            output.close()
 
 
 @contextmanager
-def jobs_layout(env: dict[str, str], queue: str, folder: str) -> Iterator[None]:
-    """A Celery worker of 2 processes (as `make worker`) and beat, until the block ends.
+def jobs_layout(
+    env: dict[str, str], queue: str, folder: str, *, workers: int = 1
+) -> Iterator[None]:
+    """``workers`` Celery workers of 2 processes each (as `make worker`) and beat, until the
+    block ends.
 
-    Both log to files in ``folder``; a process that exits early, or a worker not ready
+    All log to files in ``folder``; a process that exits early, or a worker not ready
     within 60 s, stops the run with its log.
     """
     celery = str(Path(sys.executable).parent / "celery")
     commands = {
-        "worker": [
+        ("worker" if n == 0 else f"worker{n + 1}"): [
             celery, "-A", "wsgi:celery_app", "worker", "--loglevel=INFO", "--concurrency=2",
-            "-Q", queue, "--hostname", f"{queue}@%h",
-        ],
+            "-Q", queue, "--hostname", f"{queue}-{n + 1}@%h",
+        ]
+        for n in range(workers)
+    }  # fmt: skip
+    commands |= {
         "beat": [
             celery, "-A", "wsgi:celery_app", "beat", "--loglevel=INFO",
             "--schedule", str(Path(folder) / "celerybeat-schedule"),
@@ -377,16 +396,19 @@ def jobs_layout(env: dict[str, str], queue: str, folder: str) -> Iterator[None]:
                     ),
                     log_path,
                 )
-        worker, worker_log = processes["worker"]
         deadline = time.monotonic() + 60
-        # Celery logs "<hostname> ready." once the worker consumes from its queue.
-        while " ready." not in worker_log.read_text(errors="replace"):
-            for name, (process, log_path) in processes.items():
-                if process.poll() is not None:
-                    raise RuntimeError(f"celery {name} exited:\n{log_path.read_text()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the worker was not ready in 60 s:\n{worker_log.read_text()}")
-            time.sleep(0.1)
+        for name, (_worker, worker_log) in processes.items():
+            if name == "beat":
+                continue
+            # Celery logs "<hostname> ready." once the worker consumes from its queue.
+            while " ready." not in worker_log.read_text(errors="replace"):
+                for other, (process, log_path) in processes.items():
+                    if process.poll() is not None:
+                        raise RuntimeError(f"celery {other} exited:\n{log_path.read_text()}")
+                if time.monotonic() > deadline:
+                    text = worker_log.read_text()
+                    raise RuntimeError(f"celery {name} was not ready in 60 s:\n{text}")
+                time.sleep(0.1)
         yield
     finally:
         for process, _ in processes.values():

@@ -1,0 +1,1 @@
+"""Helpers of `make bench-scale` (benchmarks/bench_scale.py)."""
