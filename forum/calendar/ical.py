@@ -169,8 +169,10 @@ class _Writer:
     def add_time(self, event: Event, name: str, instant: dt.datetime) -> None:
         event.add(name, self.time(instant))
         if self.zone_name is not None:
-            # icalendar names the zone after the tzinfo's key: make it the IANA name.
-            event[name].params["TZID"] = self.zone_name
+            # icalendar names the zone after the tzinfo's key: make it the IANA name. A
+            # property added again (a second EXDATE) makes the value a list of them.
+            added = event[name]
+            (added[-1] if isinstance(added, list) else added).params["TZID"] = self.zone_name
 
 
 def _rrule(entry: SessionEntry) -> vRecur:
