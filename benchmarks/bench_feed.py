@@ -1,13 +1,25 @@
-"""Personal feed benchmark (SPEC section 13): a feed of 500 sessions, served and built.
+"""Personal feed benchmark (SPEC section 13): a feed of 500 sessions, served and built; and
+calendar apps polling many people's feeds from the production stack.
 
     python -m benchmarks.bench_feed           # 500 sessions (about half a minute)
     python -m benchmarks.bench_feed --quick   # 60 sessions, fewer runs: a smoke test
+    python -m benchmarks.bench_feed --load    # polls of 2,000 students' feeds (see below)
 
 One process, a fresh migrated SQLite database in a temporary folder, the real routes through
-Flask's test client. The first build is compared with the same calendar built and written by
-``icalendar`` alone, from the same loaded sessions, in the same run; both must give the same
-bytes. The exit status is 1 when the bytes differ or, on the full input, when a target is
-missed.
+Flask's test client, the feed cache in the process (FORUM_CACHE_URL=memory://). The first
+build is compared with the same calendar built and written by ``icalendar`` alone, from
+the same loaded sessions, in the same run; both must give the same bytes. An unchanged feed
+and a 304 are answered from the cache without the database. The exit status is 1 when the
+bytes differ or, on the full input, when a target is missed.
+
+``--load`` runs the production layout on this machine: gunicorn (2 workers of 4 threads)
+on PostgreSQL, with Redis for the shared feed cache and the rate limits (FORUM_ENV=
+production), and students of a term with 5 weekly courses each. The load generator runs on
+the same machine (processes of kept-alive connections) and sends, for random students,
+``If-None-Match`` with their feed's current ETag (the calendar app's poll: 304), then plain
+GETs of warm feeds (200), and as baseline ``GET /livez`` (the app doing nothing) at the
+same concurrency. The address limit on links is raised for the run: every request comes
+from 127.0.0.1 (a campus NAT), and the limiter still counts each one in Redis.
 """
 
 from __future__ import annotations
@@ -20,6 +32,9 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -45,6 +60,9 @@ from forum.extensions import db
 
 TARGET_UNCHANGED_MS = 10.0
 TARGET_NOT_MODIFIED_MS = 2.0
+# --load: calendar apps' polls (304) across two gunicorn processes, the generator beside them.
+TARGET_LOAD_P99_MS = 50.0
+TARGET_LOAD_PER_SECOND = 1000.0
 FIRST_DAY = dt.datetime(2027, 1, 4, tzinfo=dt.UTC)
 READER_ZONE = "Asia/Shanghai"
 SERIES_ZONES = ("America/Detroit", "Europe/London", "Australia/Sydney")
@@ -292,11 +310,340 @@ def measure_requests(
     }
 
 
+# --- --load: many feeds polled from the production stack ------------------------------------
+
+LOAD_SECRET = "bench-feed-load-secret-key-0123456789abcdef"  # noqa: S105 (the run's own)
+COURSES_PER_STUDENT = 5
+STUDENTS_PER_COURSE = 50
+
+
+def build_term(url: str, students: int) -> list[str]:
+    """A term: weekly courses of 16 weeks, a teacher each, ``students`` students in 5 courses
+    each. Returns the students' feed paths."""
+    from flask_migrate import upgrade
+
+    from forum.directory.services import create_person
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": LOAD_SECRET})
+    rng = random.Random(2020)
+    courses = max(COURSES_PER_STUDENT, students * COURSES_PER_STUDENT // STUDENTS_PER_COURSE)
+    with app.app_context():
+        upgrade()
+        organiser = create_organiser(
+            email="registrar@example.edu.cn", name="Registrar", timezone="Asia/Shanghai"
+        )
+        teachers = [
+            create_person(
+                name=f"Teacher {n}", email=f"teacher{n}@example.edu.cn", timezone="Asia/Shanghai"
+            )
+            for n in range(courses)
+        ]
+        people = [
+            create_person(
+                name=f"Student {n}", email=f"student{n}@example.edu.cn", timezone="Asia/Shanghai"
+            )
+            for n in range(students)
+        ]
+        db.session.flush()
+        sessions = []
+        for number in range(courses):
+            event = services.create_event(
+                actor=organiser,
+                title=f"Course {number:04d}",
+                kind="series",
+                timezone="Asia/Shanghai",
+                description="Weekly lectures.",
+            )
+            sessions.append(
+                services.create_session(
+                    event,
+                    actor=organiser,
+                    title=f"Course {number:04d} lecture",
+                    local_start=dt.datetime(2027, 3, 1 + number % 5, 8 + number % 10),
+                    timezone="Asia/Shanghai",
+                    duration_minutes=100,
+                    rrule="FREQ=WEEKLY;COUNT=16",
+                    invitees=[{"person_id": teachers[number].id, "role": "chair"}],
+                    allow_conflicts=True,
+                    notify=False,
+                )
+            )
+        db.session.flush()
+        # The students' invitations as a timetable import writes them: one Core insert.
+        rows = []
+        for person in people:
+            for session in rng.sample(sessions, COURSES_PER_STUDENT):
+                rows.append(
+                    {"session_id": session.id, "person_id": person.id, "role": "participant"}
+                )
+        db.session.execute(sa.insert(Invitation), rows)
+        db.session.commit()
+        paths = [urlsplit(calendars.feed_url(person)).path for person in people]
+        db.engine.dispose()
+    return paths
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def gunicorn(env: dict[str, str], port: int, *, workers: int = 2) -> Iterator[Any]:
+    """The app under gunicorn (``workers`` processes of 4 threads, as deployed) on
+    ``port`` until the block ends, once it answers; its errors are shown if it does not."""
+    import subprocess
+
+    import requests as http
+
+    root = Path(__file__).resolve().parent.parent
+    server = subprocess.Popen(  # noqa: S603 (our gunicorn, our app)
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--workers",
+            str(workers),
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "4",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "wsgi:app",
+        ],
+        cwd=root,
+        env=env,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                http.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+                break
+            except (http.ConnectionError, http.Timeout):
+                if server.poll() is not None:
+                    raise RuntimeError(server.stderr.read().decode()) from None
+                if time.monotonic() > deadline:
+                    raise RuntimeError("gunicorn did not start within 60 s") from None
+                time.sleep(0.2)
+        yield server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        server.stderr.close()
+
+
+def _poll_worker(port: int, requests: list[bytes], results, connections: int) -> None:
+    """Send ``requests`` over ``connections`` kept-alive connections; put each one's status
+    and seconds (from sending to the last byte of the answer)."""
+    import socket
+    import threading
+
+    lock = threading.Lock()
+    queue = list(requests)
+    timings: list[float] = []
+    statuses: dict[int, int] = {}
+
+    def run() -> None:
+        sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        buffer = b""
+        mine: list[float] = []
+        counts: dict[int, int] = {}
+        while True:
+            with lock:
+                if not queue:
+                    break
+                request = queue.pop()
+            started = time.perf_counter()
+            sock.sendall(request)
+            while b"\r\n\r\n" not in buffer:
+                buffer += sock.recv(65536)
+            head, _sep, buffer = buffer.partition(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _colon, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            while len(buffer) < length:
+                buffer += sock.recv(65536)
+            buffer = buffer[length:]
+            mine.append(time.perf_counter() - started)
+            status = int(head.split(b" ", 2)[1])
+            counts[status] = counts.get(status, 0) + 1
+        sock.close()
+        with lock:
+            timings.extend(mine)
+            for status, count in counts.items():
+                statuses[status] = statuses.get(status, 0) + count
+
+    threads = [threading.Thread(target=run) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put((timings, statuses))
+
+
+@dataclass
+class Load:
+    timings: list[float]
+    statuses: dict[int, int]
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return len(self.timings) / self.seconds
+
+    def percentile(self, share: float) -> float:
+        ordered = sorted(self.timings)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+    def line(self, label: str) -> str:
+        answered = ", ".join(f"{n:,} x {status}" for status, n in sorted(self.statuses.items()))
+        return (
+            f"{label:<34} {self.per_second:7.0f} per second   p50 {self.percentile(0.5):6.2f} ms"
+            f"   p99 {self.percentile(0.99):6.2f} ms   max {max(self.timings) * 1000:7.2f} ms"
+            f"   ({answered})"
+        )
+
+
+def send_load(port: int, requests: list[bytes], connections: int, processes: int = 2) -> Load:
+    """Send the requests from ``processes`` processes, ``connections`` connections in all."""
+    import multiprocessing
+
+    results: multiprocessing.Queue = multiprocessing.Queue()
+    shares = [requests[i::processes] for i in range(processes)]
+    workers = [
+        multiprocessing.Process(
+            target=_poll_worker, args=(port, share, results, max(1, connections // processes))
+        )
+        for share in shares
+    ]
+    started = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    answers = [results.get(timeout=900) for _ in workers]
+    seconds = time.perf_counter() - started
+    for worker in workers:
+        worker.join()
+    timings: list[float] = []
+    statuses: dict[int, int] = {}
+    for worker_timings, worker_statuses in answers:
+        timings.extend(worker_timings)
+        for status, count in worker_statuses.items():
+            statuses[status] = statuses.get(status, 0) + count
+    return Load(timings=timings, statuses=statuses, seconds=seconds)
+
+
+def _get(port: int, path: str, headers: dict[str, str] | None = None) -> bytes:
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "User-Agent: Google-Calendar"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def load_main(args: argparse.Namespace) -> int:
+    import os
+
+    import redis as redis_client
+    import requests as http
+
+    from benchmarks.bench_search import POSTGRES_URL
+    from benchmarks.bench_search import database
+    from tests.workers import claim_redis_database
+
+    students = args.students or (200 if args.quick else 2000)
+    count = args.requests or (3000 if args.quick else 30000)
+    redis_base = os.environ.get("FORUM_BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+    redis_url = f"{redis_base.rstrip('/')}/{claim_redis_database()}"
+    rng = random.Random(7)
+    with (
+        tempfile.TemporaryDirectory(prefix="forum-bench-") as folder,
+        database("postgresql", folder, POSTGRES_URL) as url,
+    ):
+        started = time.perf_counter()
+        paths = build_term(url, students)
+        print(
+            f"Feeds under load: {students:,} students in {COURSES_PER_STUDENT} weekly courses "
+            f"each, PostgreSQL, gunicorn 2 workers x 4 threads, Redis cache and rate limits, "
+            f"{args.connections} connections from 2 processes on this machine "
+            f"(term built in {time.perf_counter() - started:.0f} s)"
+        )
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "FORUM_ENV": "production",
+            "SECRET_KEY": LOAD_SECRET,
+            "CELERY_BROKER_URL": redis_url,
+            "MAIL_BACKEND": "memory",
+            "FORUM_RATE_LIMIT_LINKS": "10000000 per minute",
+            "FORUM_LOG_LEVEL": "WARNING",
+        }
+
+        redis_client.Redis.from_url(redis_url).flushdb()
+        port = free_port()
+        with gunicorn(env, port, workers=2):
+            base = f"http://127.0.0.1:{port}"
+            with http.Session() as session:
+                # Every feed once: built by one process, kept in Redis for both.
+                built = time.perf_counter()
+                etags = {path: session.get(base + path).headers["ETag"] for path in paths}
+                first_builds = (time.perf_counter() - built) / len(paths)
+                baseline_path = "/livez"
+                if session.get(base + baseline_path).status_code != 200:
+                    baseline_path = "/healthz"
+            chosen = [rng.choice(paths) for _ in range(count)]
+            polls = [_get(port, p, {"If-None-Match": etags[p]}) for p in chosen]
+            warm = [_get(port, p) for p in chosen[: count // 3]]
+            baseline = [_get(port, baseline_path)] * len(polls)
+            send_load(port, polls[:2000], args.connections)  # untimed: warm the processes
+            results = {
+                f"baseline GET {baseline_path}": send_load(port, baseline, args.connections),
+                "poll with a matching ETag (304)": send_load(port, polls, args.connections),
+                "poll of a warm feed (200)": send_load(port, warm, args.connections),
+            }
+    print(f"{'first build of each feed':<34} {first_builds * 1000:7.1f} ms each (one client)")
+    for label, load in results.items():
+        print(load.line(label))
+    polls_result = results["poll with a matching ETag (304)"]
+    complete = polls_result.statuses == {304: len(polls)} and set(
+        results["poll of a warm feed (200)"].statuses
+    ) == {200}
+    print(f"every poll answered as expected: {'yes' if complete else 'NO'}")
+    judged = report.judge(
+        [
+            (
+                f"304 p99 <= {TARGET_LOAD_P99_MS:.0f} ms",
+                polls_result.percentile(0.99) <= TARGET_LOAD_P99_MS,
+                f"{polls_result.percentile(0.99):.2f} ms",
+            ),
+            (
+                f"304s >= {TARGET_LOAD_PER_SECOND:,.0f} per second",
+                polls_result.per_second >= TARGET_LOAD_PER_SECOND,
+                f"{polls_result.per_second:.0f} per second",
+            ),
+        ],
+        quick=args.quick,
+    )
+    return 0 if complete and judged == 0 else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="60 sessions, fewer runs")
     parser.add_argument("--sessions", type=int, help="sessions in the feed (default 500)")
+    parser.add_argument("--load", action="store_true", help="many feeds under gunicorn")
+    parser.add_argument("--students", type=int, help="--load: students (default 2000)")
+    parser.add_argument("--requests", type=int, help="--load: polls sent (default 30000)")
+    parser.add_argument("--connections", type=int, default=16, help="--load: connections (16)")
     args = parser.parse_args(argv)
+    if args.load:
+        return load_main(args)
 
     count = args.sessions or (60 if args.quick else 500)
     build_runs, cold_runs, warm_runs = (5, 5, 50) if args.quick else (21, 21, 501)
@@ -307,6 +654,7 @@ def main(argv: list[str] | None = None) -> int:
                 "SECRET_KEY": "bench-secret-key",
                 "MAIL_BACKEND": "memory",
                 "TESTING": False,
+                "FORUM_CACHE_URL": "memory://",
             }
         )
         with app.app_context():
