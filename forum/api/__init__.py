@@ -55,6 +55,7 @@ def init_app(app: Flask) -> None:
     from forum.api import polls  # noqa: F401
     from forum.api import providers  # noqa: F401
     from forum.api import scheduling  # noqa: F401
+    from forum.api import timetables  # noqa: F401
     from forum.api import webhook_inbox  # noqa: F401
     from forum.api import webhook_subscriptions  # noqa: F401
     from forum.extensions import csrf

@@ -30,6 +30,12 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "preflight-checks": {"task": "forum.preflight_checks", "schedule": 300.0},
     # Polls whose closing time has passed: everyone is told once (forum.polls).
     "close-due-polls": {"task": "forum.close_due_polls", "schedule": 300.0},
+    # Without a broker: the invitations of timetable imports, a minute's worth at a time
+    # (forum.timetables.sending).
+    "send-timetable-invitations": {
+        "task": "forum.resume_timetable_invitations",
+        "schedule": 60.0,
+    },
 }
 
 

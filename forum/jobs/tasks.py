@@ -140,3 +140,33 @@ def close_due_polls() -> int:
     from forum.polls import closing
 
     return len(closing.notice_closed_polls())
+
+
+# --- timetable imports -----------------------------------------------------------------------
+
+
+@shared_task(name="forum.send_timetable_invitations", bind=True)
+def send_timetable_invitations(self, import_id: int) -> str:
+    """Send the next batch of a timetable import's invitations, then queue the next batch
+    after the pause that keeps the import's rate; safe to run twice (forum.timetables.sending).
+
+    Inline (no broker) one batch is sent and the rest is left to the periodic
+    ``resume_timetable_invitations``, rather than the whole term inside one request.
+    """
+    from forum.timetables import sending
+
+    outcome = sending.send_next_batch(import_id)
+    if outcome.status == "sending" and not self.app.conf.task_always_eager:
+        self.apply_async(args=[import_id], countdown=outcome.wait_seconds)
+    return outcome.status
+
+
+@shared_task(name="forum.resume_timetable_invitations", bind=True)
+def resume_timetable_invitations(self) -> int:
+    """Periodic, without a broker: a minute's worth of each sending import's invitations
+    (with one, each import's own chain of batches sends them). Returns how many were sent."""
+    from forum.timetables import sending
+
+    if not self.app.conf.task_always_eager:
+        return 0
+    return sending.send_for_a_minute()
