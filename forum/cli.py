@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import BinaryIO
 
 import click
@@ -488,6 +489,145 @@ def import_institutions(
     CSV header: name,short_name,country,timezone,subdivision.
     """
     _import_command("institutions", file, file_format, dry_run, as_email)
+
+
+@forum_cli.command("import-timetable")
+@_FILE
+@_FORMAT
+@click.option(
+    "--organiser",
+    "organiser_email",
+    required=True,
+    metavar="EMAIL",
+    help="The organiser the term and its courses belong to.",
+)
+@click.option("--term-name", default=None, help="The term's name (or the JSON file's term).")
+@click.option("--first-day", default=None, metavar="YYYY-MM-DD", help="Week 1 starts on this day.")
+@click.option("--weeks", default=None, type=click.IntRange(1, 60), help="The term's length.")
+@click.option("--timezone", default=None, help="IANA zone the meeting times are written in.")
+@click.option("--country", default=None, help="ISO 3166-1 alpha-2 code whose holidays apply.")
+@click.option("--subdivision", default=None, help="ISO 3166-2 subdivision, e.g. ENG.")
+@click.option("--no-holidays", is_flag=True, help="Meet on public holidays too.")
+@click.option(
+    "--rate",
+    type=click.IntRange(1, 100_000),
+    default=None,
+    help="Invitations per minute (default: FORUM_TIMETABLE_INVITES_PER_MINUTE).",
+)
+@_DRY_RUN
+def import_timetable(
+    file: BinaryIO,
+    file_format: str | None,
+    organiser_email: str,
+    term_name: str | None,
+    first_day: str | None,
+    weeks: int | None,
+    timezone: str | None,
+    country: str | None,
+    subdivision: str | None,
+    no_holidays: bool,
+    rate: int | None,
+    dry_run: bool,
+) -> None:
+    """Import a term's weekly courses from a CSV or JSON file, all or nothing, then send the
+    invitations at the term's rate (a progress bar; with a broker, the workers send them).
+
+    CSV header: course_code,title,teachers,weekday,start,minutes,weeks,students.
+    """
+    from forum.accounts.models import Organiser
+    from forum.timetables import importer
+    from forum.timetables import sending
+
+    organiser = db.session.scalar(
+        sa.select(Organiser).where(sa.func.lower(Organiser.email) == organiser_email.lower())
+    )
+    if organiser is None:
+        raise click.ClickException(f"no organiser with email {organiser_email}")
+    if file_format:
+        media_type = importer.JSON if file_format == "json" else importer.CSV
+    else:
+        media_type = importer.media_type_for_filename(file.name)
+    inline = bool(current_app.extensions["celery"].conf.task_always_eager)
+    term = {
+        "name": term_name,
+        "first_day": first_day,
+        "weeks": weeks,
+        "timezone": timezone,
+        "country": country,
+        "subdivision": subdivision,
+        "skip_holidays": False if no_holidays else None,
+        "rate_per_minute": rate,
+    }
+    try:
+        result = importer.import_timetable(
+            file.read(),
+            media_type,
+            organiser=organiser,
+            term=term,
+            default_rate=current_app.config.get("FORUM_TIMETABLE_INVITES_PER_MINUTE", 600),
+            # Without a broker this command sends the invitations itself, below.
+            queue_sending=not inline,
+            dry_run=dry_run,
+        )
+    except importer.TimetableRefused as exc:
+        for problem in exc.plan.problems:
+            where = f"{exc.plan.position_name} {problem.position}"
+            click.echo(f"{where}: {problem.field}: {problem.message}", err=True)
+        click.echo(f"Error: {exc.message}", err=True)
+        raise SystemExit(1) from None
+    except ForumError as exc:
+        _fail(exc)
+    if isinstance(result, importer.TimetablePlan):
+        meetings = sum(len(course.meetings) for course in result.courses.values())
+        click.echo(
+            f"{len(result.courses)} courses, {meetings} weekly meetings: "
+            "the file is valid; nothing written (--dry-run)"
+        )
+        _echo_excluded(result.periods)
+        return
+    db.session.commit()
+    timetable_import = result.timetable_import
+    click.echo(
+        f"{result.term.name}: {timetable_import.courses} courses, "
+        f"{timetable_import.sessions} weekly meetings, "
+        f"{timetable_import.invitations_total} invitations"
+    )
+    for excluded in result.term.excluded_dates:
+        click.echo(f"  left out: {excluded['date']} ({excluded['name']})")
+    if not inline:
+        base = current_app.config.get("FORUM_BASE_URL", "").rstrip("/")
+        click.echo(
+            f"The workers send the invitations at {timetable_import.rate_per_minute} a minute: "
+            f"{base}/timetable-imports/{timetable_import.id}"
+        )
+        return
+    _send_in_foreground(sending, timetable_import.id)
+
+
+def _echo_excluded(periods) -> None:
+    for period in periods:
+        click.echo(f"  left out: {period.start} to {period.end} ({period.name})")
+
+
+def _send_in_foreground(sending, import_id: int) -> None:
+    """Send an import's invitations batch by batch at its rate, with a progress bar."""
+    from forum.timetables.models import TimetableImport
+
+    timetable_import = db.session.get(TimetableImport, import_id)
+    total = timetable_import.invitations_total
+    with click.progressbar(length=total, label="Sending invitations") as bar:
+        bar.update(timetable_import.invitations_sent)
+        while True:
+            outcome = sending.send_next_batch(import_id)
+            bar.update(outcome.sent)
+            if outcome.status != "sending":
+                break
+            time.sleep(outcome.wait_seconds)
+    db.session.expire_all()
+    timetable_import = db.session.get(TimetableImport, import_id)
+    if timetable_import.status == "failed":
+        raise click.ClickException(timetable_import.error or "sending failed")
+    click.echo(f"{timetable_import.invitations_sent} invitations sent")
 
 
 # --- video providers -----------------------------------------------------------------------------
