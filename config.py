@@ -419,6 +419,12 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         # Personal feeds also show the times of open polls a person is asked to answer,
         # as TENTATIVE holds, until the poll is closed or a time is chosen.
         "FORUM_FEED_POLL_HOLDS": _bool(environ, "FORUM_FEED_POLL_HOLDS", False),
+        # Timetable imports (forum.timetables.sending): invitation emails sent per minute at
+        # most (an import may set its own), in batches of at most this many.
+        "FORUM_TIMETABLE_INVITES_PER_MINUTE": _int(
+            environ, "FORUM_TIMETABLE_INVITES_PER_MINUTE", 600
+        ),
+        "FORUM_TIMETABLE_INVITES_BATCH": _int(environ, "FORUM_TIMETABLE_INVITES_BATCH", 50),
         **_cache_settings(environ, broker_url),
         **_mail_settings(environ),
         **_rate_limit_settings(environ, env, broker_url),
