@@ -55,6 +55,7 @@ def init_app(app: Flask) -> None:
     from forum.api import polls  # noqa: F401
     from forum.api import providers  # noqa: F401
     from forum.api import scheduling  # noqa: F401
+    from forum.api import term_reports
     from forum.api import timetables  # noqa: F401
     from forum.api import webhook_inbox  # noqa: F401
     from forum.api import webhook_subscriptions  # noqa: F401
@@ -62,5 +63,7 @@ def init_app(app: Flask) -> None:
 
     # Bearer tokens, not cookies, authenticate API calls: no CSRF token to ask for.
     csrf.exempt(bp)
+    csrf.exempt(term_reports.bp)
     app.register_blueprint(bp)
+    app.register_blueprint(term_reports.bp)
     app.register_blueprint(health.bp)

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from forum.api import bp
 from forum.api import poll_schemas as ps
 from forum.api import schemas as s
+from forum.api import term_reports
 from forum.api.directory import DirectoryChangeOut
 from forum.directory import bulk
 
@@ -876,6 +877,70 @@ def _ballot_paths(error_ref: dict[str, str], components: dict[str, Any]) -> dict
     }
 
 
+def _term_report_paths(error_ref: dict[str, str], components: dict[str, Any]) -> dict[str, Any]:
+    """A term's teachers-abroad report: JSON (paginated by teacher) or CSV."""
+    base = "/api/v1/terms/{term_id}/teachers-abroad"
+    csv_body = {
+        "text/csv": {
+            "schema": {"type": "string"},
+            "example": ",".join(term_reports.abroad.CSV_COLUMNS) + "\r\n",
+        }
+    }
+    errors = {
+        "401": _error_response(_ERRORS["401"], error_ref),
+        "404": _error_response("Unknown term, or a term you do not own", error_ref),
+        "422": _error_response("A query parameter is not valid (details.fields)", error_ref),
+        "429": _error_response(_ERRORS["429"], error_ref, retry_after=True),
+    }
+    term_id = {"name": "term_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    summary = (
+        "Teachers abroad whose classes fall in early, late, night, weekend or holiday hours of "
+        "their own, with the nearest better weekly time"
+    )
+    return {
+        base: {
+            "get": {
+                "summary": summary + " (?format=csv: every teacher as CSV)",
+                "operationId": "get_terms_term_id_teachers_abroad",
+                "parameters": [
+                    term_id,
+                    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                    {
+                        "name": "per_page",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1},
+                    },
+                    {
+                        "name": "format",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": list(term_reports.FORMATS)},
+                    },
+                ],
+                "responses": {
+                    "200": {
+                        "description": "OK",
+                        "content": {
+                            "application/json": {
+                                "schema": _ref(term_reports.TeachersAbroadOut, components)
+                            },
+                            **csv_body,
+                        },
+                    },
+                    **errors,
+                },
+            }
+        },
+        base + ".csv": {
+            "get": {
+                "summary": summary + ", as CSV (UTF-8 with a byte order mark), every teacher",
+                "operationId": "get_terms_term_id_teachers_abroad_csv",
+                "parameters": [term_id],
+                "responses": {"200": {"description": "OK", "content": csv_body}, **errors},
+            }
+        },
+    }
+
+
 def build_document() -> dict[str, Any]:
     components: dict[str, Any] = {}
     error_ref = _ref(s.ErrorOut, components)
@@ -975,6 +1040,7 @@ def build_document() -> dict[str, Any]:
     paths.update(_rsvp_paths())
     paths.update(_ballot_paths(error_ref, components))
     paths.update(_webhook_paths(error_ref))
+    paths.update(_term_report_paths(error_ref, components))
     return {
         "openapi": "3.1.0",
         "info": {

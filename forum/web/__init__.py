@@ -30,6 +30,7 @@ def init_app(app: Flask) -> None:
     from forum.web import series_planner  # noqa: F401
     from forum.web import sessions  # noqa: F401
     from forum.web import subscriptions  # noqa: F401
+    from forum.web import term_reports
     from forum.web import tokens  # noqa: F401
     from forum.web import views  # noqa: F401
 
@@ -38,6 +39,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.register_blueprint(outbox.bp)
     app.register_blueprint(calendars.bp)
+    app.register_blueprint(term_reports.bp)
 
 
 # --- times -------------------------------------------------------------------------------
