@@ -201,10 +201,6 @@ def get_term_for(organiser: Organiser, term_id: int) -> Term:
 # --- the engine on a grid of the term -----------------------------------------------------
 
 
-def _wall_minute(local: dt.datetime) -> int:
-    return int((local - dt.datetime(1970, 1, 1)).total_seconds() // 60)
-
-
 def _grid_masks(participants: list[Participant], t0: int, count: int, duration: int) -> np.ndarray:
     """The engine's facts (model.BIT) for each participant in ``count`` slots of
     ``duration`` minutes every GRID_MINUTES from UTC minute ``t0``; asked in windows the
