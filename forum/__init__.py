@@ -37,6 +37,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from forum import i18n
     from forum import jobs
     from forum import models  # noqa: F401  (every table known to the metadata)
+    from forum import observability
     from forum import security
     from forum import web
     from forum.events import feedcache
@@ -65,6 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     periodic.init_app(app)  # without a broker, the periodic jobs run in this process
     followups.connect()
     polls_wiring.connect()
+    observability.init_app(app)  # last: its hooks wrap every other one
     return app
 
 

@@ -12,8 +12,10 @@ from forum.api import bp
 from forum.api import poll_schemas as ps
 from forum.api import schemas as s
 from forum.api import term_reports
+from forum.api import timetables
 from forum.api.directory import DirectoryChangeOut
 from forum.directory import bulk
+from forum.timetables import importer
 
 # (method, path, summary, request schema, response schema, success status, list?)
 OPERATIONS: list[
@@ -436,6 +438,44 @@ OPERATIONS: list[
         200,
         False,
     ),
+    (
+        "post",
+        "/timetables/import",
+        "Import a term's weekly courses (JSON, or CSV with the term in the query, or a "
+        "multipart file), all or nothing; the invitations then go out at the term's rate",
+        timetables.TimetableIn,
+        timetables.TimetableImportOut,
+        201,
+        False,
+    ),
+    (
+        "get",
+        "/timetable-imports/{import_id}",
+        "A timetable import's progress: invitations sent of all, status, error",
+        None,
+        timetables.TimetableImportOut,
+        200,
+        False,
+    ),
+    (
+        "post",
+        "/timetable-imports/{import_id}/resume",
+        "Go on sending a failed import's invitations from where it stopped",
+        None,
+        timetables.TimetableImportOut,
+        200,
+        False,
+    ),
+    ("get", "/terms", "Your terms", None, timetables.TermOut, 200, True),
+    (
+        "get",
+        "/terms/{term_id}",
+        "A term, with the dates its courses leave out",
+        None,
+        timetables.TermOut,
+        200,
+        False,
+    ),
 ]
 
 _ERRORS = {
@@ -503,6 +543,60 @@ def _add_csv_body(operation: dict[str, Any], kind: str) -> None:
     responses["422"]["description"] = (
         "Nothing imported: details.rows lists every problem as {line (CSV) or index (JSON), "
         "field, message}; code too_many_rows over the row cap"
+    )
+
+
+def _add_timetable_bodies(operation: dict[str, Any]) -> None:
+    """The timetable import also takes a CSV body or a multipart file, the term beside it."""
+    csv_columns = ",".join(importer.CSV_COLUMNS)
+    operation["requestBody"]["content"]["text/csv"] = {
+        "schema": {
+            "type": "string",
+            "description": (
+                f"UTF-8, header `{csv_columns}`: one weekly meeting a line; lines with the "
+                "same course_code are one course; emails separated by `;`; weekday mon..sun, "
+                "start HH:MM in the term's zone, weeks `1-16` or `1-8,10-16`"
+            ),
+        }
+    }
+    operation["requestBody"]["content"]["multipart/form-data"] = {
+        "schema": {
+            "type": "object",
+            "required": ["file"],
+            "properties": {
+                "file": {"type": "string", "format": "binary"},
+                **{name: {"type": "string"} for name in timetables.TERM_FIELDS},
+            },
+        }
+    }
+    operation["parameters"] += [
+        {
+            "name": name,
+            "in": "query",
+            "description": "the term's field, beside a CSV file (overrides the JSON's term)",
+            "schema": {"type": "string"},
+        }
+        for name in timetables.TERM_FIELDS
+    ] + [
+        {
+            "name": "dry_run",
+            "in": "query",
+            "description": "check the file and answer 200 with what it would write",
+            "schema": {"type": "boolean"},
+        }
+    ]
+    responses = operation["responses"]
+    responses["200"] = {
+        "description": "dry_run: the file is valid; nothing written",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+    responses["413"]["description"] = f"File over {importer.MAX_TIMETABLE_BYTES} bytes"
+    responses["415"] = dict(
+        responses["413"], description="Not JSON, CSV or multipart, or not UTF-8"
+    )
+    responses["422"]["description"] = (
+        "Nothing imported: details.rows lists every problem as {line (CSV) or index (JSON), "
+        "field, message}; or details.fields names a wrong term field"
     )
 
 
@@ -998,6 +1092,7 @@ def build_document() -> dict[str, Any]:
         paths.setdefault("/api/v1" + path, {})[method] = operation
     for path, kind in _CSV_IMPORTS.items():
         _add_csv_body(paths[path]["post"], kind)
+    _add_timetable_bodies(paths["/api/v1/timetables/import"]["post"])
     paths["/api/v1/people/{person_id}/availability/ics"]["post"]["requestBody"] = {
         "required": True,
         "content": {"text/calendar": {"schema": {"type": "string"}}},
@@ -1021,19 +1116,39 @@ def build_document() -> dict[str, Any]:
     }
     paths["/healthz"] = {
         "get": {
-            "summary": "Liveness and database reachability",
+            "summary": "Readiness: the database and, where configured, Redis answer",
             "operationId": "get_healthz",
             "security": [],
             "responses": {
                 "200": {
-                    "description": "OK",
+                    "description": "OK: every check passed (each with its time in ms)",
                     "content": {"application/json": {"schema": _ref(s.HealthOut, components)}},
                 },
                 "503": {
-                    "description": "Database unreachable",
+                    "description": "A dependency is unreachable: `failed` names it",
                     "content": {"application/json": {"schema": _ref(s.HealthOut, components)}},
                 },
             },
+        }
+    }
+    paths["/livez"] = {
+        "get": {
+            "summary": "Liveness: the process answers (no dependency is checked)",
+            "operationId": "get_livez",
+            "security": [],
+            "responses": {"200": {"description": "OK", "content": {"application/json": {}}}},
+        }
+    }
+    paths["/metrics"] = {
+        "get": {
+            "summary": "Prometheus metrics (text exposition), for the internal network",
+            "description": (
+                "Open when FORUM_METRICS_TOKEN is unset (keep it to the internal network); "
+                "with it set, answers 401 unless given `Authorization: Bearer <token>`."
+            ),
+            "operationId": "get_metrics",
+            "security": [],
+            "responses": {"200": {"description": "OK", "content": {"text/plain": {}}}},
         }
     }
     paths.update(_calendar_paths(error_ref))

@@ -743,9 +743,21 @@ class ErrorOut(Out):
     error: ErrorBody
 
 
+class HealthCheckOut(Out):
+    status: str
+    ms: float
+    # Redis only, on a failure: the settings that point at the server that did not answer.
+    settings: list[str] | None = None
+
+
 class HealthOut(Out):
     status: str
     database: str
+    # Present when a setting points at Redis (broker, rate limits, cache).
+    redis: str | None = None
+    checks: dict[str, HealthCheckOut] = {}
+    # On 503: the checks that failed ("database", "redis").
+    failed: list[str] | None = None
 
 
 # --- scheduling --------------------------------------------------------------------------
