@@ -38,6 +38,7 @@ from forum.events.occurrences import session_occurrences
 from forum.extensions import db
 from forum.i18n import _
 from forum.i18n import ngettext
+from forum.observability.metrics import count_provider_error
 from forum.providers import accounts
 from forum.providers.base import MeetingInfo
 from forum.providers.base import MeetingNotFound
@@ -382,6 +383,7 @@ def _failed(meeting: VideoMeeting, error: ProviderError) -> str:
     # failures wait for someone to fix the cause and retry.
     meeting.data = {**(meeting.data or {}), "retry_later": error.temporary}
     log.warning("meeting of session %s: %s", meeting.session_id, error.message)
+    count_provider_error(meeting.provider, error)
     return meeting.status
 
 
