@@ -161,6 +161,143 @@ def seed_demo() -> None:
     click.echo(f"Log in at /login as {DEMO_ORGANISER_EMAIL} / {DEMO_ORGANISER_PASSWORD}")
 
 
+def _at_least(low: int):
+    return click.IntRange(min=low)
+
+
+@forum_cli.command("seed-semester")
+@click.option(
+    "--organiser",
+    default=None,
+    metavar="EMAIL",
+    help="The term's owner (default: the demo organiser if present, else a new registrar).",
+)
+@click.option("--courses", type=_at_least(1), default=4437, show_default=True)
+@click.option("--teachers", type=_at_least(1), default=2800, show_default=True)
+@click.option("--abroad", type=_at_least(0), default=60, show_default=True, help="Teachers abroad.")
+@click.option("--students", type=_at_least(0), default=40000, show_default=True)
+@click.option(
+    "--per-student",
+    type=_at_least(1),
+    default=5,
+    show_default=True,
+    help="Courses per student (one fewer or more for half of them).",
+)
+@click.option("--weeks", type=click.IntRange(1, 60), default=16, show_default=True)
+@click.option("--seed", type=int, default=2020, show_default=True, help="Same seed, same data.")
+@click.option(
+    "--zoom-account",
+    default="pku-zoom",
+    show_default=True,
+    help="Name of the Zoom provider account the meetings are on.",
+)
+@click.option(
+    "--zoom-webhook-secret",
+    envvar="FORUM_SEED_ZOOM_WEBHOOK_SECRET",
+    default=None,
+    help="The Zoom account's webhook secret token, to sign test deliveries with "
+    "(default: a new random one, printed).",
+)
+@click.option(
+    "--digest",
+    "show_digest",
+    is_flag=True,
+    help="Also print a digest of the seeded data (the same seed and sizes give the same).",
+)
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Delete a semester seeded before (its term, courses, sessions, invitations, meetings, "
+    "the people on its demo domain and its Zoom account) and seed again.",
+)
+def seed_semester(
+    organiser: str | None,
+    courses: int,
+    teachers: int,
+    abroad: int,
+    students: int,
+    per_student: int,
+    weeks: int,
+    seed: int,
+    zoom_account: str,
+    zoom_webhook_secret: str | None,
+    show_digest: bool,
+    replace: bool,
+) -> None:
+    """Generate a term at Peking University's scale of spring 2020 (deterministic by --seed),
+    written in bulk in one transaction; the defaults are the full size."""
+    import secrets
+
+    from forum.demo import semester
+
+    size = semester.Size(
+        courses=courses,
+        teachers=teachers,
+        abroad=abroad,
+        students=students,
+        per_student=per_student,
+        weeks=weeks,
+        seed=seed,
+    )
+    for option, problem in size.problems().items():
+        raise click.BadParameter(problem, param_hint=f"--{option}")
+    secret_given = zoom_webhook_secret is not None
+    secret = zoom_webhook_secret or secrets.token_urlsafe(24)
+    started = time.perf_counter()
+
+    def progress(line: str) -> None:
+        click.echo(f"[{time.perf_counter() - started:6.1f}s] {line}", err=True)
+
+    try:
+        report = semester.seed_semester(
+            size=size,
+            organiser_email=organiser,
+            zoom_account=zoom_account,
+            zoom_webhook_secret=secret,
+            replace=replace,
+            progress=progress,
+        )
+        progress("committing")
+        db.session.commit()
+    except ForumError as exc:
+        db.session.rollback()
+        _fail(exc)
+    # Bulk rows the ORM never saw: drop any feed cached for these people (a fresh seed's
+    # people have none, but --replace may reuse ids a cache still holds).
+    from forum.events.feedcache import people_changed
+
+    people_changed(report.person_ids)
+    seconds = time.perf_counter() - started
+    click.echo(
+        f"Seeded {semester.TERM_NAME!r} (term {report.term_id}, owner {report.organiser_email}"
+        f"{', created' if report.organiser_created else ''}) in {seconds:.1f} s:"
+    )
+    click.echo(
+        f"  {report.teachers:,} teachers ({report.teachers - report.teachers_abroad:,} in "
+        f"Beijing, {report.teachers_abroad} abroad in {report.abroad_countries} countries on "
+        f"{report.abroad_continents} continents), {report.students:,} students; institutions "
+        f"{report.institutions_created} added, {report.institutions_reused} already there"
+    )
+    click.echo(
+        f"  {report.courses:,} courses, {report.sessions:,} weekly sessions "
+        f"({report.sessions_with_holidays:,} with holiday dates left out), "
+        f"{report.participants:,} course participants, {report.invitations:,} invitations"
+    )
+    days = sorted({d["date"] for d in report.holiday_dates})
+    click.echo(f"  holidays left out: {', '.join(days) or 'none'}")
+    click.echo(
+        f"  {report.meetings:,} Zoom meetings on account {report.zoom_account!r} "
+        f"({report.zoom_hosts} hosts)"
+    )
+    if report.replaced:
+        replaced = ", ".join(f"{count:,} {label}" for label, count in report.replaced.items())
+        click.echo(f"  replaced the earlier seed: deleted {replaced}")
+    if show_digest:
+        click.echo(f"  digest {semester.digest(report.term_id)}")
+    if not secret_given:
+        click.echo(f"Zoom webhook secret token (sign test deliveries with it): {secret}")
+
+
 def _id_list(ctx: click.Context, param: click.Parameter, value: str | None) -> list[int]:
     """Ids typed as 1,2,3, as a list."""
     if not value:
