@@ -31,6 +31,7 @@ def init_app(app: Flask) -> None:
     from forum.web import sessions  # noqa: F401
     from forum.web import subscriptions  # noqa: F401
     from forum.web import term_reports
+    from forum.web import timetables  # noqa: F401
     from forum.web import tokens  # noqa: F401
     from forum.web import views  # noqa: F401
 
