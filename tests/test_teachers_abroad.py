@@ -370,6 +370,26 @@ def test_a_suggestion_keeps_clear_of_the_teacher_s_other_courses(timetable):
     assert suggestion["shift_minutes"] == -285
 
 
+def test_a_student_abroad_is_kept_no_worse_off_and_does_not_block_the_others(timetable):
+    teacher = timetable.teacher("Hana Tokyo", "hana@u-tokyo.example", "JP", "Asia/Tokyo")
+    # A student following from Detroit: 04:00 there now (night), 02:15 at 15:15 (night too).
+    away = timetable.teacher("Sam Student", "sam@pku.example", "US", "America/Detroit")
+    timetable.course(
+        "JPN200",
+        "Japanese II",
+        teacher,
+        weekday=1,
+        start="17:00",
+        minutes=100,
+        students=[*timetable.students, away],
+    )
+
+    [meeting] = _teacher(timetable.report(), "hana@u-tokyo.example")["meetings"]
+
+    assert meeting["students"] == 4
+    assert meeting["suggestion"]["local_start"] == "15:15"
+
+
 def _course_rows(report: dict[str, Any]) -> list[tuple[str, ...]]:
     return [
         (

@@ -5,8 +5,9 @@ Every fact comes from the slot engine (forum.scheduling), read for each real occ
 the term: a teacher's hour moves when their clocks change and the term's do not (Detroit on
 8 March 2020, London on 29 March, Auckland on 5 April; Beijing never). A suggestion is a
 weekly time in the term's zone, as the courses are written, checked on every date the
-course meets: the teacher in working hours (or within acceptable hours, ranked lower), no
-student worse off than now, and no clash with the teacher's other sessions.
+course meets: the teacher in working hours (or within acceptable hours, ranked lower), the
+students at home in working hours (any abroad no worse off than now), and no clash with the
+teacher's other sessions.
 """
 
 from __future__ import annotations
@@ -174,9 +175,7 @@ def no_suggestion_text(reason: str) -> str:
     if reason == "teacher_hours":
         return _("No weekly time puts the teacher within acceptable hours on every date.")
     if reason == "students_hours":
-        return _(
-            "No weekly time that suits the teacher keeps every student in hours as good as now."
-        )
+        return _("No weekly time that suits the teacher keeps the students in working hours.")
     if reason == "clashes":
         return _(
             "Every weekly time that suits the teacher and the students clashes with another "
@@ -651,18 +650,31 @@ def _suggest(
         else:
             profiles[session_id] = []
     busy = _busy_of([t.person_id for t in teachers], span)
+    days = (span[0] // 1440 - 1, span[1] // 1440 + 1)
     for teacher in teachers:
         participant, facts = reading[teacher.person_id]
         for position, meeting in enumerate(teacher.meetings):
             # The engine keeps each profile's facts on the term's grid: students of many
             # courses in Beijing are read once per length of class.
-            student_facts = _Facts(profiles[meeting.session_id], span)
+            reps = profiles[meeting.session_id]
+            student_facts = _Facts(reps, span)
+            # Students at home must be in working hours; one abroad (a few took their
+            # classes from home countries in 2020) no worse off than now, or no time would
+            # ever suit a course with a student in Detroit and one in Beijing.
+            at_home = np.asarray(
+                [
+                    p.country == term.country and _same_clock(p.timezone, term.timezone, *days)
+                    for p in reps
+                ],
+                dtype=bool,
+            )
             teacher.meetings[position] = _suggestion_for(
                 meeting,
                 session=sessions[meeting.session_id],
                 term=term,
                 teacher=(participant, facts),
                 students=student_facts,
+                students_at_home=at_home,
                 student_count=len(students.get(meeting.session_id, [])),
                 busy=[b for b in busy.get(teacher.person_id, []) if b[2] != meeting.session_id],
                 step=step,
@@ -676,13 +688,15 @@ def _suggestion_for(
     term: Term,
     teacher: tuple[Participant, _Facts],
     students: _Facts,
+    students_at_home: np.ndarray,
     student_count: int,
     busy: list[tuple[int, int, int]],
     step: int,
 ) -> MeetingReport:
     """The nearest weekly time (by minutes within the week, either way) at which the
-    teacher is better off on every date of the term than now, the students no worse off,
-    and the teacher free; ``meeting`` with it, or with why there is none."""
+    teacher is better off on every date of the term than now, the students at home in
+    working hours and those abroad no worse off, and the teacher free; ``meeting`` with it,
+    or with why there is none."""
     participant, teacher_facts = teacher
     home = get_zone(term.timezone)
     duration = meeting.duration_minutes
@@ -725,11 +739,12 @@ def _suggestion_for(
     reason = "teacher_hours" if now_level == 2 else "no_better"
     if ok.any() and students.participants:
         now_costs = COST_TABLE[students.at(current, duration)].max(axis=1)  # profiles
+        allowed = np.where(students_at_home, 0, now_costs)
         masks = students.at(starts[ok].reshape(-1), duration)
         costs = np.where(valid[ok].reshape(-1)[None, :], COST_TABLE[masks], 0).reshape(
             len(students.participants), -1, shape[1]
         )
-        fits = (costs.max(axis=2) <= now_costs[:, None]).all(axis=0)
+        fits = (costs.max(axis=2) <= allowed[:, None]).all(axis=0)
         candidates = np.flatnonzero(ok)
         ok[candidates[~fits]] = False
         if not ok.any():
