@@ -359,7 +359,8 @@ def teachers_abroad(
     each of their meetings on the requested page (all of them when ``per_page`` is None).
 
     A teacher is abroad when their institution's country is not the term's, or their zone
-    does not keep the term zone's time. Nothing is written.
+    does not keep the term zone's time (a teacher of no institution: their zone alone).
+    Nothing is written.
     """
     first_day, last_day, span_start, span_end = _term_span(term)
     span_days = (span_start // 1440 - 1, span_end // 1440 + 1)
@@ -400,7 +401,8 @@ def teachers_abroad(
     for row in rows:
         person_id, session_id, event_id, code, title, start, end, zone, rrule, exdates = row[:10]
         person_zone, country = row[10], row[11]
-        if country == term.country and _same_clock(person_zone, term.timezone, *span_days):
+        # Without an institution, a teacher is at home when their clock is the term's.
+        if country in (term.country, None) and _same_clock(person_zone, term.timezone, *span_days):
             continue
         session = sessions.get(session_id)
         if session is None:
@@ -663,7 +665,8 @@ def _suggest(
             # ever suit a course with a student in Detroit and one in Beijing.
             at_home = np.asarray(
                 [
-                    p.country == term.country and _same_clock(p.timezone, term.timezone, *days)
+                    p.country in (term.country, None)
+                    and _same_clock(p.timezone, term.timezone, *days)
                     for p in reps
                 ],
                 dtype=bool,
