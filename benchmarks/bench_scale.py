@@ -35,7 +35,6 @@ import datetime as dt
 import json
 import os
 import random
-import re
 import signal
 import subprocess
 import sys
@@ -156,10 +155,8 @@ def seed(env: dict[str, str], sizes: dict, seed_value: int) -> float:
         options += ["--weeks", str(sizes["weeks"])]
     help_text = seed_command_options()
     if help_text is not None:
-        secret_option = re.search(r"(--[\w-]*secret[\w-]*)", help_text)
         command = [*FLASK, "forum", "seed-semester", *options]
-        if secret_option:
-            command += [secret_option.group(1), ZOOM_SECRET]
+        command += ["--zoom-webhook-secret", ZOOM_SECRET]
     elif sizes["students"] <= 5000:
         # Not committed yet: a small term through the services instead.
         command = [sys.executable, "-m", "benchmarks.scale.small_term", *options]
@@ -252,6 +249,17 @@ def point_providers_at_loopback(url: str, port: int) -> None:
 # --- the stack ---------------------------------------------------------------------------
 
 
+def deploy_conf() -> Path | None:
+    """deploy/gunicorn.conf.py once it is part of the product (committed), else None."""
+    tracked = subprocess.run(  # noqa: S603
+        ["git", "ls-files", "--error-unmatch", str(GUNICORN_CONF)],  # noqa: S607
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+    )
+    return GUNICORN_CONF if GUNICORN_CONF.exists() and tracked.returncode == 0 else None
+
+
 def stack_env(url: str, redis_url: str, queue: str, port: int) -> dict[str, str]:
     return {
         **os.environ,
@@ -265,6 +273,10 @@ def stack_env(url: str, redis_url: str, queue: str, port: int) -> dict[str, str]
         "MAIL_BACKEND": "memory",
         "FORUM_RATE_LIMIT_LINKS": LINKS_LIMIT,
         "FORUM_SECURE_COOKIES": "false",  # plain HTTP on loopback
+        # deploy/gunicorn.conf.py sizes each app process from these: two app processes on
+        # this machine's cores share them (2 workers of 4 threads each).
+        "FORUM_WEB_WORKERS": "2",
+        "FORUM_WEB_THREADS": "4",
         # The shared calendar cache (the default too: the broker's Redis), said outright.
         "FORUM_CACHE_URL": redis_url,
     }
@@ -490,6 +502,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--redis-url", default=os.environ.get("FORUM_BENCH_REDIS_URL", "redis://127.0.0.1:6379")
     )
+    parser.add_argument(
+        "--logs", type=Path, default=None, help="keep the processes' logs in this folder"
+    )
+    parser.add_argument(
+        "--gunicorn-conf",
+        default="auto",
+        help="a gunicorn.conf.py, 'none' for 2 workers x 4 threads (default: "
+        "deploy/gunicorn.conf.py once committed)",
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 on a missed target too")
     args = parser.parse_args(argv)
 
@@ -530,7 +551,11 @@ def run(args, sizes: dict, figures: Figures) -> None:
         f"courses; {cpus} CPUs, {load_line()}"
     )
     with ExitStack() as stack:
-        folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="forum-scale-"))
+        if args.logs:
+            folder = str(args.logs)
+            Path(folder).mkdir(parents=True, exist_ok=True)
+        else:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="forum-scale-"))
         url = stack.enter_context(database("postgresql", folder, args.postgres_url))
         stack.callback(clear_redis, redis_url)
         stack.callback(purge, redis_url, queue)
@@ -555,7 +580,9 @@ def run(args, sizes: dict, figures: Figures) -> None:
         point_providers_at_loopback(url, free_port())
 
         # The stack: two app processes, two workers and beat.
-        conf = GUNICORN_CONF if GUNICORN_CONF.exists() else None
+        conf = deploy_conf() if args.gunicorn_conf == "auto" else None
+        if args.gunicorn_conf not in ("auto", "none"):
+            conf = Path(args.gunicorn_conf)
         for n, port in enumerate(ports):
             stack.enter_context(
                 gunicorn(
