@@ -285,3 +285,34 @@ def test_broken_feed_links_are_still_rate_limited(app, client, term):
     assert [client.get(broken).status_code for _ in range(4)] == [404, 404, 404, 429]
     # A genuine link from the same address still works.
     assert client.get(good).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "app_settings", [{"FORUM_CACHE_URL": "redis://127.0.0.1:1/0"}], ids=["redis down"]
+)
+def test_feeds_are_answered_from_the_database_while_redis_is_down(app, client, term):
+    path = feed_path(app, term["MATH101"]["people"][1]["id"])
+    first = client.get(path)
+    assert first.status_code == 200 and b"MATH101 lecture" in first.data
+    again = client.get(path, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_the_cache_is_the_brokers_redis_unless_set():
+    from config import ConfigError
+    from config import load_config
+
+    assert load_config({})["FORUM_CACHE_URL"] == "memory://"
+    broker = {"CELERY_BROKER_URL": "redis://127.0.0.1:6379/3"}
+    assert load_config(broker)["FORUM_CACHE_URL"] == "redis://127.0.0.1:6379/3"
+    own = {**broker, "FORUM_CACHE_URL": "redis://cache.internal:6379/0"}
+    assert load_config(own)["FORUM_CACHE_URL"] == "redis://cache.internal:6379/0"
+    assert load_config({**broker, "FORUM_CACHE_URL": "memory://"})["FORUM_CACHE_URL"] == (
+        "memory://"
+    )
+    amqp = {"CELERY_BROKER_URL": "amqp://guest@127.0.0.1//"}
+    assert load_config(amqp)["FORUM_CACHE_URL"] == "memory://"
+    with pytest.raises(ConfigError, match="FORUM_CACHE_URL must be memory:// or a redis"):
+        load_config({"FORUM_CACHE_URL": "memcached://secret@127.0.0.1"})
+    with pytest.raises(ConfigError, match="FORUM_CALENDAR_CACHE_SECONDS must be at least 60"):
+        load_config({"FORUM_CALENDAR_CACHE_SECONDS": "5"})

@@ -26,6 +26,7 @@ a change made outside the app (SQL by hand) can leave behind.
 from __future__ import annotations
 
 import calendar as _calendar
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -132,11 +133,11 @@ class LocalStore:
     def get(self, subject: str, field: str) -> BuiltCalendar | None:
         return self._get(subject, field)
 
-    def generation(self, subject: str) -> int:
+    def generation(self, subject: str) -> int | None:
         with self._lock:
             return self._generations.get(subject, 0)
 
-    def put(self, subject: str, field: str, built: BuiltCalendar, generation: int) -> bool:
+    def put(self, subject: str, field: str, built: BuiltCalendar, generation: int | None) -> bool:
         key = (subject, field)
         with self._lock:
             if self._generations.get(subject, 0) != generation:
@@ -195,6 +196,8 @@ class RedisStore:
         self.ttl = ttl
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
         self._store = self.client.register_script(_STORE_SCRIPT)
+        # Redis down: feeds are built from the database for each request, and not kept.
+        self._errors = (redis.RedisError, OSError)
 
     @staticmethod
     def _key(subject: str) -> str:
@@ -205,10 +208,18 @@ class RedisStore:
         return KEY_PREFIX + "g:" + subject
 
     def head(self, subject: str, field: str) -> Head | None:
-        return _parse_head(self.client.hget(self._key(subject), field))
+        try:
+            return _parse_head(self.client.hget(self._key(subject), field))
+        except self._errors:
+            log.warning("calendar cache unreachable: answered from the database")
+            return None
 
     def get(self, subject: str, field: str) -> BuiltCalendar | None:
-        value = self.client.hget(self._key(subject), field + ":body")
+        try:
+            value = self.client.hget(self._key(subject), field + ":body")
+        except self._errors:
+            log.warning("calendar cache unreachable: answered from the database")
+            return None
         if value is None:
             return None
         text, _sep, packed = value.partition(b"\0")
@@ -220,22 +231,31 @@ class RedisStore:
             version=head.version,
         )
 
-    def generation(self, subject: str) -> int:
-        return int(self.client.get(self._generation_key(subject)) or 0)
+    def generation(self, subject: str) -> int | None:
+        try:
+            return int(self.client.get(self._generation_key(subject)) or 0)
+        except self._errors:
+            return None  # unknown: what is built now is served, not stored
 
-    def put(self, subject: str, field: str, built: BuiltCalendar, generation: int) -> bool:
+    def put(self, subject: str, field: str, built: BuiltCalendar, generation: int | None) -> bool:
+        if generation is None:
+            return False
         head = _head_text(built).encode("ascii")
-        stored = self._store(
-            keys=[self._generation_key(subject), self._key(subject)],
-            args=[
-                str(generation),
-                field,
-                head,
-                field + ":body",
-                head + b"\0" + zlib.compress(built.body, 1),
-                self.ttl,
-            ],
-        )
+        try:
+            stored = self._store(
+                keys=[self._generation_key(subject), self._key(subject)],
+                args=[
+                    str(generation),
+                    field,
+                    head,
+                    field + ":body",
+                    head + b"\0" + zlib.compress(built.body, 1),
+                    self.ttl,
+                ],
+            )
+        except self._errors:
+            log.exception("calendar cache unreachable: a calendar built was not kept")
+            return False
         return bool(stored)
 
     def drop(self, subjects: Iterable[str]) -> None:
@@ -265,6 +285,14 @@ def init_app(app: Flask) -> None:
     store: Store = LocalStore(ttl) if url.startswith("memory") else RedisStore(url, ttl)
     app.extensions[EXTENSION] = store
     _stores.add(store)
+    if isinstance(store, LocalStore) and app.config.get("FORUM_ENV") == "production":
+        # Several app processes each with their own cache: a change is dropped only from
+        # the cache of the process that made it; the others serve the old feed until
+        # FORUM_CALENDAR_CACHE_SECONDS.
+        log.warning(
+            "FORUM_CACHE_URL is memory:// in production: each app process caches calendars "
+            "alone; set it (or CELERY_BROKER_URL) to a Redis URL shared by every process"
+        )
 
 
 def store() -> Store:
@@ -279,7 +307,8 @@ class _Counts:
 
     def clear(self) -> None:
         for each in list(_stores):
-            each.clear()
+            with contextlib.suppress(Exception):  # a Redis that is not there holds nothing
+                each.clear()
 
 
 cache = _Counts()
