@@ -126,19 +126,6 @@ class Term:
     owners: dict[int, str]
 
 
-def seed_command_options() -> str | None:
-    """The help text of ``flask forum seed-semester``, None if there is no such command."""
-    done = subprocess.run(  # noqa: S603 (our flask, fixed arguments)
-        [*FLASK, "forum", "seed-semester", "--help"],
-        cwd=ROOT,
-        env={**os.environ, "FORUM_ENV": "testing"},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return done.stdout if done.returncode == 0 else None
-
-
 def seed(env: dict[str, str], sizes: dict, seed_value: int) -> float:
     """Migrate (untimed), then run seed-semester at ``sizes``; its seconds."""
     migrated = subprocess.run(  # noqa: S603
@@ -153,16 +140,8 @@ def seed(env: dict[str, str], sizes: dict, seed_value: int) -> float:
     ]  # fmt: skip
     if sizes.get("weeks"):
         options += ["--weeks", str(sizes["weeks"])]
-    help_text = seed_command_options()
-    if help_text is not None:
-        command = [*FLASK, "forum", "seed-semester", *options]
-        command += ["--zoom-webhook-secret", ZOOM_SECRET]
-    elif sizes["students"] <= 5000:
-        # Not committed yet: a small term through the services instead.
-        command = [sys.executable, "-m", "benchmarks.scale.small_term", *options]
-        command += ["--zoom-webhook-secret", ZOOM_SECRET]
-    else:
-        raise BenchFailed("flask forum seed-semester is not there: nothing seeds a full term")
+    command = [*FLASK, "forum", "seed-semester", *options]
+    command += ["--zoom-webhook-secret", ZOOM_SECRET]
     started = time.perf_counter()
     done = subprocess.run(  # noqa: S603 (our flask, our arguments)
         command, cwd=ROOT, env=env, capture_output=True, text=True, check=False

@@ -1,1 +1,0 @@
-"""Helpers of `make bench-scale` (benchmarks/bench_scale.py)."""
