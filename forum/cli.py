@@ -262,11 +262,13 @@ def seed_semester(
     except ForumError as exc:
         db.session.rollback()
         _fail(exc)
-    # Bulk rows the ORM never saw: drop any feed cached for these people (a fresh seed's
-    # people have none, but --replace may reuse ids a cache still holds).
-    from forum.events.feedcache import people_changed
+    # Bulk rows the ORM never saw: drop any calendar cached for these people and courses
+    # (a fresh seed's have none, but --replace deletes some and may reuse their ids).
+    from forum.events import feedcache
 
-    people_changed(report.person_ids)
+    feedcache.people_changed(report.person_ids)
+    if hasattr(feedcache, "events_changed"):
+        feedcache.events_changed(report.event_ids)
     seconds = time.perf_counter() - started
     click.echo(
         f"Seeded {semester.TERM_NAME!r} (term {report.term_id}, owner {report.organiser_email}"

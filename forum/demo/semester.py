@@ -668,7 +668,10 @@ class SeedReport:
     zoom_account: str = ""
     zoom_hosts: int = 0
     replaced: dict[str, int] = field(default_factory=dict)
+    # Whose feeds and which courses' calendars the write touched, the replaced ones with
+    # them: the caller tells the feed cache after the commit.
     person_ids: list[int] = field(default_factory=list)
+    event_ids: list[int] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -760,17 +763,20 @@ def _demo_organiser() -> Organiser | None:
     return find_organiser(DEMO_ORGANISER_EMAIL)
 
 
-def remove_seed(found: dict[str, Any]) -> dict[str, int]:
+def remove_seed(found: dict[str, Any]) -> tuple[dict[str, int], list[int], list[int]]:
     """Delete a seeded semester: its terms' courses (sessions, invitations, meetings,
     participants), the terms, the people on the seed's domain, the seed's Zoom account.
 
     Plain DELETEs, dependent rows first, so that the database's cascades find nothing left
     to do row by row. Institutions stay: they are the directory's, and may have been there
     before. A seeded person invited to something else since stops it (the error says so).
+    Returns the rows deleted per table, and the ids of the people and courses deleted.
     """
     counts: dict[str, int] = {}
     connection = db.session.connection()
     term_ids = found.get("terms", [])
+    person_ids = list(db.session.scalars(sa.select(Person.id).where(_seeded_email(Person.email))))
+    event_ids = list(db.session.scalars(sa.select(Event.id).where(Event.term_id.in_(term_ids))))
     courses = sa.select(Event.id).where(Event.term_id.in_(term_ids)).scalar_subquery()
     sessions = (
         sa.select(EventSession.id).where(EventSession.event_id.in_(courses)).scalar_subquery()
@@ -797,7 +803,7 @@ def remove_seed(found: dict[str, Any]) -> dict[str, int]:
                 "the seeded term since; remove them from those events first"
             ) from None
     db.session.expire_all()
-    return counts
+    return counts, person_ids, event_ids
 
 
 @lru_cache(maxsize=1024)
@@ -845,7 +851,7 @@ def seed_semester(
         )
     if found:
         progress("deleting the seeded semester already here (" + _describe_found(found) + ")")
-        report.replaced = remove_seed(found)
+        report.replaced, report.person_ids, report.event_ids = remove_seed(found)
 
     organiser = _organiser(organiser_email, report)
     progress(f"generating the term (seed {size.seed})")
@@ -944,7 +950,7 @@ def seed_semester(
             for n, p in enumerate(plan.people)
         ),
     )
-    report.person_ids = person_ids
+    report.person_ids += person_ids
     report.teachers = plan.teachers
     report.teachers_abroad = size.abroad
     report.students = size.students
@@ -954,6 +960,7 @@ def seed_semester(
 
     progress(f"writing {len(plan.courses):,} courses")
     event_ids = writer.reserve_ids(Event.__table__, len(plan.courses))
+    report.event_ids += event_ids
     writer.insert(
         Event.__table__,
         (
@@ -1241,7 +1248,9 @@ def digest(term_id: int) -> str:
     hasher = hashlib.sha256()
 
     def add(label: str, rows: Iterable[Sequence[Any]]) -> None:
-        lines = sorted(json.dumps([_plain(v) for v in row], ensure_ascii=False) for row in rows)
+        lines = sorted(
+            json.dumps([_plain(v) for v in row], ensure_ascii=False, sort_keys=True) for row in rows
+        )
         hasher.update(f"{label}:{len(lines)}\n".encode())
         for line in lines:
             hasher.update(line.encode() + b"\n")
