@@ -20,6 +20,7 @@ import holidays
 import pytest
 from flask import Flask
 
+from forum.api.term_reports import TeachersAbroadOut
 from forum.events.models import Event
 from forum.events.models import EventParticipant
 from forum.events.models import EventSession
@@ -170,6 +171,8 @@ def test_a_teacher_in_detroit_at_9_in_beijing_is_late_then_at_night_from_8_march
     report = timetable.report()
 
     assert report["term"]["id"] == timetable.term_id
+    # The answer is what the API document says (its schema is made from this model).
+    TeachersAbroadOut.model_validate(report)
     dana = _teacher(report, "dana@umich.example")
     assert (dana["country"], dana["timezone"]) == ("US", "America/Detroit")
     [meeting] = dana["meetings"]
