@@ -832,7 +832,7 @@ def seed_semester(
     progress: Callable[[str], None] = lambda line: None,
 ) -> SeedReport:
     """Generate the term for ``size`` and write it in the session's transaction (the caller
-    commits, and then tells the feed cache; see ``SeedReport.person_ids``).
+    commits, then tells the feed cache of ``SeedReport.person_ids`` and ``event_ids``).
 
     Refused (SeedRefused) when the database already holds a seeded semester, unless
     ``replace``: then that one is deleted first, in the same transaction.
