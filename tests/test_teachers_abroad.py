@@ -98,13 +98,19 @@ class Timetable:
         start: str,
         minutes: int,
         students: list[int] | None = None,
+        also: tuple[int, ...] = (),
     ) -> int:
         """A weekly course meeting on ``weekday`` (Monday 0) at ``start`` in Beijing, every
-        week of the term but China's holidays; its session id."""
+        week of the term but China's holidays (and on the weekdays ``also``, in one rule);
+        its session id."""
         first = FIRST_DAY + dt.timedelta(days=weekday)
         hour, minute = map(int, start.split(":"))
         local = dt.datetime.combine(first, dt.time(hour, minute), tzinfo=BEIJING)
-        dates = [first + dt.timedelta(weeks=k) for k in range(WEEKS)]
+        dates = [
+            day + dt.timedelta(weeks=k)
+            for k in range(WEEKS)
+            for day in (first, *(FIRST_DAY + dt.timedelta(days=d) for d in also))
+        ]
         holidays_here = {d for d, _n in CN_HOLIDAYS}
         exdates = [
             _utc(dt.datetime.combine(d, local.timetz())) for d in dates if d in holidays_here
@@ -124,7 +130,9 @@ class Timetable:
                 start=local.astimezone(dt.UTC),
                 end=(local + dt.timedelta(minutes=minutes)).astimezone(dt.UTC),
                 timezone="Asia/Shanghai",
-                rrule=f"FREQ=WEEKLY;BYDAY={WEEKDAY_CODES[weekday]};COUNT={WEEKS}",
+                rrule="FREQ=WEEKLY;BYDAY="
+                + ",".join(WEEKDAY_CODES[d] for d in (weekday, *also))
+                + f";COUNT={WEEKS * (1 + len(also))}",
                 exdates=exdates,
             )
             session.invitations.append(Invitation(person_id=teacher, role="chair"))
@@ -297,6 +305,38 @@ def test_a_one_period_class_for_london_is_moved_into_working_hours(timetable):
     )
     assert suggestion["teacher_hours"] == "working"
     assert suggestion["categories"] == {}
+
+
+def test_a_rule_of_two_days_a_week_moves_both_by_the_same_time(timetable):
+    teacher = timetable.teacher("Lee London", "lee@ucl.example", "GB", "Europe/London")
+    # Tuesdays and Thursdays at 09:00 in Beijing, in one rule.
+    timetable.course(
+        "HIST130", "Tutorial", teacher, weekday=1, also=(3,), start="09:00", minutes=50
+    )
+
+    [meeting] = _teacher(timetable.report(), "lee@ucl.example")["meetings"]
+
+    # 31 dates (5 May is left out); each local time of the teacher once, from its first date.
+    assert meeting["occurrences"] == 31
+    assert [(r["weekday"], r["local_start"], r["from"]) for r in meeting["local_times"]] == [
+        ("Tue", "01:00", "2020-02-18"),
+        ("Thu", "01:00", "2020-02-20"),
+        ("Tue", "02:00", "2020-03-31"),
+        ("Thu", "02:00", "2020-04-02"),
+    ]
+    # Both days at 17:00 in Beijing: 09:00, then 10:00 in London.
+    suggestion = meeting["suggestion"]
+    assert (suggestion["weekday"], suggestion["local_start"], suggestion["shift_minutes"]) == (
+        "Tue",
+        "17:00",
+        480,
+    )
+    assert [(r["weekday"], r["local_start"]) for r in suggestion["local_times"]] == [
+        ("Tue", "09:00"),
+        ("Thu", "09:00"),
+        ("Tue", "10:00"),
+        ("Thu", "10:00"),
+    ]
 
 
 def test_a_teacher_in_auckland_teaches_on_their_saturday(timetable):

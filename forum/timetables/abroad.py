@@ -22,7 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
 from dataclasses import replace
-from functools import lru_cache
 
 import numpy as np
 import sqlalchemy as sa
@@ -82,6 +81,7 @@ DEFAULT_STEP_MINUTES = 15
 WEEK_MINUTES = 7 * 1440
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 COSTS = dict(DEFAULT_COSTS)
+WALL_EPOCH = dt.datetime(1970, 1, 1)
 COST_TABLE = np.asarray([cost_of(mask, COSTS) for mask in range(128)], dtype=np.int64)
 
 
@@ -90,13 +90,14 @@ COST_TABLE = np.asarray([cost_of(mask, COSTS) for mask in range(128)], dtype=np.
 
 @dataclass(frozen=True)
 class LocalRun:
-    """Consecutive occurrences at the same local time of the teacher."""
+    """The occurrences at one local weekday and time of the teacher (a time a clock change
+    brought, or a date moved to)."""
 
     weekday: str  # the teacher's local weekday (Mon..Sun)
     start: dt.datetime  # naive, the teacher's wall clock, of the first occurrence
     end: dt.datetime
     last: dt.datetime  # naive, the teacher's wall clock, of the last occurrence
-    first_start: dt.datetime  # UTC instant of the first occurrence of the run
+    first_start: dt.datetime  # UTC instant of the first of them
     last_start: dt.datetime
     occurrences: int
 
@@ -256,20 +257,23 @@ class _Facts:
         return found
 
 
-@lru_cache(maxsize=64)
-def _utc_table(zone_name: str, first_day: dt.date, days: int, phase: int, step: int) -> np.ndarray:
-    """UTC minute of each (term day, wall-clock time phase + j * step) in the term's zone,
-    read as a weekly rule reads a local time (fold=0: before a change, as RFC 5545 says)."""
-    zone = get_zone(zone_name)
-    per_day = 1440 // step
-    table = np.zeros((days, per_day), dtype=np.int64)
-    for day in range(days):
-        date = first_day + dt.timedelta(days=day)
-        midnight = dt.datetime.combine(date, dt.time(0))
-        for j in range(per_day):
-            local = midnight + dt.timedelta(minutes=phase + j * step)
-            table[day, j] = epoch_minute(local.replace(tzinfo=zone, fold=0).astimezone(dt.UTC))
-    return table
+def utc_minutes(zone_name: str, wall: np.ndarray) -> np.ndarray:
+    """UTC minutes of wall-clock minutes (since 1970) in a zone, read as a weekly rule reads
+    a local time: a time the clocks skip or repeat with the offset before the change
+    (fold=0, RFC 5545 section 3.3.5). The zone's changes are the engine's own."""
+    wall = np.asarray(wall, dtype=np.int64)
+    if not len(wall):
+        return wall
+    first, last = int(wall.min()) // 1440 - 2, int(wall.max()) // 1440 + 2
+    at, offsets = engine.transitions(zone_name, first, last)
+    # From which wall time each change's new offset applies: the later of the wall times the
+    # change happens at on the old and the new clock. Inside a gap (02:30 on a spring-forward
+    # night) and a repeated hour, the old offset still applies.
+    before = np.asarray(offsets[:-1], dtype=np.int64)
+    after = np.asarray(offsets[1:], dtype=np.int64)
+    changes = np.asarray(at[1:], dtype=np.int64) + np.maximum(before, after)
+    offset = np.asarray(offsets, dtype=np.int64)[np.searchsorted(changes, wall, side="right")]
+    return wall - offset
 
 
 # --- reading the term ----------------------------------------------------------------------
@@ -486,27 +490,20 @@ def _teacher(member: Member, email: str, meetings: list[MeetingReport]) -> Teach
 
 
 def _runs(starts: Sequence[dt.datetime], duration: int, zone_name: str) -> tuple[LocalRun, ...]:
-    """Occurrences grouped into runs of the same local weekday and time in ``zone_name``."""
+    """Each distinct local weekday and time of the occurrences in ``zone_name``, with its
+    first and last date and how many, in the order they first happen."""
     zone = get_zone(zone_name)
-    runs: list[LocalRun] = []
-    for start in starts:
+    runs: dict[tuple[int, dt.time, dt.time], LocalRun] = {}
+    for start in sorted(starts):
         local = start.astimezone(zone).replace(tzinfo=None)
         end = (start + dt.timedelta(minutes=duration)).astimezone(zone).replace(tzinfo=None)
         key = (local.weekday(), local.time(), end.time())
-        if (
-            runs
-            and (
-                runs[-1].start.weekday(),
-                runs[-1].start.time(),
-                runs[-1].end.time(),
-            )
-            == key
-        ):
-            last = runs[-1]
-            runs[-1] = replace(last, last=local, last_start=start, occurrences=last.occurrences + 1)
+        run = runs.get(key)
+        if run is None:
+            runs[key] = LocalRun(WEEKDAYS[local.weekday()], local, end, local, start, start, 1)
         else:
-            runs.append(LocalRun(WEEKDAYS[local.weekday()], local, end, local, start, start, 1))
-    return tuple(runs)
+            runs[key] = replace(run, last=local, last_start=start, occurrences=run.occurrences + 1)
+    return tuple(runs.values())
 
 
 def _counts(masks: Iterable[int]) -> dict[str, int]:
@@ -709,28 +706,30 @@ def _suggestion_for(
         for item in term.excluded_dates or []
         if isinstance(item, dict) and "date" in item
     }
-    # Each meeting keeps its week of the term; a moved one, the week it was moved from.
-    weeks = np.asarray(
+    current = np.asarray([epoch_minute(s) for _rid, s, _end in session.meetings], dtype=np.int64)
+    # Each meeting's own wall-clock start in the term's zone (a moved one: where it was
+    # moved from), all moved by the same minutes: a weekly time moved within the week.
+    originals = np.asarray(
         [
-            min(max((rid.astimezone(home).date() - term.first_day).days // 7, 0), term.weeks - 1)
+            int((rid.astimezone(home).replace(tzinfo=None) - WALL_EPOCH).total_seconds() // 60)
             for rid, _start, _end in session.meetings
         ],
         dtype=np.int64,
     )
-    current = np.asarray([epoch_minute(s) for _rid, s, _end in session.meetings], dtype=np.int64)
-    local = session.start.astimezone(home)
-    now_week_minute = local.weekday() * 1440 + local.hour * 60 + local.minute
-    phase = (local.hour * 60 + local.minute) % step
-    table = _utc_table(term.timezone, term.first_day, days, phase, step)
-
+    first_wall_day = (term.first_day - WALL_EPOCH.date()).days
     half = WEEK_MINUTES // (2 * step)
     shifts = np.asarray([k for k in range(-half, half + 1) if k], dtype=np.int64) * step
-    week_minute = (now_week_minute + shifts) % WEEK_MINUTES
-    weekday, minute = week_minute // 1440, week_minute % 1440
-    day = 7 * weeks[None, :] + ((weekday[:, None] - term.first_day.weekday()) % 7)
-    valid = (day < days) & ~np.isin(day, list(excluded))
-    starts = table[np.minimum(day, days - 1), (minute[:, None] - phase) // step]
+    wall = originals[None, :] + shifts[:, None]
+    # A meeting moved out of the term stays in its week of the term: a Monday class of the
+    # first week moved to Sunday is on that week's Sunday.
+    day = wall // 1440 - first_wall_day
+    wall = np.where(day < 0, wall + WEEK_MINUTES, np.where(day >= days, wall - WEEK_MINUTES, wall))
+    day = wall // 1440 - first_wall_day
+    valid = (day >= 0) & (day < days) & ~np.isin(day, list(excluded))
+    starts = utc_minutes(term.timezone, wall.reshape(-1)).reshape(wall.shape)
     starts = np.where(valid, starts, current[None, :])  # left out: read, never counted
+    local = session.start.astimezone(home).replace(tzinfo=None)
+    moved = [local + dt.timedelta(minutes=int(shift)) for shift in shifts]
 
     shape = starts.shape
     teacher_masks = teacher_facts.at(starts.reshape(-1), duration).reshape(shape)
@@ -772,11 +771,10 @@ def _suggestion_for(
     chosen = [int(s) for s, v in zip(starts[best], valid[best], strict=True) if v]
     chosen_masks = [int(m) for m, v in zip(teacher_masks[best], valid[best], strict=True) if v]
     instants = [EPOCH + dt.timedelta(minutes=s) for s in chosen]
-    end_minute = (int(minute[best]) + duration) % 1440
     suggestion = Suggestion(
-        weekday=WEEKDAYS[int(weekday[best])],
-        local_start=dt.time(int(minute[best]) // 60, int(minute[best]) % 60),
-        local_end=dt.time(end_minute // 60, end_minute % 60),
+        weekday=WEEKDAYS[moved[best].weekday()],
+        local_start=moved[best].time(),
+        local_end=(moved[best] + dt.timedelta(minutes=duration)).time(),
         shift_minutes=int(shifts[best]),
         level=LEVELS[int(teacher_level[best])],
         runs=_runs(instants, duration, participant.timezone),
