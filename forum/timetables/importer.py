@@ -29,6 +29,7 @@ from typing import Any
 
 import pytz
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from forum.accounts.models import Organiser
@@ -870,11 +871,32 @@ class _Written:
     invitation_range: tuple[int, int, int]
 
 
+def _insert_rows(table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (dicts with the same keys) in the session's transaction: on
+    PostgreSQL with COPY, several times faster than an executemany for the 200,000
+    invitations of a whole term; elsewhere with one executemany."""
+    if not rows:
+        return
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(sa.insert(table), rows)
+        return
+    columns = list(rows[0])
+    names = ", ".join(f'"{name}"' for name in columns)
+    cursor = connection.connection.driver_connection.cursor()
+    try:
+        with cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row([row[name] for name in columns])
+    finally:
+        cursor.close()
+
+
 def _write_courses(plan: TimetablePlan, term: Term, owner: Organiser, now: dt.datetime) -> _Written:
     params = plan.params
     courses = list(plan.courses.values())
     db.session.execute(
-        sa.insert(Event),
+        sa.insert(Event.__table__),
         [
             {
                 "title": course.title,
@@ -922,7 +944,7 @@ def _write_courses(plan: TimetablePlan, term: Term, owner: Organiser, now: dt.da
             for person_id, role in roles.items()
         )
     if participants:
-        db.session.execute(sa.insert(EventParticipant), participants)
+        _insert_rows(EventParticipant.__table__, participants)
     sessions = []
     uids: dict[str, Course] = {}
     for course in courses:
@@ -946,7 +968,7 @@ def _write_courses(plan: TimetablePlan, term: Term, owner: Organiser, now: dt.da
                     "updated_at": now,
                 }
             )
-    db.session.execute(sa.insert(EventSession), sessions)
+    db.session.execute(sa.insert(EventSession.__table__), sessions)
     new_events = sorted(event_ids.values())
     session_rows = db.session.execute(
         sa.select(EventSession.id, EventSession.ical_uid)
@@ -955,7 +977,7 @@ def _write_courses(plan: TimetablePlan, term: Term, owner: Organiser, now: dt.da
     ).all()
     session_ids = [session_id for session_id, _uid in session_rows]
     db.session.execute(
-        sa.insert(VideoMeeting),
+        sa.insert(VideoMeeting.__table__),
         [
             {
                 "session_id": session_id,
@@ -989,7 +1011,7 @@ def _write_courses(plan: TimetablePlan, term: Term, owner: Organiser, now: dt.da
             )
             person_ids.add(person_id)
     if invitations:
-        db.session.execute(sa.insert(Invitation), invitations)
+        _insert_rows(Invitation.__table__, invitations)
     low, high = db.session.execute(
         sa.select(sa.func.min(Invitation.id), sa.func.max(Invitation.id))
         .join(EventSession, EventSession.id == Invitation.session_id)
@@ -1041,8 +1063,12 @@ def _after_import(outcome: ImportOutcome, *, queue_sending: bool) -> None:
     from forum.jobs.queue import enqueue
 
     # As booking does (forum.followups): each meeting is opened by a job after the commit.
-    for session_id in outcome.session_ids:
-        enqueue("forum.open_meeting", session_id)
+    # Without a broker those jobs would run one by one inside this request (a term has
+    # thousands); the sender then opens each meeting just before its first invitations go
+    # (forum.timetables.sending), spreading the work over the sending.
+    if not current_app.extensions["celery"].conf.task_always_eager:
+        for session_id in outcome.session_ids:
+            enqueue("forum.open_meeting", session_id)
     if queue_sending and outcome.timetable_import.status == "sending":
         enqueue("forum.send_timetable_invitations", outcome.timetable_import.id)
     people = sorted(outcome.person_ids)

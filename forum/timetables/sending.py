@@ -32,6 +32,7 @@ from forum.i18n import _
 from forum.notifications.dispatch import HOLD_TIMEOUT
 from forum.notifications.dispatch import send_message
 from forum.notifications.models import EmailMessage
+from forum.providers.meetings import open_meeting
 from forum.timetables.models import TimetableImport
 
 log = logging.getLogger("forum.timetables")
@@ -144,15 +145,28 @@ def send_next_batch(
 def _meetings_opening(
     timetable_import: TimetableImport, session_ids: set[int], now: dt.datetime | None
 ) -> bool:
-    if (now or now_utc()) - timetable_import.created_at > HOLD_TIMEOUT:
-        return False  # the meeting job never came: send without the link rather than never
-    return bool(
-        db.session.scalar(
-            sa.select(sa.func.count(VideoMeeting.id)).where(
-                VideoMeeting.session_id.in_(session_ids), VideoMeeting.status == "pending"
+    """Open the batch's meetings that are not open yet; True while one is still being
+    opened elsewhere (its job holds the lease), so that the invites wait for its link."""
+
+    def pending() -> list[int]:
+        return list(
+            db.session.scalars(
+                sa.select(VideoMeeting.session_id).where(
+                    VideoMeeting.session_id.in_(session_ids), VideoMeeting.status == "pending"
+                )
             )
         )
-    )
+
+    waiting = pending()
+    if not waiting:
+        return False
+    for session_id in waiting:
+        # Idempotent and leased (forum.providers.meetings): the job queued at the import
+        # and this call never open the same meeting twice. Commits.
+        open_meeting(session_id)
+    if (now or now_utc()) - timetable_import.created_at > HOLD_TIMEOUT:
+        return False  # a meeting job never finished: send without the link rather than never
+    return bool(pending())
 
 
 def _take(timetable_import: TimetableImport, batch: list[Any]) -> list[int] | None:
