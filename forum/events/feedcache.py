@@ -348,6 +348,17 @@ def watch(model: type, resolver: Resolver) -> None:
         resolvers.append(resolver)
 
 
+def ref(obj: Any, column: str, relation: str) -> int | None:
+    """The id ``obj`` refers to by ``column``, or by ``relation`` when that is set and the
+    column not yet (a new object): never loaded from the database for it (a flush of
+    thousands of invitations must not read their people one by one)."""
+    value = getattr(obj, column)
+    if value is not None:
+        return value
+    related = sa.inspect(obj).dict.get(relation)
+    return getattr(related, "id", None)
+
+
 def person(person_id: int) -> str:
     return f"p{int(person_id)}"
 
@@ -459,18 +470,18 @@ def _connect_events() -> None:
     def invitations(session: Session, objects: list[Invitation]) -> set[str]:
         found: set[str] = set()
         for invitation in objects:
-            ids = {invitation.person_id, getattr(invitation.person, "id", None)}
+            ids = {ref(invitation, "person_id", "person")}
             ids |= set(sa.inspect(invitation).attrs.person_id.history.deleted or ())
             found.update(person(i) for i in ids if i is not None)
         return found
 
     def sessions_changed(session: Session, objects: list[EventSession]) -> set[str]:
         ids = {s.id for s in objects if s.id is not None and s not in session.new}
-        events = {e for s in objects for e in (s.event_id, getattr(s.event, "id", None)) if e}
+        events = {ref(s, "event_id", "event") for s in objects} - {None}
         return invitees(session, sessions=ids) | {event(e) for e in events}
 
     def of_sessions(session: Session, objects: list[Any]) -> set[str]:
-        ids = {o.session_id or getattr(o.session, "id", None) for o in objects} - {None}
+        ids = {ref(o, "session_id", "session") for o in objects} - {None}
         event_ids = set(
             session.scalars(sa.select(EventSession.event_id).where(EventSession.id.in_(ids)))
         )

@@ -60,12 +60,12 @@ def connect_holds() -> None:
         return _asked(session, polls={p.id for p in objects if p.id is not None})
 
     def options(session: Session, objects: list[PollOption]) -> set[str]:
-        ids = {o.poll_id or getattr(o.poll, "id", None) for o in objects} - {None}
+        ids = {feedcache.ref(o, "poll_id", "poll") for o in objects} - {None}
         return _asked(session, polls=ids)
 
     def people(session: Session, objects: list[PollInvitee | PollVote]) -> set[str]:
-        ids = {o.person_id or getattr(getattr(o, "person", None), "id", None) for o in objects}
-        return {feedcache.person(p) for p in ids - {None}}
+        ids = {feedcache.ref(o, "person_id", "person") for o in objects} - {None}
+        return {feedcache.person(p) for p in ids}
 
     def events(session: Session, objects: list[Event]) -> set[str]:
         return _asked(session, events={e.id for e in objects if e.id is not None})
