@@ -30,6 +30,7 @@ from forum.accounts.models import Organiser
 from forum.core.errors import NotFound
 from forum.core.recurrence import occurrences
 from forum.core.times import get_zone
+from forum.db import driver_rows
 from forum.db import one_of
 from forum.directory.models import Institution
 from forum.directory.models import Person
@@ -614,11 +615,14 @@ def _students_of(session_ids: Iterable[int]) -> dict[int, list[int]]:
     found: dict[int, list[int]] = defaultdict(list)
     if not ids:
         return found
-    for session_id, person_id in db.session.execute(
+    connection = db.session.connection()
+    # Tens of thousands of pairs of numbers: as the driver gives them.
+    for session_id, person_id in driver_rows(
+        connection,
         sa.select(Invitation.session_id, Invitation.person_id).where(
-            one_of(Invitation.session_id, ids, db.session.get_bind().dialect),
+            one_of(Invitation.session_id, ids, connection.dialect),
             Invitation.role == "participant",
-        )
+        ),
     ):
         found[session_id].append(person_id)
     return found
@@ -728,8 +732,6 @@ def _suggestion_for(
     valid = (day >= 0) & (day < days) & ~np.isin(day, list(excluded))
     starts = utc_minutes(term.timezone, wall.reshape(-1)).reshape(wall.shape)
     starts = np.where(valid, starts, current[None, :])  # left out: read, never counted
-    local = session.start.astimezone(home).replace(tzinfo=None)
-    moved = [local + dt.timedelta(minutes=int(shift)) for shift in shifts]
 
     shape = starts.shape
     teacher_masks = teacher_facts.at(starts.reshape(-1), duration).reshape(shape)
@@ -771,10 +773,13 @@ def _suggestion_for(
     chosen = [int(s) for s, v in zip(starts[best], valid[best], strict=True) if v]
     chosen_masks = [int(m) for m, v in zip(teacher_masks[best], valid[best], strict=True) if v]
     instants = [EPOCH + dt.timedelta(minutes=s) for s in chosen]
+    moved = session.start.astimezone(home).replace(tzinfo=None) + dt.timedelta(
+        minutes=int(shifts[best])
+    )
     suggestion = Suggestion(
-        weekday=WEEKDAYS[moved[best].weekday()],
-        local_start=moved[best].time(),
-        local_end=(moved[best] + dt.timedelta(minutes=duration)).time(),
+        weekday=WEEKDAYS[moved.weekday()],
+        local_start=moved.time(),
+        local_end=(moved + dt.timedelta(minutes=duration)).time(),
         shift_minutes=int(shifts[best]),
         level=LEVELS[int(teacher_level[best])],
         runs=_runs(instants, duration, participant.timezone),
