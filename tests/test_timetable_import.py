@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from typing import Any
 
 import pytest
@@ -236,6 +237,15 @@ def test_holidays_become_exdates_in_the_session_and_in_the_students_invite(app, 
     )
     invites = [r for r in smtp_server.received if r.rcpt_tos == ["ana.costa@example.org"]]
     assert len(invites) == 7
+    with app.app_context():
+        from forum.events.models import VideoMeeting
+
+        # No broker: the sender opened each meeting before its first invitations went.
+        links = [m.join_url for m in db.session.scalars(sa.select(VideoMeeting))]
+        assert len(links) == 7 and all(links)
+    for item in invites:
+        text = next(p for p in item.message.walk() if p.get_content_type() == "text/plain")
+        assert any(link in text.get_content() for link in links)
     found: dict[str, list[str]] = {}
     for item in invites:
         ics = next(p for p in item.message.walk() if p.get_content_type() == "text/calendar")
@@ -530,3 +540,85 @@ def test_the_command_lists_the_bad_rows_and_writes_nothing(app, pku, runner, tmp
         assert row_count(table) == 0, table
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count(Term.id))) == 0
+
+
+# --- with a broker: a real worker sends the batches ----------------------------------------
+
+
+def test_a_real_worker_on_redis_sends_the_batches_at_the_rate(app, pku, smtp_server, database_url):
+    from forum import create_app
+    from forum.events.models import VideoMeeting
+    from tests.celery_worker import REDIS_URL
+    from tests.celery_worker import purge_queue
+    from tests.celery_worker import redis_available
+    from tests.celery_worker import running_worker
+    from tests.celery_worker import unique_queue
+    from tests.conftest import ApiClient
+    from tests.conftest import missing_service
+
+    if not redis_available(REDIS_URL):
+        missing_service(f"Redis at {REDIS_URL}")
+    queue = unique_queue()
+    broker_app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": database_url,
+            "SECRET_KEY": app.config["SECRET_KEY"],
+            "MAIL_BACKEND": "memory",  # this process queues; the worker sends
+            "CELERY_BROKER_URL": REDIS_URL,
+            "FORUM_JOBS_QUEUE": queue,
+        }
+    )
+    broker_api = ApiClient(broker_app.test_client(), pku.token, pku.organiser_id)
+    worker_env = {
+        "MAIL_BACKEND": "smtp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp_server.port),
+        "SMTP_SECURITY": "none",
+        "MAIL_FROM": "forum <forum@forum.example.org>",
+        "FORUM_TIMETABLE_INVITES_BATCH": "2",
+    }
+    students = "li.wei@pku.example.org;zhang.min@pku.example.org"
+    try:
+        with running_worker(database_url, queue, extra_env=worker_env):
+            body = created(
+                post_csv(
+                    broker_api,
+                    [
+                        f"MATH101,Calculus,wang.fang@pku.example.org,mon,08:00,90,1-16,{students}",
+                        f"MATH101,Calculus,wang.fang@pku.example.org,thu,08:00,90,1-16,{students}",
+                    ],
+                    rate_per_minute="240",
+                )
+            )
+            # Queued, not sent: the worker sends 2 every half second (240 a minute).
+            assert (body["status"], body["invitations_sent"]) == ("sending", 0)
+            deadline = time.monotonic() + 30
+            while len(smtp_server.received) < 6 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(1.0)  # and nothing more comes
+    finally:
+        purge_queue(queue, REDIS_URL)
+        with broker_app.app_context():
+            db.engine.dispose()
+    pairs = sorted((r.rcpt_tos[0], r.message["Subject"]) for r in smtp_server.received)
+    assert len(pairs) == 6
+    assert sorted({r.rcpt_tos[0] for r in smtp_server.received}) == [
+        "li.wei@pku.example.org",
+        "wang.fang@pku.example.org",
+        "zhang.min@pku.example.org",
+    ]
+    with app.app_context():
+        timetable_import = db.session.get(TimetableImport, body["id"])
+        assert (timetable_import.status, timetable_import.invitations_sent) == ("done", 6)
+        meetings = db.session.scalars(sa.select(VideoMeeting)).all()
+        assert {m.status for m in meetings} == {"created"}
+        links = {m.join_url for m in meetings}
+    # Each invite carries its meeting's link: the meetings were opened first.
+    for item in smtp_server.received:
+        text = "".join(
+            part.get_content()
+            for part in item.message.walk()
+            if part.get_content_type() in ("text/plain", "text/calendar")
+        )
+        assert any(link in text for link in links), links
