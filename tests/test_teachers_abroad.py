@@ -528,6 +528,10 @@ def test_the_page_is_for_the_term_s_organiser(timetable, client, make_organiser)
     log_in(client, "organiser@example.org")
     html = client.get(page).text
     assert "Dana Detroit" in html and "PHYS101" in html
+    # In the reader's language: weekdays and dates written the Japanese way.
+    japanese = client.get(page, headers={"Accept-Language": "ja"}).text
+    assert 'lang="ja"' in japanese
+    assert "月 20:00–21:40" in japanese  # Monday evening in Detroit
     csv_download = client.get(page + ".csv")
     assert [row["email"] for row in _csv_rows(csv_download)] == ["dana@umich.example"]
 
