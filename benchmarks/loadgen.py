@@ -5,7 +5,8 @@ for an open-loop run, the moment it is due (seconds after the start). Each proce
 ``connections`` connections to every port and sends the requests of that port in order,
 one at a time per connection: a connection takes the next request due, waits for its
 moment, sends it and reads the answer (status line, headers, a Content-Length body), then
-takes the next. A connection the server closes is opened again.
+takes the next. A connection the server closes is opened again, and each is renewed after
+RENEW_AFTER requests, so that the connections spread over the server's workers.
 
 Latency is ``time.perf_counter`` from the moment the request was due (or sent, for a
 closed-loop run) to the end of its answer, so that a server that falls behind an offered
@@ -26,6 +27,8 @@ from dataclasses import field
 HOST = "127.0.0.1"
 # A request that has no answer after this long counts as failed (status 0).
 TIMEOUT_SECONDS = 60.0
+# Requests sent over one connection before it is closed and another opened.
+RENEW_AFTER = 50
 
 
 def render(
@@ -116,6 +119,7 @@ async def _connection(port, queue, jobs, answers, started, keep_body) -> float:
     wall-clock moment."""
     reader = writer = None
     last = 0.0
+    sent = 0
     clock_zero = time.perf_counter() - (time.time() - started)
     while True:
         try:
@@ -157,6 +161,13 @@ async def _connection(port, queue, jobs, answers, started, keep_body) -> float:
         done = time.perf_counter()
         answers[index] = Answer(status, done - due, etag, body)
         last = time.time()
+        sent += 1
+        if writer is not None and sent % RENEW_AFTER == 0:
+            # A new connection now and then, as clients that come back later open one:
+            # gunicorn pins a connection to the worker that accepted it, and a few
+            # connections opened at once can all land on one worker and leave the other idle.
+            writer.close()
+            reader = writer = None
     if writer is not None:
         writer.close()
     return last
@@ -236,6 +247,10 @@ def run(
         workers.append(worker)
     try:
         received = [_receive(pipe, worker) for pipe, worker in zip(pipes, workers, strict=True)]
+    except BaseException:
+        for worker in workers:  # Ctrl-C or a failure: no reason to let them finish
+            worker.kill()
+        raise
     finally:
         for worker in workers:
             worker.join(timeout=30)

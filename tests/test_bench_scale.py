@@ -23,6 +23,7 @@ CHECKS = (
     "seeded students",
     "healthz",
     "cold feeds answer 200",
+    "one shared copy of each feed in Redis after the cold pass",
     "a feed built through one app process answers 304 through the other",
     "warm feeds answer 200 with the cold ETag",
     "feeds byte for byte identical through both app processes",
