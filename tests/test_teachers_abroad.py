@@ -514,6 +514,14 @@ def test_another_organiser_gets_404(timetable, make_organiser):
 
     for url in (path, path + ".csv", "/api/v1/terms/9999/teachers-abroad"):
         assert_error(other.get(url), 404, "not_found")
+    # Ids beyond the column's range name nothing; no token, no report.
+    assert_error(other.get("/api/v1/terms/2147483648/teachers-abroad"), 404, "not_found")
+    assert_error(timetable.api.client.get(path), 401, "unauthorized")
+    assert_error(
+        timetable.api.client.get(path, headers={"Authorization": "Bearer nope"}),
+        401,
+        "invalid_token",
+    )
     assert_error(
         timetable.api.get(path, query_string={"format": "xls"}), 422, "validation_error", "format"
     )
