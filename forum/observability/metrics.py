@@ -253,8 +253,6 @@ class StateCollector(Collector):
         for field, value in redis_client(broker).hgetall(PROVIDER_ERRORS_KEY).items():
             provider, _, kind = field.decode().partition("\t")
             counts[(provider, kind)] = float(value)
-        for (provider, kind), value in _local_provider_errors().items():
-            counts[(provider, kind)] = counts.get((provider, kind), 0.0) + value
         yield families[0]
         yield families[1]
         yield self._provider_errors(counts)
