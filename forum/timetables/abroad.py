@@ -145,6 +145,8 @@ class MeetingReport:
 
 @dataclass
 class TeacherReport:
+    """A teacher abroad listed in the report, with the meetings that burden them."""
+
     person_id: int
     name: str
     email: str
@@ -165,6 +167,8 @@ class TeacherReport:
 
 @dataclass(frozen=True)
 class AbroadReport:
+    """One page of the report (or all of it), and what the whole report counts."""
+
     term: Term
     teachers: list[TeacherReport]  # the requested page, worst off first
     total: int  # teachers listed in the whole report
