@@ -622,3 +622,50 @@ def test_a_real_worker_on_redis_sends_the_batches_at_the_rate(app, pku, smtp_ser
             if part.get_content_type() in ("text/plain", "text/calendar")
         )
         assert any(link in text for link in links), links
+
+
+# --- feed caches -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "app_settings",
+    [{"FORUM_CACHE_URL": "memory://", "FORUM_TIMETABLE_INVITES_BATCH": 1}],
+    indirect=True,
+)
+def test_the_imported_courses_show_in_the_cached_feeds_of_those_invited(app, pku, client):
+    from urllib.parse import urlsplit
+
+    from forum.directory.models import Person
+    from forum.events import calendars
+
+    calendars.cache.clear()
+    with app.app_context():
+        people = {
+            p.email: urlsplit(calendars.feed_url(p)) for p in db.session.scalars(sa.select(Person))
+        }
+
+    def feed(email: str) -> str:
+        url = people[email]
+        response = client.get(f"{url.path}?{url.query}" if url.query else url.path)
+        assert response.status_code == 200
+        return response.get_data(as_text=True)
+
+    # Read (and cached) before the import: empty.
+    for email in ("li.wei@pku.example.org", "ana.costa@example.org", "zhang.min@pku.example.org"):
+        assert "BEGIN:VEVENT" not in feed(email)
+    created(
+        post_csv(
+            pku,
+            [
+                "MATH101,Calculus,wang.fang@pku.example.org,mon,08:00,90,1-16,li.wei@pku.example.org",
+                "PHYS101,Physics,tom.reid@example.org,tue,08:00,90,1-16,ana.costa@example.org",
+            ],
+        )
+    )
+    # The first batch (one invitation) opened MATH101's meeting, an ORM change that drops
+    # its people's feeds itself; PHYS101's people are dropped by the import.
+    assert "Calculus" in feed("li.wei@pku.example.org")
+    assert "Physics" in feed("ana.costa@example.org")
+    assert "Physics" in feed("tom.reid@example.org")
+    assert "BEGIN:VEVENT" not in feed("zhang.min@pku.example.org")
+    calendars.cache.clear()
