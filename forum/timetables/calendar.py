@@ -17,6 +17,7 @@ import holidays
 from forum.core.recurrence import WEEKDAY_CODES
 from forum.core.times import format_instant
 from forum.core.times import get_zone
+from forum.i18n import _
 from forum.scheduling.calendars import holiday_dates
 from forum.scheduling.calendars import is_weekend
 
@@ -57,7 +58,9 @@ def parse_weekday(text: object) -> int:
     for number, name in enumerate(WEEKDAY_NAMES):
         if value in (name, WEEKDAY_CODES[number].lower(), _FULL_NAMES[number]):
             return number
-    raise ValueError(f"{text!r} is not a weekday: give mon, tue, wed, thu, fri, sat or sun")
+    raise ValueError(
+        _("%(value)s is not a weekday: give mon, tue, wed, thu, fri, sat or sun", value=repr(text))
+    )
 
 
 def parse_weeks(text: str | int | Iterable[int], *, term_weeks: int | None = None) -> list[int]:
@@ -74,22 +77,40 @@ def parse_weeks(text: str | int | Iterable[int], *, term_weeks: int | None = Non
         try:
             parts = [str(int(x)) for x in text]
         except (TypeError, ValueError):
-            raise ValueError(f"{text!r} is not a list of weeks such as 1-16 or 1-8,10-16") from None
+            raise ValueError(
+                _("%(value)s is not a list of weeks such as 1-16 or 1-8,10-16", value=repr(text))
+            ) from None
     if not parts or not "".join(parts).strip():
-        raise ValueError("no weeks given: write them as 1-16, 1-8,10-16 or 2,4,6")
+        raise ValueError(_("no weeks given: write them as 1-16, 1-8,10-16 or 2,4,6"))
     weeks: set[int] = set()
     for part in parts:
         match = _RANGE.match(part)
         if not match:
-            raise ValueError(f"{part.strip()!r} is not a week or a range of weeks such as 1-16")
+            raise ValueError(
+                _(
+                    "%(value)s is not a week or a range of weeks such as 1-16",
+                    value=repr(part.strip()),
+                )
+            )
         first = int(match.group(1))
         last = int(match.group(2) or first)
         if first < 1:
-            raise ValueError(f"{part.strip()!r}: weeks are counted from 1")
+            raise ValueError(_("%(value)s: weeks are counted from 1", value=repr(part.strip())))
         if last < first:
-            raise ValueError(f"{part.strip()!r}: a range goes from the lower week to the higher")
+            raise ValueError(
+                _(
+                    "%(value)s: a range goes from the lower week to the higher",
+                    value=repr(part.strip()),
+                )
+            )
         if term_weeks is not None and last > term_weeks:
-            raise ValueError(f"week {last} is past the term's last week ({term_weeks})")
+            raise ValueError(
+                _(
+                    "week %(week)s is past the term's last week (%(weeks)s)",
+                    week=last,
+                    weeks=term_weeks,
+                )
+            )
         weeks.update(range(first, last + 1))
     return sorted(weeks)
 
@@ -249,7 +270,7 @@ def weekly_plan(
         else:
             met.append(day)
     if not met:
-        raise ValueError("every week it is taught falls in a holiday: it would never meet")
+        raise ValueError(_("every week it is taught falls in a holiday: it would never meet"))
     week = dt.timedelta(days=7)
     span = [met[0] + n * week for n in range((met[-1] - met[0]).days // 7 + 1)]
     for day in span:
