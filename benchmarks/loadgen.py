@@ -225,14 +225,17 @@ def run(
     processes: int = 2,
     connections: int = 8,
     keep_body: bool = False,
+    start_at: float | None = None,
 ) -> Run:
     """Send every job once, shared out over ``processes``, each with ``connections`` per port.
 
     Job ``i`` goes to process ``i % processes``: a paced run stays paced in each process.
+    The run starts at the wall-clock moment ``start_at`` (default: in 1.5 s, the time the
+    processes need to start), the moment the jobs' ``at`` count from.
     """
     processes = max(1, min(processes, len(jobs) or 1))
     context = multiprocessing.get_context("spawn")
-    started = time.time() + 1.5  # spawned processes need a moment to import
+    started = start_at if start_at is not None else time.time() + 1.5
     shares = [list(jobs[i::processes]) for i in range(processes)]
     pipes = []
     workers = []
