@@ -378,6 +378,11 @@ def test_json_problems_are_listed_by_course_index_and_field(pku, row_count):
                 "meetings": [{"weekday": "mon", "start": "8", "minutes": 50, "weeks": "1"}],
             },
             {"code": "A1", "title": "A", "meetings": []},
+            {
+                "code": 7,
+                "title": "Null\u0000byte",
+                "meetings": [{"weekday": "mon", "start": "08:00", "minutes": 50, "weeks": "1"}],
+            },
         ],
     }
     error = assert_error(pku.post(IMPORT, json=document), 422, "validation_error", "rows")
@@ -385,6 +390,8 @@ def test_json_problems_are_listed_by_course_index_and_field(pku, row_count):
         (0, "meetings.0.start"),
         (1, "meetings"),
         (1, "code"),
+        (2, "code"),
+        (2, "title"),
     }
     assert row_count("events") == 0
 

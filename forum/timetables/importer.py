@@ -33,6 +33,7 @@ from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from forum.accounts.models import Organiser
+from forum.core import text
 from forum.core.errors import Conflict
 from forum.core.errors import ForumError
 from forum.core.errors import ValidationFailed
@@ -119,8 +120,14 @@ def term_params(values: Mapping[str, Any]) -> TermParams:
     422 naming every field that is missing or wrong.
     """
     problems: dict[str, str] = {}
-    name = str(values.get("name") or "").strip()
-    if not name:
+    try:
+        name = text.clean_line(str(values.get("name") or ""))
+    except text.UncleanText as exc:
+        name = ""
+        problems["name"] = str(exc)
+    if "name" in problems:
+        pass
+    elif not name:
         problems["name"] = _("required: the term's name, e.g. Spring 2020")
     elif len(name) > 200:
         problems["name"] = _("at most 200 characters")
@@ -267,7 +274,7 @@ def read_timetable(data: bytes, media_type: str) -> TimetableFile:
 def _read_csv(data: bytes) -> TimetableFile:
     try:
         # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte order mark in front.
-        text = data.decode("utf-8-sig")
+        content = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise MalformedFile(
             _(
@@ -276,12 +283,12 @@ def _read_csv(data: bytes) -> TimetableFile:
             ),
             code="malformed_csv",
         ) from None
-    header_line = text.partition("\n")[0]
+    header_line = content.partition("\n")[0]
     # Semicolon-separated when the header is (spreadsheets where the comma is decimal).
     delimiter = "\t" if "\t" in header_line and "," not in header_line else ","
     if ";" in header_line and "," not in header_line and "\t" not in header_line:
         delimiter = ";"
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    reader = csv.reader(io.StringIO(content, newline=""), delimiter=delimiter, strict=True)
     rows: list[SourceRow] = []
     columns: list[str] | None = None
     line = 1
@@ -656,27 +663,24 @@ def _check_course(
     position_name: str,
 ) -> Course | None:
     row = entry.row
-    code = entry.code
-    if not isinstance(code, str) or not code.strip():
-        row.refuse("course_code", _("required: the course's code, e.g. MATH101"))
-        code = None
+    code = _clean(row, "course_code", entry.code)
+    if code is None:
+        if not row.has_problem("course_code"):
+            row.refuse("course_code", _("required: the course's code, e.g. MATH101"))
     else:
-        code = code.strip()
         if len(code) > 50:
             row.refuse("course_code", _("at most 50 characters"))
             code = None
         elif code in existing_codes:
             row.refuse("course_code", _("%(code)s is already a course of this term", code=code))
             code = None
-    title = entry.title
-    if not isinstance(title, str) or not title.strip():
-        row.refuse("title", _("required: the course's title"))
-        title = None
-    elif len(title.strip()) > 300:
+    title = _clean(row, "title", entry.title)
+    if title is None:
+        if not row.has_problem("title"):
+            row.refuse("title", _("required: the course's title"))
+    elif len(title) > 300:
         row.refuse("title", _("at most 300 characters"))
         title = None
-    else:
-        title = title.strip()
     teachers = _known(row, "teachers", entry.teachers, people)
     students = _known(row, "students", entry.students, people)
     if code is None:
@@ -709,6 +713,20 @@ def _check_course(
     for person_id, email in students.items():
         course.students.setdefault(person_id, email)
     return course
+
+
+def _clean(row: SourceRow, name: str, value: Any) -> str | None:
+    """A one-line text field as stored (forum.core.text), None if empty or refused."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        row.refuse(name, _("must be text"))
+        return None
+    try:
+        return text.clean_line(value) or None
+    except text.UncleanText as exc:
+        row.refuse(name, str(exc))
+        return None
 
 
 def _known(row: SourceRow, name: str, value: Any, people: dict[str, int]) -> dict[int, str]:
