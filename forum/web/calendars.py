@@ -19,6 +19,7 @@ from forum.core.times import get_zone
 from forum.events import calendars
 from forum.events.calendars import BuiltCalendar
 from forum.events.feedcache import Head
+from forum.security import count_polled_link
 from forum.security import refuse_link
 
 bp = Blueprint("calendar", __name__)
@@ -73,6 +74,7 @@ def calendar_response(built: BuiltCalendar, filename: str) -> Response:
 
 @bp.get("/ical/feeds/<token>.ics")
 def personal_feed(token: str) -> Response:
+    count_polled_link()
     link = calendars.feed_link(token)
     if link is None:
         refuse_link()
@@ -89,6 +91,7 @@ def personal_feed(token: str) -> Response:
 
 @bp.get("/ical/events/<int:event_id>.ics")
 def event_calendar(event_id: int) -> Response:
+    count_polled_link()
     if not calendars.event_link(event_id, request.args.get("token", "")):
         refuse_link()
     if _conditional():
