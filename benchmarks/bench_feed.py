@@ -13,9 +13,10 @@ and a 304 are answered from the cache without the database. The exit status is 1
 bytes differ or, on the full input, when a target is missed.
 
 ``--load`` runs the production layout on this machine: gunicorn (2 workers of 4 threads)
-on PostgreSQL, with Redis for the shared feed cache and the rate limits (FORUM_ENV=
-production), and students of a term with 5 weekly courses each. The load generator runs on
-the same machine (processes of kept-alive connections) and sends, for random students,
+on PostgreSQL (deploy/gunicorn.conf.py, its JSON access log written to a file), with Redis
+for the shared feed cache and the rate limits (FORUM_ENV=production), and students of a
+term with 5 weekly courses each. The load generator runs on the same machine (processes
+of kept-alive connections) and sends, for random students,
 ``If-None-Match`` with their feed's current ETag (the calendar app's poll: 304), then plain
 GETs of warm feeds (200), and as baseline ``GET /livez`` (the app doing nothing) at the
 same concurrency. The address limit on links is raised for the run: every request comes
@@ -393,49 +394,53 @@ def free_port() -> int:
 
 @contextmanager
 def gunicorn(env: dict[str, str], port: int, *, workers: int = 2) -> Iterator[Any]:
-    """The app under gunicorn (``workers`` processes of 4 threads, as deployed) on
-    ``port`` until the block ends, once it answers; its errors are shown if it does not."""
+    """The app under gunicorn with the production settings (deploy/gunicorn.conf.py:
+    gthread, 4 threads) and ``workers`` processes on ``port`` until the block ends, once
+    it answers. Its output (the access log in production) goes to a file, shown if it
+    does not start."""
     import subprocess
 
     import requests as http
 
     root = Path(__file__).resolve().parent.parent
-    server = subprocess.Popen(  # noqa: S603 (our gunicorn, our app)
-        [
-            str(Path(sys.executable).parent / "gunicorn"),
-            "--workers",
-            str(workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "4",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "wsgi:app",
-        ],
-        cwd=root,
-        env=env,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                http.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
-                break
-            except (http.ConnectionError, http.Timeout):
-                if server.poll() is not None:
-                    raise RuntimeError(server.stderr.read().decode()) from None
-                if time.monotonic() > deadline:
-                    raise RuntimeError("gunicorn did not start within 60 s") from None
-                time.sleep(0.2)
-        yield server
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        server.stderr.close()
+    settings = {
+        **env,
+        "FORUM_BIND": f"127.0.0.1:{port}",
+        "FORUM_WEB_WORKERS": str(workers),
+        "FORUM_WEB_THREADS": "4",
+    }
+    with tempfile.TemporaryDirectory(prefix="forum-gunicorn-") as folder:
+        log_path = Path(folder) / "gunicorn.log"
+        settings.setdefault("PROMETHEUS_MULTIPROC_DIR", str(Path(folder) / "metrics"))
+        with open(log_path, "wb") as log:
+            server = subprocess.Popen(  # noqa: S603 (our gunicorn, our app)
+                [
+                    str(Path(sys.executable).parent / "gunicorn"),
+                    "--config",
+                    str(root / "deploy" / "gunicorn.conf.py"),
+                    "wsgi:app",
+                ],
+                cwd=root,
+                env=settings,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    http.get(f"http://127.0.0.1:{port}/livez", timeout=10)
+                    break
+                except (http.ConnectionError, http.Timeout):
+                    if server.poll() is not None:
+                        raise RuntimeError(log_path.read_text(errors="replace")) from None
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("gunicorn did not start within 60 s") from None
+                    time.sleep(0.2)
+            yield server
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
 
 
 def _poll_worker(port: int, requests: list[bytes], results, connections: int) -> None:
