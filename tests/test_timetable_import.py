@@ -676,3 +676,23 @@ def test_the_imported_courses_show_in_the_cached_feeds_of_those_invited(app, pku
     assert "Physics" in feed("tom.reid@example.org")
     assert "BEGIN:VEVENT" not in feed("zhang.min@pku.example.org")
     calendars.cache.clear()
+
+
+@pytest.mark.parametrize("app_settings", [{"FORUM_TIMETABLE_INVITES_BATCH": 1}], indirect=True)
+def test_without_a_broker_the_periodic_job_sends_a_minutes_worth(app, pku):
+    students = "li.wei@pku.example.org;zhang.min@pku.example.org;ana.costa@example.org"
+    body = created(
+        post_csv(
+            pku,
+            [f"MATH101,Calculus,wang.fang@pku.example.org,mon,08:00,90,1-16,{students}"],
+            rate_per_minute="2",
+        )
+    )
+    assert (body["invitations_total"], body["invitations_sent"]) == (4, 1)
+    task = app.extensions["celery"].tasks["forum.resume_timetable_invitations"]
+    assert task.apply().result == 2  # the rate: two a minute
+    assert task.apply().result == 1  # the last one
+    with app.app_context():
+        timetable_import = db.session.get(TimetableImport, body["id"])
+        assert (timetable_import.status, timetable_import.invitations_sent) == ("done", 4)
+        assert len(app.extensions["forum_mail_sender"].messages) == 4
