@@ -696,3 +696,56 @@ def test_without_a_broker_the_periodic_job_sends_a_minutes_worth(app, pku):
         timetable_import = db.session.get(TimetableImport, body["id"])
         assert (timetable_import.status, timetable_import.invitations_sent) == ("done", 4)
         assert len(app.extensions["forum_mail_sender"].messages) == 4
+
+
+def _broker_settings() -> dict[str, Any]:
+    from tests.celery_worker import REDIS_URL
+    from tests.celery_worker import unique_queue
+
+    return {"CELERY_BROKER_URL": REDIS_URL, "FORUM_JOBS_QUEUE": unique_queue()}
+
+
+@pytest.mark.parametrize("app_settings", [_broker_settings()], indirect=True)
+def test_with_a_broker_the_command_queues_the_sending_and_names_the_page(
+    app, pku, runner, tmp_path
+):
+    from tests.celery_worker import REDIS_URL
+    from tests.celery_worker import purge_queue
+    from tests.celery_worker import redis_available
+    from tests.conftest import missing_service
+
+    if not redis_available(REDIS_URL):
+        missing_service(f"Redis at {REDIS_URL}")
+    path = tmp_path / "spring.csv"
+    path.write_text(
+        f"{HEADER}\n"
+        "MATH101,Calculus,wang.fang@pku.example.org,mon,08:00,90,1-16,li.wei@pku.example.org\n"
+    )
+    try:
+        result = runner.invoke(
+            args=[
+                "forum",
+                "import-timetable",
+                str(path),
+                "--organiser",
+                "organiser@example.org",
+                "--term-name",
+                "Spring 2020",
+                "--first-day",
+                "2020-02-17",
+                "--weeks",
+                "16",
+                "--timezone",
+                "Asia/Shanghai",
+                "--country",
+                "CN",
+            ]
+        )
+    finally:
+        purge_queue(app.config["FORUM_JOBS_QUEUE"], REDIS_URL)
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        timetable_import = db.session.scalar(sa.select(TimetableImport))
+        assert (timetable_import.status, timetable_import.invitations_sent) == ("sending", 0)
+    assert f"/timetable-imports/{timetable_import.id}" in result.output
+    assert "Sending invitations" not in result.output
