@@ -749,3 +749,15 @@ def test_with_a_broker_the_command_queues_the_sending_and_names_the_page(
         assert (timetable_import.status, timetable_import.invitations_sent) == ("sending", 0)
     assert f"/timetable-imports/{timetable_import.id}" in result.output
     assert "Sending invitations" not in result.output
+
+
+def test_a_start_that_happens_twice_when_clocks_go_back_is_refused(pku):
+    response = post_csv(
+        pku,
+        ["NIGHT2,Night school,tom.reid@example.org,sun,01:30,60,1-4,"],
+        **{**LONDON, "name": "Autumn 2020", "first_day": "2020-10-05", "weeks": "4"},
+    )
+    error = assert_error(response, 422, "validation_error", "rows")
+    [problem] = error["details"]["rows"]
+    assert problem["field"] == "start"
+    assert "2020-10-25" in problem["message"]
