@@ -412,9 +412,11 @@ def _forget_rolled_back(session: Session, previous_transaction: Any) -> None:
         session.info.pop(_PENDING, None)
 
 
-def _drop(subjects: Iterable[str]) -> None:
+def _drop(subjects: Iterable[str], *, quiet: bool = True) -> None:
+    if not quiet and not has_app_context():
+        raise RuntimeError("feeds are dropped inside the app's context (with app.app_context())")
     if not has_app_context() or EXTENSION not in current_app.extensions:
-        return
+        return  # a session of a script without the app: there is no cache to drop from
     try:
         store().drop(subjects)
     except Exception:
@@ -428,12 +430,12 @@ def people_changed(person_ids: Iterable[int]) -> None:
     For bulk writes the ORM does not see; call it after their commit (a reader rebuilding
     before the commit would cache the old data again).
     """
-    _drop(person(p) for p in person_ids)
+    _drop((person(p) for p in person_ids), quiet=False)
 
 
 def events_changed(event_ids: Iterable[int]) -> None:
     """Drop the cached calendars of ``event_ids`` now (after the commit that changed them)."""
-    _drop(event(e) for e in event_ids)
+    _drop((event(e) for e in event_ids), quiet=False)
 
 
 # --- the events' own resolvers ---------------------------------------------------------------
