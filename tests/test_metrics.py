@@ -88,6 +88,7 @@ def test_requests_are_counted_by_endpoint_and_status_class_never_by_path(client)
         assert client.get("/livez").status_code == 200
     assert client.get("/api/v1/events/987654").status_code == 401
     assert client.get("/no-such-page-4242").status_code == 404
+    assert client.open("/livez", method="BREW-4242").status_code == 405
     after, text = scrape(client)
 
     livez = {"endpoint": "observability.livez", "method": "GET", "status": "2xx"}
@@ -109,6 +110,13 @@ def test_requests_are_counted_by_endpoint_and_status_class_never_by_path(client)
     # Paths and their ids never become labels: one series per route, not per URL.
     assert "987654" not in text
     assert "no-such-page-4242" not in text
+    assert "BREW-4242" not in text  # an unknown method counts as "other"
+    assert (
+        value(
+            after, "forum_http_requests_total", endpoint="unmatched", method="other", status="4xx"
+        )
+        >= 1
+    )
     assert value(after, "forum_metrics_source_up", source="database") == 1
 
 

@@ -118,8 +118,14 @@ def multiprocess_dir() -> str | None:
 # --- counted where it happens ----------------------------------------------------------------
 
 
+# Any token is a method to HTTP: a label per method sent would let a caller add series.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def observe_request(endpoint: str, method: str, status: int, seconds: float) -> None:
     status_class = f"{status // 100}xx"
+    if method not in KNOWN_METHODS:
+        method = "other"
     HTTP_REQUESTS.labels(endpoint, method, status_class).inc()
     HTTP_DURATION.labels(endpoint, status_class).observe(seconds)
 
