@@ -381,6 +381,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "FORUM_ALLOW_PRIVATE_URLS": _bool(environ, "FORUM_ALLOW_PRIVATE_URLS", False),
         # Longest time one fetch of a calendar may take, connecting and reading included.
         "FORUM_FETCH_TIMEOUT_SECONDS": _seconds(environ, "FORUM_FETCH_TIMEOUT_SECONDS", 10.0),
+        "FORUM_PROVIDER_BACKOFF_SECONDS": _seconds(environ, "FORUM_PROVIDER_BACKOFF_SECONDS", 0.5),
         # Largest calendar forum reads from an ICS URL; a larger answer is refused.
         "FORUM_ICS_MAX_BYTES": _int(environ, "FORUM_ICS_MAX_BYTES", 2 * 1024 * 1024, minimum=1024),
         # Key for secrets at rest (provider credentials): a Fernet key; empty derives one
