@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from forum.accounts.models import Organiser
+from forum.extensions import db
 from tests.helpers import assert_error
 from tests.test_timetable_import import BEIJING
 from tests.test_timetable_import import HEADER
@@ -102,6 +104,18 @@ def test_another_organiser_sees_neither_the_term_nor_the_import(pku, make_organi
     assert_error(other.get(f"/api/v1/timetable-imports/{body['id']}"), 404, "not_found")
     assert_error(other.get(f"/api/v1/terms/{body['term']['id']}"), 404, "not_found")
     assert other.get("/api/v1/terms").get_json()["total"] == 0
+
+
+def test_an_administrator_does_not_see_another_organisers_term_either(pku, make_organiser, app):
+    # As with events: a term is its owner's, whoever else administers the directory.
+    body = pku.post(IMPORT, json=document()).get_json()
+    admin = make_organiser("admin@example.org")
+    with app.app_context():
+        db.session.get(Organiser, admin.organiser_id).is_admin = True
+        db.session.commit()
+    assert_error(admin.get(f"/api/v1/timetable-imports/{body['id']}"), 404, "not_found")
+    assert_error(admin.get(f"/api/v1/terms/{body['term']['id']}"), 404, "not_found")
+    assert_error(admin.get(f"/api/v1/terms/{body['term']['id']}/teachers-abroad"), 404, "not_found")
 
 
 def test_csv_with_the_term_in_the_query(pku):

@@ -260,11 +260,10 @@ def sending_import_ids() -> list[int]:
 
 
 def get_import(import_id: int, *, organiser: Any) -> TimetableImport:
-    """An import the organiser may see (theirs, or any for an admin), else 404."""
+    """An import into one of the organiser's terms, else 404 (as events, a term is its
+    owner's alone; its existence is not revealed)."""
     timetable_import = db.session.get(TimetableImport, import_id)
-    if timetable_import is None or not (
-        organiser.is_admin or timetable_import.term.owner_id == organiser.id
-    ):
+    if timetable_import is None or timetable_import.term.owner_id != organiser.id:
         raise NotFound(_("no timetable import with id %(id)s", id=import_id))
     return timetable_import
 

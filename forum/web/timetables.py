@@ -8,6 +8,8 @@ while they are sent).
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from flask import current_app
 from flask import flash
@@ -38,6 +40,8 @@ from forum.timetables.models import Term
 from forum.timetables.models import TimetableImport
 from forum.web import bp
 from forum.web.forms import show_service_error
+
+ONE_DAY = dt.timedelta(days=1)
 
 # The refusal lists the first problems: enough to fix a file, without a page of 40,000.
 SHOWN_PROBLEMS = 1000
@@ -168,6 +172,19 @@ def _too_large() -> str:
     )
 
 
+def _excluded_periods(term: Term) -> list[tuple[dt.date, dt.date, str]]:
+    """The term's left-out dates as runs of consecutive days of one holiday: (first, last,
+    name), so that a page reads "Sat 4 Apr - Mon 6 Apr 2020" rather than three lines."""
+    periods: list[tuple[dt.date, dt.date, str]] = []
+    for item in term.excluded_dates:
+        day = dt.date.fromisoformat(item["date"])
+        if periods and periods[-1][2] == item["name"] and periods[-1][1] + ONE_DAY == day:
+            periods[-1] = (periods[-1][0], day, item["name"])
+        else:
+            periods.append((day, day, item["name"]))
+    return periods
+
+
 @bp.get("/timetable-imports/<int:import_id>")
 @login_required
 def timetable_import(import_id: int):
@@ -177,6 +194,7 @@ def timetable_import(import_id: int):
         "timetables/progress.html",
         timetable_import=timetable_import,
         term=term,
+        periods=_excluded_periods(term),
         last_day=last_day(term.first_day, term.weeks),
         refresh=REFRESH_SECONDS if timetable_import.status == "sending" else None,
     )
