@@ -177,6 +177,20 @@ def test_refusals_name_the_field(pku, row_count):
         assert row_count(table) == 0, table
 
 
+def test_a_csv_header_with_a_wrong_column_is_refused_by_name(pku, row_count):
+    header = HEADER.replace("weekday", "day")
+    refused = pku.post(
+        IMPORT,
+        query_string={**BEIJING, "weeks": "16"},
+        data=f"{header}\n{LINE}\n".encode(),
+        headers={"Content-Type": "text/csv"},
+    )
+    error = assert_error(refused, 422, "validation_error", "columns")
+    assert "day" in error["details"]["unknown_columns"]
+    for table in TABLES:
+        assert row_count(table) == 0, table
+
+
 def test_only_a_failed_import_can_be_resumed(pku):
     body = pku.post(IMPORT, json=document()).get_json()
     response = pku.post(f"/api/v1/timetable-imports/{body['id']}/resume")

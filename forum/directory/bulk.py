@@ -338,9 +338,13 @@ def _records(text: str) -> Iterator[tuple[int, list[str]]]:
         line = reader.line_num + 1
 
 
-def _check_header(kind: str, header: list[str]) -> list[str]:
+def check_header(
+    header: list[str], *, expected: tuple[str, ...], required: tuple[str, ...]
+) -> list[str]:
+    """The column names of a CSV header line (trimmed, lower case); a clear error for a
+    column without a name, one not ``expected``, one given twice or a ``required`` one
+    missing. The directory import and the timetable import read their headers with it."""
     names = [name.strip().lower() for name in header]
-    expected = COLUMNS[kind]
     unknown = [name for name in names if name not in expected]
     if "" in unknown:
         raise ValidationFailed(
@@ -369,7 +373,7 @@ def _check_header(kind: str, header: list[str]) -> list[str]:
         raise ValidationFailed(
             {"columns": _("repeated column %(columns)s", columns=", ".join(repeated))}
         )
-    missing = [name for name in REQUIRED_COLUMNS[kind] if name not in names]
+    missing = [name for name in required if name not in names]
     if missing:
         raise ValidationFailed(
             {
@@ -391,7 +395,7 @@ def _read_csv(kind: str, data: bytes) -> list[SourceRow]:
     header = next(records, None)
     if header is None or not any(cell.strip() for cell in header[1]):
         raise _empty_file(kind)
-    columns = _check_header(kind, header[1])
+    columns = check_header(header[1], expected=COLUMNS[kind], required=REQUIRED_COLUMNS[kind])
     rows: list[SourceRow] = []
     for line, cells in records:
         if not any(cell.strip() for cell in cells):

@@ -45,6 +45,7 @@ from forum.db import one_of
 from forum.directory.bulk import MalformedFile
 from forum.directory.bulk import Problem
 from forum.directory.bulk import SourceRow
+from forum.directory.bulk import check_header
 from forum.directory.models import Person
 from forum.events.models import DEFAULT_REMINDER_MINUTES
 from forum.events.models import Event
@@ -295,7 +296,7 @@ def _read_csv(data: bytes) -> TimetableFile:
     try:
         for cells in reader:
             if columns is None:
-                columns = _check_header(cells)
+                columns = check_header(cells, expected=CSV_COLUMNS, required=REQUIRED_COLUMNS)
             elif any(cell.strip() for cell in cells):
                 raw = dict(zip(columns, (cell.strip() for cell in cells), strict=False))
                 row = SourceRow(line, dict(raw), raw=raw)
@@ -336,43 +337,6 @@ def _too_many() -> ValidationFailed:
             )
         }
     )
-
-
-def _check_header(cells: list[str]) -> list[str]:
-    names = [cell.strip().lower() for cell in cells]
-    unknown = [name for name in names if name not in CSV_COLUMNS]
-    if unknown:
-        raise ValidationFailed(
-            {
-                "columns": ngettext(
-                    "unknown column %(unknown)s: the columns are %(columns)s",
-                    "unknown columns %(unknown)s: the columns are %(columns)s",
-                    len(unknown),
-                    unknown=", ".join(repr(name) for name in unknown),
-                    columns=", ".join(CSV_COLUMNS),
-                )
-            },
-            details={"columns": list(CSV_COLUMNS)},
-        )
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        raise ValidationFailed(
-            {"columns": _("repeated column %(columns)s", columns=", ".join(repeated))}
-        )
-    missing = [name for name in REQUIRED_COLUMNS if name not in names]
-    if missing:
-        raise ValidationFailed(
-            {
-                "columns": ngettext(
-                    "missing column %(missing)s",
-                    "missing columns %(missing)s",
-                    len(missing),
-                    missing=", ".join(missing),
-                )
-            },
-            details={"missing_columns": missing, "columns": list(CSV_COLUMNS)},
-        )
-    return names
 
 
 def _read_json(data: bytes) -> TimetableFile:
