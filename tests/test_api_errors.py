@@ -84,6 +84,13 @@ ENDPOINTS = [
         "POST",
         "/api/v1/webhook-subscriptions/<int:subscription_id>/deliveries/<int:delivery_id>/redeliver",
     ),
+    ("POST", "/api/v1/timetables/import"),
+    ("GET", "/api/v1/timetable-imports/<int:import_id>"),
+    ("POST", "/api/v1/timetable-imports/<int:import_id>/resume"),
+    ("GET", "/api/v1/terms"),
+    ("GET", "/api/v1/terms/<int:term_id>"),
+    ("GET", "/api/v1/terms/<int:term_id>/teachers-abroad"),
+    ("GET", "/api/v1/terms/<int:term_id>/teachers-abroad.csv"),
 ]
 PUBLIC = [("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/docs")]
 # A participant's answers to a poll: their secret link, not a token, authorises them
@@ -101,15 +108,22 @@ NOT_JSON = {
     "/api/v1/webhook-subscriptions/<int:subscription_id>/deliveries/<int:delivery_id>/redeliver",
     "/api/v1/webhook-inbox/<int:entry_id>/reprocess",
     "/api/v1/polls/<int:poll_id>/remind",
+    "/api/v1/timetable-imports/<int:import_id>/resume",
 }
 # The imports take a JSON list (or a CSV file): tests/test_directory_import.py checks them.
-IMPORTS = {"/api/v1/people/import", "/api/v1/institutions/import"}
+IMPORTS = {"/api/v1/people/import", "/api/v1/institutions/import", "/api/v1/timetables/import"}
 WITH_BODY = [
     (method, rule)
     for method, rule in ENDPOINTS
     if method in ("POST", "PATCH", "PUT") and rule not in NOT_JSON | IMPORTS
 ]
-LISTS = [rule for method, rule in ENDPOINTS if method == "GET" and not rule.endswith("_id>")]
+# Terms come with their courses, which are events: tests/test_api_timetables.py and
+# tests/test_teachers_abroad.py page them.
+LISTS = [
+    rule
+    for method, rule in ENDPOINTS
+    if method == "GET" and not rule.endswith("_id>") and not rule.startswith("/api/v1/terms")
+]
 PAGINATED = [
     *LISTS,
     "/api/v1/events/<int:event_id>/participants",
@@ -163,7 +177,7 @@ def api_rules(app) -> set[tuple[str, str]]:
     return {
         (method, rule.rule)
         for rule in app.url_map.iter_rules()
-        if rule.endpoint.startswith("api.")
+        if rule.endpoint.startswith(("api.", "term_reports_api."))
         for method in rule.methods - {"HEAD", "OPTIONS"}
     }
 

@@ -79,7 +79,9 @@ class TimetableIn(Schema):
     """A term and its courses (or a CSV file, one weekly meeting a line:
     course_code,title,teachers,weekday,start,minutes,weeks,students)."""
 
-    term: TermIn
+    term: TermIn | None = Field(
+        default=None, description="the term; its fields may also be given in the query"
+    )
     courses: list[CourseIn] = Field(min_length=1)
 
 

@@ -347,6 +347,8 @@ def _read_json(data: bytes) -> TimetableFile:
             _("the file is not valid JSON: %(reason)s", reason=exc), code="malformed_json"
         ) from None
     example = '{"term": {...}, "courses": [{"code": ..., "title": ..., "meetings": [...]}]}'
+    if isinstance(document, dict) and "courses" not in document:
+        raise ValidationFailed({"courses": _("required")})
     if not isinstance(document, dict) or not isinstance(document.get("courses"), list):
         raise ValidationFailed(
             {"courses": _("the file must be a JSON object such as %(example)s", example=example)}
