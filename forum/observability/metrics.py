@@ -15,7 +15,7 @@ Provider errors happen in the workers, often on other machines: with Redis they 
 counted in a Redis hash that every process adds to and ``/metrics`` reads.
 
 Per request the cost is a few dictionary lookups and two increments (measured in
-/work/notes/readme-production.md): nothing here touches the network on the request path.
+the README, "Running in production"): nothing here touches the network on the request path.
 """
 
 from __future__ import annotations
