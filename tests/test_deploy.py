@@ -245,7 +245,7 @@ def test_the_systemd_units_name_commands_that_exist():
 def test_systemd_accepts_the_units():
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
-        pytest.skip("systemd-analyze is not installed")
+        missing_service("systemd-analyze (Debian package systemd)")
     with tempfile.TemporaryDirectory() as folder:
         # The units as installed, with this checkout standing for /opt/forum.
         for name in UNITS:
@@ -309,7 +309,7 @@ def test_docker_compose_accepts_the_compose_file(tmp_path):
         copy.write_text(re.sub(r"(?m)^name: .*\n", "", text))
         command = ["docker-compose", "-f", str(copy), "config", "-q"]
     else:
-        pytest.skip("neither docker compose nor docker-compose is installed")
+        missing_service("docker compose or docker-compose")
     try:
         done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
     finally:
