@@ -18,7 +18,6 @@ from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
-from flask import request
 from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
@@ -27,7 +26,6 @@ from flask_wtf.file import FileField
 from flask_wtf.file import FileRequired
 from itsdangerous import BadSignature
 from itsdangerous import URLSafeTimedSerializer
-from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import HiddenField
 from wtforms import RadioField
 from wtforms import SelectChoice
@@ -44,6 +42,7 @@ from forum.extensions import db
 from forum.i18n import _
 from forum.i18n import _l
 from forum.web import bp
+from forum.web.forms import protect_upload
 from forum.web.forms import show_service_error
 
 KIND_LABELS = {bulk.PEOPLE: _l("People"), bulk.INSTITUTIONS: _l("Institutions")}
@@ -217,21 +216,13 @@ def _too_large() -> str:
 
 
 def _read_form() -> tuple[str, int] | None:
-    """Read the form under this page's limits and check its CSRF token; None if it passes.
-
-    These views are exempt from the app-wide CSRF check because that check reads the form
-    before the view runs, under the ordinary limits (FORUM_MAX_REQUEST_BYTES, and Werkzeug's
-    500 kB for a field), which an import file and its signed copy exceed.
-    """
-    request.max_content_length = MAX_FORM_BYTES
-    request.max_form_memory_size = MAX_FORM_BYTES
-    try:
-        csrf.protect()
-    except RequestEntityTooLarge:
-        form = UploadForm(formdata=None)
-        form.form_errors.append(_too_large())
-        return _page(form), 413
-    return None
+    """Read the form under this page's limits (an import file and its signed copy exceed
+    the ordinary ones) and check its CSRF token; None if it passes."""
+    if protect_upload(MAX_FORM_BYTES):
+        return None
+    form = UploadForm(formdata=None)
+    form.form_errors.append(_too_large())
+    return _page(form), 413
 
 
 # --- the signed copy of a previewed file -------------------------------------------------------

@@ -15,14 +15,12 @@ from flask import current_app
 from flask import flash
 from flask import redirect
 from flask import render_template
-from flask import request
 from flask import url_for
 from flask_login import current_user
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from flask_wtf.file import FileRequired
-from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import BooleanField
 from wtforms import StringField
 from wtforms.validators import Optional
@@ -39,6 +37,7 @@ from forum.timetables.calendar import last_day
 from forum.timetables.models import Term
 from forum.timetables.models import TimetableImport
 from forum.web import bp
+from forum.web.forms import protect_upload
 from forum.web.forms import show_service_error
 
 ONE_DAY = dt.timedelta(days=1)
@@ -111,11 +110,7 @@ def timetable_imports():
 def upload_timetable():
     # Exempt from the app-wide check, which reads the form under the ordinary limits that a
     # term's timetable exceeds; checked here under this page's own.
-    request.max_content_length = MAX_FORM_BYTES
-    request.max_form_memory_size = MAX_FORM_BYTES
-    try:
-        csrf.protect()
-    except RequestEntityTooLarge:
+    if not protect_upload(MAX_FORM_BYTES):
         form = TimetableForm(formdata=None)
         form.form_errors.append(_too_large())
         return _page(form), 413
