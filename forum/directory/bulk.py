@@ -296,7 +296,8 @@ def _empty_file(kind: str) -> ValidationFailed:
     )
 
 
-def _decode_csv(data: bytes) -> str:
+def decode_csv(data: bytes) -> str:
+    """A CSV file's text (UTF-8, with or without a byte order mark); a clear error otherwise."""
     try:
         # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte order mark in front.
         return data.decode("utf-8-sig")
@@ -390,7 +391,7 @@ def check_header(
 
 
 def _read_csv(kind: str, data: bytes) -> list[SourceRow]:
-    text = _decode_csv(data)
+    text = decode_csv(data)
     records = _records(text)
     header = next(records, None)
     if header is None or not any(cell.strip() for cell in header[1]):

@@ -46,6 +46,7 @@ from forum.directory.bulk import MalformedFile
 from forum.directory.bulk import Problem
 from forum.directory.bulk import SourceRow
 from forum.directory.bulk import check_header
+from forum.directory.bulk import decode_csv
 from forum.directory.models import Person
 from forum.events.models import DEFAULT_REMINDER_MINUTES
 from forum.events.models import Event
@@ -273,17 +274,7 @@ def read_timetable(data: bytes, media_type: str) -> TimetableFile:
 
 
 def _read_csv(data: bytes) -> TimetableFile:
-    try:
-        # utf-8-sig: spreadsheets save "CSV UTF-8" with a byte order mark in front.
-        content = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise MalformedFile(
-            _(
-                "the file is not UTF-8 text (byte %(byte)s cannot be read): save it as CSV UTF-8",
-                byte=exc.start,
-            ),
-            code="malformed_csv",
-        ) from None
+    content = decode_csv(data)
     header_line = content.partition("\n")[0]
     # Semicolon-separated when the header is (spreadsheets where the comma is decimal).
     delimiter = "\t" if "\t" in header_line and "," not in header_line else ","
